@@ -1,0 +1,70 @@
+//! The rebalance callbacks. They run on the polling thread, inside `poll`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientContext, TopicPartitionList};
+
+use super::registry::{wait_for_workers, Registry, Tp};
+
+pub(crate) struct RebalanceContext {
+    pub registry: Arc<Mutex<Registry>>,
+    pub grace: Duration,
+}
+
+impl ClientContext for RebalanceContext {}
+
+fn tps(list: &TopicPartitionList) -> Vec<Tp> {
+    list.elements()
+        .iter()
+        .map(|e| Tp {
+            topic: e.topic().to_string(),
+            partition: e.partition(),
+        })
+        .collect()
+}
+
+fn names(tps: &[Tp]) -> String {
+    tps.iter().map(Tp::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl ConsumerContext for RebalanceContext {
+    /// Before partitions go: let their workers finish the record in hand (bounded by the grace
+    /// period), then commit what is done. Committing after the revocation would fail.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let revoked = tps(list);
+            let workers = self.registry.lock().expect("registry poisoned").release(&revoked);
+            wait_for_workers(&workers, self.grace);
+            commit_stored(consumer);
+            tracing::info!(partitions = %names(&revoked), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let assigned = tps(list);
+                tracing::info!(partitions = %names(&assigned), "partitions assigned");
+                self.registry
+                    .lock()
+                    .expect("registry poisoned")
+                    .assigned
+                    .extend(assigned);
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
+        }
+    }
+}
+
+/// Commits the offsets the workers stored. "Nothing to commit" is not an error.
+pub(crate) fn commit_stored<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => tracing::warn!(error = %e, "could not commit offsets; the records will be handled again"),
+    }
+}

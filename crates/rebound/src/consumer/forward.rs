@@ -1,0 +1,232 @@
+//! Copies a failed record to its next topic (a retry topic or the DLT) with the headers of the
+//! hop, through an idempotent `acks=all` producer. The caller commits the source offset only after
+//! this returns the broker's acknowledgement.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+
+use crate::config::KafkaConfig;
+use crate::failure::{Failure, FailureClass};
+use crate::headers::{self as h, Headers};
+use crate::record::Record;
+
+/// Where a failed record goes next.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Hop {
+    /// To retry topic `topic`, delivering attempt `attempt`, not before `due_ms`.
+    Retry {
+        topic: String,
+        attempt: u32,
+        due_ms: i64,
+        delay: Duration,
+    },
+    DeadLetter {
+        topic: String,
+    },
+}
+
+impl Hop {
+    pub fn topic(&self) -> &str {
+        match self {
+            Hop::Retry { topic, .. } | Hop::DeadLetter { topic } => topic,
+        }
+    }
+}
+
+pub(crate) struct Forwarder {
+    producer: FutureProducer,
+    partitions: HashMap<String, i32>,
+}
+
+impl Forwarder {
+    pub fn new(kafka: &KafkaConfig, partitions: HashMap<String, i32>) -> Result<Self, KafkaError> {
+        let producer = kafka
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                // Fail a send within 30 s so the worker can report it and try again, rather than
+                // librdkafka's default of 5 minutes in silence.
+                ("message.timeout.ms", "30000"),
+            ])
+            .create()?;
+        Ok(Forwarder {
+            producer,
+            partitions,
+        })
+    }
+
+    /// Sends the copy and waits for the acknowledgement. Returns the copy's partition and offset.
+    pub async fn send(&self, record: &Record, hop: &Hop, headers: Headers) -> Result<(i32, i64), KafkaError> {
+        let topic = hop.topic();
+        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(to_kafka_headers(&headers));
+        // Same partition number as the source, as Spring does, when the target has it.
+        if self.partitions.get(topic).is_some_and(|n| record.partition < *n) {
+            copy = copy.partition(record.partition);
+        }
+        if let Some(key) = record.key.as_deref() {
+            copy = copy.key(key);
+        }
+        if let Some(payload) = record.payload.as_deref() {
+            copy = copy.payload(payload);
+        }
+        self.producer
+            .send(copy, Timeout::Never)
+            .await
+            .map(|delivery| (delivery.partition, delivery.offset))
+            .map_err(|(e, _)| e)
+    }
+}
+
+fn to_kafka_headers(headers: &Headers) -> OwnedHeaders {
+    headers
+        .iter()
+        .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, header| {
+            acc.insert(KafkaHeader {
+                key: &header.key,
+                value: header.value.as_deref(),
+            })
+        })
+}
+
+/// What the hop writes about the failure.
+pub(crate) struct FailureReport<'a> {
+    pub failure: &'a Failure,
+    pub class: FailureClass,
+    pub group: &'a str,
+    pub now_ms: i64,
+}
+
+/// The headers of the copy: the source's own headers, provenance of the first hop (kept as it
+/// was), the latest failure (replacing an earlier one), and the retry state of the next delivery.
+pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>) -> Headers {
+    let mut headers = record.headers.clone();
+    if !headers.contains(h::ORIGINAL_TOPIC) {
+        headers.push(h::ORIGINAL_TOPIC, record.topic.clone());
+        headers.push(h::ORIGINAL_PARTITION, h::encode_i32(record.partition));
+        headers.push(h::ORIGINAL_OFFSET, h::encode_i64(record.offset));
+        if let Some(ts) = record.timestamp {
+            headers.push(h::ORIGINAL_TIMESTAMP, h::encode_i64(ts));
+            headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CREATE_TIME");
+        }
+    }
+    if !headers.contains(h::DLT_ORIGINAL_CONSUMER_GROUP) {
+        headers.push(h::DLT_ORIGINAL_CONSUMER_GROUP, report.group.to_string());
+    }
+    let failure = report.failure;
+    headers.set(h::EXCEPTION_FQCN, failure.type_name().to_string());
+    match failure.root_cause() {
+        Some(cause) => headers.set(h::EXCEPTION_CAUSE_FQCN, cause),
+        None => headers.remove(h::EXCEPTION_CAUSE_FQCN),
+    }
+    headers.set(h::EXCEPTION_MESSAGE, failure.to_string());
+    headers.set(h::EXCEPTION_STACKTRACE, failure.chain_text());
+    headers.set(h::FAILURE_CLASS, report.class.as_str());
+    if !headers.contains(h::FIRST_FAILED_AT) {
+        headers.push(h::FIRST_FAILED_AT, report.now_ms.to_string());
+    }
+    headers.set(h::FAILED_AT, report.now_ms.to_string());
+    match hop {
+        Hop::Retry { attempt, due_ms, .. } => {
+            headers.set(h::ATTEMPTS, h::encode_i32(*attempt as i32));
+            headers.set(h::BACKOFF_TIMESTAMP, h::encode_big_integer(*due_ms));
+            if !headers.contains(h::ORIGINAL_TIMESTAMP_RETRY) {
+                let ts = record.timestamp.unwrap_or(report.now_ms);
+                headers.push(h::ORIGINAL_TIMESTAMP_RETRY, h::encode_big_integer(ts));
+            }
+        }
+        Hop::DeadLetter { .. } => {
+            // The DLT copy says how many attempts were made; no delivery is due from it.
+            headers.set(h::ATTEMPTS, h::encode_i32(record.attempt as i32));
+            headers.remove(h::BACKOFF_TIMESTAMP);
+        }
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failure::Message;
+
+    fn record() -> Record {
+        let mut headers = Headers::new();
+        headers.push("traceparent", "00-abc");
+        Record {
+            topic: "email.send".into(),
+            partition: 2,
+            offset: 7,
+            key: None,
+            payload: Some("{}".into()),
+            timestamp: Some(1_764_320_000_000),
+            headers,
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn first_hop_writes_spring_headers() {
+        let failure = Failure::transient(Message("잘못된 이메일 주소로 인해 발송 실패".into()));
+        let report = FailureReport {
+            failure: &failure,
+            class: FailureClass::Transient,
+            group: "email-send-group",
+            now_ms: 1_764_320_001_000,
+        };
+        let hop = Hop::Retry {
+            topic: "email.send-retry-1000".into(),
+            attempt: 2,
+            due_ms: 1_764_320_002_000,
+            delay: Duration::from_secs(1),
+        };
+        let headers = hop_headers(&record(), &hop, &report);
+        assert_eq!(headers.last("traceparent"), Some(&b"00-abc"[..]));
+        assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 2][..]));
+        assert_eq!(headers.last(h::ORIGINAL_TOPIC), Some(&b"email.send"[..]));
+        assert_eq!(headers.last(h::ORIGINAL_PARTITION), Some(&[0, 0, 0, 2][..]));
+        assert_eq!(headers.last(h::ORIGINAL_OFFSET), Some(&[0, 0, 0, 0, 0, 0, 0, 7][..]));
+        assert_eq!(
+            h::decode_big_integer(h::BACKOFF_TIMESTAMP, headers.last(h::BACKOFF_TIMESTAMP).unwrap()).unwrap(),
+            1_764_320_002_000
+        );
+        assert_eq!(headers.last(h::BACKOFF_TIMESTAMP).unwrap().len(), 6);
+        assert_eq!(headers.text(h::EXCEPTION_MESSAGE).unwrap(), "잘못된 이메일 주소로 인해 발송 실패");
+        assert_eq!(headers.text(h::ORIGINAL_TIMESTAMP_TYPE).unwrap(), "CREATE_TIME");
+    }
+
+    #[test]
+    fn later_hops_keep_provenance_and_replace_the_failure() {
+        let first = Failure::msg("first");
+        let report = |f| FailureReport {
+            failure: f,
+            class: FailureClass::Transient,
+            group: "g",
+            now_ms: 10,
+        };
+        let hop1 = Hop::Retry {
+            topic: "t-retry-1000".into(),
+            attempt: 2,
+            due_ms: 20,
+            delay: Duration::from_secs(1),
+        };
+        let mut second_record = record();
+        second_record.headers = hop_headers(&record(), &hop1, &report(&first));
+        second_record.topic = "t-retry-1000".into();
+        second_record.offset = 99;
+        second_record.attempt = 2;
+        let second = Failure::msg("second");
+        let dlt = Hop::DeadLetter { topic: "t.dlt".into() };
+        let headers = hop_headers(&second_record, &dlt, &report(&second));
+        assert_eq!(headers.text(h::ORIGINAL_TOPIC).unwrap(), "email.send");
+        assert_eq!(headers.last(h::ORIGINAL_OFFSET), Some(&[0, 0, 0, 0, 0, 0, 0, 7][..]));
+        assert_eq!(headers.text(h::EXCEPTION_MESSAGE).unwrap(), "second");
+        assert_eq!(headers.iter().filter(|x| x.key == h::EXCEPTION_MESSAGE).count(), 1);
+        assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 2][..]));
+        assert!(!headers.contains(h::BACKOFF_TIMESTAMP));
+    }
+}

@@ -1,0 +1,472 @@
+//! The consumer runtime: one polling thread, one task per partition.
+//!
+//! ```text
+//!  poll thread ──records──▶ partition task ─┬─ ok ──────────────▶ store offset
+//!   (pause/resume,                           ├─ transient ─▶ copy to retry topic ─▶ store offset
+//!    rebalances)                             └─ permanent ─▶ copy to DLT ─────────▶ store offset
+//! ```
+//!
+//! A dedicated thread polls librdkafka without pause, so the member never leaves its group while
+//! partitions wait, and the rebalance callbacks can wait for in-flight records before committing.
+//! Each partition's task handles its records in offset order; a retry record waits in memory
+//! until it is due, so it is handled on time without re-fetching, while other partitions go on.
+//! A partition whose task falls behind is paused (and resumed when it catches up) to bound memory.
+//! librdkafka commits stored offsets every second, on revocation and at shutdown.
+
+mod context;
+mod forward;
+mod registry;
+mod worker;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::TopicPartitionList;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin;
+use crate::config::KafkaConfig;
+use crate::error::Error;
+use crate::failure::{Classifier, Failure};
+use crate::headers::{Header, Headers};
+use crate::naming::TopicChain;
+use crate::policy::RetryPolicy;
+use crate::record::Record;
+
+use context::{commit_stored, RebalanceContext};
+use forward::Forwarder;
+use registry::{wait_for_workers, ExitLatch, Registry, Tp, Worker};
+
+/// An async record handler. Implemented for any `Fn(Record) -> impl Future<Output = Result<(), Failure>>`.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, record: Record) -> BoxFuture<'static, Result<(), Failure>>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Record) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Failure>> + Send + 'static,
+{
+    fn handle(&self, record: Record) -> BoxFuture<'static, Result<(), Failure>> {
+        Box::pin(self(record))
+    }
+}
+
+pub(crate) struct Settings {
+    pub kafka: KafkaConfig,
+    pub group: String,
+    pub instance_id: Option<String>,
+    pub chain: TopicChain,
+    pub policy: RetryPolicy,
+    pub classifier: Classifier,
+    pub handler: Arc<dyn Handler>,
+    pub dlt_handler: Option<Arc<dyn Handler>>,
+    pub handler_timeout: Option<Duration>,
+    pub grace: Duration,
+    pub pause_above: usize,
+    pub resume_below: usize,
+    pub create_topics: bool,
+    pub default_partitions: i32,
+    pub replication: i32,
+}
+
+/// What every partition task shares.
+pub(crate) struct Shared {
+    pub settings: Settings,
+    pub consumer: Arc<BaseConsumer<RebalanceContext>>,
+    pub forwarder: Forwarder,
+    pub resume: std_mpsc::Sender<Tp>,
+}
+
+/// Builds a [`RetryingConsumer`].
+pub struct RetryingConsumerBuilder {
+    settings: Settings,
+    handler: Option<Arc<dyn Handler>>,
+}
+
+/// A consumer of a topic and its retry chain: the Rust `@RetryableTopic`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Email { to: String, subject: String }
+///
+/// # async fn example() -> Result<(), rebound::Error> {
+/// let policy = RetryPolicy::new(5)
+///     .backoff(Backoff::exponential(Duration::from_secs(1), 2.0))
+///     .dlt_suffix(".dlt");
+/// RetryingConsumer::builder(KafkaConfig::from_env(), "email.send", "email-send-group")
+///     .policy(policy)
+///     .handler(|record: Record| async move {
+///         let email: Email = record.json()?; // undecodable: straight to the DLT
+///         if email.to == "fail@naver.com" {
+///             return Err(Failure::msg("잘못된 이메일 주소로 인해 발송 실패")); // transient: retried
+///         }
+///         println!("sent {} to {}", email.subject, email.to);
+///         Ok(())
+///     })
+///     .build()?
+///     .run(async { tokio::signal::ctrl_c().await.ok(); })
+///     .await
+/// # }
+/// ```
+pub struct RetryingConsumer {
+    settings: Settings,
+}
+
+impl RetryingConsumer {
+    pub fn builder(kafka: KafkaConfig, topic: &str, group: &str) -> RetryingConsumerBuilder {
+        let policy = RetryPolicy::default();
+        RetryingConsumerBuilder {
+            settings: Settings {
+                kafka,
+                group: group.to_string(),
+                instance_id: None,
+                chain: TopicChain::new(topic, &policy),
+                policy,
+                classifier: Classifier::new(),
+                handler: Arc::new(|_: Record| async { Ok(()) }),
+                dlt_handler: None,
+                handler_timeout: None,
+                grace: Duration::from_secs(10),
+                pause_above: 2000,
+                resume_below: 500,
+                create_topics: true,
+                default_partitions: 1,
+                replication: -1,
+            },
+            handler: None,
+        }
+    }
+
+    /// A consumer of a dead-letter topic alone (its own group): every record goes to `handler`,
+    /// which is called again with back-off (1 s doubling, at most 60 s) until it succeeds; the
+    /// offset is committed only then. Logs `Received message in dlt listener: <topic>-<p>@<o>`.
+    pub fn dead_letters(kafka: KafkaConfig, dlt_topic: &str, group: &str) -> RetryingConsumerBuilder {
+        let mut builder = RetryingConsumer::builder(kafka, dlt_topic, group);
+        builder.settings.policy = RetryPolicy::new(1).without_dlt();
+        builder.settings.chain = TopicChain {
+            main: String::new(),
+            retries: Vec::new(),
+            dlt: Some(dlt_topic.to_string()),
+        };
+        builder
+    }
+
+    /// The topics this consumer reads and writes.
+    pub fn chain(&self) -> &TopicChain {
+        &self.settings.chain
+    }
+
+    /// Runs until `shutdown` completes: then stops taking records, lets the ones in hand finish
+    /// (up to the grace period), commits what is done and leaves the group.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let settings = self.settings;
+        let topics = subscribed_topics(&settings);
+        let partitions = if settings.create_topics {
+            let main = topics[0];
+            admin::ensure_chain(
+                &settings.kafka,
+                main,
+                &all_chain_topics(&settings)[1..],
+                settings.default_partitions,
+                settings.replication,
+            )
+            .await?
+        } else {
+            admin::partition_counts(&settings.kafka, &all_chain_topics(&settings))?
+        };
+
+        let registry = Arc::new(Mutex::new(Registry::default()));
+        let context = RebalanceContext {
+            registry: registry.clone(),
+            grace: settings.grace,
+        };
+        let mut defaults = vec![
+            ("group.id", settings.group.as_str()),
+            ("enable.auto.commit", "true"),
+            ("auto.commit.interval.ms", "1000"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+        ];
+        if let Some(id) = settings.instance_id.as_deref() {
+            defaults.push(("group.instance.id", id));
+        }
+        let consumer: BaseConsumer<RebalanceContext> = settings
+            .kafka
+            .client_config(&defaults)
+            .create_with_context(context)?;
+        consumer.subscribe(&topics)?;
+        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        tracing::info!(group = %settings.group, topics = ?topics, "consumer started");
+
+        let forwarder = Forwarder::new(&settings.kafka, partitions)?;
+        let (resume_tx, resume_rx) = std_mpsc::channel();
+        let shared = Arc::new(Shared {
+            settings,
+            consumer: Arc::new(consumer),
+            forwarder,
+            resume: resume_tx,
+        });
+        let stopping = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (shared, stopping) = (shared.clone(), stopping.clone());
+            let runtime = tokio::runtime::Handle::current();
+            std::thread::Builder::new()
+                .name("rebound-poll".into())
+                .spawn(move || poll_loop(shared, registry, resume_rx, stopping, runtime))
+                .map_err(|e| Error::Crashed(e.to_string()))?
+        };
+        drop(shared);
+
+        let poller_done = tokio::task::spawn_blocking(move || poller.join());
+        tokio::pin!(poller_done);
+        tokio::select! {
+            _ = shutdown => {
+                tracing::info!("shutting down: finishing records in hand");
+                stopping.store(true, Ordering::SeqCst);
+                poller_done.await
+            }
+            joined = &mut poller_done => joined,
+        }
+        .map_err(|e| Error::Crashed(e.to_string()))?
+        .map_err(|_| Error::Crashed("the polling thread panicked".into()))
+    }
+}
+
+impl RetryingConsumerBuilder {
+    /// Sets the policy and derives the chain's topic names from it.
+    pub fn policy(mut self, policy: RetryPolicy) -> Self {
+        let main = self.settings.chain.main.clone();
+        if !main.is_empty() {
+            self.settings.chain = TopicChain::new(&main, &policy);
+        }
+        self.settings.policy = policy;
+        self
+    }
+
+    pub fn handler(mut self, handler: impl Handler) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// A hook for records that reach the DLT: the consumer also reads the DLT (same group) and
+    /// calls it, retrying until it succeeds.
+    pub fn dlt_handler(mut self, handler: impl Handler) -> Self {
+        self.settings.dlt_handler = Some(Arc::new(handler));
+        self
+    }
+
+    pub fn classifier(mut self, classifier: Classifier) -> Self {
+        self.settings.classifier = classifier;
+        self
+    }
+
+    /// Static group membership (KIP-345): a restarted worker with the same id gets its partitions
+    /// back without a rebalance. Give each worker of a deployment a stable, distinct id.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.settings.instance_id = Some(id.into());
+        self
+    }
+
+    /// A handler call that takes longer fails as transient.
+    pub fn handler_timeout(mut self, limit: Duration) -> Self {
+        self.settings.handler_timeout = Some(limit);
+        self
+    }
+
+    /// How long records in hand may take to finish on shutdown or revocation (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.settings.grace = grace;
+        self
+    }
+
+    /// Records buffered per partition before it is paused (default 2000); resumed at a quarter.
+    pub fn max_buffered(mut self, records: usize) -> Self {
+        self.settings.pause_above = records.max(4);
+        self.settings.resume_below = self.settings.pause_above / 4;
+        self
+    }
+
+    /// Whether to create missing chain topics on start (default true), and with what settings.
+    pub fn create_topics(mut self, create: bool) -> Self {
+        self.settings.create_topics = create;
+        self
+    }
+
+    /// Partitions of the main topic if it must be created (default 1).
+    pub fn default_partitions(mut self, partitions: i32) -> Self {
+        self.settings.default_partitions = partitions.max(1);
+        self
+    }
+
+    /// Replication factor of created topics (default -1: the broker's default).
+    pub fn replication_factor(mut self, replication: i32) -> Self {
+        self.settings.replication = replication;
+        self
+    }
+
+    pub fn build(mut self) -> Result<RetryingConsumer, Error> {
+        self.settings.handler = match (self.handler, &self.settings.dlt_handler) {
+            (Some(handler), _) => handler,
+            // A dead-letter consumer's handler is its DLT hook.
+            (None, Some(_)) if self.settings.chain.main.is_empty() => Arc::new(|_: Record| async { Ok(()) }),
+            (None, _) => return Err(Error::NoHandler),
+        };
+        if self.settings.chain.main.is_empty() && self.settings.dlt_handler.is_none() {
+            self.settings.dlt_handler = Some(self.settings.handler.clone());
+        }
+        Ok(RetryingConsumer {
+            settings: self.settings,
+        })
+    }
+}
+
+/// The topics to subscribe to: the main topic, the retry topics, and the DLT when this consumer
+/// listens to it.
+fn subscribed_topics(settings: &Settings) -> Vec<&str> {
+    let chain = &settings.chain;
+    let mut topics: Vec<&str> = Vec::new();
+    if !chain.main.is_empty() {
+        topics.push(&chain.main);
+    }
+    for retry in &chain.retries {
+        if !topics.contains(&retry.name.as_str()) {
+            topics.push(&retry.name);
+        }
+    }
+    if chain.main.is_empty() || settings.dlt_handler.is_some() {
+        topics.extend(chain.dlt.as_deref());
+    }
+    topics
+}
+
+/// Every topic the consumer reads or writes, main (or DLT alone) first.
+fn all_chain_topics(settings: &Settings) -> Vec<&str> {
+    let mut topics = subscribed_topics(settings);
+    if let Some(dlt) = settings.chain.dlt.as_deref() {
+        if !topics.contains(&dlt) {
+            topics.push(dlt);
+        }
+    }
+    topics
+}
+
+fn poll_loop(
+    shared: Arc<Shared>,
+    registry: Arc<Mutex<Registry>>,
+    resume: std_mpsc::Receiver<Tp>,
+    stopping: Arc<AtomicBool>,
+    runtime: tokio::runtime::Handle,
+) {
+    let consumer = shared.consumer.clone();
+    while !stopping.load(Ordering::SeqCst) {
+        for tp in resume.try_iter() {
+            if registry.lock().expect("registry poisoned").paused.remove(&tp) {
+                set_paused(&consumer, &tp, false);
+            }
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+            Some(Ok(message)) => dispatch(&shared, &registry, &runtime, &message),
+        }
+    }
+    let workers: Vec<Worker> = {
+        let mut registry = registry.lock().expect("registry poisoned");
+        let all: Vec<Tp> = registry.assigned.iter().cloned().collect();
+        registry.release(&all)
+    };
+    wait_for_workers(&workers, shared.settings.grace);
+    commit_stored(&consumer);
+    consumer.unsubscribe();
+    tracing::info!("consumer stopped");
+}
+
+/// Hands a record to its partition's task, starting the task if needed, and pauses the
+/// partition when its task has too much in hand.
+fn dispatch(shared: &Arc<Shared>, registry: &Mutex<Registry>, runtime: &tokio::runtime::Handle, message: &BorrowedMessage<'_>) {
+    let tp = Tp {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+    };
+    let mut registry = registry.lock().expect("registry poisoned");
+    if !registry.assigned.contains(&tp) {
+        return; // Revoked while in flight: its new owner reads it again.
+    }
+    let worker = registry.workers.entry(tp.clone()).or_insert_with(|| spawn_worker(shared, runtime, &tp));
+    if message.offset() <= worker.dispatched_until {
+        return; // Re-fetched after a resume: the task already has it.
+    }
+    worker.dispatched_until = message.offset();
+    let buffered = worker.buffered.fetch_add(1, Ordering::SeqCst) + 1;
+    if worker.records.send(to_record(message)).is_err() {
+        return;
+    }
+    if buffered >= shared.settings.pause_above && registry.paused.insert(tp.clone()) {
+        set_paused(&shared.consumer, &tp, true);
+    }
+}
+
+fn spawn_worker(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, tp: &Tp) -> Worker {
+    let (records, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let exited = ExitLatch::default();
+    let worker = Worker {
+        records,
+        buffered: Arc::new(AtomicUsize::new(0)),
+        dispatched_until: -1,
+        stop: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        exited: exited.clone(),
+    };
+    let control = worker::WorkerControl {
+        stop: worker.stop.clone(),
+        abort: worker.abort.clone(),
+        buffered: worker.buffered.clone(),
+        exit: exited.guard(),
+    };
+    runtime.spawn(worker::run(shared.clone(), tp.clone(), receiver, control));
+    worker
+}
+
+fn set_paused(consumer: &BaseConsumer<RebalanceContext>, tp: &Tp, pause: bool) {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(&tp.topic, tp.partition);
+    let result = if pause { consumer.pause(&list) } else { consumer.resume(&list) };
+    if let Err(e) = result {
+        tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state");
+    }
+}
+
+fn to_record(message: &BorrowedMessage<'_>) -> Record {
+    let headers: Headers = message
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| Header {
+                    key: h.key.to_string(),
+                    value: h.value.map(bytes::Bytes::copy_from_slice),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(bytes::Bytes::copy_from_slice),
+        payload: message.payload().map(bytes::Bytes::copy_from_slice),
+        timestamp: message.timestamp().to_millis(),
+        headers,
+        attempt: 1,
+    }
+}
+

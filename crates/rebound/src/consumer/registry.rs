@@ -1,0 +1,126 @@
+//! Which partitions this member owns, the worker task of each, and which ones are paused.
+//!
+//! Shared by the polling thread (which dispatches records and pauses partitions) and the rebalance
+//! callbacks (which stop workers of revoked partitions). librdkafka has no "is paused" query and
+//! resuming a partition that is not paused can redeliver records, so the pause state lives here.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::record::Record;
+
+/// A topic and partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Tp {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl std::fmt::Display for Tp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// The polling thread's handle on one partition's worker task.
+pub(crate) struct Worker {
+    pub records: UnboundedSender<Record>,
+    /// Records sent to the worker and not yet taken by it: the flow-control gauge.
+    pub buffered: Arc<AtomicUsize>,
+    /// The highest offset handed to the worker: a record at or below it is a redelivery.
+    pub dispatched_until: i64,
+    /// Stop taking records; finish the one in hand.
+    pub stop: CancellationToken,
+    /// Drop the record in hand, uncommitted.
+    pub abort: CancellationToken,
+    pub exited: ExitLatch,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub assigned: HashSet<Tp>,
+    pub workers: HashMap<Tp, Worker>,
+    pub paused: HashSet<Tp>,
+}
+
+impl Registry {
+    /// Forgets `tps` and returns their workers, stopped, for the caller to wait on.
+    pub fn release(&mut self, tps: &[Tp]) -> Vec<Worker> {
+        let mut released = Vec::new();
+        for tp in tps {
+            self.assigned.remove(tp);
+            self.paused.remove(tp);
+            if let Some(worker) = self.workers.remove(tp) {
+                worker.stop.cancel();
+                released.push(worker);
+            }
+        }
+        released
+    }
+}
+
+/// Waits for stopped workers to finish the record in hand, up to `grace`, then aborts the rest.
+pub(crate) fn wait_for_workers(workers: &[Worker], grace: Duration) {
+    let deadline = Instant::now() + grace;
+    for worker in workers {
+        worker.exited.wait_until(deadline);
+    }
+    let late: Vec<&Worker> = workers.iter().filter(|w| !w.exited.is_set()).collect();
+    if !late.is_empty() {
+        tracing::warn!(
+            count = late.len(),
+            "workers still busy after the {grace:?} grace period; abandoning their records uncommitted"
+        );
+        for worker in &late {
+            worker.abort.cancel();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for worker in late {
+            worker.exited.wait_until(deadline);
+        }
+    }
+}
+
+/// Set once, when a worker task ends (or is dropped unstarted); waited on from a plain thread.
+#[derive(Clone, Default)]
+pub(crate) struct ExitLatch(Arc<(Mutex<bool>, Condvar)>);
+
+impl ExitLatch {
+    pub fn guard(&self) -> ExitGuard {
+        ExitGuard(self.clone())
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0 .0.lock().expect("latch poisoned")
+    }
+
+    pub fn wait_until(&self, deadline: Instant) {
+        let (lock, signal) = &*self.0;
+        let mut done = lock.lock().expect("latch poisoned");
+        while !*done {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            done = signal.wait_timeout(done, deadline - now).expect("latch poisoned").0;
+        }
+    }
+}
+
+/// Sets its latch when dropped, however the worker task ends.
+pub(crate) struct ExitGuard(ExitLatch);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let (lock, signal) = &*self.0 .0;
+        if let Ok(mut done) = lock.lock() {
+            *done = true;
+        }
+        signal.notify_all();
+    }
+}

@@ -1,0 +1,319 @@
+//! One partition's worker: takes records in offset order, waits until a retry record is due,
+//! runs the handler (with in-place retries), forwards failures, and stores the offset once the
+//! record is done. A waiting partition holds up nobody else: each partition has its own task.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use rdkafka::consumer::Consumer;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use super::forward::{hop_headers, FailureReport, Hop};
+use super::registry::{ExitGuard, Tp};
+use super::Shared;
+use crate::failure::{Failure, FailureClass, Message};
+use crate::headers::{self as h};
+use crate::naming::Stage;
+use crate::policy::{Backoff, BlockingRetries};
+use crate::record::Record;
+
+/// Records further in the future than this are treated as having no due time (Spring does too).
+const MAX_FUTURE: Duration = Duration::from_secs(24 * 3600);
+
+pub(crate) struct WorkerControl {
+    pub stop: CancellationToken,
+    pub abort: CancellationToken,
+    pub buffered: Arc<std::sync::atomic::AtomicUsize>,
+    pub exit: ExitGuard,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, tp: Tp, mut records: UnboundedReceiver<Record>, control: WorkerControl) {
+    let _exit = control.exit;
+    loop {
+        let record = tokio::select! {
+            biased;
+            _ = control.stop.cancelled() => break,
+            next = records.recv() => match next {
+                Some(record) => record,
+                None => break,
+            },
+        };
+        let left = control.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left == shared.settings.resume_below {
+            // The poller resumes the partition if it paused it.
+            let _ = shared.resume.send(tp.clone());
+        }
+        let offset = record.offset;
+        let done = tokio::select! {
+            biased;
+            _ = control.abort.cancelled() => false,
+            done = process(&shared, record, &control.stop) => done,
+        };
+        if !done {
+            break;
+        }
+        if let Err(e) = shared.consumer.store_offset(&tp.topic, tp.partition, offset + 1) {
+            // The partition was revoked meanwhile: its new owner handles the record again.
+            tracing::debug!(%tp, offset, error = %e, "could not store offset");
+        }
+    }
+}
+
+/// Handles one record to the end. `false` when stopped before the record was done.
+async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) -> bool {
+    let settings = &shared.settings;
+    match settings.chain.stage_of(&record.topic) {
+        Some(Stage::Retry(topic)) => {
+            let first_attempt = *topic.attempts.start();
+            record.attempt = read_attempt(&record, first_attempt);
+            if let Some(wait) = read_due(&record) {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return false,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+        Some(Stage::Dlt) => return deliver_dead_letter(shared, record, stop).await,
+        Some(Stage::Main) | None => record.attempt = 1,
+    }
+
+    let failure = match attempt_in_place(shared, &record, settings.policy.blocking(), stop).await {
+        Attempt::Done => return true,
+        Attempt::Stopped => return false,
+        Attempt::Failed(failure) => failure,
+    };
+    let class = settings.classifier.classify(&failure);
+    let now = now_ms();
+    let Some(hop) = next_hop(shared, &record, class, now) else {
+        tracing::error!(
+            record = %record.coordinates(), attempt = record.attempt, %class, error = %failure,
+            "record failed and there is no dead-letter topic: skipped"
+        );
+        return true;
+    };
+    let report = FailureReport {
+        failure: &failure,
+        class,
+        group: &settings.group,
+        now_ms: now,
+    };
+    let headers = hop_headers(&record, &hop, &report);
+    let Some((partition, offset)) = forward(shared, &record, &hop, headers, stop).await else {
+        return false;
+    };
+    let attempts = settings.policy.attempts();
+    match &hop {
+        Hop::Retry { topic, delay, .. } => tracing::info!(
+            "{} failed on attempt {}/{} ({class}: {failure}); retrying through {topic}-{partition}@{offset} in {} ms",
+            record.coordinates(), record.attempt, attempts, delay.as_millis()
+        ),
+        Hop::DeadLetter { topic } => tracing::warn!(
+            "{} failed on attempt {}/{} ({class}: {failure}); dead-lettered to {topic}-{partition}@{offset}",
+            record.coordinates(), record.attempt, attempts
+        ),
+    }
+    true
+}
+
+/// The attempt number of a record on a retry topic, from its header. A missing or corrupt header
+/// falls back to the first attempt this topic delivers, with a warning.
+fn read_attempt(record: &Record, first_attempt: u32) -> u32 {
+    match record.headers.last(h::ATTEMPTS).map(h::decode_attempts) {
+        Some(Ok(attempt)) => attempt,
+        Some(Err(e)) => {
+            tracing::warn!(record = %record.coordinates(), error = %e, "corrupt attempts header; taking attempt {first_attempt}");
+            first_attempt
+        }
+        None => {
+            tracing::warn!(record = %record.coordinates(), "no attempts header; taking attempt {first_attempt}");
+            first_attempt
+        }
+    }
+}
+
+/// How long until a retry record is due. Missing, corrupt or absurd due times mean "now".
+fn read_due(record: &Record) -> Option<Duration> {
+    let bytes = record.headers.last(h::BACKOFF_TIMESTAMP)?;
+    let due = match h::decode_big_integer(h::BACKOFF_TIMESTAMP, bytes) {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::warn!(record = %record.coordinates(), error = %e, "corrupt back-off header; handling now");
+            return None;
+        }
+    };
+    let wait = due - now_ms();
+    if wait <= 0 {
+        return None;
+    }
+    let wait = Duration::from_millis(wait as u64);
+    if wait > MAX_FUTURE {
+        tracing::warn!(record = %record.coordinates(), due, "back-off timestamp more than a day ahead; handling now");
+        return None;
+    }
+    Some(wait)
+}
+
+enum Attempt {
+    Done,
+    Failed(Failure),
+    Stopped,
+}
+
+/// Runs the handler, retrying in place as `blocking` says while the failure is transient.
+async fn attempt_in_place(
+    shared: &Shared,
+    record: &Record,
+    blocking: Option<&BlockingRetries>,
+    stop: &CancellationToken,
+) -> Attempt {
+    let handler = &shared.settings.handler;
+    let tries = blocking.map_or(1, |b| b.attempts);
+    let mut n = 1u32;
+    loop {
+        let failure = match invoke(shared, handler.as_ref(), record).await {
+            Ok(()) => return Attempt::Done,
+            Err(failure) => failure,
+        };
+        let class = shared.settings.classifier.classify(&failure);
+        if !class.is_retryable() || n >= tries {
+            return Attempt::Failed(failure);
+        }
+        let delay = blocking.map_or(Duration::ZERO, |b| b.backoff.delay_after(n));
+        tracing::debug!(record = %record.coordinates(), try_ = n, error = %failure, "retrying in place in {delay:?}");
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Attempt::Stopped,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        n = n.saturating_add(1);
+    }
+}
+
+/// One call of a handler; a panic or a timeout becomes a transient failure.
+async fn invoke(shared: &Shared, handler: &dyn super::Handler, record: &Record) -> Result<(), Failure> {
+    let call = AssertUnwindSafe(handler.handle(record.clone())).catch_unwind();
+    let outcome = match shared.settings.handler_timeout {
+        Some(limit) => match tokio::time::timeout(limit, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                return Err(Failure::transient(Message(format!(
+                    "handler did not finish within {} ms",
+                    limit.as_millis()
+                ))))
+            }
+        },
+        None => call.await,
+    };
+    outcome.unwrap_or_else(|panic| {
+        let text = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".into());
+        Err(Failure::transient(Message(format!("handler panicked: {text}"))))
+    })
+}
+
+/// Where a record goes after failing: the next retry topic while attempts and time remain,
+/// otherwise the DLT (if there is one).
+pub(crate) fn next_hop(shared: &Shared, record: &Record, class: FailureClass, now: i64) -> Option<Hop> {
+    let settings = &shared.settings;
+    let policy = &settings.policy;
+    if class.is_retryable() && record.attempt < policy.attempts() {
+        let next = record.attempt + 1;
+        if let Some(topic) = settings.chain.retry_topic_for(next) {
+            let delay = policy.delay_with_jitter(record.attempt);
+            let due_ms = now + delay.as_millis() as i64;
+            let within_timeout = policy.overall_timeout().is_none_or(|limit| {
+                let origin = record
+                    .headers
+                    .last(h::ORIGINAL_TIMESTAMP_RETRY)
+                    .and_then(|b| h::decode_big_integer(h::ORIGINAL_TIMESTAMP_RETRY, b).ok())
+                    .or(record.timestamp)
+                    .unwrap_or(now);
+                due_ms <= origin + limit.as_millis() as i64
+            });
+            if within_timeout {
+                return Some(Hop::Retry {
+                    topic: topic.name.clone(),
+                    attempt: next,
+                    due_ms,
+                    delay,
+                });
+            }
+        }
+    }
+    settings.chain.dlt.clone().map(|topic| Hop::DeadLetter { topic })
+}
+
+/// Sends the copy, trying again with back-off until the broker acknowledges it. The source
+/// offset stays uncommitted meanwhile, so a crash here loses nothing. `None` when stopped.
+async fn forward(
+    shared: &Shared,
+    record: &Record,
+    hop: &Hop,
+    headers: crate::headers::Headers,
+    stop: &CancellationToken,
+) -> Option<(i32, i64)> {
+    let backoff = Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
+    let mut failures = 0u32;
+    loop {
+        match shared.forwarder.send(record, hop, headers.clone()).await {
+            Ok(position) => return Some(position),
+            Err(e) => {
+                failures += 1;
+                let delay = backoff.delay_after(failures);
+                tracing::warn!(
+                    record = %record.coordinates(), target = hop.topic(), error = %e,
+                    "could not write the copy; the source offset stays uncommitted; trying again in {} ms",
+                    delay.as_millis()
+                );
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// A record on the DLT, when this consumer listens to it: log it as Spring does, then run the
+/// dead-letter hook until it succeeds (a dead letter is never dropped by its own listener).
+async fn deliver_dead_letter(shared: &Shared, record: Record, stop: &CancellationToken) -> bool {
+    tracing::info!("Received message in dlt listener: {}", record.coordinates());
+    let Some(hook) = shared.settings.dlt_handler.as_ref() else {
+        return true;
+    };
+    let forever = BlockingRetries::forever(
+        Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(60)),
+    );
+    let mut n = 1u32;
+    loop {
+        match invoke(shared, hook.as_ref(), &record).await {
+            Ok(()) => return true,
+            Err(failure) => {
+                let delay = forever.backoff.delay_after(n);
+                tracing::warn!(record = %record.coordinates(), error = %failure, "dead-letter handler failed; trying again in {} ms", delay.as_millis());
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return false,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                n = n.saturating_add(1);
+            }
+        }
+    }
+}

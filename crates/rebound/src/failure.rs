@@ -1,0 +1,244 @@
+//! What a handler returns when it cannot handle a record, and how a failure is classified.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// How a failure is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Might work later: retried (blocking retries, then the retry topics).
+    Transient,
+    /// Will never work: straight to the dead-letter topic.
+    Permanent,
+    /// The payload could not be decoded: straight to the dead-letter topic.
+    Undecodable,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Transient => "transient",
+            FailureClass::Permanent => "permanent",
+            FailureClass::Undecodable => "undecodable",
+        }
+    }
+
+    pub fn is_retryable(self) -> bool {
+        self == FailureClass::Transient
+    }
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A handler's failure: an error plus, when the handler knows it, its class.
+///
+/// Any error converts with `?`; its class is then decided by the consumer's [`Classifier`]
+/// (transient unless a rule says otherwise). Say it explicitly with [`Failure::permanent`] and
+/// friends when the handler knows better.
+pub struct Failure {
+    class: Option<FailureClass>,
+    error: BoxError,
+    type_name: &'static str,
+}
+
+impl Failure {
+    pub fn transient<E: Into<BoxError>>(error: E) -> Self {
+        Failure::with_class(Some(FailureClass::Transient), error)
+    }
+
+    pub fn permanent<E: Into<BoxError>>(error: E) -> Self {
+        Failure::with_class(Some(FailureClass::Permanent), error)
+    }
+
+    pub fn undecodable<E: Into<BoxError>>(error: E) -> Self {
+        Failure::with_class(Some(FailureClass::Undecodable), error)
+    }
+
+    /// A failure whose class the [`Classifier`] decides.
+    pub fn unclassified<E: Into<BoxError>>(error: E) -> Self {
+        Failure::with_class(None, error)
+    }
+
+    fn with_class<E: Into<BoxError>>(class: Option<FailureClass>, error: E) -> Self {
+        Failure {
+            class,
+            error: error.into(),
+            type_name: std::any::type_name::<E>(),
+        }
+    }
+
+    /// The Rust type of the error, written where Spring writes the exception's class name.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    pub fn class(&self) -> Option<FailureClass> {
+        self.class
+    }
+
+    pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// The error and its sources, one per line, in the spirit of a Java stack trace's
+    /// `Caused by:` lines (Rust errors carry no stack).
+    pub fn chain_text(&self) -> String {
+        let mut text = self.error.to_string();
+        let mut source = self.error.source();
+        while let Some(cause) = source {
+            text.push_str("\nCaused by: ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
+    /// The message of the deepest source, if the error has one.
+    pub(crate) fn root_cause(&self) -> Option<String> {
+        let mut source = self.error.source()?;
+        while let Some(next) = source.source() {
+            source = next;
+        }
+        Some(source.to_string())
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::unclassified(error)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failure")
+            .field("class", &self.class)
+            .field("error", &self.chain_text())
+            .finish()
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+/// A simple error carrying a message, for handlers that fail with text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Message(pub String);
+
+impl Failure {
+    /// A transient failure with a plain message.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Failure::transient(Message(message.into()))
+    }
+}
+
+type Rule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<FailureClass> + Send + Sync>;
+
+/// Decides the class of failures the handler left unclassified, by error type. Without a rule
+/// matching, a failure is transient (Spring's default too, but for its list of fatal exceptions).
+///
+/// ```
+/// use rebound::{Classifier, FailureClass};
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("mailbox unknown")]
+/// struct UnknownMailbox;
+///
+/// let classifier = Classifier::new().permanent_on::<UnknownMailbox>();
+/// # let _ = classifier;
+/// ```
+#[derive(Clone, Default)]
+pub struct Classifier {
+    rules: Vec<Rule>,
+}
+
+impl Classifier {
+    pub fn new() -> Self {
+        Classifier::default()
+    }
+
+    /// Errors of type `E`, anywhere in the source chain, are permanent.
+    pub fn permanent_on<E: StdError + 'static>(self) -> Self {
+        self.class_on::<E>(FailureClass::Permanent)
+    }
+
+    /// Errors of type `E`, anywhere in the source chain, have class `class`.
+    pub fn class_on<E: StdError + 'static>(mut self, class: FailureClass) -> Self {
+        self.rules
+            .push(Arc::new(move |e| e.downcast_ref::<E>().map(|_| class)));
+        self
+    }
+
+    /// A custom rule; the first rule that answers wins.
+    pub fn rule(
+        mut self,
+        rule: impl Fn(&(dyn StdError + 'static)) -> Option<FailureClass> + Send + Sync + 'static,
+    ) -> Self {
+        self.rules.push(Arc::new(rule));
+        self
+    }
+
+    pub fn classify(&self, failure: &Failure) -> FailureClass {
+        if let Some(class) = failure.class {
+            return class;
+        }
+        let mut current: Option<&(dyn StdError + 'static)> = Some(failure.error.as_ref());
+        while let Some(error) = current {
+            if let Some(class) = self.rules.iter().find_map(|rule| rule(error)) {
+                return class;
+            }
+            current = error.source();
+        }
+        FailureClass::Transient
+    }
+}
+
+impl fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Classifier({} rules)", self.rules.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no such mailbox")]
+    struct NoMailbox;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("send failed")]
+    struct SendFailed(#[source] NoMailbox);
+
+    #[test]
+    fn unclassified_defaults_to_transient() {
+        let failure: Failure = std::io::Error::other("boom").into();
+        assert_eq!(Classifier::new().classify(&failure), FailureClass::Transient);
+    }
+
+    #[test]
+    fn rules_look_through_the_source_chain() {
+        let classifier = Classifier::new().permanent_on::<NoMailbox>();
+        let failure: Failure = SendFailed(NoMailbox).into();
+        assert_eq!(classifier.classify(&failure), FailureClass::Permanent);
+        assert_eq!(failure.chain_text(), "send failed\nCaused by: no such mailbox");
+        assert_eq!(failure.root_cause().as_deref(), Some("no such mailbox"));
+    }
+
+    #[test]
+    fn explicit_class_wins_over_rules() {
+        let classifier = Classifier::new().permanent_on::<NoMailbox>();
+        assert_eq!(classifier.classify(&Failure::transient(NoMailbox)), FailureClass::Transient);
+    }
+}

@@ -1,0 +1,57 @@
+//! # Rebound: retry topics, dead letters and redrive for Kafka consumers
+//!
+//! Rust has no equivalent of Spring Kafka's `@RetryableTopic`. Rebound wraps an async record
+//! handler and gives it
+//!
+//! - in-place (blocking) retries for short faults,
+//! - non-blocking retries through retry topics with growing delays (`email.send-retry-1000`, …),
+//! - a dead-letter topic for records that run out of attempts or can never succeed,
+//! - at-least-once delivery: a source offset is committed only after the record was handled or
+//!   its copy was acknowledged (`acks=all`) by the next topic.
+//!
+//! Topic names and headers are Spring Kafka's, byte for byte, so Rust and Java workers can share
+//! one chain and Spring's tools can read Rebound's dead letters (and the other way round).
+//!
+//! The pipeline, one module each: [`policy`] → [`naming`] → [`headers`] → [`consumer`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), rebound::Error> {
+//!     let policy = RetryPolicy::new(5)                      // 5 deliveries in all
+//!         .backoff(Backoff::exponential(Duration::from_secs(1), 2.0)) // 1 s, 2 s, 4 s, 8 s
+//!         .dlt_suffix(".dlt");                              // email.send.dlt
+//!     RetryingConsumer::builder(KafkaConfig::from_env(), "email.send", "email-send-group")
+//!         .policy(policy)
+//!         .handler(|record: Record| async move {
+//!             let text = record.text()?;
+//!             if text.contains("fail@naver.com") {
+//!                 return Err(Failure::msg("invalid e-mail address"));
+//!             }
+//!             Ok(())
+//!         })
+//!         .build()?
+//!         .run(async { tokio::signal::ctrl_c().await.ok(); })
+//!         .await
+//! }
+//! ```
+
+pub mod admin;
+pub mod config;
+pub mod consumer;
+pub mod error;
+pub mod failure;
+pub mod headers;
+pub mod naming;
+pub mod policy;
+pub mod record;
+
+pub use config::KafkaConfig;
+pub use consumer::{Handler, RetryingConsumer, RetryingConsumerBuilder};
+pub use error::Error;
+pub use failure::{Classifier, Failure, FailureClass};
+pub use naming::{RetryTopic, Stage, TopicChain};
+pub use policy::{Backoff, BlockingRetries, RetryPolicy, TopicReuse, TopicSuffixing};
+pub use record::Record;

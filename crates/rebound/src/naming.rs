@@ -1,0 +1,240 @@
+//! Topic names of a retry chain, derived exactly as Spring Kafka derives them, so that Rust and
+//! Java workers of one fleet agree on where a record goes next.
+//!
+//! This module is the one place that knows the naming rules; everything else asks a [`TopicChain`].
+
+use std::time::Duration;
+
+use crate::policy::{Backoff, RetryPolicy, TopicReuse, TopicSuffixing};
+
+/// One retry topic of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryTopic {
+    pub name: String,
+    /// The nominal delay a record waits on this topic before it is handled again.
+    pub delay: Duration,
+    /// The attempt numbers delivered from this topic (2 is the first retry). Several when
+    /// trailing equal delays share one topic.
+    pub attempts: std::ops::RangeInclusive<u32>,
+}
+
+/// The main topic, its retry topics in order, and its dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicChain {
+    pub main: String,
+    pub retries: Vec<RetryTopic>,
+    pub dlt: Option<String>,
+}
+
+/// Where a topic sits in a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage<'a> {
+    Main,
+    Retry(&'a RetryTopic),
+    Dlt,
+}
+
+impl TopicChain {
+    /// Derives the chain of `main` under `policy`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rebound::{Backoff, RetryPolicy, TopicChain};
+    ///
+    /// let policy = RetryPolicy::new(5)
+    ///     .backoff(Backoff::exponential(Duration::from_secs(1), 2.0))
+    ///     .dlt_suffix(".dlt");
+    /// let chain = TopicChain::new("email.send", &policy);
+    /// assert_eq!(chain.topic_names(), [
+    ///     "email.send", "email.send-retry-1000", "email.send-retry-2000",
+    ///     "email.send-retry-4000", "email.send-retry-8000", "email.send.dlt",
+    /// ]);
+    /// ```
+    pub fn new(main: &str, policy: &RetryPolicy) -> Self {
+        let delays = policy.retry_delays();
+        let base = format!("{main}{}", policy.retry_suffix);
+        let retries = if delays.is_empty() {
+            Vec::new()
+        } else if single_topic(policy, &delays) {
+            vec![RetryTopic {
+                name: base,
+                delay: delays[0],
+                attempts: 2..=policy.attempts,
+            }]
+        } else {
+            per_delay_topics(&base, policy, &delays)
+        };
+        TopicChain {
+            main: main.to_string(),
+            retries,
+            dlt: policy
+                .has_dlt()
+                .then(|| format!("{main}{}", policy.dlt_suffix)),
+        }
+    }
+
+    /// Every topic of the chain, main first, DLT last.
+    pub fn topic_names(&self) -> Vec<&str> {
+        let mut names = vec![self.main.as_str()];
+        names.extend(self.retries.iter().map(|r| r.name.as_str()));
+        names.extend(self.dlt.as_deref());
+        names
+    }
+
+    /// The topic that delivers attempt `attempt` (2 or more), if the chain has one.
+    pub fn retry_topic_for(&self, attempt: u32) -> Option<&RetryTopic> {
+        self.retries.iter().find(|r| r.attempts.contains(&attempt))
+    }
+
+    /// Where `topic` sits in this chain, if it belongs to it.
+    pub fn stage_of(&self, topic: &str) -> Option<Stage<'_>> {
+        if topic == self.main {
+            return Some(Stage::Main);
+        }
+        if self.dlt.as_deref() == Some(topic) {
+            return Some(Stage::Dlt);
+        }
+        self.retries
+            .iter()
+            .find(|r| r.name == topic)
+            .map(Stage::Retry)
+    }
+}
+
+/// Spring collapses the chain into one `-retry` topic when there is a single retry, or when every
+/// delay is the same and topics are reused.
+fn single_topic(policy: &RetryPolicy, delays: &[Duration]) -> bool {
+    let fixed = matches!(policy.backoff, Backoff::Fixed(_)) || delays.iter().all(|d| *d == delays[0]);
+    delays.len() == 1 || (fixed && policy.reuse == TopicReuse::SingleTopic)
+}
+
+fn per_delay_topics(base: &str, policy: &RetryPolicy, delays: &[Duration]) -> Vec<RetryTopic> {
+    let all_equal = delays.iter().all(|d| *d == delays[0]);
+    let mut topics: Vec<RetryTopic> = Vec::new();
+    for (index, delay) in delays.iter().enumerate() {
+        let attempt = index as u32 + 2;
+        let same_as_previous = index > 0 && delays[index - 1] == *delay;
+        if same_as_previous && policy.reuse == TopicReuse::SingleTopic {
+            // Trailing equal delays (the back-off hit its cap) share the previous topic.
+            let last = topics.last_mut().expect("a previous topic exists");
+            last.attempts = *last.attempts.start()..=attempt;
+            continue;
+        }
+        let name = if policy.suffixing == TopicSuffixing::IndexValue || all_equal {
+            format!("{base}-{index}")
+        } else {
+            let repeats = delays.iter().filter(|d| *d == delay).count();
+            let ms = delay.as_millis();
+            if repeats > 1 && policy.reuse == TopicReuse::TopicPerAttempt {
+                let nth = delays[..index].iter().filter(|d| *d == delay).count();
+                format!("{base}-{ms}-{nth}")
+            } else {
+                format!("{base}-{ms}")
+            }
+        };
+        topics.push(RetryTopic {
+            name,
+            delay: *delay,
+            attempts: attempt..=attempt,
+        });
+    }
+    topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(main: &str, policy: RetryPolicy) -> Vec<String> {
+        TopicChain::new(main, &policy)
+            .topic_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    fn exp(attempts: u32) -> RetryPolicy {
+        RetryPolicy::new(attempts).backoff(Backoff::exponential(Duration::from_secs(1), 2.0))
+    }
+
+    #[test]
+    fn scenario_chain() {
+        assert_eq!(
+            names("email.send", exp(5).dlt_suffix(".dlt")),
+            [
+                "email.send",
+                "email.send-retry-1000",
+                "email.send-retry-2000",
+                "email.send-retry-4000",
+                "email.send-retry-8000",
+                "email.send.dlt"
+            ]
+        );
+    }
+
+    #[test]
+    fn capped_delays_share_the_last_topic() {
+        let policy = RetryPolicy::new(5)
+            .backoff(Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)));
+        let chain = TopicChain::new("t", &policy);
+        assert_eq!(chain.topic_names(), ["t", "t-retry-1000", "t-retry-2000", "t-retry-4000", "t-dlt"]);
+        assert_eq!(chain.retry_topic_for(4).unwrap().name, "t-retry-4000");
+        assert_eq!(chain.retry_topic_for(5).unwrap().name, "t-retry-4000");
+        assert!(chain.retry_topic_for(6).is_none());
+    }
+
+    #[test]
+    fn capped_delays_one_topic_per_attempt() {
+        let policy = RetryPolicy::new(5)
+            .backoff(Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)))
+            .topic_reuse(TopicReuse::TopicPerAttempt);
+        assert_eq!(
+            names("t", policy),
+            ["t", "t-retry-1000", "t-retry-2000", "t-retry-4000-0", "t-retry-4000-1", "t-dlt"]
+        );
+    }
+
+    #[test]
+    fn fixed_backoff_single_topic() {
+        let policy = RetryPolicy::new(5).backoff(Backoff::Fixed(Duration::from_secs(1)));
+        assert_eq!(names("t", policy.clone()), ["t", "t-retry", "t-dlt"]);
+        let chain = TopicChain::new("t", &policy);
+        assert_eq!(chain.retries[0].attempts, 2..=5);
+    }
+
+    #[test]
+    fn fixed_backoff_topic_per_attempt() {
+        let policy = RetryPolicy::new(5)
+            .backoff(Backoff::Fixed(Duration::from_secs(1)))
+            .topic_reuse(TopicReuse::TopicPerAttempt);
+        assert_eq!(names("t", policy), ["t", "t-retry-0", "t-retry-1", "t-retry-2", "t-retry-3", "t-dlt"]);
+    }
+
+    #[test]
+    fn two_attempts_use_plain_retry() {
+        assert_eq!(names("t", exp(2)), ["t", "t-retry", "t-dlt"]);
+    }
+
+    #[test]
+    fn index_suffixing() {
+        let policy = exp(4).topic_suffixing(TopicSuffixing::IndexValue);
+        assert_eq!(names("t", policy), ["t", "t-retry-0", "t-retry-1", "t-retry-2", "t-dlt"]);
+    }
+
+    #[test]
+    fn no_dlt_and_no_retries() {
+        assert_eq!(names("t", RetryPolicy::new(1).without_dlt()), ["t"]);
+    }
+
+    #[test]
+    fn stage_lookup() {
+        let chain = TopicChain::new("email.send", &exp(5).dlt_suffix(".dlt"));
+        assert_eq!(chain.stage_of("email.send"), Some(Stage::Main));
+        assert_eq!(chain.stage_of("email.send.dlt"), Some(Stage::Dlt));
+        match chain.stage_of("email.send-retry-4000") {
+            Some(Stage::Retry(r)) => assert_eq!(r.attempts, 4..=4),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(chain.stage_of("other"), None);
+    }
+}
