@@ -59,13 +59,21 @@ fn main() -> anyhow::Result<()> {
             let backoff = if multiplier == 1.0 {
                 Backoff::Fixed(delay)
             } else {
-                Backoff::exponential(delay, multiplier).with_max(Duration::from_millis(max_delay_ms))
+                Backoff::exponential(delay, multiplier)
+                    .with_max(Duration::from_millis(max_delay_ms))
             };
-            let policy = RetryPolicy::new(attempts).backoff(backoff).dlt_suffix(dlt_suffix);
+            let policy = RetryPolicy::new(attempts)
+                .backoff(backoff)
+                .dlt_suffix(dlt_suffix);
             let chain = TopicChain::new(&topic, &policy);
             println!("{}\tmain", chain.main);
             for retry in &chain.retries {
-                println!("{}\tretry, attempts {:?}, delay {} ms", retry.name, retry.attempts, retry.delay.as_millis());
+                println!(
+                    "{}\tretry, attempts {:?}, delay {} ms",
+                    retry.name,
+                    retry.attempts,
+                    retry.delay.as_millis()
+                );
             }
             if let Some(dlt) = &chain.dlt {
                 println!("{dlt}\tdead letters");

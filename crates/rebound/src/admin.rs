@@ -14,7 +14,10 @@ use crate::error::Error;
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Partition counts of `topics` that exist; absent ones are left out.
-pub fn partition_counts(kafka: &KafkaConfig, topics: &[&str]) -> Result<HashMap<String, i32>, Error> {
+pub fn partition_counts(
+    kafka: &KafkaConfig,
+    topics: &[&str],
+) -> Result<HashMap<String, i32>, Error> {
     let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
     let metadata = consumer.fetch_metadata(None, METADATA_TIMEOUT)?;
     Ok(metadata
@@ -42,7 +45,10 @@ pub async fn create_topics(
         .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
         .collect();
     let results = admin
-        .create_topics(&new_topics, &AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT)))
+        .create_topics(
+            &new_topics,
+            &AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT)),
+        )
         .await?;
     for result in results {
         match result {
@@ -73,13 +79,20 @@ pub async fn ensure_chain(
             default_partitions
         }
     };
-    let missing: Vec<&str> = others.iter().copied().filter(|t| !counts.contains_key(*t)).collect();
+    let missing: Vec<&str> = others
+        .iter()
+        .copied()
+        .filter(|t| !counts.contains_key(*t))
+        .collect();
     create_topics(kafka, &missing, main_partitions, replication).await?;
     wait_for_topics(kafka, &all).await
 }
 
 /// Waits until the metadata shows every topic, as creation is asynchronous on some brokers.
-async fn wait_for_topics(kafka: &KafkaConfig, topics: &[&str]) -> Result<HashMap<String, i32>, Error> {
+async fn wait_for_topics(
+    kafka: &KafkaConfig,
+    topics: &[&str],
+) -> Result<HashMap<String, i32>, Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let counts = partition_counts(kafka, topics)?;
@@ -87,7 +100,11 @@ async fn wait_for_topics(kafka: &KafkaConfig, topics: &[&str]) -> Result<HashMap
             return Ok(counts);
         }
         if tokio::time::Instant::now() > deadline {
-            let missing = topics.iter().filter(|t| !counts.contains_key(**t)).map(|t| t.to_string()).collect();
+            let missing = topics
+                .iter()
+                .filter(|t| !counts.contains_key(**t))
+                .map(|t| t.to_string())
+                .collect();
             return Err(Error::TopicsMissing(missing));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -102,7 +102,9 @@ mod tests {
 
     #[test]
     fn malformed_property_is_named() {
-        let err = KafkaConfig::new("b").properties_from_args(["nonsense"]).unwrap_err();
+        let err = KafkaConfig::new("b")
+            .properties_from_args(["nonsense"])
+            .unwrap_err();
         assert!(err.to_string().contains("nonsense"));
     }
 }

@@ -6,8 +6,13 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 pub enum Error {
     #[error("Kafka client error: {0}")]
     Kafka(#[from] KafkaError),
-    #[error("could not create topic {topic}: {code} (check the broker's permissions and settings)")]
-    CreateTopic { topic: String, code: RDKafkaErrorCode },
+    #[error(
+        "could not create topic {topic}: {code} (check the broker's permissions and settings)"
+    )]
+    CreateTopic {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
     #[error("topics {0:?} did not appear in the cluster metadata within 30 s")]
     TopicsMissing(Vec<String>),
     #[error("the consumer has no handler: call `.handler(...)` before `run`")]

@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn unclassified_defaults_to_transient() {
         let failure: Failure = std::io::Error::other("boom").into();
-        assert_eq!(Classifier::new().classify(&failure), FailureClass::Transient);
+        assert_eq!(
+            Classifier::new().classify(&failure),
+            FailureClass::Transient
+        );
     }
 
     #[test]
@@ -232,13 +235,19 @@ mod tests {
         let classifier = Classifier::new().permanent_on::<NoMailbox>();
         let failure: Failure = SendFailed(NoMailbox).into();
         assert_eq!(classifier.classify(&failure), FailureClass::Permanent);
-        assert_eq!(failure.chain_text(), "send failed\nCaused by: no such mailbox");
+        assert_eq!(
+            failure.chain_text(),
+            "send failed\nCaused by: no such mailbox"
+        );
         assert_eq!(failure.root_cause().as_deref(), Some("no such mailbox"));
     }
 
     #[test]
     fn explicit_class_wins_over_rules() {
         let classifier = Classifier::new().permanent_on::<NoMailbox>();
-        assert_eq!(classifier.classify(&Failure::transient(NoMailbox)), FailureClass::Transient);
+        assert_eq!(
+            classifier.classify(&Failure::transient(NoMailbox)),
+            FailureClass::Transient
+        );
     }
 }

@@ -146,7 +146,8 @@ impl Headers {
 
     /// The last value of `key` as UTF-8 text (lossy), if present.
     pub fn text(&self, key: &str) -> Option<String> {
-        self.last(key).map(|v| String::from_utf8_lossy(v).into_owned())
+        self.last(key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
     /// The first of `keys` present, as text: used to read both Spring header families.
@@ -338,12 +339,29 @@ mod tests {
 
     #[test]
     fn big_integer_round_trips() {
-        for v in [0, 1, -1, 127, 128, -128, -129, 1_764_320_000_000, i64::MAX, i64::MIN] {
-            assert_eq!(decode_big_integer(BACKOFF_TIMESTAMP, &encode_big_integer(v)).unwrap(), v);
+        for v in [
+            0,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            1_764_320_000_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert_eq!(
+                decode_big_integer(BACKOFF_TIMESTAMP, &encode_big_integer(v)).unwrap(),
+                v
+            );
         }
         // An 8-byte long (another writer) reads the same.
         let long = 1_764_320_000_000i64.to_be_bytes();
-        assert_eq!(decode_big_integer(BACKOFF_TIMESTAMP, &long).unwrap(), 1_764_320_000_000);
+        assert_eq!(
+            decode_big_integer(BACKOFF_TIMESTAMP, &long).unwrap(),
+            1_764_320_000_000
+        );
         assert!(decode_big_integer(BACKOFF_TIMESTAMP, &[]).is_err());
         assert!(decode_big_integer(BACKOFF_TIMESTAMP, &[0; 9]).is_err());
     }
@@ -353,7 +371,10 @@ mod tests {
         assert_eq!(&encode_i32(2)[..], &[0, 0, 0, 2]);
         assert_eq!(decode_attempts(&[0, 0, 0, 5]).unwrap(), 5);
         assert_eq!(decode_attempts(&[3]).unwrap(), 3);
-        assert_eq!(decode_attempts(&[0x7f, 0xff, 0xff, 0xff]).unwrap(), i32::MAX as u32);
+        assert_eq!(
+            decode_attempts(&[0x7f, 0xff, 0xff, 0xff]).unwrap(),
+            i32::MAX as u32
+        );
         assert!(decode_attempts(&[0, 0, 0, 0]).is_err());
         assert!(decode_attempts(&[0xff, 0xff, 0xff, 0xfe]).is_err());
         assert!(decode_attempts(&[0, 2]).is_err());
@@ -367,7 +388,10 @@ mod tests {
         spring_chain.push(ORIGINAL_PARTITION, encode_i32(3));
         spring_chain.push(ORIGINAL_OFFSET, encode_i64(42));
         let p = Provenance::read(&spring_chain).unwrap();
-        assert_eq!((p.topic.as_str(), p.partition, p.offset), ("email.send", Some(3), Some(42)));
+        assert_eq!(
+            (p.topic.as_str(), p.partition, p.offset),
+            ("email.send", Some(3), Some(42))
+        );
 
         let mut plain = Headers::new();
         plain.push(DLT_ORIGINAL_TOPIC, "orders");
@@ -375,7 +399,10 @@ mod tests {
         plain.push(DLT_ORIGINAL_OFFSET, encode_i64(7));
         plain.push(DLT_ORIGINAL_CONSUMER_GROUP, "g");
         let p = Provenance::read(&plain).unwrap();
-        assert_eq!((p.topic.as_str(), p.offset, p.consumer_group.as_deref()), ("orders", Some(7), Some("g")));
+        assert_eq!(
+            (p.topic.as_str(), p.offset, p.consumer_group.as_deref()),
+            ("orders", Some(7), Some("g"))
+        );
 
         assert!(Provenance::read(&Headers::new()).is_none());
     }

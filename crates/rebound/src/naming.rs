@@ -104,7 +104,8 @@ impl TopicChain {
 /// Spring collapses the chain into one `-retry` topic when there is a single retry, or when every
 /// delay is the same and topics are reused.
 fn single_topic(policy: &RetryPolicy, delays: &[Duration]) -> bool {
-    let fixed = matches!(policy.backoff, Backoff::Fixed(_)) || delays.iter().all(|d| *d == delays[0]);
+    let fixed =
+        matches!(policy.backoff, Backoff::Fixed(_)) || delays.iter().all(|d| *d == delays[0]);
     delays.len() == 1 || (fixed && policy.reuse == TopicReuse::SingleTopic)
 }
 
@@ -174,10 +175,14 @@ mod tests {
 
     #[test]
     fn capped_delays_share_the_last_topic() {
-        let policy = RetryPolicy::new(5)
-            .backoff(Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)));
+        let policy = RetryPolicy::new(5).backoff(
+            Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)),
+        );
         let chain = TopicChain::new("t", &policy);
-        assert_eq!(chain.topic_names(), ["t", "t-retry-1000", "t-retry-2000", "t-retry-4000", "t-dlt"]);
+        assert_eq!(
+            chain.topic_names(),
+            ["t", "t-retry-1000", "t-retry-2000", "t-retry-4000", "t-dlt"]
+        );
         assert_eq!(chain.retry_topic_for(4).unwrap().name, "t-retry-4000");
         assert_eq!(chain.retry_topic_for(5).unwrap().name, "t-retry-4000");
         assert!(chain.retry_topic_for(6).is_none());
@@ -186,11 +191,20 @@ mod tests {
     #[test]
     fn capped_delays_one_topic_per_attempt() {
         let policy = RetryPolicy::new(5)
-            .backoff(Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)))
+            .backoff(
+                Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)),
+            )
             .topic_reuse(TopicReuse::TopicPerAttempt);
         assert_eq!(
             names("t", policy),
-            ["t", "t-retry-1000", "t-retry-2000", "t-retry-4000-0", "t-retry-4000-1", "t-dlt"]
+            [
+                "t",
+                "t-retry-1000",
+                "t-retry-2000",
+                "t-retry-4000-0",
+                "t-retry-4000-1",
+                "t-dlt"
+            ]
         );
     }
 
@@ -207,7 +221,17 @@ mod tests {
         let policy = RetryPolicy::new(5)
             .backoff(Backoff::Fixed(Duration::from_secs(1)))
             .topic_reuse(TopicReuse::TopicPerAttempt);
-        assert_eq!(names("t", policy), ["t", "t-retry-0", "t-retry-1", "t-retry-2", "t-retry-3", "t-dlt"]);
+        assert_eq!(
+            names("t", policy),
+            [
+                "t",
+                "t-retry-0",
+                "t-retry-1",
+                "t-retry-2",
+                "t-retry-3",
+                "t-dlt"
+            ]
+        );
     }
 
     #[test]
@@ -218,7 +242,10 @@ mod tests {
     #[test]
     fn index_suffixing() {
         let policy = exp(4).topic_suffixing(TopicSuffixing::IndexValue);
-        assert_eq!(names("t", policy), ["t", "t-retry-0", "t-retry-1", "t-retry-2", "t-dlt"]);
+        assert_eq!(
+            names("t", policy),
+            ["t", "t-retry-0", "t-retry-1", "t-retry-2", "t-dlt"]
+        );
     }
 
     #[test]

@@ -254,16 +254,22 @@ mod tests {
 
     #[test]
     fn scenario_delays_double() {
-        let policy =
-            RetryPolicy::new(5).backoff(Backoff::exponential(Duration::from_secs(1), 2.0));
-        let delays: Vec<u128> = policy.retry_delays().iter().map(|d| d.as_millis()).collect();
+        let policy = RetryPolicy::new(5).backoff(Backoff::exponential(Duration::from_secs(1), 2.0));
+        let delays: Vec<u128> = policy
+            .retry_delays()
+            .iter()
+            .map(|d| d.as_millis())
+            .collect();
         assert_eq!(delays, vec![1000, 2000, 4000, 8000]);
     }
 
     #[test]
     fn exponential_is_capped() {
-        let backoff = Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4));
-        let delays: Vec<u128> = (1..=5).map(|n| backoff.delay_after(n).as_millis()).collect();
+        let backoff =
+            Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4));
+        let delays: Vec<u128> = (1..=5)
+            .map(|n| backoff.delay_after(n).as_millis())
+            .collect();
         assert_eq!(delays, vec![1000, 2000, 4000, 4000, 4000]);
     }
 
@@ -274,7 +280,10 @@ mod tests {
             .jitter(0.5);
         for _ in 0..100 {
             let d = policy.delay_with_jitter(1);
-            assert!(d >= Duration::from_millis(100) && d <= Duration::from_millis(150), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(100) && d <= Duration::from_millis(150),
+                "{d:?}"
+            );
         }
     }
 

@@ -36,7 +36,11 @@ impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let revoked = tps(list);
-            let workers = self.registry.lock().expect("registry poisoned").release(&revoked);
+            let workers = self
+                .registry
+                .lock()
+                .expect("registry poisoned")
+                .release(&revoked);
             wait_for_workers(&workers, self.grace);
             commit_stored(consumer);
             tracing::info!(partitions = %names(&revoked), "partitions revoked");
@@ -65,6 +69,8 @@ pub(crate) fn commit_stored<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}
         Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(e) => tracing::warn!(error = %e, "could not commit offsets; the records will be handled again"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not commit offsets; the records will be handled again")
+        }
     }
 }

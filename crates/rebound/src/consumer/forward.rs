@@ -62,11 +62,20 @@ impl Forwarder {
     }
 
     /// Sends the copy and waits for the acknowledgement. Returns the copy's partition and offset.
-    pub async fn send(&self, record: &Record, hop: &Hop, headers: Headers) -> Result<(i32, i64), KafkaError> {
+    pub async fn send(
+        &self,
+        record: &Record,
+        hop: &Hop,
+        headers: Headers,
+    ) -> Result<(i32, i64), KafkaError> {
         let topic = hop.topic();
         let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(to_kafka_headers(&headers));
         // Same partition number as the source, as Spring does, when the target has it.
-        if self.partitions.get(topic).is_some_and(|n| record.partition < *n) {
+        if self
+            .partitions
+            .get(topic)
+            .is_some_and(|n| record.partition < *n)
+        {
             copy = copy.partition(record.partition);
         }
         if let Some(key) = record.key.as_deref() {
@@ -84,14 +93,15 @@ impl Forwarder {
 }
 
 fn to_kafka_headers(headers: &Headers) -> OwnedHeaders {
-    headers
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, header| {
+    headers.iter().fold(
+        OwnedHeaders::new_with_capacity(headers.len()),
+        |acc, header| {
             acc.insert(KafkaHeader {
                 key: &header.key,
                 value: header.value.as_deref(),
             })
-        })
+        },
+    )
 }
 
 /// What the hop writes about the failure.
@@ -132,7 +142,9 @@ pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>
     }
     headers.set(h::FAILED_AT, report.now_ms.to_string());
     match hop {
-        Hop::Retry { attempt, due_ms, .. } => {
+        Hop::Retry {
+            attempt, due_ms, ..
+        } => {
             headers.set(h::ATTEMPTS, h::encode_i32(*attempt as i32));
             headers.set(h::BACKOFF_TIMESTAMP, h::encode_big_integer(*due_ms));
             if !headers.contains(h::ORIGINAL_TIMESTAMP_RETRY) {
@@ -189,14 +201,27 @@ mod tests {
         assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 2][..]));
         assert_eq!(headers.last(h::ORIGINAL_TOPIC), Some(&b"email.send"[..]));
         assert_eq!(headers.last(h::ORIGINAL_PARTITION), Some(&[0, 0, 0, 2][..]));
-        assert_eq!(headers.last(h::ORIGINAL_OFFSET), Some(&[0, 0, 0, 0, 0, 0, 0, 7][..]));
         assert_eq!(
-            h::decode_big_integer(h::BACKOFF_TIMESTAMP, headers.last(h::BACKOFF_TIMESTAMP).unwrap()).unwrap(),
+            headers.last(h::ORIGINAL_OFFSET),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 7][..])
+        );
+        assert_eq!(
+            h::decode_big_integer(
+                h::BACKOFF_TIMESTAMP,
+                headers.last(h::BACKOFF_TIMESTAMP).unwrap()
+            )
+            .unwrap(),
             1_764_320_002_000
         );
         assert_eq!(headers.last(h::BACKOFF_TIMESTAMP).unwrap().len(), 6);
-        assert_eq!(headers.text(h::EXCEPTION_MESSAGE).unwrap(), "잘못된 이메일 주소로 인해 발송 실패");
-        assert_eq!(headers.text(h::ORIGINAL_TIMESTAMP_TYPE).unwrap(), "CREATE_TIME");
+        assert_eq!(
+            headers.text(h::EXCEPTION_MESSAGE).unwrap(),
+            "잘못된 이메일 주소로 인해 발송 실패"
+        );
+        assert_eq!(
+            headers.text(h::ORIGINAL_TIMESTAMP_TYPE).unwrap(),
+            "CREATE_TIME"
+        );
     }
 
     #[test]
@@ -220,12 +245,23 @@ mod tests {
         second_record.offset = 99;
         second_record.attempt = 2;
         let second = Failure::msg("second");
-        let dlt = Hop::DeadLetter { topic: "t.dlt".into() };
+        let dlt = Hop::DeadLetter {
+            topic: "t.dlt".into(),
+        };
         let headers = hop_headers(&second_record, &dlt, &report(&second));
         assert_eq!(headers.text(h::ORIGINAL_TOPIC).unwrap(), "email.send");
-        assert_eq!(headers.last(h::ORIGINAL_OFFSET), Some(&[0, 0, 0, 0, 0, 0, 0, 7][..]));
+        assert_eq!(
+            headers.last(h::ORIGINAL_OFFSET),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 7][..])
+        );
         assert_eq!(headers.text(h::EXCEPTION_MESSAGE).unwrap(), "second");
-        assert_eq!(headers.iter().filter(|x| x.key == h::EXCEPTION_MESSAGE).count(), 1);
+        assert_eq!(
+            headers
+                .iter()
+                .filter(|x| x.key == h::EXCEPTION_MESSAGE)
+                .count(),
+            1
+        );
         assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 2][..]));
         assert!(!headers.contains(h::BACKOFF_TIMESTAMP));
     }

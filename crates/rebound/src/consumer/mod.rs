@@ -150,7 +150,11 @@ impl RetryingConsumer {
     /// A consumer of a dead-letter topic alone (its own group): every record goes to `handler`,
     /// which is called again with back-off (1 s doubling, at most 60 s) until it succeeds; the
     /// offset is committed only then. Logs `Received message in dlt listener: <topic>-<p>@<o>`.
-    pub fn dead_letters(kafka: KafkaConfig, dlt_topic: &str, group: &str) -> RetryingConsumerBuilder {
+    pub fn dead_letters(
+        kafka: KafkaConfig,
+        dlt_topic: &str,
+        group: &str,
+    ) -> RetryingConsumerBuilder {
         let mut builder = RetryingConsumer::builder(kafka, dlt_topic, group);
         builder.settings.policy = RetryPolicy::new(1).without_dlt();
         builder.settings.chain = TopicChain {
@@ -318,7 +322,9 @@ impl RetryingConsumerBuilder {
         self.settings.handler = match (self.handler, &self.settings.dlt_handler) {
             (Some(handler), _) => handler,
             // A dead-letter consumer's handler is its DLT hook.
-            (None, Some(_)) if self.settings.chain.main.is_empty() => Arc::new(|_: Record| async { Ok(()) }),
+            (None, Some(_)) if self.settings.chain.main.is_empty() => {
+                Arc::new(|_: Record| async { Ok(()) })
+            }
             (None, _) => return Err(Error::NoHandler),
         };
         if self.settings.chain.main.is_empty() && self.settings.dlt_handler.is_none() {
@@ -370,7 +376,12 @@ fn poll_loop(
     let consumer = shared.consumer.clone();
     while !stopping.load(Ordering::SeqCst) {
         for tp in resume.try_iter() {
-            if registry.lock().expect("registry poisoned").paused.remove(&tp) {
+            if registry
+                .lock()
+                .expect("registry poisoned")
+                .paused
+                .remove(&tp)
+            {
                 set_paused(&consumer, &tp, false);
             }
         }
@@ -393,7 +404,12 @@ fn poll_loop(
 
 /// Hands a record to its partition's task, starting the task if needed, and pauses the
 /// partition when its task has too much in hand.
-fn dispatch(shared: &Arc<Shared>, registry: &Mutex<Registry>, runtime: &tokio::runtime::Handle, message: &BorrowedMessage<'_>) {
+fn dispatch(
+    shared: &Arc<Shared>,
+    registry: &Mutex<Registry>,
+    runtime: &tokio::runtime::Handle,
+    message: &BorrowedMessage<'_>,
+) {
     let tp = Tp {
         topic: message.topic().to_string(),
         partition: message.partition(),
@@ -402,7 +418,10 @@ fn dispatch(shared: &Arc<Shared>, registry: &Mutex<Registry>, runtime: &tokio::r
     if !registry.assigned.contains(&tp) {
         return; // Revoked while in flight: its new owner reads it again.
     }
-    let worker = registry.workers.entry(tp.clone()).or_insert_with(|| spawn_worker(shared, runtime, &tp));
+    let worker = registry
+        .workers
+        .entry(tp.clone())
+        .or_insert_with(|| spawn_worker(shared, runtime, &tp));
     if message.offset() <= worker.dispatched_until {
         return; // Re-fetched after a resume: the task already has it.
     }
@@ -440,7 +459,11 @@ fn spawn_worker(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, tp: &Tp)
 fn set_paused(consumer: &BaseConsumer<RebalanceContext>, tp: &Tp, pause: bool) {
     let mut list = TopicPartitionList::new();
     list.add_partition(&tp.topic, tp.partition);
-    let result = if pause { consumer.pause(&list) } else { consumer.resume(&list) };
+    let result = if pause {
+        consumer.pause(&list)
+    } else {
+        consumer.resume(&list)
+    };
     if let Err(e) = result {
         tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state");
     }
@@ -469,4 +492,3 @@ fn to_record(message: &BorrowedMessage<'_>) -> Record {
         attempt: 1,
     }
 }
-

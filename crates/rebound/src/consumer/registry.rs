@@ -107,7 +107,10 @@ impl ExitLatch {
             if now >= deadline {
                 return;
             }
-            done = signal.wait_timeout(done, deadline - now).expect("latch poisoned").0;
+            done = signal
+                .wait_timeout(done, deadline - now)
+                .expect("latch poisoned")
+                .0;
         }
     }
 }

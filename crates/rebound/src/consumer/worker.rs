@@ -31,14 +31,25 @@ pub(crate) struct WorkerControl {
     pub exit: ExitGuard,
 }
 
-pub(crate) fn now_ms() -> i64 {
+fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, tp: Tp, mut records: UnboundedReceiver<Record>, control: WorkerControl) {
+/// Epoch milliseconds, rounded up: a due time computed from it is never before the real instant
+/// plus the delay.
+pub(crate) fn now_ms() -> i64 {
+    (now_micros() + 999) / 1000
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    tp: Tp,
+    mut records: UnboundedReceiver<Record>,
+    control: WorkerControl,
+) {
     let _exit = control.exit;
     loop {
         let record = tokio::select! {
@@ -63,7 +74,10 @@ pub(crate) async fn run(shared: Arc<Shared>, tp: Tp, mut records: UnboundedRecei
         if !done {
             break;
         }
-        if let Err(e) = shared.consumer.store_offset(&tp.topic, tp.partition, offset + 1) {
+        if let Err(e) = shared
+            .consumer
+            .store_offset(&tp.topic, tp.partition, offset + 1)
+        {
             // The partition was revoked meanwhile: its new owner handles the record again.
             tracing::debug!(%tp, offset, error = %e, "could not store offset");
         }
@@ -153,11 +167,11 @@ fn read_due(record: &Record) -> Option<Duration> {
             return None;
         }
     };
-    let wait = due - now_ms();
+    let wait = due.saturating_mul(1000).saturating_sub(now_micros());
     if wait <= 0 {
         return None;
     }
-    let wait = Duration::from_millis(wait as u64);
+    let wait = Duration::from_micros(wait as u64);
     if wait > MAX_FUTURE {
         tracing::warn!(record = %record.coordinates(), due, "back-off timestamp more than a day ahead; handling now");
         return None;
@@ -202,7 +216,11 @@ async fn attempt_in_place(
 }
 
 /// One call of a handler; a panic or a timeout becomes a transient failure.
-async fn invoke(shared: &Shared, handler: &dyn super::Handler, record: &Record) -> Result<(), Failure> {
+async fn invoke(
+    shared: &Shared,
+    handler: &dyn super::Handler,
+    record: &Record,
+) -> Result<(), Failure> {
     let call = AssertUnwindSafe(handler.handle(record.clone())).catch_unwind();
     let outcome = match shared.settings.handler_timeout {
         Some(limit) => match tokio::time::timeout(limit, call).await {
@@ -222,13 +240,20 @@ async fn invoke(shared: &Shared, handler: &dyn super::Handler, record: &Record) 
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic payload".into());
-        Err(Failure::transient(Message(format!("handler panicked: {text}"))))
+        Err(Failure::transient(Message(format!(
+            "handler panicked: {text}"
+        ))))
     })
 }
 
 /// Where a record goes after failing: the next retry topic while attempts and time remain,
 /// otherwise the DLT (if there is one).
-pub(crate) fn next_hop(shared: &Shared, record: &Record, class: FailureClass, now: i64) -> Option<Hop> {
+pub(crate) fn next_hop(
+    shared: &Shared,
+    record: &Record,
+    class: FailureClass,
+    now: i64,
+) -> Option<Hop> {
     let settings = &shared.settings;
     let policy = &settings.policy;
     if class.is_retryable() && record.attempt < policy.attempts() {
@@ -255,7 +280,11 @@ pub(crate) fn next_hop(shared: &Shared, record: &Record, class: FailureClass, no
             }
         }
     }
-    settings.chain.dlt.clone().map(|topic| Hop::DeadLetter { topic })
+    settings
+        .chain
+        .dlt
+        .clone()
+        .map(|topic| Hop::DeadLetter { topic })
 }
 
 /// Sends the copy, trying again with back-off until the broker acknowledges it. The source
@@ -267,7 +296,8 @@ async fn forward(
     headers: crate::headers::Headers,
     stop: &CancellationToken,
 ) -> Option<(i32, i64)> {
-    let backoff = Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
+    let backoff =
+        Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
     let mut failures = 0u32;
     loop {
         match shared.forwarder.send(record, hop, headers.clone()).await {

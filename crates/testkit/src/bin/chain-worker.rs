@@ -1,0 +1,117 @@
+//! A worker process for tests that kill workers: consumes a chain with a rule-driven handler and
+//! appends one line per successfully handled record to a journal file.
+//!
+//! Payloads are JSON `{"id": N, "fail_times": K, "permanent": bool}`: the handler fails
+//! transiently on attempts 1..=K, permanently when `permanent`, and succeeds otherwise.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    #[arg(long)]
+    topic: String,
+    #[arg(long)]
+    group: String,
+    #[arg(long)]
+    instance_id: String,
+    #[arg(long, default_value_t = 4)]
+    attempts: u32,
+    #[arg(long, default_value_t = 200)]
+    delay_ms: u64,
+    #[arg(long, default_value_t = 2.0)]
+    multiplier: f64,
+    /// Time each successful handling takes.
+    #[arg(long, default_value_t = 0)]
+    work_ms: u64,
+    #[arg(long)]
+    journal: std::path::PathBuf,
+    #[arg(short = 'X')]
+    property: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Job {
+    id: u64,
+    #[serde(default)]
+    fail_times: u32,
+    #[serde(default)]
+    permanent: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let kafka = KafkaConfig::new(&args.brokers)
+        .property("session.timeout.ms", "10000")
+        .properties_from_args(&args.property)?;
+    let journal = Arc::new(Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&args.journal)?,
+    ));
+    let worker = args.instance_id.clone();
+    let work = Duration::from_millis(args.work_ms);
+    let policy = RetryPolicy::new(args.attempts)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(args.delay_ms),
+            args.multiplier,
+        ))
+        .dlt_suffix(".dlt");
+    RetryingConsumer::builder(kafka, &args.topic, &args.group)
+        .policy(policy)
+        .instance_id(&args.instance_id)
+        .shutdown_grace(Duration::from_secs(2))
+        .handler(move |record: Record| {
+            let journal = journal.clone();
+            let worker = worker.clone();
+            async move {
+                let job: Job = record.json()?;
+                if job.permanent {
+                    return Err(Failure::permanent(rebound::failure::Message(format!(
+                        "job {} can never work",
+                        job.id
+                    ))));
+                }
+                if record.attempt <= job.fail_times {
+                    return Err(Failure::msg(format!(
+                        "job {} fails on attempt {}",
+                        job.id, record.attempt
+                    )));
+                }
+                tokio::time::sleep(work).await;
+                let mut file = journal.lock().unwrap();
+                writeln!(
+                    file,
+                    "{} {} {} {}",
+                    job.id,
+                    worker,
+                    record.attempt,
+                    record.coordinates()
+                )?;
+                file.flush()?;
+                Ok(())
+            }
+        })
+        .build()?
+        .run(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal");
+            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+        })
+        .await?;
+    Ok(())
+}
