@@ -43,7 +43,7 @@ enum Cmd {
     },
     /// Start the broker if needed, then `cargo test --workspace --locked [ARGS]`
     Test {
-        /// Extra arguments for `cargo test` (e.g. `-- -p rebound -- --nocapture`)
+        /// Extra arguments for `cargo test` (e.g. `-p rebound -- --nocapture`)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
@@ -270,12 +270,14 @@ impl Broker {
             .with_context(|| format!("could not create {}", self.log_file().display()))?;
         let log_err = log.try_clone()?;
 
-        let storage = format!("sqlite://{}", self.db_file().display());
+        // Tansu 0.6.0 resolves `sqlite:///abs/path` against its working directory
+        // (measured: it opened <cwd>/abs/path), so give it a path relative to `self.dir`.
+        let storage = "sqlite://tansu.db";
         let mut cmd = Command::new(&tansu);
         cmd.arg("broker")
             .args(["--listener-url", &self.listener_url()])
             .args(["--advertised-listener-url", &self.listener_url()])
-            .args(["--storage-engine", &storage])
+            .args(["--storage-engine", storage])
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log)
@@ -291,7 +293,7 @@ impl Broker {
         println!(
             "starting tansu {TANSU_VERSION} (pid {pid}) on {}, data in {}",
             self.bootstrap(),
-            self.dir.display()
+            self.db_file().display()
         );
         self.wait_ready(pid, Some(child))
     }
@@ -326,14 +328,17 @@ impl Broker {
                 return Ok(());
             }
             if Instant::now() >= deadline {
+                let log_tail = tail(&self.log_file(), 30);
+                eprintln!("xtask: the broker (pid {pid}) is not answering; stopping it");
+                if let Err(err) = self.stop() {
+                    eprintln!("xtask: {err:#}");
+                }
                 bail!(
                     "the broker (pid {pid}) did not answer a Kafka ApiVersions request on {} \
-                     within {} s; it is left running (`cargo xtask broker stop` stops it). \
-                     Last lines of {}:\n{}",
+                     within {} s. Last lines of {}:\n{log_tail}",
                     self.bootstrap(),
                     READY_TIMEOUT.as_secs(),
                     self.log_file().display(),
-                    tail(&self.log_file(), 30)
                 );
             }
             sleep(Duration::from_millis(200));
@@ -530,11 +535,20 @@ fn is_tansu(pid: u32) -> bool {
     }
 }
 
+/// Signals the broker's process group (it leads its own group, see `process_group(0)`),
+/// falling back to the process alone.
 fn signal(pid: u32, sig: &str) -> Result<()> {
-    let status = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .context("could not run `kill`")?;
+    let kill = |target: String| {
+        Command::new("kill")
+            .args([format!("-{sig}"), "--".to_string(), target])
+            .stderr(Stdio::null())
+            .status()
+            .context("could not run `kill`")
+    };
+    if kill(format!("-{pid}"))?.success() {
+        return Ok(());
+    }
+    let status = kill(pid.to_string())?;
     if !status.success() && is_alive(pid) {
         bail!("`kill -{sig} {pid}` failed ({status})");
     }

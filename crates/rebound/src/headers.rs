@@ -8,7 +8,7 @@
 //! | `retry_topic-original-timestamp` | same encoding: the first record's timestamp |
 //! | `kafka_original-topic` / `-partition` / `-offset` / `-timestamp` / `-timestamp-type` | UTF-8 / 4-byte BE / 8-byte BE / 8-byte BE / UTF-8 (`CREATE_TIME`), first hop kept |
 //! | `kafka_exception-fqcn` / `-cause-fqcn` / `-message` / `-stacktrace` | UTF-8, latest failure only |
-//! | `kafka_dlt-original-consumer-group` | UTF-8 |
+//! | `kafka_original-consumer-group` | UTF-8: the group that failed the record (`kafka_dlt-original-consumer-group` also read) |
 //! | `kafka_dlt-original-*`, `kafka_dlt-exception-*` | read as well: Spring's plain dead-letter publisher writes these |
 //! | `rebound-failure-class` | UTF-8: `transient`, `permanent` or `undecodable` |
 //! | `rebound-first-failed-at`, `rebound-failed-at` | UTF-8 decimal epoch ms |
@@ -27,6 +27,7 @@ pub const ORIGINAL_PARTITION: &str = "kafka_original-partition";
 pub const ORIGINAL_OFFSET: &str = "kafka_original-offset";
 pub const ORIGINAL_TIMESTAMP: &str = "kafka_original-timestamp";
 pub const ORIGINAL_TIMESTAMP_TYPE: &str = "kafka_original-timestamp-type";
+pub const ORIGINAL_CONSUMER_GROUP: &str = "kafka_original-consumer-group";
 pub const EXCEPTION_FQCN: &str = "kafka_exception-fqcn";
 pub const EXCEPTION_CAUSE_FQCN: &str = "kafka_exception-cause-fqcn";
 pub const EXCEPTION_MESSAGE: &str = "kafka_exception-message";
@@ -59,6 +60,7 @@ pub const CHAIN_HEADERS: &[&str] = &[
     ORIGINAL_OFFSET,
     ORIGINAL_TIMESTAMP,
     ORIGINAL_TIMESTAMP_TYPE,
+    ORIGINAL_CONSUMER_GROUP,
     EXCEPTION_FQCN,
     EXCEPTION_CAUSE_FQCN,
     EXCEPTION_MESSAGE,
@@ -291,7 +293,8 @@ impl Provenance {
             partition: int(ORIGINAL_PARTITION, DLT_ORIGINAL_PARTITION),
             offset: long(ORIGINAL_OFFSET, DLT_ORIGINAL_OFFSET),
             timestamp: long(ORIGINAL_TIMESTAMP, DLT_ORIGINAL_TIMESTAMP),
-            consumer_group: headers.text(DLT_ORIGINAL_CONSUMER_GROUP),
+            consumer_group: headers
+                .text_any(&[ORIGINAL_CONSUMER_GROUP, DLT_ORIGINAL_CONSUMER_GROUP]),
         })
     }
 }

@@ -125,8 +125,8 @@ pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>
             headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CREATE_TIME");
         }
     }
-    if !headers.contains(h::DLT_ORIGINAL_CONSUMER_GROUP) {
-        headers.push(h::DLT_ORIGINAL_CONSUMER_GROUP, report.group.to_string());
+    if !headers.contains(h::ORIGINAL_CONSUMER_GROUP) {
+        headers.push(h::ORIGINAL_CONSUMER_GROUP, report.group.to_string());
     }
     let failure = report.failure;
     headers.set(h::EXCEPTION_FQCN, failure.type_name().to_string());

@@ -11,7 +11,7 @@
 //! Each partition's task handles its records in offset order; a retry record waits in memory
 //! until it is due, so it is handled on time without re-fetching, while other partitions go on.
 //! A partition whose task falls behind is paused (and resumed when it catches up) to bound memory.
-//! librdkafka commits stored offsets every second, on revocation and at shutdown.
+//! librdkafka commits stored offsets every 500 ms, on revocation and at shutdown.
 
 mod context;
 mod forward;
@@ -197,7 +197,7 @@ impl RetryingConsumer {
         let mut defaults = vec![
             ("group.id", settings.group.as_str()),
             ("enable.auto.commit", "true"),
-            ("auto.commit.interval.ms", "1000"),
+            ("auto.commit.interval.ms", "500"),
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
         ];

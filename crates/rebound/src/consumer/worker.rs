@@ -74,9 +74,10 @@ pub(crate) async fn run(
         if !done {
             break;
         }
+        // librdkafka stores `offset + 1`, the next record to read.
         if let Err(e) = shared
             .consumer
-            .store_offset(&tp.topic, tp.partition, offset + 1)
+            .store_offset(&tp.topic, tp.partition, offset)
         {
             // The partition was revoked meanwhile: its new owner handles the record again.
             tracing::debug!(%tp, offset, error = %e, "could not store offset");

@@ -19,8 +19,13 @@ struct Args {
     topic: String,
     #[arg(long)]
     group: String,
+    /// The worker's name in the journal.
     #[arg(long)]
-    instance_id: String,
+    name: String,
+    /// Static group membership (`group.instance.id`); without it the worker joins dynamically
+    /// and leaves the group on SIGTERM.
+    #[arg(long)]
+    instance_id: Option<String>,
     #[arg(long, default_value_t = 4)]
     attempts: u32,
     #[arg(long, default_value_t = 200)]
@@ -62,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
             .append(true)
             .open(&args.journal)?,
     ));
-    let worker = args.instance_id.clone();
+    let worker = args.name.clone();
     let work = Duration::from_millis(args.work_ms);
     let policy = RetryPolicy::new(args.attempts)
         .backoff(Backoff::exponential(
@@ -70,9 +75,12 @@ async fn main() -> anyhow::Result<()> {
             args.multiplier,
         ))
         .dlt_suffix(".dlt");
-    RetryingConsumer::builder(kafka, &args.topic, &args.group)
+    let mut builder = RetryingConsumer::builder(kafka, &args.topic, &args.group);
+    if let Some(id) = &args.instance_id {
+        builder = builder.instance_id(id);
+    }
+    builder
         .policy(policy)
-        .instance_id(&args.instance_id)
         .shutdown_grace(Duration::from_secs(2))
         .handler(move |record: Record| {
             let journal = journal.clone();
