@@ -55,3 +55,27 @@ pub use failure::{Classifier, Failure, FailureClass};
 pub use naming::{RetryTopic, Stage, TopicChain};
 pub use policy::{Backoff, BlockingRetries, RetryPolicy, TopicReuse, TopicSuffixing};
 pub use record::Record;
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM: the usual `shutdown` future for
+/// [`RetryingConsumer::run`] in a service.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

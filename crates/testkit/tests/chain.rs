@@ -513,3 +513,78 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_and_hangs_become_transient_failures() {
+    init_tracing();
+    let topic = unique("hostile-handler");
+    create_topic(&topic, 1).await;
+    let calls: Calls = Arc::default();
+    let seen = calls.clone();
+    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
+        .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(100))))
+        .handler_timeout(Duration::from_millis(500))
+        .handler(move |record: Record| {
+            let seen = seen.clone();
+            async move {
+                let payload = record.text()?.to_string();
+                let now = Instant::now();
+                seen.lock().unwrap().push(Call {
+                    payload: payload.clone(),
+                    attempt: record.attempt,
+                    topic: record.topic.clone(),
+                    started: now,
+                    ended: now,
+                });
+                match payload.as_str() {
+                    "panic" => panic!("handler bug on 제목"),
+                    "hang" => std::future::pending::<()>().await,
+                    _ => {}
+                }
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    let running = Stopper::spawn(consumer);
+    let producer = producer();
+    for payload in ["panic", "hang", "fine"] {
+        produce(
+            &producer,
+            &topic,
+            None,
+            None,
+            payload.as_bytes(),
+            &Headers::new(),
+        )
+        .await;
+    }
+    let dlt = format!("{topic}-dlt");
+    wait_until(
+        Duration::from_secs(30),
+        "both bad records dead-lettered",
+        || async { count(&dlt) == 2 },
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(10),
+        "the good record handled",
+        || async { !calls_of(&calls, "fine").is_empty() },
+    )
+    .await;
+    let dead = read_all(&dlt);
+    let message = |i: usize| dead[i].headers.text(h::EXCEPTION_MESSAGE).unwrap();
+    assert_eq!(message(0), "handler panicked: handler bug on 제목");
+    assert_eq!(message(1), "handler did not finish within 500 ms");
+    assert_eq!(
+        count(&format!("{topic}-retry")),
+        2,
+        "each went through the retry topic once"
+    );
+    assert_eq!(
+        calls_of(&calls, "panic").len(),
+        2,
+        "the worker survived the panic and retried"
+    );
+    running.stop().await;
+}

@@ -114,12 +114,7 @@ async fn main() -> anyhow::Result<()> {
             }
         })
         .build()?
-        .run(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("signal");
-            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
-        })
+        .run(rebound::shutdown_signal())
         .await?;
     Ok(())
 }
