@@ -46,44 +46,78 @@ pub fn init_tracing() {
         .try_init();
 }
 
-pub async fn create_topic(name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = kafka().client_config(&[]).create().unwrap();
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .expect("create topic");
-    for result in results {
-        if let Err((topic, code)) = result {
-            panic!("could not create {topic}: {code}");
-        }
+/// A cluster to talk to: the shared test broker by default, or a [`PrivateBroker`].
+#[derive(Clone)]
+pub struct Cluster(pub KafkaConfig);
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster(kafka())
     }
-    wait_until(Duration::from_secs(20), "topic in metadata", || async {
-        partition_count(name) == Some(partitions as usize)
-    })
-    .await;
+}
+
+pub async fn create_topic(name: &str, partitions: i32) {
+    Cluster::default().create_topic(name, partitions).await
 }
 
 pub fn partition_count(topic: &str) -> Option<usize> {
-    let consumer: BaseConsumer = kafka().client_config(&[]).create().unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .ok()?;
-    let t = metadata.topics().first()?;
-    (t.error().is_none() && !t.partitions().is_empty()).then(|| t.partitions().len())
+    Cluster::default().partition_count(topic)
 }
 
 pub fn producer() -> FutureProducer {
-    kafka()
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "2"),
-        ])
-        .create()
-        .unwrap()
+    Cluster::default().producer()
+}
+
+/// Every record now in `topic`, read from the beginning up to the high watermark.
+pub fn read_all(topic: &str) -> Vec<Record> {
+    Cluster::default().read_all(topic)
+}
+
+/// Number of records in `topic` (sum of watermark spans).
+pub fn count(topic: &str) -> i64 {
+    Cluster::default().count(topic)
+}
+
+impl Cluster {
+    pub async fn create_topic(&self, name: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = self.0.client_config(&[]).create().unwrap();
+        let results = admin
+            .create_topics(
+                &[NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .expect("create topic");
+        for result in results {
+            if let Err((topic, code)) = result {
+                panic!("could not create {topic}: {code}");
+            }
+        }
+        wait_until(Duration::from_secs(20), "topic in metadata", || async {
+            self.partition_count(name) == Some(partitions as usize)
+        })
+        .await;
+    }
+
+    pub fn partition_count(&self, topic: &str) -> Option<usize> {
+        let consumer: BaseConsumer = self.0.client_config(&[]).create().unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()?;
+        let t = metadata.topics().first()?;
+        (t.error().is_none() && !t.partitions().is_empty()).then(|| t.partitions().len())
+    }
+
+    pub fn producer(&self) -> FutureProducer {
+        self.0
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "2"),
+            ])
+            .create()
+            .unwrap()
+    }
 }
 
 /// Produces one record and waits for the broker's acknowledgement.
@@ -118,88 +152,89 @@ pub async fn produce(
     (delivery.partition, delivery.offset)
 }
 
-/// Every record now in `topic`, read from the beginning up to the high watermark.
-pub fn read_all(topic: &str) -> Vec<Record> {
-    let Some(partitions) = partition_count(topic) else {
-        return Vec::new();
-    };
-    let consumer: BaseConsumer = kafka()
-        .client_config(&[
-            ("group.id", "testkit-reader"),
-            ("enable.auto.commit", "false"),
-        ])
-        .create()
-        .unwrap();
-    let mut ends = HashMap::new();
-    let mut list = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(5))
-            .expect("watermarks");
-        if high > low {
-            ends.insert(p, high);
-            list.add_partition_offset(topic, p, Offset::Offset(low))
-                .unwrap();
-        }
-    }
-    if ends.is_empty() {
-        return Vec::new();
-    }
-    consumer.assign(&list).unwrap();
-    let mut records = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ends.is_empty() && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            let headers: Headers = m
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| Header {
-                            key: h.key.to_string(),
-                            value: h.value.map(bytes::Bytes::copy_from_slice),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            records.push(Record {
-                topic: m.topic().to_string(),
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(bytes::Bytes::copy_from_slice),
-                payload: m.payload().map(bytes::Bytes::copy_from_slice),
-                timestamp: m.timestamp().to_millis(),
-                headers,
-                attempt: 1,
-            });
-            if ends
-                .get(&m.partition())
-                .is_some_and(|end| m.offset() + 1 >= *end)
-            {
-                ends.remove(&m.partition());
-            }
-        }
-    }
-    assert!(
-        ends.is_empty(),
-        "could not read {topic} to its end: {ends:?} left"
-    );
-    records
-}
-
-/// Number of records in `topic` (sum of watermark spans).
-pub fn count(topic: &str) -> i64 {
-    let Some(partitions) = partition_count(topic) else {
-        return 0;
-    };
-    let consumer: BaseConsumer = kafka().client_config(&[]).create().unwrap();
-    (0..partitions as i32)
-        .map(|p| {
+impl Cluster {
+    pub fn read_all(&self, topic: &str) -> Vec<Record> {
+        let Some(partitions) = self.partition_count(topic) else {
+            return Vec::new();
+        };
+        let consumer: BaseConsumer = self
+            .0
+            .client_config(&[
+                ("group.id", "testkit-reader"),
+                ("enable.auto.commit", "false"),
+            ])
+            .create()
+            .unwrap();
+        let mut ends = HashMap::new();
+        let mut list = TopicPartitionList::new();
+        for p in 0..partitions as i32 {
             let (low, high) = consumer
                 .fetch_watermarks(topic, p, Duration::from_secs(5))
-                .unwrap();
-            high - low
-        })
-        .sum()
+                .expect("watermarks");
+            if high > low {
+                ends.insert(p, high);
+                list.add_partition_offset(topic, p, Offset::Offset(low))
+                    .unwrap();
+            }
+        }
+        if ends.is_empty() {
+            return Vec::new();
+        }
+        consumer.assign(&list).unwrap();
+        let mut records = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ends.is_empty() && Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                let headers: Headers = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| Header {
+                                key: h.key.to_string(),
+                                value: h.value.map(bytes::Bytes::copy_from_slice),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                records.push(Record {
+                    topic: m.topic().to_string(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(bytes::Bytes::copy_from_slice),
+                    payload: m.payload().map(bytes::Bytes::copy_from_slice),
+                    timestamp: m.timestamp().to_millis(),
+                    headers,
+                    attempt: 1,
+                });
+                if ends
+                    .get(&m.partition())
+                    .is_some_and(|end| m.offset() + 1 >= *end)
+                {
+                    ends.remove(&m.partition());
+                }
+            }
+        }
+        assert!(
+            ends.is_empty(),
+            "could not read {topic} to its end: {ends:?} left"
+        );
+        records
+    }
+
+    pub fn count(&self, topic: &str) -> i64 {
+        let Some(partitions) = self.partition_count(topic) else {
+            return 0;
+        };
+        let consumer: BaseConsumer = self.0.client_config(&[]).create().unwrap();
+        (0..partitions as i32)
+            .map(|p| {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, p, Duration::from_secs(5))
+                    .unwrap();
+                high - low
+            })
+            .sum()
+    }
 }
 
 /// Polls `condition` every 50 ms until it holds; panics with `what` after `timeout`.
@@ -224,4 +259,86 @@ where
 /// The payload of a record as text.
 pub fn text(record: &Record) -> String {
     String::from_utf8_lossy(record.payload.as_deref().unwrap_or_default()).into_owned()
+}
+
+/// A broker of a test's own (Tansu on a free port, data in a temporary folder), for tests that stop
+/// and restart the broker without disturbing the tests that share the main one.
+pub struct PrivateBroker {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateBroker {
+    pub fn start() -> PrivateBroker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(unique("tansu"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut broker = PrivateBroker {
+            port,
+            dir,
+            child: None,
+        };
+        broker.restart();
+        broker
+    }
+
+    pub fn kafka(&self) -> KafkaConfig {
+        KafkaConfig::new(format!("127.0.0.1:{}", self.port))
+    }
+
+    /// Starts the broker (again) on the same port and data, and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::create(self.dir.join("tansu.log")).unwrap();
+        let child = std::process::Command::new(tansu_program())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(&self.dir)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start tansu (install it with `cargo xtask broker start`)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "private broker did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the broker (SIGKILL): its data stays on disk.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tansu_program() -> std::path::PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    home.map(|h| h.join("bin/tansu"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "tansu".into())
 }
