@@ -1,6 +1,8 @@
-//! `rebound`: the command for people on call. Its dead-letter commands (list, show, redrive,
-//! discard, tail, stats) come with the operations stage; this first version names the chain a
-//! policy derives, which is what an operator needs to find the topics.
+//! `rebound`: the command for people on call. Thin faces over `rebound::ops`.
+
+mod connection;
+mod dlt;
+mod filters;
 
 use std::time::Duration;
 
@@ -10,19 +12,45 @@ use rebound::{Backoff, RetryPolicy, TopicChain};
 /// Retry topics, dead letters and redrive for Kafka.
 ///
 /// Rebound gives Rust consumers Spring Kafka's retry topics and dead-letter topic, with the same
-/// names and headers. This command is the operator's side.
+/// names and headers. This command is the operator's side: find the chains, look at dead letters,
+/// send them back when the fault is fixed, or discard them while keeping an archive.
+///
+/// Handling state (who redrove or discarded what, and when) lives in Kafka, in `<dlt>.ledger` and
+/// `<dlt>.archive` beside each DLT, so every operator sees the same state.
+///
+/// A typical incident:
+///
+///   rebound topics                                       # which chain is filling up?
+///   rebound dlt stats email.send.dlt                     # which error, since when?
+///   rebound dlt list email.send.dlt --error 451 --since 1h
+///   rebound dlt show email.send.dlt 0@12                 # one in full
+///   rebound dlt redrive email.send.dlt --error 451 --dry-run
+///   rebound dlt redrive email.send.dlt --error 451 --rate 50
+///   rebound dlt discard email.send.dlt --key nobody@naver.com --reason "member left"
 #[derive(Parser)]
-#[command(name = "rebound", version, about, long_about)]
+#[command(name = "rebound", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
+    #[command(flatten)]
+    connection: connection::Connection,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Every retry chain on the cluster: main topic, retry topics, DLT, with record counts,
+    /// consumer groups and their lag. Recognises Spring's names.
+    Topics {
+        /// One JSON object per chain.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead letters: list, show, redrive, discard, archive, tail, stats.
+    #[command(subcommand)]
+    Dlt(dlt::DltCommand),
     /// Print the topics a retry policy derives for a main topic, as Spring Kafka names them.
     ///
-    /// Example: `rebound chain email.send --attempts 5 --delay-ms 1000 --multiplier 2 --dlt-suffix .dlt`
+    /// Example: rebound chain email.send --attempts 5 --delay-ms 1000 --multiplier 2 --dlt-suffix .dlt
     Chain {
         /// The main topic.
         topic: String,
@@ -44,9 +72,19 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rdkafka=off".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Topics { json } => topics(&cli.connection.kafka()?, json)?,
+        Command::Dlt(command) => dlt::run(cli.connection.kafka()?, command).await?,
         Command::Chain {
             topic,
             attempts,
@@ -78,6 +116,43 @@ fn main() -> anyhow::Result<()> {
             if let Some(dlt) = &chain.dlt {
                 println!("{dlt}\tdead letters");
             }
+        }
+    }
+    Ok(())
+}
+
+fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
+    let chains = rebound::ops::topics::discover(kafka)?;
+    if json {
+        for chain in &chains {
+            println!("{}", serde_json::to_string(chain)?);
+        }
+        return Ok(());
+    }
+    if chains.is_empty() {
+        println!("no retry chains found");
+    }
+    for chain in chains {
+        println!("{}", chain.main);
+        for topic in chain.topics {
+            let groups = topic
+                .groups
+                .iter()
+                .map(|(g, lag)| format!("{g} (lag {lag})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!(
+                "  {:<8} {:<48} {:>3} partitions {:>9} records  {}",
+                format!("{:?}", topic.role).to_lowercase(),
+                topic.name,
+                topic.partitions,
+                topic.records,
+                if groups.is_empty() {
+                    "-".into()
+                } else {
+                    groups
+                }
+            );
         }
     }
     Ok(())

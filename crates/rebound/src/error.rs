@@ -17,6 +17,10 @@ pub enum Error {
     TopicsMissing(Vec<String>),
     #[error("the consumer has no handler: call `.handler(...)` before `run`")]
     NoHandler,
+    #[error("could not read {topic} to its end: partitions {partitions:?} stopped answering")]
+    Incomplete { topic: String, partitions: Vec<i32> },
+    #[error("{0}")]
+    Operation(String),
     #[error("the consumer thread stopped unexpectedly: {0}")]
     Crashed(String),
 }

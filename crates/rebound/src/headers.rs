@@ -12,6 +12,8 @@
 //! | `kafka_dlt-original-*`, `kafka_dlt-exception-*` | read as well: Spring's plain dead-letter publisher writes these |
 //! | `rebound-failure-class` | UTF-8: `transient`, `permanent` or `undecodable` |
 //! | `rebound-first-failed-at`, `rebound-failed-at` | UTF-8 decimal epoch ms |
+//! | `rebound-redrive-id`, `-redrive-count`, `-redriven-at`, `-redriven-by`, `-redriven-from` | UTF-8: written by a redrive (`-from` is `<dlt>-<p>@<o>`) |
+//! | `rebound-discard-reason`, `-discarded-by`, `-discarded-at`, `rebound-dead-letter` | UTF-8: on an archive copy |
 //!
 //! Reading never fails hard: a header that is missing or malformed reads as absent, and the caller
 //! decides the fallback (and logs a warning).
@@ -49,6 +51,15 @@ pub const PREFIX: &str = "rebound-";
 pub const FAILURE_CLASS: &str = "rebound-failure-class";
 pub const FIRST_FAILED_AT: &str = "rebound-first-failed-at";
 pub const FAILED_AT: &str = "rebound-failed-at";
+pub const REDRIVE_ID: &str = "rebound-redrive-id";
+pub const REDRIVE_COUNT: &str = "rebound-redrive-count";
+pub const REDRIVEN_AT: &str = "rebound-redriven-at";
+pub const REDRIVEN_BY: &str = "rebound-redriven-by";
+pub const REDRIVEN_FROM: &str = "rebound-redriven-from";
+pub const DISCARD_REASON: &str = "rebound-discard-reason";
+pub const DISCARDED_BY: &str = "rebound-discarded-by";
+pub const DISCARDED_AT: &str = "rebound-discarded-at";
+pub const DEAD_LETTER: &str = "rebound-dead-letter";
 
 /// Headers that describe one trip through a chain; a redrive removes them to start afresh.
 pub const CHAIN_HEADERS: &[&str] = &[

@@ -45,6 +45,7 @@ pub mod error;
 pub mod failure;
 pub mod headers;
 pub mod naming;
+pub mod ops;
 pub mod policy;
 pub mod record;
 

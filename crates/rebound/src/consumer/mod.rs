@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::TopicPartitionList;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +34,6 @@ use crate::admin;
 use crate::config::KafkaConfig;
 use crate::error::Error;
 use crate::failure::{Classifier, Failure};
-use crate::headers::{Header, Headers};
 use crate::naming::TopicChain;
 use crate::policy::RetryPolicy;
 use crate::record::Record;
@@ -427,7 +426,11 @@ fn dispatch(
     }
     worker.dispatched_until = message.offset();
     let buffered = worker.buffered.fetch_add(1, Ordering::SeqCst) + 1;
-    if worker.records.send(to_record(message)).is_err() {
+    if worker
+        .records
+        .send(crate::ops::reader::to_record(message))
+        .is_err()
+    {
         return;
     }
     if buffered >= shared.settings.pause_above && registry.paused.insert(tp.clone()) {
@@ -466,29 +469,5 @@ fn set_paused(consumer: &BaseConsumer<RebalanceContext>, tp: &Tp, pause: bool) {
     };
     if let Err(e) = result {
         tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state");
-    }
-}
-
-fn to_record(message: &BorrowedMessage<'_>) -> Record {
-    let headers: Headers = message
-        .headers()
-        .map(|hs| {
-            hs.iter()
-                .map(|h| Header {
-                    key: h.key.to_string(),
-                    value: h.value.map(bytes::Bytes::copy_from_slice),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Record {
-        topic: message.topic().to_string(),
-        partition: message.partition(),
-        offset: message.offset(),
-        key: message.key().map(bytes::Bytes::copy_from_slice),
-        payload: message.payload().map(bytes::Bytes::copy_from_slice),
-        timestamp: message.timestamp().to_millis(),
-        headers,
-        attempt: 1,
     }
 }

@@ -1,0 +1,142 @@
+//! A dead letter as an operator sees it: the DLT record with its failure headers decoded, from
+//! Rebound, from Spring's retry-topic chain (`kafka_original-*`) or Spring's plain dead-letter
+//! publisher (`kafka_dlt-*`), or with no headers at all.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::headers::{self as h, FailureInfo, Provenance};
+use crate::record::Record;
+
+/// Where a dead letter sits in its DLT: `partition@offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.partition, self.offset)
+    }
+}
+
+impl FromStr for Position {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (p, o) = s
+            .split_once('@')
+            .ok_or_else(|| format!("`{s}` is not partition@offset (example: 0@17)"))?;
+        Ok(Position {
+            partition: p
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad partition in `{s}`"))?,
+            offset: o
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad offset in `{s}`"))?,
+        })
+    }
+}
+
+/// The handling state of a dead letter, from the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Redriven,
+    Discarded,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Redriven => "redriven",
+            Status::Discarded => "discarded",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Status::Pending),
+            "redriven" => Ok(Status::Redriven),
+            "discarded" => Ok(Status::Discarded),
+            other => Err(format!(
+                "unknown status `{other}` (pending, redriven, discarded)"
+            )),
+        }
+    }
+}
+
+/// A decoded dead letter.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub record: Record,
+    pub origin: Option<Provenance>,
+    pub failure: FailureInfo,
+    /// Deliveries made before it died, when the headers say.
+    pub attempts: Option<u32>,
+    /// When it first failed (epoch ms), when the headers say.
+    pub first_failed_at: Option<i64>,
+    /// How many times it was redriven before.
+    pub redrive_count: u32,
+}
+
+impl DeadLetter {
+    pub fn from_record(record: Record) -> DeadLetter {
+        let headers = &record.headers;
+        let attempts = headers
+            .last(h::ATTEMPTS)
+            .and_then(|v| h::decode_attempts(v).ok());
+        let first_failed_at = headers
+            .text(h::FIRST_FAILED_AT)
+            .and_then(|t| t.parse().ok());
+        let redrive_count = headers
+            .text(h::REDRIVE_COUNT)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        DeadLetter {
+            origin: Provenance::read(headers),
+            failure: FailureInfo::read(headers),
+            attempts,
+            first_failed_at,
+            redrive_count,
+            record,
+        }
+    }
+
+    pub fn position(&self) -> Position {
+        Position {
+            partition: self.record.partition,
+            offset: self.record.offset,
+        }
+    }
+
+    /// When it reached the DLT: the DLT record's timestamp.
+    pub fn died_at(&self) -> Option<i64> {
+        self.record.timestamp
+    }
+
+    /// The failure message, or a placeholder when the record carries none.
+    pub fn error_message(&self) -> &str {
+        self.failure
+            .message
+            .as_deref()
+            .unwrap_or("(no failure headers)")
+    }
+
+    pub fn error_class(&self) -> &str {
+        self.failure
+            .class
+            .as_deref()
+            .or(self.failure.fqcn.as_deref())
+            .unwrap_or("-")
+    }
+}

@@ -1,0 +1,90 @@
+//! Discarding dead letters without losing them: an archive copy first (payload, headers, reason,
+//! who, when), then the `discarded` ledger entry. Nothing is deleted from Kafka.
+
+use super::dead_letter::{Position, Status};
+use super::ledger::{archive_topic, Action, Entry, Ledger};
+use super::write::Writer;
+use super::{list_with, now_ms, run_id, Filter, Source};
+use crate::config::KafkaConfig;
+use crate::error::Error;
+use crate::headers::{self as h};
+
+#[derive(Debug, Clone, Default)]
+pub struct DiscardReport {
+    pub run: String,
+    pub dry_run: bool,
+    /// Discarded dead letters and where their archive copy is.
+    pub archived: Vec<(Position, Option<Position>)>,
+    pub skipped: Vec<(Position, String)>,
+}
+
+pub async fn discard(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    filter: &Filter,
+    reason: &str,
+    by: &str,
+    dry_run: bool,
+) -> Result<DiscardReport, Error> {
+    let histories = Ledger::read(kafka, dlt)?.histories();
+    let selected = list_with(kafka, dlt, Source::Dlt, filter, &histories)?;
+    let mut report = DiscardReport {
+        run: run_id(),
+        dry_run,
+        ..DiscardReport::default()
+    };
+    let (pending, done): (Vec<_>, Vec<_>) = selected
+        .into_iter()
+        .partition(|l| l.status == Status::Pending);
+    for listed in done {
+        let why = format!("already {}", listed.status.as_str());
+        report.skipped.push((listed.dead_letter.position(), why));
+    }
+    if dry_run {
+        report.archived = pending
+            .iter()
+            .map(|l| (l.dead_letter.position(), None))
+            .collect();
+        return Ok(report);
+    }
+    if pending.is_empty() {
+        return Ok(report);
+    }
+    let writer = Writer::new(kafka, dlt).await?;
+    let archive = archive_topic(dlt);
+    for listed in pending {
+        let dl = &listed.dead_letter;
+        let mut headers = dl.record.headers.clone();
+        headers.set(h::DISCARD_REASON, reason.to_string());
+        headers.set(h::DISCARDED_BY, by.to_string());
+        headers.set(h::DISCARDED_AT, now_ms().to_string());
+        headers.set(h::DEAD_LETTER, format!("{dlt}-{}", dl.position()));
+        // The archive copy first: if the ledger entry then fails, the dead letter still shows as
+        // pending and a second discard archives it again; it is never marked without a copy.
+        let copy = writer
+            .send(
+                &archive,
+                Some(0),
+                dl.record.key.as_deref(),
+                dl.record.payload.as_deref(),
+                &headers,
+            )
+            .await?;
+        writer
+            .record(&[Entry {
+                v: 1,
+                dead_letter: listed.ledger_key.clone(),
+                action: Action::Discarded,
+                run: report.run.clone(),
+                by: by.to_string(),
+                at: now_ms(),
+                to: Some(archive.clone()),
+                copy: Some(copy.to_string()),
+                reason: Some(reason.to_string()),
+                force: false,
+            }])
+            .await?;
+        report.archived.push((dl.position(), Some(copy)));
+    }
+    Ok(report)
+}

@@ -1,0 +1,262 @@
+//! The handling state of dead letters, kept in Kafka beside the DLT so every operator on every
+//! machine sees the same state and no database is needed.
+//!
+//! Two topics per DLT, each with one partition (one total order):
+//!
+//! - `<dlt>.ledger`: one JSON entry per action, key = the dead letter (`3@17`, or `archive:0@5`
+//!   for an archived copy). Actions: `claim` (a run is about to redrive it), `redriven` (the copy
+//!   was acknowledged), `released` (a run gave its claim up unsent), `discarded` (archived, not to
+//!   be redriven).
+//! - `<dlt>.archive`: the copy of each discarded dead letter: same key, payload and headers, plus
+//!   `rebound-discard-reason`, `-discarded-by`, `-discarded-at` and `rebound-dead-letter`.
+//!
+//! Two operators redriving the same selection at once: each run writes its claims, then reads the
+//! ledger back. A claim is granted only if no claim of another run precedes it unanswered, and (for
+//! a run without `--force`) no `redriven` or `discarded` entry precedes it. The ledger's single
+//! partition orders all claims, so exactly one run wins each dead letter.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::dead_letter::Status;
+use super::reader;
+use crate::config::KafkaConfig;
+use crate::error::Error;
+
+/// A claim older than this without an answer is taken as abandoned (its run crashed).
+pub const STALE_CLAIM: Duration = Duration::from_secs(600);
+
+pub fn ledger_topic(dlt: &str) -> String {
+    format!("{dlt}.ledger")
+}
+
+pub fn archive_topic(dlt: &str) -> String {
+    format!("{dlt}.archive")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Claim,
+    Redriven,
+    Released,
+    Discarded,
+}
+
+/// One ledger entry, as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Format version.
+    pub v: u32,
+    /// The dead letter: `p@o`, or `archive:p@o`.
+    pub dead_letter: String,
+    pub action: Action,
+    /// The run (one redrive or discard command) that wrote it.
+    pub run: String,
+    pub by: String,
+    /// Epoch ms.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The copy's `p@o` in `to` (redriven) or in the archive (discarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
+/// What the ledger says about one dead letter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub status: Option<Status>,
+    pub redrives: u32,
+    pub last: Option<Entry>,
+}
+
+impl History {
+    pub fn status(&self) -> Status {
+        self.status.unwrap_or(Status::Pending)
+    }
+}
+
+/// The whole ledger of a DLT, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    pub entries: Vec<(i64, Entry)>,
+}
+
+impl Ledger {
+    pub fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
+        let mut entries = Vec::new();
+        for record in reader::read_to_end(kafka, &ledger_topic(dlt))? {
+            // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
+            // one bad line must not lock operators out.
+            match record
+                .payload
+                .as_deref()
+                .map(serde_json::from_slice::<Entry>)
+            {
+                Some(Ok(entry)) => entries.push((record.offset, entry)),
+                _ => tracing::warn!(
+                    offset = record.offset,
+                    "skipping an unreadable ledger entry"
+                ),
+            }
+        }
+        Ok(Ledger { entries })
+    }
+
+    /// The history of every dead letter the ledger mentions.
+    pub fn histories(&self) -> HashMap<String, History> {
+        let mut histories: HashMap<String, History> = HashMap::new();
+        for (_, entry) in &self.entries {
+            let history = histories.entry(entry.dead_letter.clone()).or_default();
+            match entry.action {
+                Action::Redriven => {
+                    history.status = Some(Status::Redriven);
+                    history.redrives += 1;
+                }
+                Action::Discarded => history.status = Some(Status::Discarded),
+                Action::Claim | Action::Released => {}
+            }
+            history.last = Some(entry.clone());
+        }
+        histories
+    }
+
+    /// The dead letters whose claim by `run` is granted (see the module docs).
+    pub fn granted(&self, run: &str, now_ms: i64) -> Vec<String> {
+        #[derive(Default)]
+        struct State {
+            active: Option<(String, i64)>,
+            done: bool,
+        }
+        let stale = STALE_CLAIM.as_millis() as i64;
+        let mut states: HashMap<&str, State> = HashMap::new();
+        let mut granted = Vec::new();
+        for (_, entry) in &self.entries {
+            let state = states.entry(entry.dead_letter.as_str()).or_default();
+            let active_elsewhere = state
+                .active
+                .as_ref()
+                .is_some_and(|(r, at)| r != &entry.run && now_ms - at < stale);
+            match entry.action {
+                Action::Claim => {
+                    let blocked = active_elsewhere || (state.done && !entry.force);
+                    if !blocked {
+                        state.active = Some((entry.run.clone(), entry.at));
+                        if entry.run == run {
+                            granted.push(entry.dead_letter.clone());
+                        }
+                    }
+                }
+                Action::Redriven | Action::Discarded => {
+                    state.done = true;
+                    if state.active.as_ref().is_some_and(|(r, _)| r == &entry.run) {
+                        state.active = None;
+                    }
+                }
+                Action::Released => {
+                    if state.active.as_ref().is_some_and(|(r, _)| r == &entry.run) {
+                        state.active = None;
+                    }
+                }
+            }
+        }
+        granted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(dl: &str, action: Action, run: &str, at: i64) -> (i64, Entry) {
+        (
+            0,
+            Entry {
+                v: 1,
+                dead_letter: dl.into(),
+                action,
+                run: run.into(),
+                by: "tester".into(),
+                at,
+                to: None,
+                copy: None,
+                reason: None,
+                force: false,
+            },
+        )
+    }
+
+    #[test]
+    fn first_claim_wins() {
+        let ledger = Ledger {
+            entries: vec![
+                entry("0@1", Action::Claim, "a", 0),
+                entry("0@1", Action::Claim, "b", 1),
+                entry("0@2", Action::Claim, "b", 1),
+                entry("0@2", Action::Claim, "a", 2),
+            ],
+        };
+        assert_eq!(ledger.granted("a", 10), ["0@1"]);
+        assert_eq!(ledger.granted("b", 10), ["0@2"]);
+    }
+
+    #[test]
+    fn a_claim_after_the_redrive_is_refused_without_force() {
+        let mut entries = vec![
+            entry("0@1", Action::Claim, "a", 0),
+            entry("0@1", Action::Redriven, "a", 1),
+            entry("0@1", Action::Claim, "b", 2),
+        ];
+        assert!(Ledger {
+            entries: entries.clone()
+        }
+        .granted("b", 10)
+        .is_empty());
+        entries.push((
+            0,
+            Entry {
+                force: true,
+                ..entry("0@1", Action::Claim, "c", 3).1
+            },
+        ));
+        assert_eq!(Ledger { entries }.granted("c", 10), ["0@1"]);
+    }
+
+    #[test]
+    fn released_and_stale_claims_free_the_dead_letter() {
+        let ledger = Ledger {
+            entries: vec![
+                entry("0@1", Action::Claim, "a", 0),
+                entry("0@1", Action::Released, "a", 1),
+                entry("0@1", Action::Claim, "b", 2),
+                entry("0@2", Action::Claim, "crashed", 0),
+                entry("0@2", Action::Claim, "b", 2),
+            ],
+        };
+        let later = STALE_CLAIM.as_millis() as i64 + 1;
+        assert_eq!(ledger.granted("b", later), ["0@1", "0@2"]);
+        assert_eq!(ledger.granted("b", 10), ["0@1"]);
+    }
+
+    #[test]
+    fn histories_count_redrives() {
+        let ledger = Ledger {
+            entries: vec![
+                entry("0@1", Action::Claim, "a", 0),
+                entry("0@1", Action::Redriven, "a", 1),
+                entry("0@2", Action::Discarded, "a", 1),
+            ],
+        };
+        let h = ledger.histories();
+        assert_eq!(h["0@1"].status(), Status::Redriven);
+        assert_eq!(h["0@1"].redrives, 1);
+        assert_eq!(h["0@2"].status(), Status::Discarded);
+    }
+}

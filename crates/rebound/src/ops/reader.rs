@@ -1,0 +1,160 @@
+//! Reading a whole topic (or what is in it now) without joining a consumer group.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::error::Error;
+use crate::headers::{Header, Headers};
+use crate::record::Record;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A consumer that reads by assignment: no group, nothing committed.
+pub(crate) fn assigning_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer, Error> {
+    Ok(kafka
+        .client_config(&[
+            ("group.id", "rebound-operator"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "false"),
+        ])
+        .create()?)
+}
+
+/// Partition count of `topic`, `None` when it does not exist.
+pub fn partitions(kafka: &KafkaConfig, topic: &str) -> Result<Option<i32>, Error> {
+    let consumer = assigning_consumer(kafka)?;
+    partitions_with(&consumer, topic)
+}
+
+pub(crate) fn partitions_with(consumer: &BaseConsumer, topic: &str) -> Result<Option<i32>, Error> {
+    let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
+    Ok(metadata
+        .topics()
+        .first()
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.partitions().len() as i32))
+}
+
+/// Low and high watermarks of every partition of `topic` (empty when it does not exist).
+pub fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
+    let consumer = assigning_consumer(kafka)?;
+    let Some(count) = partitions_with(&consumer, topic)? else {
+        return Ok(Vec::new());
+    };
+    (0..count)
+        .map(|p| {
+            let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT)?;
+            Ok((p, low, high))
+        })
+        .collect()
+}
+
+/// Every record in `topic` now, in partition then offset order. Records written while reading
+/// are left for the next read.
+pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Error> {
+    let consumer = assigning_consumer(kafka)?;
+    let Some(count) = partitions_with(&consumer, topic)? else {
+        return Ok(Vec::new());
+    };
+    let mut ends = HashMap::new();
+    let mut list = TopicPartitionList::new();
+    for p in 0..count {
+        let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT)?;
+        if high > low {
+            ends.insert(p, high);
+            list.add_partition_offset(topic, p, Offset::Offset(low))?;
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return Ok(records);
+    }
+    consumer.assign(&list)?;
+    let mut last_progress = Instant::now();
+    while !ends.is_empty() {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                last_progress = Instant::now();
+                let end = ends.get(&m.partition()).copied();
+                if end.is_some_and(|end| m.offset() < end) {
+                    records.push(to_record(&m));
+                }
+                if end.is_some_and(|end| m.offset() + 1 >= end) {
+                    ends.remove(&m.partition());
+                }
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None if last_progress.elapsed() > TIMEOUT => {
+                return Err(Error::Incomplete {
+                    topic: topic.to_string(),
+                    partitions: ends.keys().copied().collect(),
+                })
+            }
+            None => {}
+        }
+    }
+    records.sort_by_key(|r| (r.partition, r.offset));
+    Ok(records)
+}
+
+pub(crate) fn to_record(message: &BorrowedMessage<'_>) -> Record {
+    let headers: Headers = message
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| Header {
+                    key: h.key.to_string(),
+                    value: h.value.map(bytes::Bytes::copy_from_slice),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(bytes::Bytes::copy_from_slice),
+        payload: message.payload().map(bytes::Bytes::copy_from_slice),
+        timestamp: message.timestamp().to_millis(),
+        headers,
+        attempt: 1,
+    }
+}
+
+/// Follows `topic` live, calling `on_record` for each new record until `stop` is set. Starts at
+/// the end, or at the beginning with `from_beginning`. Blocking: run it on its own thread.
+pub fn follow(
+    kafka: &KafkaConfig,
+    topic: &str,
+    from_beginning: bool,
+    stop: &std::sync::atomic::AtomicBool,
+    mut on_record: impl FnMut(Record),
+) -> Result<(), Error> {
+    let consumer = assigning_consumer(kafka)?;
+    let count = partitions_with(&consumer, topic)?
+        .ok_or_else(|| Error::Operation(format!("topic {topic} does not exist")))?;
+    let mut list = TopicPartitionList::new();
+    let start = if from_beginning {
+        Offset::Beginning
+    } else {
+        Offset::End
+    };
+    for p in 0..count {
+        list.add_partition_offset(topic, p, start)?;
+    }
+    consumer.assign(&list)?;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => on_record(to_record(&m)),
+            Some(Err(e)) => tracing::warn!(error = %e, "while following {topic}"),
+            None => {}
+        }
+    }
+    Ok(())
+}

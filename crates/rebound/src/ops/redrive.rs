@@ -1,0 +1,340 @@
+//! Sending dead letters back to their original topic (or another), safely: claimed in the ledger
+//! first so two operators never send the same dead letter twice, rate-limited on request, and
+//! recorded one by one so an interruption leaves nothing half-done.
+
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::dead_letter::{Position, Status};
+use super::ledger::{Action, Entry, Ledger};
+use super::write::Writer;
+use super::{list_with, now_ms, run_id, Filter, Listed, Source};
+use crate::config::KafkaConfig;
+use crate::error::Error;
+use crate::headers::{self as h};
+
+#[derive(Debug, Clone)]
+pub struct RedriveOptions {
+    /// Send here instead of each dead letter's original topic.
+    pub to: Option<String>,
+    pub dry_run: bool,
+    /// Records per second, at most.
+    pub rate: Option<f64>,
+    /// Redrive dead letters already redriven (and poison loops).
+    pub force: bool,
+    /// Who runs it, for the ledger and the headers.
+    pub by: String,
+    /// A dead letter redriven this many times already is a poison loop: skipped unless forced.
+    pub poison_after: u32,
+    /// Read from the archive of discarded dead letters instead of the DLT.
+    pub source: Source,
+}
+
+impl Default for RedriveOptions {
+    fn default() -> Self {
+        RedriveOptions {
+            to: None,
+            dry_run: false,
+            rate: None,
+            force: false,
+            by: super::operator_name(),
+            poison_after: 3,
+            source: Source::Dlt,
+        }
+    }
+}
+
+/// What happened to one selected dead letter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Sent to `topic` at `copy` (or would be, in a dry run).
+    Sent {
+        topic: String,
+        copy: Option<Position>,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RedriveReport {
+    pub run: String,
+    pub dry_run: bool,
+    pub interrupted: bool,
+    pub outcomes: Vec<(Position, Outcome)>,
+}
+
+impl RedriveReport {
+    pub fn sent(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Sent { .. }))
+            .count()
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.outcomes.len() - self.sent()
+    }
+}
+
+/// Progress callbacks: `(done, total)` after each record.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+struct Plan {
+    listed: Listed,
+    topic: String,
+    partition: Option<i32>,
+}
+
+/// Redrives what `filter` selects. `cancel` stops it between records: what was sent is recorded,
+/// the rest is released.
+pub async fn redrive(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    filter: &Filter,
+    options: &RedriveOptions,
+    progress: Progress<'_>,
+    cancel: &CancellationToken,
+) -> Result<RedriveReport, Error> {
+    let ledger = Ledger::read(kafka, dlt)?;
+    let histories = ledger.histories();
+    let selected = list_with(kafka, dlt, options.source, filter, &histories)?;
+    let mut report = RedriveReport {
+        run: run_id(),
+        dry_run: options.dry_run,
+        ..RedriveReport::default()
+    };
+    let mut plans = Vec::new();
+    for listed in selected {
+        let position = listed.dead_letter.position();
+        match plan(listed, options) {
+            Ok(plan) => plans.push(plan),
+            Err(reason) => report
+                .outcomes
+                .push((position, Outcome::Skipped { reason })),
+        }
+    }
+    if options.dry_run || plans.is_empty() {
+        for plan in plans {
+            let position = plan.listed.dead_letter.position();
+            report.outcomes.push((
+                position,
+                Outcome::Sent {
+                    topic: plan.topic,
+                    copy: None,
+                },
+            ));
+        }
+        return Ok(report);
+    }
+
+    // Claim, then read the ledger back to learn which claims this run won.
+    let writer = Writer::new(kafka, dlt).await?;
+    let claims: Vec<Entry> = plans
+        .iter()
+        .map(|p| {
+            entry(
+                &report.run,
+                options,
+                &p.listed.ledger_key,
+                Action::Claim,
+                Some(&p.topic),
+            )
+        })
+        .collect();
+    writer.record(&claims).await?;
+    let granted: std::collections::HashSet<String> = Ledger::read(kafka, dlt)?
+        .granted(&report.run, now_ms())
+        .into_iter()
+        .collect();
+    let (mine, theirs): (Vec<Plan>, Vec<Plan>) = plans
+        .into_iter()
+        .partition(|p| granted.contains(&p.listed.ledger_key));
+    for plan in theirs {
+        let reason = "claimed by another redrive run at the same time".to_string();
+        report.outcomes.push((
+            plan.listed.dead_letter.position(),
+            Outcome::Skipped { reason },
+        ));
+    }
+
+    let run = report.run.clone();
+    let total = mine.len();
+    let started = tokio::time::Instant::now();
+    let mut in_flight = FuturesUnordered::new();
+    let mut unsent = Vec::new();
+    let mut done = 0usize;
+    for (i, plan) in mine.into_iter().enumerate() {
+        if cancel.is_cancelled() {
+            unsent.push(plan);
+            continue;
+        }
+        if let Some(rate) = options.rate {
+            let due = started + Duration::from_secs_f64(i as f64 / rate);
+            tokio::select! {
+                _ = cancel.cancelled() => { unsent.push(plan); continue; }
+                _ = tokio::time::sleep_until(due) => {}
+            }
+        }
+        in_flight.push(send_one(&writer, plan, options, &run, dlt));
+        // Bound the records in flight; with a rate this keeps the pace honest.
+        while in_flight.len() >= 512 {
+            if let Some(result) = in_flight.next().await {
+                done += 1;
+                progress(done, total);
+                report.outcomes.push(result?);
+            }
+        }
+    }
+    while let Some(result) = in_flight.next().await {
+        done += 1;
+        progress(done, total);
+        report.outcomes.push(result?);
+    }
+    if !unsent.is_empty() {
+        report.interrupted = true;
+        let released: Vec<Entry> = unsent
+            .iter()
+            .map(|p| {
+                entry(
+                    &report.run,
+                    options,
+                    &p.listed.ledger_key,
+                    Action::Released,
+                    None,
+                )
+            })
+            .collect();
+        writer.record(&released).await?;
+        for plan in unsent {
+            let reason = "interrupted before sending".to_string();
+            report.outcomes.push((
+                plan.listed.dead_letter.position(),
+                Outcome::Skipped { reason },
+            ));
+        }
+    }
+    Ok(report)
+}
+
+fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, String> {
+    if !options.force {
+        match listed.status {
+            Status::Redriven => {
+                return Err("already redriven (use --force to send it again)".into())
+            }
+            Status::Discarded if options.source == Source::Dlt => {
+                return Err("discarded (redrive it from the archive)".into())
+            }
+            _ => {}
+        }
+        let times = listed.dead_letter.redrive_count + listed.history.redrives;
+        if times >= options.poison_after {
+            return Err(format!(
+                "poison loop: redriven {times} times already (use --force)"
+            ));
+        }
+    }
+    let origin = listed.dead_letter.origin.as_ref();
+    let topic = options
+        .to
+        .clone()
+        .or_else(|| origin.map(|o| o.topic.clone()))
+        .ok_or("no original topic in its headers: name one with --to")?;
+    // Back to the same partition when going home; elsewhere the key decides.
+    let partition = origin
+        .filter(|o| options.to.is_none() || options.to.as_deref() == Some(o.topic.as_str()))
+        .and_then(|o| o.partition);
+    Ok(Plan {
+        listed,
+        topic,
+        partition,
+    })
+}
+
+async fn send_one(
+    writer: &Writer,
+    plan: Plan,
+    options: &RedriveOptions,
+    run: &str,
+    dlt: &str,
+) -> Result<(Position, Outcome), Error> {
+    let dl = &plan.listed.dead_letter;
+    let mut headers = dl.record.headers.clone();
+    for key in h::CHAIN_HEADERS.iter().chain(REDRIVE_HEADERS) {
+        headers.remove(key);
+    }
+    headers.push(h::REDRIVE_ID, run.to_string());
+    let count = dl.redrive_count + plan.listed.history.redrives + 1;
+    headers.push(h::REDRIVE_COUNT, count.to_string());
+    headers.push(h::REDRIVEN_AT, now_ms().to_string());
+    headers.push(h::REDRIVEN_BY, options.by.clone());
+    headers.push(h::REDRIVEN_FROM, format!("{dlt}-{}", dl.position()));
+    let send = |partition| {
+        writer.send(
+            &plan.topic,
+            partition,
+            dl.record.key.as_deref(),
+            dl.record.payload.as_deref(),
+            &headers,
+        )
+    };
+    // The original partition may not exist in the target any more: let the key decide then.
+    let copy = match send(plan.partition).await {
+        Ok(copy) => copy,
+        Err(_) if plan.partition.is_some() => send(None).await?,
+        Err(e) => return Err(e),
+    };
+    let mut done = entry(
+        run,
+        options,
+        &plan.listed.ledger_key,
+        Action::Redriven,
+        Some(&plan.topic),
+    );
+    done.copy = Some(copy.to_string());
+    writer.record(&[done]).await?;
+    Ok((
+        dl.position(),
+        Outcome::Sent {
+            topic: plan.topic.clone(),
+            copy: Some(copy),
+        },
+    ))
+}
+
+const REDRIVE_HEADERS: &[&str] = &[
+    h::REDRIVE_ID,
+    h::REDRIVE_COUNT,
+    h::REDRIVEN_AT,
+    h::REDRIVEN_BY,
+    h::REDRIVEN_FROM,
+    h::DISCARD_REASON,
+    h::DISCARDED_BY,
+    h::DISCARDED_AT,
+    h::DEAD_LETTER,
+];
+
+fn entry(
+    run: &str,
+    options: &RedriveOptions,
+    key: &str,
+    action: Action,
+    to: Option<&str>,
+) -> Entry {
+    Entry {
+        v: 1,
+        dead_letter: key.to_string(),
+        action,
+        run: run.to_string(),
+        by: options.by.clone(),
+        at: now_ms(),
+        to: to.map(String::from),
+        copy: None,
+        reason: None,
+        force: options.force,
+    }
+}

@@ -1,0 +1,105 @@
+//! Writing copies and ledger entries: one idempotent `acks=all` producer, and the ledger and
+//! archive topics created on first use (one partition each: one order).
+
+use std::time::Duration;
+
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+
+use super::dead_letter::Position;
+use super::ledger::{archive_topic, ledger_topic, Entry};
+use crate::admin;
+use crate::config::KafkaConfig;
+use crate::error::Error;
+use crate::headers::Headers;
+
+pub(crate) struct Writer {
+    producer: FutureProducer,
+    ledger: String,
+}
+
+impl Writer {
+    pub async fn new(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
+        let ledger = ledger_topic(dlt);
+        let archive = archive_topic(dlt);
+        let missing: Vec<&str> = [ledger.as_str(), archive.as_str()]
+            .into_iter()
+            .filter(|t| super::reader::partitions(kafka, t).ok().flatten().is_none())
+            .collect();
+        if !missing.is_empty() {
+            admin::create_topics(kafka, &missing, 1, -1).await?;
+        }
+        let producer = kafka
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                ("message.timeout.ms", "30000"),
+            ])
+            .create()?;
+        Ok(Writer { producer, ledger })
+    }
+
+    /// Sends a record and waits for the acknowledgement.
+    pub async fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &Headers,
+    ) -> Result<Position, Error> {
+        let owned =
+            headers
+                .iter()
+                .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {
+                    acc.insert(KafkaHeader {
+                        key: &h.key,
+                        value: h.value.as_deref(),
+                    })
+                });
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(owned);
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        let delivery = self
+            .producer
+            .send(record, Timeout::After(Duration::from_secs(30)))
+            .await
+            .map_err(|(e, _)| e)?;
+        Ok(Position {
+            partition: delivery.partition,
+            offset: delivery.offset,
+        })
+    }
+
+    /// Appends entries to the ledger, in order, and waits until all are acknowledged.
+    pub async fn record(&self, entries: &[Entry]) -> Result<(), Error> {
+        let sends = entries.iter().map(|entry| {
+            let json = serde_json::to_vec(entry).expect("ledger entries serialize");
+            async move {
+                self.send(
+                    &self.ledger,
+                    Some(0),
+                    Some(entry.dead_letter.as_bytes()),
+                    Some(&json),
+                    &Headers::new(),
+                )
+                .await
+            }
+        });
+        // Sent together (the producer keeps their order on the single partition), acknowledged
+        // together.
+        for result in futures::future::join_all(sends).await {
+            result?;
+        }
+        Ok(())
+    }
+}
