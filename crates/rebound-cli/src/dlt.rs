@@ -454,9 +454,12 @@ fn payload_text(payload: Option<&[u8]>) -> String {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
         return serde_json::to_string_pretty(&value).unwrap_or_default();
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => bytes
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
+    match text {
+        Some(text) => text.to_string(),
+        None => bytes
             .chunks(16)
             .enumerate()
             .map(|(i, chunk)| format!("{:08x}  {}", i * 16, hex(chunk)))

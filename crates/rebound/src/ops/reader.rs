@@ -22,6 +22,8 @@ pub(crate) fn assigning_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer, Er
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
+            // Reading to the end: do not let the broker hold a fetch for more data.
+            ("fetch.wait.max.ms", "10"),
         ])
         .create()?)
 }

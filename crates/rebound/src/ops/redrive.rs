@@ -146,6 +146,7 @@ pub async fn redrive(
         })
         .collect();
     writer.record(&claims).await?;
+    tracing::debug!(claims = claims.len(), "claims written");
     let granted: std::collections::HashSet<String> = Ledger::read(kafka, dlt)?
         .granted(&report.run, now_ms())
         .into_iter()
@@ -161,6 +162,7 @@ pub async fn redrive(
         ));
     }
 
+    tracing::debug!(granted = mine.len(), "claims read back");
     let run = report.run.clone();
     let total = mine.len();
     let started = tokio::time::Instant::now();
@@ -168,32 +170,40 @@ pub async fn redrive(
     let mut unsent = Vec::new();
     let mut done = 0usize;
     for (i, plan) in mine.into_iter().enumerate() {
+        let due = options
+            .rate
+            .map(|rate| started + Duration::from_secs_f64(i as f64 / rate));
+        // Wait for this record's turn (and the cap on records in flight) while the sends in
+        // flight make progress.
+        loop {
+            let ready =
+                due.is_none_or(|due| tokio::time::Instant::now() >= due) && in_flight.len() < 512;
+            if ready || cancel.is_cancelled() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {}
+                Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                    done += 1;
+                    progress(done, total);
+                    report.outcomes.push(result?);
+                }
+                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {}
+            }
+        }
         if cancel.is_cancelled() {
             unsent.push(plan);
             continue;
         }
-        if let Some(rate) = options.rate {
-            let due = started + Duration::from_secs_f64(i as f64 / rate);
-            tokio::select! {
-                _ = cancel.cancelled() => { unsent.push(plan); continue; }
-                _ = tokio::time::sleep_until(due) => {}
-            }
-        }
         in_flight.push(send_one(&writer, plan, options, &run, dlt));
-        // Bound the records in flight; with a rate this keeps the pace honest.
-        while in_flight.len() >= 512 {
-            if let Some(result) = in_flight.next().await {
-                done += 1;
-                progress(done, total);
-                report.outcomes.push(result?);
-            }
-        }
     }
     while let Some(result) = in_flight.next().await {
         done += 1;
         progress(done, total);
         report.outcomes.push(result?);
     }
+    tracing::debug!(sent = done, "copies acknowledged");
     if !unsent.is_empty() {
         report.interrupted = true;
         let released: Vec<Entry> = unsent
