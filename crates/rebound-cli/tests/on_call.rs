@@ -455,7 +455,7 @@ async fn two_operators_at_once_send_each_record_once() {
         };
         redrive(
             &kafka(),
-            &dlt,
+            dlt,
             &Filter::default(),
             &options,
             &|_, _| {},
