@@ -95,9 +95,21 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
     let topic = unique("email.send");
     create_topic(&topic, 1).await;
     let calls: Calls = Arc::default();
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = events.clone();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("email-send-group"))
         .policy(scenario_policy())
         .handler(scenario_handler(calls.clone()))
+        .on_event(move |event| {
+            let name = match event {
+                rebound::Event::Handled { .. } => "handled",
+                rebound::Event::Failed { .. } => "failed",
+                rebound::Event::Forwarded { .. } => "forwarded",
+                rebound::Event::DeadLettered { .. } => "dead-lettered",
+                rebound::Event::ForwardFailed { .. } => "forward-failed",
+            };
+            log.lock().unwrap().push(name.to_string());
+        })
         .build()
         .unwrap();
     let chain = consumer.chain().clone();
@@ -196,6 +208,17 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
         Some("transient")
     );
     assert_eq!(dead.key.as_deref(), Some(&b"fail@naver.com"[..]));
+
+    let mut seen = events.lock().unwrap().clone();
+    seen.sort();
+    let expected = [
+        vec!["dead-lettered"],
+        vec!["failed"; 5],
+        vec!["forwarded"; 4],
+        vec!["handled"],
+    ]
+    .concat();
+    assert_eq!(seen, expected, "the events a metrics exporter would count");
 
     // The good record was handled exactly once and never visited a retry topic.
     let good_calls = calls_of(&calls, "member@naver.com");

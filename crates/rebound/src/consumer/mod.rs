@@ -14,6 +14,7 @@
 //! librdkafka commits stored offsets every 500 ms, on revocation and at shutdown.
 
 mod context;
+mod events;
 mod forward;
 mod registry;
 mod worker;
@@ -37,6 +38,8 @@ use crate::failure::{Classifier, Failure};
 use crate::naming::TopicChain;
 use crate::policy::RetryPolicy;
 use crate::record::Record;
+
+pub use events::Event;
 
 use context::{commit_stored, RebalanceContext};
 use forward::Forwarder;
@@ -66,6 +69,7 @@ pub(crate) struct Settings {
     pub classifier: Classifier,
     pub handler: Arc<dyn Handler>,
     pub dlt_handler: Option<Arc<dyn Handler>>,
+    pub observer: Option<events::Observer>,
     pub handler_timeout: Option<Duration>,
     pub grace: Duration,
     pub pause_above: usize,
@@ -81,6 +85,14 @@ pub(crate) struct Shared {
     pub consumer: Arc<BaseConsumer<RebalanceContext>>,
     pub forwarder: Forwarder,
     pub resume: std_mpsc::Sender<Tp>,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: Event<'_>) {
+        if let Some(observer) = &self.settings.observer {
+            observer(&event);
+        }
+    }
 }
 
 /// Builds a [`RetryingConsumer`].
@@ -134,6 +146,7 @@ impl RetryingConsumer {
                 classifier: Classifier::new(),
                 handler: Arc::new(|_: Record| async { Ok(()) }),
                 dlt_handler: None,
+                observer: None,
                 handler_timeout: None,
                 grace: Duration::from_secs(10),
                 pause_above: 2000,
@@ -265,6 +278,13 @@ impl RetryingConsumerBuilder {
     /// calls it, retrying until it succeeds.
     pub fn dlt_handler(mut self, handler: impl Handler) -> Self {
         self.settings.dlt_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Called for every [`Event`]: records handled, failed, forwarded, dead-lettered. Keep it
+    /// quick (update counters); it runs on the partition's task.
+    pub fn on_event(mut self, observer: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.settings.observer = Some(Arc::new(observer));
         self
     }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::forward::{hop_headers, FailureReport, Hop};
 use super::registry::{ExitGuard, Tp};
-use super::Shared;
+use super::{Event, Shared};
 use crate::failure::{Failure, FailureClass, Message};
 use crate::headers::{self as h};
 use crate::naming::Stage;
@@ -104,12 +104,26 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
         Some(Stage::Main) | None => record.attempt = 1,
     }
 
+    let started = std::time::Instant::now();
     let failure = match attempt_in_place(shared, &record, settings.policy.blocking(), stop).await {
-        Attempt::Done => return true,
+        Attempt::Done => {
+            shared.emit(Event::Handled {
+                topic: &record.topic,
+                attempt: record.attempt,
+                latency: started.elapsed(),
+            });
+            return true;
+        }
         Attempt::Stopped => return false,
         Attempt::Failed(failure) => failure,
     };
     let class = settings.classifier.classify(&failure);
+    shared.emit(Event::Failed {
+        topic: &record.topic,
+        attempt: record.attempt,
+        class,
+        latency: started.elapsed(),
+    });
     let now = now_ms();
     let Some(hop) = next_hop(shared, &record, class, now) else {
         tracing::error!(
@@ -129,6 +143,16 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
         return false;
     };
     let attempts = settings.policy.attempts();
+    shared.emit(match &hop {
+        Hop::Retry { topic, .. } => Event::Forwarded {
+            from: &record.topic,
+            to: topic,
+        },
+        Hop::DeadLetter { topic } => Event::DeadLettered {
+            from: &record.topic,
+            to: topic,
+        },
+    });
     match &hop {
         Hop::Retry { topic, delay, .. } => tracing::info!(
             "{} failed on attempt {}/{} ({class}: {failure}); retrying through {topic}-{partition}@{offset} in {} ms",
@@ -305,6 +329,10 @@ async fn forward(
             Ok(position) => return Some(position),
             Err(e) => {
                 failures += 1;
+                shared.emit(Event::ForwardFailed {
+                    from: &record.topic,
+                    to: hop.topic(),
+                });
                 let delay = backoff.delay_after(failures);
                 tracing::warn!(
                     record = %record.coordinates(), target = hop.topic(), error = %e,
