@@ -1,0 +1,296 @@
+//! `mailer api`: the producer service.
+//!
+//! `POST /emails` validates before anything enters Kafka and answers `202 Accepted` only after the
+//! broker acknowledged the message (`acks=all`); if Kafka is down or slow it answers `503` with
+//! `Retry-After`, never a false `202`. `GET /emails/{id}` tells what really happened.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rebound::KafkaConfig;
+use serde_json::json;
+
+use crate::message::{validate, EmailMessage, FieldError, MAX_BODY_BYTES};
+use crate::metrics::Metrics;
+use crate::status::{now_ms, State as MailState, StatusEvent, StatusPublisher, StatusStore};
+
+/// The largest request body accepted: the body limit plus room for the other fields.
+pub const MAX_REQUEST_BYTES: usize = MAX_BODY_BYTES + 16 * 1024;
+
+pub struct AppState {
+    pub producer: FutureProducer,
+    pub topic: String,
+    pub status: Arc<StatusStore>,
+    pub publisher: StatusPublisher,
+    pub metrics: Arc<Metrics>,
+    /// How long to wait for the broker's acknowledgement before answering 503.
+    pub send_timeout: Duration,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/emails", post(create_email))
+        .route("/emails/{id}", get(email_status))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(state)
+}
+
+/// An RFC 9457 problem document.
+fn problem(
+    status: StatusCode,
+    title: &str,
+    detail: impl Into<String>,
+    errors: &[FieldError],
+) -> Response {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail.into(),
+    });
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+async fn create_email(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let response = accept(&state, &headers, body).await;
+    state.metrics.inc(
+        "mailer_api_requests_total",
+        &format!("status=\"{}\"", response.status().as_u16()),
+    );
+    response
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            "send the request as Content-Type: application/json",
+            &[],
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large",
+                format!("the request is larger than {MAX_REQUEST_BYTES} bytes"),
+                &[],
+            );
+        }
+        Err(rejection) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Unreadable request",
+                rejection.body_text(),
+                &[],
+            )
+        }
+    };
+    let json: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(json) => json,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Malformed JSON",
+                format!("the body is not valid JSON: {e}"),
+                &[],
+            )
+        }
+    };
+    let request = match validate(&json) {
+        Ok(request) => request,
+        Err(errors) => {
+            let detail = errors
+                .iter()
+                .map(|e| format!("{} {}", e.field, e.reason))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid e-mail request",
+                detail,
+                &errors,
+            );
+        }
+    };
+    if let Some(existing) = request
+        .idempotency_key
+        .as_deref()
+        .and_then(|k| state.status.id_for_key(k))
+    {
+        return accepted(&existing);
+    }
+    let id = new_id();
+    let message = EmailMessage {
+        id: id.clone(),
+        from: request.from,
+        to: request.to.clone(),
+        subject: request.subject,
+        body: request.body,
+        cc: request.cc,
+        reply_to: request.reply_to,
+    };
+    let payload = serde_json::to_vec(&message).expect("messages serialize");
+    let record = FutureRecord::to(&state.topic)
+        .key(&message.to)
+        .payload(&payload);
+    match state
+        .producer
+        .send(record, Timeout::After(state.send_timeout))
+        .await
+    {
+        Ok(_) => {}
+        Err((e, _)) => {
+            tracing::warn!(error = %e, "could not publish an e-mail; answering 503");
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Queue unavailable",
+                "the e-mail could not be queued (Kafka did not acknowledge it); nothing was sent, try again",
+                &[],
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
+    }
+    let mut event = StatusEvent::new(&id, MailState::Queued);
+    event.to = Some(message.to.clone());
+    event.idempotency_key = request.idempotency_key;
+    state.status.apply(event.clone());
+    state.publisher.publish(&event).await;
+    tracing::info!(%id, to = %message.to, subject = %message.subject, "queued");
+    accepted(&id)
+}
+
+fn accepted(id: &str) -> Response {
+    let location = format!("/emails/{id}");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "status": "queued", "location": location})),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+async fn email_status(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    match state.status.get(&id) {
+        Some(event) => Json(status_body(&event)).into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "Unknown e-mail",
+            format!("no e-mail with id {id}"),
+            &[],
+        ),
+    }
+}
+
+fn status_body(event: &StatusEvent) -> serde_json::Value {
+    let mut body = json!({"id": event.id, "status": event.state, "updated_at": event.at});
+    if let Some(to) = &event.to {
+        body["to"] = json!(to);
+    }
+    match event.state {
+        MailState::Retrying => {
+            body["attempt"] = json!(event.attempt.map(|a| a + 1));
+            body["max_attempts"] = json!(event.max_attempts);
+            body["next_attempt_at"] = json!(event.next_attempt_at);
+            body["last_error"] = json!(event.reason);
+        }
+        MailState::Dead => body["reason"] = json!(event.reason),
+        MailState::Sent => body["attempts"] = json!(event.attempt),
+        MailState::Queued => {}
+    }
+    body
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> String {
+    state.metrics.render()
+}
+
+fn new_id() -> String {
+    format!("{:012x}{:08x}", now_ms(), rand::random::<u32>())
+}
+
+/// Runs the API until shutdown.
+pub async fn run(
+    kafka: KafkaConfig,
+    topic: String,
+    status_topic: String,
+    listen: SocketAddr,
+    send_timeout: Duration,
+) -> anyhow::Result<()> {
+    rebound::admin::create_topics(&kafka, &[&topic], 1, -1)
+        .await
+        .ok();
+    let producer: FutureProducer = kafka
+        .client_config(&[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "2"),
+            ("message.timeout.ms", &send_timeout.as_millis().to_string()),
+        ])
+        .create()?;
+    let status = Arc::new(StatusStore::default());
+    let publisher = StatusPublisher::new(&kafka, &status_topic).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    status.follow(kafka.clone(), status_topic, stop.clone());
+    let metrics = Arc::new(Metrics::default());
+    metrics.describe(
+        "mailer_api_requests_total",
+        "POST /emails answers by HTTP status.",
+    );
+    let state = Arc::new(AppState {
+        producer,
+        topic,
+        status,
+        publisher,
+        metrics,
+        send_timeout,
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "api listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(rebound::shutdown_signal())
+        .await?;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! The e-mail request and its validation: the scenario's third way of handling bad messages is to
+//! stop them at the source, so that a bad request gets a clear 4xx and never enters Kafka.
+
+use lettre::Address;
+use serde::{Deserialize, Serialize};
+
+/// The message on `email.send`: the scenario's shape (`from`, `to`, `subject`, `body`) plus an id,
+/// so a consumer written for the original document can still read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailMessage {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+pub const MAX_SUBJECT_CHARS: usize = 998;
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+pub const MAX_ADDRESS_CHARS: usize = 254;
+pub const MAX_CC: usize = 20;
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// One bad field and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn bad(field: &str, reason: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRequest {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub cc: Vec<String>,
+    pub reply_to: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Validates a decoded JSON request, naming every bad field (not only the first).
+pub fn validate(json: &serde_json::Value) -> Result<ValidRequest, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(object) = json.as_object() else {
+        return Err(vec![bad("(body)", "must be a JSON object")]);
+    };
+    let known = [
+        "from",
+        "to",
+        "subject",
+        "body",
+        "cc",
+        "reply_to",
+        "idempotency_key",
+    ];
+    for key in object.keys() {
+        if !known.contains(&key.as_str()) {
+            errors.push(bad(key, "unknown field"));
+        }
+    }
+    let text = |field: &str, errors: &mut Vec<FieldError>, required: bool| -> Option<String> {
+        match object.get(field) {
+            None | Some(serde_json::Value::Null) => {
+                if required {
+                    errors.push(bad(field, "is required"));
+                }
+                None
+            }
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                errors.push(bad(field, "must be a string"));
+                None
+            }
+        }
+    };
+    let address =
+        |field: &str, value: Option<String>, errors: &mut Vec<FieldError>| -> Option<String> {
+            let value = value?;
+            if value.chars().any(|c| c == '\r' || c == '\n') {
+                errors.push(bad(
+                    field,
+                    "must not contain line breaks (header injection)",
+                ));
+                return None;
+            }
+            if value.chars().count() > MAX_ADDRESS_CHARS {
+                errors.push(bad(
+                    field,
+                    format!("is longer than {MAX_ADDRESS_CHARS} characters"),
+                ));
+                return None;
+            }
+            match value.parse::<Address>() {
+                Ok(_) => Some(value),
+                Err(e) => {
+                    errors.push(bad(field, format!("is not a valid e-mail address ({e})")));
+                    None
+                }
+            }
+        };
+    let from = text("from", &mut errors, true);
+    let from = address("from", from, &mut errors);
+    let to = text("to", &mut errors, true);
+    let to = address("to", to, &mut errors);
+    let subject = text("subject", &mut errors, true);
+    if let Some(s) = &subject {
+        if s.trim().is_empty() {
+            errors.push(bad("subject", "must not be empty"));
+        } else if s.chars().any(|c| c == '\r' || c == '\n') {
+            errors.push(bad(
+                "subject",
+                "must not contain line breaks (header injection)",
+            ));
+        } else if s.chars().count() > MAX_SUBJECT_CHARS {
+            errors.push(bad(
+                "subject",
+                format!("is longer than {MAX_SUBJECT_CHARS} characters"),
+            ));
+        }
+    }
+    let body = text("body", &mut errors, true);
+    if let Some(b) = &body {
+        if b.is_empty() {
+            errors.push(bad("body", "must not be empty"));
+        } else if b.len() > MAX_BODY_BYTES {
+            errors.push(bad(
+                "body",
+                format!("is larger than {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+    }
+    let mut cc = Vec::new();
+    match object.get("cc") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Array(items)) if items.len() <= MAX_CC => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("cc[{i}]");
+                match item.as_str() {
+                    Some(s) => cc.extend(address(&field, Some(s.to_string()), &mut errors)),
+                    None => errors.push(bad(&field, "must be a string")),
+                }
+            }
+        }
+        Some(serde_json::Value::Array(_)) => {
+            errors.push(bad("cc", format!("has more than {MAX_CC} addresses")))
+        }
+        Some(_) => errors.push(bad("cc", "must be an array of addresses")),
+    }
+    let reply_to = text("reply_to", &mut errors, false);
+    let reply_to = address("reply_to", reply_to, &mut errors);
+    let idempotency_key = text("idempotency_key", &mut errors, false);
+    if let Some(k) = &idempotency_key {
+        if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
+            errors.push(bad(
+                "idempotency_key",
+                format!("must be 1 to {MAX_IDEMPOTENCY_KEY} bytes"),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ValidRequest {
+        from: from.expect("validated"),
+        to: to.expect("validated"),
+        subject: subject.expect("validated"),
+        body: body.expect("validated"),
+        cc,
+        reply_to,
+        idempotency_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_scenario_message_is_valid() {
+        let ok = validate(&json!({"from":"sender@naver.com","to":"fail@naver.com","subject":"제목","body":"내용"})).unwrap();
+        assert_eq!(ok.subject, "제목");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let errors =
+            validate(&json!({"from":"nope","subject":"a\r\nBcc: x@y.z","body":""})).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["from", "to", "subject", "body"]);
+    }
+}

@@ -1,0 +1,202 @@
+//! What really happened to each e-mail. The services publish status events to a Kafka topic
+//! (`email.status`, key = e-mail id); the API folds them into its view, read from the beginning at
+//! start, so the view survives an API restart.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rebound::KafkaConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Queued,
+    Retrying,
+    Sent,
+    Dead,
+}
+
+impl State {
+    fn is_final(self) -> bool {
+        matches!(self, State::Sent | State::Dead)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub id: String,
+    pub state: State,
+    /// Epoch ms.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The attempt that just failed (retrying) or succeeded (sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+impl StatusEvent {
+    pub fn new(id: &str, state: State) -> StatusEvent {
+        StatusEvent {
+            id: id.to_string(),
+            state,
+            at: now_ms(),
+            to: None,
+            attempt: None,
+            max_attempts: None,
+            next_attempt_at: None,
+            reason: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Publishes status events. A status that cannot be published is logged, never fatal: the
+/// e-mail itself is safe in Kafka either way.
+#[derive(Clone)]
+pub struct StatusPublisher {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl StatusPublisher {
+    pub async fn new(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<StatusPublisher> {
+        rebound::admin::create_topics(kafka, &[topic], 3, -1).await?;
+        let producer = kafka
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+            ])
+            .create()?;
+        Ok(StatusPublisher {
+            producer,
+            topic: topic.to_string(),
+        })
+    }
+
+    pub async fn publish(&self, event: &StatusEvent) {
+        let json = serde_json::to_vec(event).expect("status events serialize");
+        let record = FutureRecord::to(&self.topic).key(&event.id).payload(&json);
+        if let Err((e, _)) = self
+            .producer
+            .send(record, Timeout::After(Duration::from_secs(10)))
+            .await
+        {
+            tracing::warn!(id = %event.id, error = %e, "could not publish a status event");
+        }
+    }
+}
+
+/// The API's view: the latest state of each e-mail, and ids by idempotency key.
+#[derive(Default)]
+pub struct StatusStore {
+    states: RwLock<HashMap<String, StatusEvent>>,
+    keys: RwLock<HashMap<String, String>>,
+}
+
+impl StatusStore {
+    /// Folds one event in. A final state (sent, dead) is never replaced by a non-final one that
+    /// arrives late; otherwise the later event wins.
+    pub fn apply(&self, event: StatusEvent) {
+        if let Some(key) = &event.idempotency_key {
+            self.keys
+                .write()
+                .expect("lock")
+                .entry(key.clone())
+                .or_insert_with(|| event.id.clone());
+        }
+        let mut states = self.states.write().expect("lock");
+        let keep_old = states.get(&event.id).is_some_and(|old| {
+            (old.state.is_final() && !event.state.is_final())
+                || (old.state.is_final() == event.state.is_final() && old.at > event.at)
+        });
+        if !keep_old {
+            let mut event = event;
+            // Keep what the first event knew (recipient, key) when later ones do not say.
+            if let Some(old) = states.get(&event.id) {
+                event.to = event.to.or_else(|| old.to.clone());
+                event.idempotency_key = event
+                    .idempotency_key
+                    .or_else(|| old.idempotency_key.clone());
+            }
+            states.insert(event.id.clone(), event);
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<StatusEvent> {
+        self.states.read().expect("lock").get(id).cloned()
+    }
+
+    pub fn id_for_key(&self, key: &str) -> Option<String> {
+        self.keys.read().expect("lock").get(key).cloned()
+    }
+
+    /// Reads the status topic from the beginning and follows it, on its own thread.
+    pub fn follow(self: &Arc<Self>, kafka: KafkaConfig, topic: String, stop: Arc<AtomicBool>) {
+        let store = self.clone();
+        std::thread::Builder::new()
+            .name("status-follower".into())
+            .spawn(move || {
+                let result =
+                    rebound::ops::reader::follow(
+                        &kafka,
+                        &topic,
+                        true,
+                        &stop,
+                        |record| match record
+                            .payload
+                            .as_deref()
+                            .map(serde_json::from_slice::<StatusEvent>)
+                        {
+                            Some(Ok(event)) => store.apply(event),
+                            _ => tracing::warn!(
+                                offset = record.offset,
+                                "skipping an unreadable status event"
+                            ),
+                        },
+                    );
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "status follower stopped");
+                }
+            })
+            .expect("spawn status follower");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_retrying_event_does_not_undo_sent() {
+        let store = StatusStore::default();
+        let mut sent = StatusEvent::new("a", State::Sent);
+        sent.at = 10;
+        let mut retrying = StatusEvent::new("a", State::Retrying);
+        retrying.at = 5;
+        store.apply(sent);
+        store.apply(retrying);
+        assert_eq!(store.get("a").unwrap().state, State::Sent);
+    }
+}

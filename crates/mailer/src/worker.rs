@@ -1,0 +1,230 @@
+//! `mailer worker`: the e-mail service. Consumes `email.send` through Rebound's retry chain and
+//! sends each e-mail over SMTP.
+//!
+//! Classification, as the SMTP reply says: a refused connection, a timeout or a 4xx reply is
+//! transient (the retry topics take it); a 5xx reply (unknown mailbox, rejected) is permanent
+//! (straight to the DLT); a payload that does not decode is permanent too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rebound::{Event, Failure, FailureClass, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+
+use crate::message::EmailMessage;
+use crate::metrics::Metrics;
+use crate::status::{now_ms, State, StatusEvent, StatusPublisher};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum TlsMode {
+    /// Plain SMTP (a relay on loopback or a private network).
+    #[default]
+    None,
+    /// STARTTLS after connecting (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout: Duration,
+}
+
+pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let tls = match smtp.tls {
+        TlsMode::None => Tls::None,
+        TlsMode::Starttls => Tls::Required(TlsParameters::new(smtp.host.clone())?),
+        TlsMode::Tls => Tls::Wrapper(TlsParameters::new(smtp.host.clone())?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .tls(tls)
+        .timeout(Some(smtp.timeout));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+/// The e-mail as lettre builds it: UTF-8 subject and body, intact.
+pub fn build_message(email: &EmailMessage) -> Result<Message, Failure> {
+    let mailbox = |field: &str, value: &str| {
+        value.parse::<Mailbox>().map_err(|e| {
+            Failure::permanent(rebound::failure::Message(format!(
+                "{field} address {value:?} is invalid: {e}"
+            )))
+        })
+    };
+    let mut builder = Message::builder()
+        .from(mailbox("from", &email.from)?)
+        .to(mailbox("to", &email.to)?)
+        .subject(email.subject.clone())
+        .header(ContentType::TEXT_PLAIN);
+    for cc in &email.cc {
+        builder = builder.cc(mailbox("cc", cc)?);
+    }
+    if let Some(reply_to) = &email.reply_to {
+        builder = builder.reply_to(mailbox("reply_to", reply_to)?);
+    }
+    builder.body(email.body.clone()).map_err(|e| {
+        Failure::permanent(rebound::failure::Message(format!(
+            "could not build the e-mail: {e}"
+        )))
+    })
+}
+
+/// Why sending failed, as the SMTP server said.
+#[derive(Debug, thiserror::Error)]
+#[error("SMTP send to {to} failed: {source}")]
+pub struct SendError {
+    pub to: String,
+    #[source]
+    pub source: lettre::transport::smtp::Error,
+}
+
+pub struct Worker {
+    pub kafka: KafkaConfig,
+    pub topic: String,
+    pub group: String,
+    pub instance_id: Option<String>,
+    pub policy: RetryPolicy,
+    pub smtp: SmtpSettings,
+    pub status_topic: String,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Worker {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let transport = Arc::new(transport(&self.smtp)?);
+        let publisher = StatusPublisher::new(&self.kafka, &self.status_topic).await?;
+        let metrics = self.metrics.clone();
+        describe(&metrics);
+        let policy = self.policy.clone();
+        let handler = {
+            let (transport, publisher, policy) =
+                (transport.clone(), publisher.clone(), policy.clone());
+            move |record: Record| {
+                let (transport, publisher, policy) =
+                    (transport.clone(), publisher.clone(), policy.clone());
+                async move { send(&transport, &publisher, &policy, record).await }
+            }
+        };
+        let observer = move |event: &Event<'_>| match event {
+            Event::Handled { latency, .. } => {
+                metrics.inc("mailer_emails_sent_total", "");
+                metrics.observe("mailer_send_seconds", *latency);
+            }
+            Event::Failed { class, latency, .. } => {
+                metrics.inc("mailer_emails_failed_total", &format!("class=\"{class}\""));
+                metrics.observe("mailer_send_seconds", *latency);
+            }
+            Event::Forwarded { to, .. } => {
+                metrics.inc("mailer_emails_forwarded_total", &format!("topic=\"{to}\""))
+            }
+            Event::DeadLettered { .. } => metrics.inc("mailer_emails_dead_lettered_total", ""),
+            Event::ForwardFailed { to, .. } => {
+                metrics.inc("mailer_forward_failures_total", &format!("topic=\"{to}\""))
+            }
+        };
+        let mut builder = RetryingConsumer::builder(self.kafka.clone(), &self.topic, &self.group)
+            .policy(self.policy)
+            .handler(handler)
+            .on_event(observer)
+            .handler_timeout(self.smtp.timeout * 3);
+        if let Some(id) = &self.instance_id {
+            builder = builder.instance_id(id);
+        }
+        builder.build()?.run(rebound::shutdown_signal()).await?;
+        Ok(())
+    }
+}
+
+fn describe(metrics: &Metrics) {
+    metrics.describe(
+        "mailer_emails_sent_total",
+        "E-mails the SMTP server accepted.",
+    );
+    metrics.describe(
+        "mailer_emails_failed_total",
+        "Failed sends, by failure class.",
+    );
+    metrics.describe(
+        "mailer_emails_forwarded_total",
+        "Failed e-mails forwarded, by retry topic.",
+    );
+    metrics.describe(
+        "mailer_emails_dead_lettered_total",
+        "E-mails sent to the dead-letter topic.",
+    );
+    metrics.describe(
+        "mailer_forward_failures_total",
+        "Copies that could not be written (retried).",
+    );
+    metrics.describe(
+        "mailer_send_seconds",
+        "Time to handle one e-mail, SMTP included.",
+    );
+}
+
+async fn send(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    publisher: &StatusPublisher,
+    policy: &RetryPolicy,
+    record: Record,
+) -> Result<(), Failure> {
+    let email: EmailMessage = record.json()?;
+    let message = build_message(&email)?;
+    match transport.send(message).await {
+        Ok(_) => {
+            tracing::info!(id = %email.id, to = %email.to, subject = %email.subject, attempt = record.attempt, "e-mail sent");
+            let mut event = StatusEvent::new(&email.id, State::Sent);
+            event.attempt = Some(record.attempt);
+            publisher.publish(&event).await;
+            Ok(())
+        }
+        Err(source) => {
+            let permanent = source.is_permanent();
+            let error = SendError {
+                to: email.to.clone(),
+                source,
+            };
+            tracing::warn!(id = %email.id, to = %email.to, attempt = record.attempt, "e-mail not sent: {error}");
+            if !permanent && record.attempt < policy.attempts() {
+                let mut event = StatusEvent::new(&email.id, State::Retrying);
+                event.attempt = Some(record.attempt);
+                event.max_attempts = Some(policy.attempts());
+                let delay = policy
+                    .retry_delays()
+                    .get(record.attempt as usize - 1)
+                    .copied()
+                    .unwrap_or_default();
+                event.next_attempt_at = Some(now_ms() + delay.as_millis() as i64);
+                event.reason = Some(error.to_string());
+                publisher.publish(&event).await;
+            }
+            Err(if permanent {
+                Failure::permanent(error)
+            } else {
+                Failure::transient(error)
+            })
+        }
+    }
+}
+
+/// The class a send failure gets, for tests and docs.
+pub fn class_of(error: &lettre::transport::smtp::Error) -> FailureClass {
+    if error.is_permanent() {
+        FailureClass::Permanent
+    } else {
+        FailureClass::Transient
+    }
+}
