@@ -131,14 +131,14 @@ impl SmtpSink {
     ) -> std::io::Result<()> {
         let text = String::from_utf8_lossy(data).into_owned();
         let subject = decoded_subject(&text);
+        let body = decoded_body(&text);
         println!(
-            "smtp-sink: received mail from {from} to {} subject {subject:?}",
+            "smtp-sink: received mail from {from} to {} subject {subject:?} body {body:?}",
             to.join(", ")
         );
         if let Some(path) = &self.out {
             let _guard = file_lock.lock().await;
-            let line =
-                serde_json::json!({"from": from, "to": to, "subject": subject, "data": text});
+            let line = serde_json::json!({"from": from, "to": to, "subject": subject, "body": body, "data": text});
             let mut file = tokio::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -178,6 +178,29 @@ pub fn decoded_subject(message: &str) -> String {
         }
     }
     decode_words(&raw)
+}
+
+/// The body of a single-part message, decoded from its Content-Transfer-Encoding.
+pub fn decoded_body(message: &str) -> String {
+    let (head, body) = message
+        .split_once("\r\n\r\n")
+        .or_else(|| message.split_once("\n\n"))
+        .unwrap_or((message, ""));
+    let encoding = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-transfer-encoding:")
+        })
+        .map(|l| l[26..].trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let body = body.trim_end_matches(['\r', '\n']);
+    let bytes = match encoding.as_str() {
+        "base64" => base64_decode(&body.replace(['\r', '\n'], "")).unwrap_or_default(),
+        "quoted-printable" => q_decode(&body.replace("=\r\n", "").replace('_', "=5F")),
+        _ => body.as_bytes().to_vec(),
+    };
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn decode_words(text: &str) -> String {

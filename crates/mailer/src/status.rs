@@ -80,8 +80,19 @@ pub struct StatusPublisher {
 }
 
 impl StatusPublisher {
+    /// Creates the status topic if needed (best effort: a broker that is down now must not keep a
+    /// service from starting) and the producer.
     pub async fn new(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<StatusPublisher> {
-        rebound::admin::create_topics(kafka, &[topic], 3, -1).await?;
+        if let Err(e) = rebound::admin::create_topics(kafka, &[topic], 3, -1).await {
+            tracing::warn!(%topic, error = %e, "could not create the status topic now");
+        }
+        StatusPublisher::without_topic_creation(kafka, topic)
+    }
+
+    pub fn without_topic_creation(
+        kafka: &KafkaConfig,
+        topic: &str,
+    ) -> anyhow::Result<StatusPublisher> {
         let producer = kafka
             .client_config(&[
                 ("enable.idempotence", "true"),

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -75,7 +76,11 @@ pub fn build_message(email: &EmailMessage) -> Result<Message, Failure> {
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(mailbox("reply_to", reply_to)?);
     }
-    builder.body(email.body.clone()).map_err(|e| {
+    // 8bit keeps the Korean text readable on the wire (current servers speak 8BITMIME); a body
+    // with over-long lines falls back to lettre's own choice of encoding.
+    let body = Body::new_with_encoding(email.body.clone(), ContentTransferEncoding::EightBit)
+        .unwrap_or_else(Body::new);
+    builder.body(body).map_err(|e| {
         Failure::permanent(rebound::failure::Message(format!(
             "could not build the e-mail: {e}"
         )))

@@ -1,0 +1,373 @@
+//! The scenario end to end, with every part a real process: the API, the worker, the dead-letter
+//! worker, a real SMTP server and a webhook receiver standing in for Slack, on the real broker.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rebound::headers::{self as h, Headers};
+use testkit::*;
+
+/// A `mailer` subcommand running as its own process; killed when dropped.
+struct Service(Child);
+
+impl Service {
+    fn start(dir: &Path, name: &str, args: &[&str]) -> Service {
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_mailer"))
+            .args(args)
+            .env("KAFKA_BROKERS", kafka().brokers())
+            .env("RUST_LOG", "info,rdkafka=warn,librdkafka=error")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        Service(child)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn wait_for_http(url: &str) {
+    let client = reqwest::Client::new();
+    wait_until(Duration::from_secs(30), url, || async {
+        client.get(url).send().await.is_ok()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenario_through_the_http_api() {
+    init_tracing();
+    let dir = temp_dir("scenario");
+    let topic = unique("email.send");
+    let (dlt, status_topic) = (format!("{topic}.dlt"), format!("{topic}.status"));
+    create_topic(&topic, 1).await;
+    let (api_port, smtp_port, hook_port) = (port(), port(), port());
+    let topics = ["--topic", &topic, "--status-topic", &status_topic];
+    let (smtp_out, hook_out, dlt_log) = (
+        dir.join("smtp.jsonl"),
+        dir.join("hooks.jsonl"),
+        dir.join("dlt.jsonl"),
+    );
+    let _smtp = Service::start(
+        &dir,
+        "smtp",
+        &[
+            "smtp-sink",
+            "--listen",
+            &format!("127.0.0.1:{smtp_port}"),
+            "--out",
+            smtp_out.to_str().unwrap(),
+        ],
+    );
+    let _hook = Service::start(
+        &dir,
+        "hook",
+        &[
+            "webhook-sink",
+            "--listen",
+            &format!("127.0.0.1:{hook_port}"),
+            "--out",
+            hook_out.to_str().unwrap(),
+        ],
+    );
+    let _api = Service::start(
+        &dir,
+        "api",
+        &[
+            &["api", "--listen", &format!("127.0.0.1:{api_port}")][..],
+            &topics,
+        ]
+        .concat(),
+    );
+    let group = unique("email-send-group");
+    let smtp_port_text = smtp_port.to_string();
+    let worker_args = [
+        "worker",
+        "--group",
+        &group,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &smtp_port_text,
+    ];
+    let _worker = Service::start(&dir, "worker", &[&worker_args[..], &topics].concat());
+    let dlt_group = unique("email-send-dlt-group");
+    let webhook = format!("http://127.0.0.1:{hook_port}/services/T000/B000/secret");
+    let dlt_args = [
+        "dlt-worker",
+        "--group",
+        &dlt_group,
+        "--slack-webhook",
+        &webhook,
+        "--log-file",
+        dlt_log.to_str().unwrap(),
+        "--alert-window-secs",
+        "1",
+    ];
+    let mut dlt_worker = Service::start(&dir, "dlt-worker", &[&dlt_args[..], &topics].concat());
+    let base = format!("http://127.0.0.1:{api_port}");
+    wait_for_http(&format!("{base}/healthz")).await;
+
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for to in ["member@naver.com", "fail@naver.com", "nobody@naver.com"] {
+        let body =
+            serde_json::json!({"from":"sender@naver.com","to":to,"subject":"제목","body":"내용"});
+        let response = client
+            .post(format!("{base}/emails"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            location,
+            format!("/emails/{}", answer["id"].as_str().unwrap())
+        );
+        ids.push(answer["id"].as_str().unwrap().to_string());
+    }
+    let status = |id: String| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let v: serde_json::Value = client
+                .get(format!("{base}/emails/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    wait_until(Duration::from_secs(60), "final statuses", || async {
+        let s: Vec<String> = futures::future::join_all(ids.iter().cloned().map(status))
+            .await
+            .iter()
+            .map(|v| v["status"].as_str().unwrap_or("").to_string())
+            .collect();
+        s == ["sent", "dead", "dead"]
+    })
+    .await;
+    let fail_status = status(ids[1].clone()).await;
+    assert!(
+        fail_status["reason"].as_str().unwrap().contains("451"),
+        "{fail_status}"
+    );
+    let nobody_status = status(ids[2].clone()).await;
+    assert!(
+        nobody_status["reason"].as_str().unwrap().contains("550"),
+        "{nobody_status}"
+    );
+
+    // The good e-mail reached the SMTP server once, Korean intact.
+    let mails = lines(&smtp_out);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["to"], serde_json::json!(["member@naver.com"]));
+    assert_eq!(mails[0]["subject"], "제목");
+    assert_eq!(mails[0]["body"], "내용");
+
+    // fail@naver.com walked the whole chain; nobody@naver.com went straight to the DLT.
+    for delay in [1000, 2000, 4000, 8000] {
+        let records = read_all(&format!("{topic}-retry-{delay}"));
+        assert_eq!(records.len(), 1, "retry-{delay}");
+        assert!(text(&records[0]).contains("fail@naver.com"));
+    }
+    let dead = read_all(&dlt);
+    assert_eq!(dead.len(), 2);
+    let attempts: Vec<_> = dead
+        .iter()
+        .map(|r| {
+            (
+                r.key_text().unwrap(),
+                r.headers.last(h::ATTEMPTS).map(<[u8]>::to_vec),
+            )
+        })
+        .collect();
+    assert!(
+        attempts.contains(&("fail@naver.com".into(), Some(vec![0, 0, 0, 5]))),
+        "{attempts:?}"
+    );
+    assert!(
+        attempts.contains(&("nobody@naver.com".into(), Some(vec![0, 0, 0, 1]))),
+        "{attempts:?}"
+    );
+
+    // Each dead letter logged once and alerted once.
+    wait_until(Duration::from_secs(10), "two alerts", || async {
+        lines(&hook_out).len() == 2
+    })
+    .await;
+    let logged = lines(&dlt_log);
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    assert!(logged.iter().any(|l| l["payload"]["subject"] == "제목"
+        && l["key"] == "fail@naver.com"
+        && l["attempts"] == 5));
+    let alerts = lines(&hook_out);
+    for recipient in ["fail@naver.com", "nobody@naver.com"] {
+        assert_eq!(
+            alerts
+                .iter()
+                .filter(|a| a["text"].as_str().unwrap().contains(recipient))
+                .count(),
+            1,
+            "{alerts:?}"
+        );
+    }
+    assert!(alerts
+        .iter()
+        .all(|a| a["text"].as_str().unwrap().contains("rebound dlt redrive")));
+    // The webhook URL is a secret: never in the logs.
+    let log = std::fs::read_to_string(dir.join("dlt-worker.log")).unwrap();
+    assert!(
+        !log.contains("secret"),
+        "the webhook URL leaked into the log"
+    );
+    assert!(dlt_worker.alive());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_down_then_back_loses_no_alert() {
+    init_tracing();
+    let dir = temp_dir("slack-down");
+    let dlt = unique("email.send") + ".dlt";
+    create_topic(&dlt, 1).await;
+    let (hook_port, metrics_port) = (port(), port());
+    let down = dir.join("slack-is-down");
+    std::fs::write(&down, "").unwrap();
+    let hook_out = dir.join("hooks.jsonl");
+    let _hook = Service::start(
+        &dir,
+        "hook",
+        &[
+            "webhook-sink",
+            "--listen",
+            &format!("127.0.0.1:{hook_port}"),
+            "--out",
+            hook_out.to_str().unwrap(),
+            "--down-while",
+            down.to_str().unwrap(),
+        ],
+    );
+    let webhook = format!("http://127.0.0.1:{hook_port}/hook");
+    let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    let dlt_log = dir.join("dlt.jsonl");
+    let group = unique("g");
+    let status_topic = format!("{dlt}.status");
+    let mut worker = Service::start(
+        &dir,
+        "dlt-worker",
+        &[
+            "dlt-worker",
+            "--dlt-topic",
+            &dlt,
+            "--status-topic",
+            &status_topic,
+            "--group",
+            &group,
+            "--slack-webhook",
+            &webhook,
+            "--alert-window-secs",
+            "0",
+            "--metrics-listen",
+            &metrics_listen,
+            "--log-file",
+            dlt_log.to_str().unwrap(),
+            "--no-stdout",
+        ],
+    );
+    let producer = producer();
+    for i in 0..3 {
+        let mut headers = Headers::new();
+        headers.push(h::ORIGINAL_TOPIC, "email.send");
+        headers.push(h::EXCEPTION_MESSAGE, format!("failure number {i}"));
+        let payload = format!(r#"{{"id":"m{i}","to":"user{i}@naver.com","subject":"제목"}}"#);
+        produce(
+            &producer,
+            &dlt,
+            None,
+            Some(&format!("user{i}@naver.com")),
+            payload.as_bytes(),
+            &headers,
+        )
+        .await;
+    }
+    let metrics_url = format!("http://{metrics_listen}/metrics");
+    wait_for_http(&metrics_url).await;
+    let failures = || async {
+        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+        text.lines()
+            .find(|l| l.starts_with("mailer_alert_failures_total "))?
+            .split(' ')
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "alerts failing while Slack is down",
+        || async { failures().await.unwrap_or(0) >= 2 },
+    )
+    .await;
+    assert!(lines(&hook_out).is_empty());
+    assert!(worker.alive(), "the worker survives Slack being down");
+
+    std::fs::remove_file(&down).unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "every dead letter alerted after Slack came back",
+        || async { lines(&hook_out).len() == 3 },
+    )
+    .await;
+    let alerts = lines(&hook_out);
+    for i in 0..3 {
+        assert!(
+            alerts.iter().any(|a| a["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("failure number {i}"))),
+            "{alerts:?}"
+        );
+    }
+    assert_eq!(
+        lines(&dlt_log).len(),
+        3,
+        "logged once each despite the retried alerts"
+    );
+    assert!(worker.alive());
+}
