@@ -371,3 +371,102 @@ async fn slack_down_then_back_loses_no_alert() {
     );
     assert!(worker.alive());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_server_gone_then_back_loses_and_doubles_nothing() {
+    init_tracing();
+    let dir = temp_dir("smtp-gone");
+    let topic = unique("email.send");
+    let status_topic = format!("{topic}.status");
+    create_topic(&topic, 1).await;
+    let (api_port, smtp_port) = (port(), port());
+    let smtp_out = dir.join("smtp.jsonl");
+    let topics = ["--topic", &topic, "--status-topic", &status_topic];
+    let _api = Service::start(
+        &dir,
+        "api",
+        &[
+            &["api", "--listen", &format!("127.0.0.1:{api_port}")][..],
+            &topics,
+        ]
+        .concat(),
+    );
+    let group = unique("g");
+    let smtp_port_text = smtp_port.to_string();
+    // The SMTP server is not there yet: every first attempt fails to connect (transient).
+    let worker_args = [
+        "worker",
+        "--group",
+        &group,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &smtp_port_text,
+        "--delay-ms",
+        "500",
+    ];
+    let _worker = Service::start(&dir, "worker", &[&worker_args[..], &topics].concat());
+    let base = format!("http://127.0.0.1:{api_port}");
+    wait_for_http(&format!("{base}/healthz")).await;
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let body = serde_json::json!({"from":"sender@naver.com","to":format!("member{i}@naver.com"),"subject":"제목","body":"내용"});
+        let answer: serde_json::Value = client
+            .post(format!("{base}/emails"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(answer["id"].as_str().unwrap().to_string());
+    }
+    let states = || async {
+        let mut states = Vec::new();
+        for id in &ids {
+            let v: serde_json::Value = client
+                .get(format!("{base}/emails/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            states.push(v["status"].as_str().unwrap_or("").to_string());
+        }
+        states
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "every e-mail retrying while SMTP is gone",
+        || async { states().await.iter().all(|s| s == "retrying") },
+    )
+    .await;
+    let _smtp = Service::start(
+        &dir,
+        "smtp",
+        &[
+            "smtp-sink",
+            "--listen",
+            &format!("127.0.0.1:{smtp_port}"),
+            "--out",
+            smtp_out.to_str().unwrap(),
+        ],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "every e-mail sent once SMTP is back",
+        || async { states().await.iter().all(|s| s == "sent") },
+    )
+    .await;
+    let mails = lines(&smtp_out);
+    let recipients: std::collections::BTreeSet<String> = mails
+        .iter()
+        .map(|m| m["to"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recipients.len(), 10, "none lost");
+    assert_eq!(mails.len(), 10, "none sent twice");
+    assert_eq!(count(&format!("{topic}.dlt")), 0);
+}
