@@ -9,9 +9,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,6 +34,46 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How long to wait for the broker's acknowledgement before answering 503.
     pub send_timeout: Duration,
+    /// How long a client may take to send its request body.
+    pub body_timeout: Duration,
+    /// Requests per second per client address, when limited.
+    pub limiter: Option<RateLimiter>,
+}
+
+/// A token bucket per client address: `rate` requests per second, bursts up to `burst`.
+pub struct RateLimiter {
+    pub rate: f64,
+    pub burst: f64,
+    buckets:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64, burst: f64) -> RateLimiter {
+        RateLimiter {
+            rate,
+            burst,
+            buckets: Default::default(),
+        }
+    }
+
+    pub fn allow(&self, client: std::net::IpAddr) -> bool {
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().expect("lock");
+        // Forget idle clients so the map cannot grow without bound.
+        if buckets.len() > 10_000 {
+            buckets.retain(|_, (_, seen)| now.duration_since(*seen).as_secs() < 60);
+        }
+        let (tokens, last) = buckets.entry(client).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -43,7 +82,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/emails/{id}", get(email_status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
 
@@ -71,12 +109,8 @@ fn problem(
     response
 }
 
-async fn create_email(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let response = accept(&state, &headers, body).await;
+async fn create_email(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let response = accept(&state, request).await;
     state.metrics.inc(
         "mailer_api_requests_total",
         &format!("status=\"{}\"", response.status().as_u16()),
@@ -84,11 +118,30 @@ async fn create_email(
     response
 }
 
-async fn accept(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
+async fn accept(state: &AppState, request: Request) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let (Some(limiter), Some(client)) = (&state.limiter, client) {
+        if !limiter.allow(client) {
+            let mut response = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                format!(
+                    "more than {} requests per second from {client}; slow down",
+                    limiter.rate
+                ),
+                &[],
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    }
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -102,21 +155,46 @@ async fn accept(
             &[],
         );
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request too large",
-                format!("the request is larger than {MAX_REQUEST_BYTES} bytes"),
-                &[],
-            );
-        }
-        Err(rejection) => {
+    let too_large = || {
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request too large",
+            format!("the request is larger than {MAX_REQUEST_BYTES} bytes"),
+            &[],
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
+        return too_large();
+    }
+    // A client that sends its body slowly (slow loris) gets a 408 instead of holding a task.
+    let body = match tokio::time::timeout(
+        state.body_timeout,
+        axum::body::to_bytes(body, MAX_REQUEST_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) if e.to_string().contains("length limit") => return too_large(),
+        Ok(Err(e)) => {
             return problem(
                 StatusCode::BAD_REQUEST,
                 "Unreadable request",
-                rejection.body_text(),
+                e.to_string(),
+                &[],
+            )
+        }
+        Err(_) => {
+            return problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body too slow",
+                format!(
+                    "the body did not arrive within {} s",
+                    state.body_timeout.as_secs()
+                ),
                 &[],
             )
         }
@@ -257,6 +335,7 @@ pub async fn run(
     status_topic: String,
     listen: SocketAddr,
     send_timeout: Duration,
+    rate_limit: Option<f64>,
 ) -> anyhow::Result<()> {
     rebound::admin::create_topics(&kafka, &[&topic], 1, -1)
         .await
@@ -285,12 +364,17 @@ pub async fn run(
         publisher,
         metrics,
         send_timeout,
+        body_timeout: Duration::from_secs(10),
+        limiter: rate_limit.map(|rate| RateLimiter::new(rate, rate * 2.0)),
     });
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "api listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(rebound::shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(rebound::shutdown_signal())
+    .await?;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(())
 }

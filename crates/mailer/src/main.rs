@@ -53,6 +53,10 @@ struct ApiArgs {
     /// How long to wait for Kafka's acknowledgement before answering 503.
     #[arg(long, env = "MAILER_SEND_TIMEOUT_MS")]
     send_timeout_ms: Option<u64>,
+    /// Requests per second allowed per client address (bursts of twice that); more get 429.
+    /// 0 turns the limit off.
+    #[arg(long, env = "MAILER_RATE_LIMIT")]
+    rate_limit: Option<f64>,
 }
 
 #[derive(Args)]
@@ -165,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
                 args.kafka.status_topic(),
                 listen,
                 Duration::from_millis(timeout),
+                Some(pick(args.rate_limit, &file, "rate_limit", 100.0)).filter(|r| *r > 0.0),
             )
             .await
         }

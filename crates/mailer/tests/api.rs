@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use mailer::api::{router, AppState, MAX_REQUEST_BYTES};
+use futures::StreamExt;
+use mailer::api::{router, AppState, RateLimiter, MAX_REQUEST_BYTES};
 use mailer::metrics::Metrics;
 use mailer::status::{StatusPublisher, StatusStore};
 use rebound::KafkaConfig;
@@ -29,6 +30,8 @@ fn app(kafka: KafkaConfig, topic: &str) -> axum::Router {
             .unwrap(),
         metrics: Arc::new(Metrics::default()),
         send_timeout: Duration::from_secs(2),
+        body_timeout: Duration::from_millis(500),
+        limiter: Some(RateLimiter::new(5.0, 5.0)),
     }))
 }
 
@@ -338,4 +341,66 @@ async fn kafka_down_means_503_never_202() {
         .as_str()
         .unwrap()
         .contains("nothing was sent"));
+}
+
+/// A request from a given client address, as `into_make_service_with_connect_info` provides it.
+fn from_client(ip: [u8; 4], body: Body) -> Request<Body> {
+    let mut request = Request::post("/emails")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 4242,
+        ))));
+    request
+}
+
+#[tokio::test]
+async fn a_flood_from_one_client_gets_429_and_others_are_unaffected() {
+    let app = app(testkit::kafka(), &testkit::unique("flood"));
+    let invalid = || Body::from(without("to"));
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        let response = app
+            .clone()
+            .oneshot(from_client([10, 0, 0, 1], invalid()))
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        limited >= 40,
+        "a burst of 5 then 5/s: {limited} of 50 refused"
+    );
+    let other = app
+        .clone()
+        .oneshot(from_client([10, 0, 0, 2], invalid()))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another client is not limited"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_body_gets_408() {
+    let app = app(testkit::kafka(), &testkit::unique("slow"));
+    // A body that sends one byte and then nothing (slow loris).
+    let stream = futures::stream::once(async {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{"))
+    })
+    .chain(futures::stream::pending());
+    let request = from_client([10, 0, 0, 3], Body::from_stream(stream));
+    let started = std::time::Instant::now();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
