@@ -337,9 +337,19 @@ pub async fn run(
     send_timeout: Duration,
     rate_limit: Option<f64>,
 ) -> anyhow::Result<()> {
-    rebound::admin::create_topics(&kafka, &[&topic], 1, -1)
-        .await
-        .ok();
+    // Listen first: the API answers (503 if need be) even while Kafka is slow or down.
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    {
+        let (kafka, topics) = (kafka.clone(), [topic.clone(), status_topic.clone()]);
+        tokio::spawn(async move {
+            for (name, partitions) in [(&topics[0], 1), (&topics[1], 3)] {
+                if let Err(e) = rebound::admin::create_topics(&kafka, &[name], partitions, -1).await
+                {
+                    tracing::warn!(topic = %name, error = %e, "could not create the topic now");
+                }
+            }
+        });
+    }
     let producer: FutureProducer = kafka
         .client_config(&[
             ("enable.idempotence", "true"),
@@ -349,7 +359,7 @@ pub async fn run(
         ])
         .create()?;
     let status = Arc::new(StatusStore::default());
-    let publisher = StatusPublisher::new(&kafka, &status_topic).await?;
+    let publisher = StatusPublisher::without_topic_creation(&kafka, &status_topic)?;
     let stop = Arc::new(AtomicBool::new(false));
     status.follow(kafka.clone(), status_topic, stop.clone());
     let metrics = Arc::new(Metrics::default());
@@ -367,7 +377,6 @@ pub async fn run(
         body_timeout: Duration::from_secs(10),
         limiter: rate_limit.map(|rate| RateLimiter::new(rate, rate * 2.0)),
     });
-    let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "api listening");
     axum::serve(
         listener,

@@ -169,26 +169,26 @@ impl StatusStore {
         std::thread::Builder::new()
             .name("status-follower".into())
             .spawn(move || {
-                let result =
-                    rebound::ops::reader::follow(
-                        &kafka,
-                        &topic,
-                        true,
-                        &stop,
-                        |record| match record
-                            .payload
-                            .as_deref()
-                            .map(serde_json::from_slice::<StatusEvent>)
-                        {
-                            Some(Ok(event)) => store.apply(event),
-                            _ => tracing::warn!(
-                                offset = record.offset,
-                                "skipping an unreadable status event"
-                            ),
-                        },
-                    );
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "status follower stopped");
+                // The topic may not exist yet (the API starts before Kafka is ready): try again.
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let result =
+                        rebound::ops::reader::follow(&kafka, &topic, true, &stop, |record| {
+                            match record
+                                .payload
+                                .as_deref()
+                                .map(serde_json::from_slice::<StatusEvent>)
+                            {
+                                Some(Ok(event)) => store.apply(event),
+                                _ => tracing::warn!(
+                                    offset = record.offset,
+                                    "skipping an unreadable status event"
+                                ),
+                            }
+                        });
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "status follower: trying again in 1 s");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
                 }
             })
             .expect("spawn status follower");
