@@ -17,6 +17,16 @@ pub struct KafkaConfig {
     properties: Vec<(String, String)>,
 }
 
+/// The producer settings of every copy Rebound writes (retry hops, dead letters, redrives, the
+/// ledger): idempotent, acknowledged by all in-sync replicas, and failing a send within 30 s so the
+/// caller can report it and try again, rather than librdkafka's default of 5 minutes in silence.
+pub(crate) const RELIABLE_PRODUCER: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("linger.ms", "5"),
+    ("message.timeout.ms", "30000"),
+];
+
 /// The environment variable that names the brokers, read by [`KafkaConfig::from_env`].
 pub const BROKERS_ENV: &str = "KAFKA_BROKERS";
 

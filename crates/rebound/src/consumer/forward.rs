@@ -10,7 +10,7 @@ use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
-use crate::config::KafkaConfig;
+use crate::config::{KafkaConfig, RELIABLE_PRODUCER};
 use crate::failure::{Failure, FailureClass};
 use crate::headers::{self as h, Headers};
 use crate::record::Record;
@@ -45,16 +45,7 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     pub fn new(kafka: &KafkaConfig, partitions: HashMap<String, i32>) -> Result<Self, KafkaError> {
-        let producer = kafka
-            .client_config(&[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                ("linger.ms", "5"),
-                // Fail a send within 30 s so the worker can report it and try again, rather than
-                // librdkafka's default of 5 minutes in silence.
-                ("message.timeout.ms", "30000"),
-            ])
-            .create()?;
+        let producer = kafka.client_config(RELIABLE_PRODUCER).create()?;
         Ok(Forwarder {
             producer,
             partitions,

@@ -133,18 +133,7 @@ pub async fn redrive(
 
     // Claim, then read the ledger back to learn which claims this run won.
     let writer = Writer::new(kafka, dlt).await?;
-    let claims: Vec<Entry> = plans
-        .iter()
-        .map(|p| {
-            entry(
-                &report.run,
-                options,
-                &p.listed.ledger_key,
-                Action::Claim,
-                Some(&p.topic),
-            )
-        })
-        .collect();
+    let claims = entries(&report.run, options, &plans, Action::Claim);
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
     let granted: std::collections::HashSet<String> = Ledger::read(kafka, dlt)?
@@ -206,18 +195,7 @@ pub async fn redrive(
     tracing::debug!(sent = done, "copies acknowledged");
     if !unsent.is_empty() {
         report.interrupted = true;
-        let released: Vec<Entry> = unsent
-            .iter()
-            .map(|p| {
-                entry(
-                    &report.run,
-                    options,
-                    &p.listed.ledger_key,
-                    Action::Released,
-                    None,
-                )
-            })
-            .collect();
+        let released = entries(&report.run, options, &unsent, Action::Released);
         writer.record(&released).await?;
         for plan in unsent {
             let reason = "interrupted before sending".to_string();
@@ -327,6 +305,17 @@ const REDRIVE_HEADERS: &[&str] = &[
     h::DISCARDED_AT,
     h::DEAD_LETTER,
 ];
+
+/// One ledger entry per plan; claims name their target topic.
+fn entries(run: &str, options: &RedriveOptions, plans: &[Plan], action: Action) -> Vec<Entry> {
+    plans
+        .iter()
+        .map(|p| {
+            let to = (action == Action::Claim).then_some(p.topic.as_str());
+            entry(run, options, &p.listed.ledger_key, action, to)
+        })
+        .collect()
+}
 
 fn entry(
     run: &str,

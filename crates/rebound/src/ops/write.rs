@@ -10,7 +10,7 @@ use rdkafka::util::Timeout;
 use super::dead_letter::Position;
 use super::ledger::{archive_topic, ledger_topic, Entry};
 use crate::admin;
-use crate::config::KafkaConfig;
+use crate::config::{KafkaConfig, RELIABLE_PRODUCER};
 use crate::error::Error;
 use crate::headers::Headers;
 
@@ -30,14 +30,7 @@ impl Writer {
         if !missing.is_empty() {
             admin::create_topics(kafka, &missing, 1, -1).await?;
         }
-        let producer = kafka
-            .client_config(&[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                ("linger.ms", "5"),
-                ("message.timeout.ms", "30000"),
-            ])
-            .create()?;
+        let producer = kafka.client_config(RELIABLE_PRODUCER).create()?;
         Ok(Writer { producer, ledger })
     }
 
