@@ -14,6 +14,8 @@
 //! | `rebound-first-failed-at`, `rebound-failed-at` | UTF-8 decimal epoch ms |
 //! | `rebound-redrive-id`, `-redrive-count`, `-redriven-at`, `-redriven-by`, `-redriven-from` | UTF-8: written by a redrive (`-from` is `<dlt>-<p>@<o>`) |
 //! | `rebound-discard-reason`, `-discarded-by`, `-discarded-at`, `rebound-dead-letter` | UTF-8: on an archive copy |
+//! | `rebound-retry-refused` | UTF-8: on a DLT copy whose retry topic refused the record (too large) |
+//! | `rebound-payload-omitted` | UTF-8: on a DLT copy too large to carry its payload: size, refusal, where the original is |
 //!
 //! Reading never fails hard: a header that is missing or malformed reads as absent, and the caller
 //! decides the fallback (and logs a warning).
@@ -60,6 +62,11 @@ pub const DISCARD_REASON: &str = "rebound-discard-reason";
 pub const DISCARDED_BY: &str = "rebound-discarded-by";
 pub const DISCARDED_AT: &str = "rebound-discarded-at";
 pub const DEAD_LETTER: &str = "rebound-dead-letter";
+/// On a copy that left its payload behind because the target refused it (too large): the size,
+/// the refusal, and where the original record is.
+pub const PAYLOAD_OMITTED: &str = "rebound-payload-omitted";
+/// On a DLT copy written early because a retry topic refused the record: the refusal.
+pub const RETRY_REFUSED: &str = "rebound-retry-refused";
 
 /// Headers that describe one trip through a chain; a redrive removes them to start afresh.
 pub const CHAIN_HEADERS: &[&str] = &[
@@ -89,6 +96,7 @@ pub const CHAIN_HEADERS: &[&str] = &[
     FAILURE_CLASS,
     FIRST_FAILED_AT,
     FAILED_AT,
+    RETRY_REFUSED,
 ];
 
 /// One record header. Kafka allows a key more than once and a null value.

@@ -611,3 +611,86 @@ async fn panics_and_hangs_become_transient_failures() {
     );
     running.stop().await;
 }
+
+/// A consumer whose `run` future is dropped (a `select!` that lost, an aborted task) stops
+/// polling and leaves its group, instead of holding its partitions with no one to stop it: a
+/// second member of the group then gets every partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
+    init_tracing();
+    let topic = unique("dropped-run");
+    let group = unique("g");
+    create_topic(&topic, 2).await;
+    let calls: Calls = Arc::default();
+    let consumer = |name: &'static str| {
+        let calls = calls.clone();
+        RetryingConsumer::builder(kafka(), &topic, &group)
+            .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(100))))
+            .handler(move |record: Record| {
+                let calls = calls.clone();
+                async move {
+                    let now = Instant::now();
+                    calls.lock().unwrap().push(Call {
+                        payload: format!("{name}:{}", record.text()?),
+                        attempt: record.attempt,
+                        topic: record.topic.clone(),
+                        started: now,
+                        ended: now,
+                    });
+                    Ok(())
+                }
+            })
+            .build()
+            .unwrap()
+    };
+    let producer = producer();
+    let send_to_both = |payload: &'static str| {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move {
+            for partition in 0..2 {
+                produce(
+                    &producer,
+                    &topic,
+                    Some(partition),
+                    None,
+                    payload.as_bytes(),
+                    &Headers::new(),
+                )
+                .await;
+            }
+        }
+    };
+
+    let first = consumer("A");
+    let (drop_tx, drop_rx) = tokio::sync::oneshot::channel::<()>();
+    let dropped = tokio::spawn(async move {
+        tokio::select! {
+            _ = first.run(std::future::pending()) => panic!("run ended by itself"),
+            _ = drop_rx => {}
+        }
+    });
+    send_to_both("first").await;
+    wait_until(
+        Duration::from_secs(30),
+        "A handled both first records",
+        || async { calls_of(&calls, "A:first").len() == 2 },
+    )
+    .await;
+    drop_tx.send(()).unwrap();
+    dropped.await.unwrap();
+
+    let second = Stopper::spawn(consumer("B"));
+    send_to_both("second").await;
+    wait_until(
+        Duration::from_secs(60),
+        "B handled both second records",
+        || async { calls_of(&calls, "B:second").len() == 2 },
+    )
+    .await;
+    assert!(
+        calls_of(&calls, "A:second").is_empty(),
+        "A stopped when dropped"
+    );
+    second.stop().await;
+}

@@ -7,7 +7,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
 
-use super::registry::{wait_for_workers, Registry, Tp};
+use super::registry::{self, wait_for_workers, Registry, Tp};
 
 pub(crate) struct RebalanceContext {
     pub registry: Arc<Mutex<Registry>>,
@@ -36,11 +36,7 @@ impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let revoked = tps(list);
-            let workers = self
-                .registry
-                .lock()
-                .expect("registry poisoned")
-                .release(&revoked);
+            let workers = registry::lock(&self.registry).release(&revoked);
             wait_for_workers(&workers, self.grace);
             commit_stored(consumer);
             tracing::info!(partitions = %names(&revoked), "partitions revoked");
@@ -52,11 +48,7 @@ impl ConsumerContext for RebalanceContext {
             Rebalance::Assign(list) => {
                 let assigned = tps(list);
                 tracing::info!(partitions = %names(&assigned), "partitions assigned");
-                self.registry
-                    .lock()
-                    .expect("registry poisoned")
-                    .assigned
-                    .extend(assigned);
+                registry::lock(&self.registry).assigned.extend(assigned);
             }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -38,6 +38,9 @@ impl Hop {
     }
 }
 
+/// Kafka's default `message.max.bytes` on a broker (1 MiB plus the record batch overhead).
+const BROKER_DEFAULT_MAX_MESSAGE_BYTES: &str = "1048588";
+
 pub(crate) struct Forwarder {
     producer: FutureProducer,
     partitions: HashMap<String, i32>,
@@ -45,7 +48,12 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     pub fn new(kafka: &KafkaConfig, partitions: HashMap<String, i32>) -> Result<Self, KafkaError> {
-        let producer = kafka.client_config(RELIABLE_PRODUCER).create()?;
+        // A copy is its source plus the failure headers, so it is larger than anything the
+        // source's producer was allowed to write under librdkafka's own 1,000,000-byte default.
+        // Allow what a Kafka broker accepts by default; a user's `-X message.max.bytes` wins.
+        let mut defaults = RELIABLE_PRODUCER.to_vec();
+        defaults.push(("message.max.bytes", BROKER_DEFAULT_MAX_MESSAGE_BYTES));
+        let producer = kafka.client_config(&defaults).create()?;
         Ok(Forwarder {
             producer,
             partitions,
@@ -53,10 +61,12 @@ impl Forwarder {
     }
 
     /// Sends the copy and waits for the acknowledgement. Returns the copy's partition and offset.
+    /// `shape` says whether the payload goes with it (see [`CopyShape`]).
     pub async fn send(
         &self,
         record: &Record,
         hop: &Hop,
+        shape: CopyShape,
         headers: Headers,
     ) -> Result<(i32, i64), KafkaError> {
         let topic = hop.topic();
@@ -72,7 +82,7 @@ impl Forwarder {
         if let Some(key) = record.key.as_deref() {
             copy = copy.key(key);
         }
-        if let Some(payload) = record.payload.as_deref() {
+        if let Some(payload) = record.payload.as_deref().filter(|_| shape.keeps_payload()) {
             copy = copy.payload(payload);
         }
         self.producer
@@ -93,6 +103,101 @@ fn to_kafka_headers(headers: &Headers) -> OwnedHeaders {
             })
         },
     )
+}
+
+/// Whether the broker (or the producer, before sending) refused the copy for what it is, so
+/// that sending the same bytes again can never succeed: too large, or an invalid record. Every
+/// other error (broker down, leader moving, topic not there yet) is worth waiting out.
+pub(crate) fn refused_for_good(error: &KafkaError) -> bool {
+    matches!(
+        error,
+        KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
+}
+
+/// How much of a failed record its copy carries. A record that fitted in its source topic can
+/// still be refused as a copy: the failure headers make it larger, and the target topic may
+/// allow less. Rather than stall the partition on a copy that will never be accepted, the
+/// forwarder steps down until the copy fits (the steps are only taken on such a refusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CopyShape {
+    /// Payload and every header.
+    Full,
+    /// Payload and headers, with the failure's stack trace dropped and its message cut short.
+    Slim,
+    /// No payload, and only the chain's headers: the copy points at the original record, which
+    /// stays in the main topic (for its retention time), and says why the payload is missing.
+    WithoutPayload,
+}
+
+impl CopyShape {
+    pub fn keeps_payload(self) -> bool {
+        self != CopyShape::WithoutPayload
+    }
+
+    /// The next, smaller shape to try, if any.
+    pub fn smaller(self) -> Option<CopyShape> {
+        match self {
+            CopyShape::Full => Some(CopyShape::Slim),
+            CopyShape::Slim => Some(CopyShape::WithoutPayload),
+            CopyShape::WithoutPayload => None,
+        }
+    }
+
+    /// Cuts `headers` (built by [`hop_headers`]) down to this shape. `refusal` says why.
+    pub fn apply(self, mut headers: Headers, record: &Record, refusal: &str) -> Headers {
+        if self == CopyShape::Full {
+            return headers;
+        }
+        headers.remove(h::EXCEPTION_STACKTRACE);
+        if let Some(message) = headers.text(h::EXCEPTION_MESSAGE) {
+            headers.set(h::EXCEPTION_MESSAGE, cut(&message, SLIM_MESSAGE_BYTES));
+        }
+        if self == CopyShape::WithoutPayload {
+            headers = headers
+                .iter()
+                .filter(|x| {
+                    h::CHAIN_HEADERS.contains(&x.key.as_str()) || x.key.starts_with(h::PREFIX)
+                })
+                .cloned()
+                .collect();
+            let size = record.payload.as_ref().map_or(0, |p| p.len());
+            let original = match h::Provenance::read(&headers) {
+                Some(h::Provenance {
+                    topic,
+                    partition: Some(partition),
+                    offset: Some(offset),
+                    ..
+                }) => format!("{topic}-{partition}@{offset}"),
+                _ => record.coordinates(),
+            };
+            headers.set(
+                h::PAYLOAD_OMITTED,
+                format!("{size} bytes not copied ({refusal}); the original is {original}"),
+            );
+        }
+        headers
+    }
+}
+
+/// How much of the failure's message a slim copy keeps.
+const SLIM_MESSAGE_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// What the hop writes about the failure.

@@ -233,6 +233,9 @@ impl RetryingConsumer {
             resume: resume_tx,
         });
         let stopping = Arc::new(AtomicBool::new(false));
+        // If this future is dropped instead of being shut down (a `select!` that lost, a task
+        // aborted), the polling thread must not go on consuming with no one to stop it.
+        let _stop_when_dropped = StopWhenDropped(stopping.clone());
         let poller = {
             let (shared, stopping) = (shared.clone(), stopping.clone());
             let runtime = tokio::runtime::Handle::current();
@@ -255,6 +258,15 @@ impl RetryingConsumer {
         }
         .map_err(|e| Error::Crashed(e.to_string()))?
         .map_err(|_| Error::Crashed("the polling thread panicked".into()))
+    }
+}
+
+/// Sets the polling thread's stop flag when dropped.
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
@@ -395,12 +407,7 @@ fn poll_loop(
     let consumer = shared.consumer.clone();
     while !stopping.load(Ordering::SeqCst) {
         for tp in resume.try_iter() {
-            if registry
-                .lock()
-                .expect("registry poisoned")
-                .paused
-                .remove(&tp)
-            {
+            if registry::lock(&registry).paused.remove(&tp) {
                 set_paused(&consumer, &tp, false);
             }
         }
@@ -411,7 +418,7 @@ fn poll_loop(
         }
     }
     let workers: Vec<Worker> = {
-        let mut registry = registry.lock().expect("registry poisoned");
+        let mut registry = registry::lock(&registry);
         let all: Vec<Tp> = registry.assigned.iter().cloned().collect();
         registry.release(&all)
     };
@@ -433,7 +440,7 @@ fn dispatch(
         topic: message.topic().to_string(),
         partition: message.partition(),
     };
-    let mut registry = registry.lock().expect("registry poisoned");
+    let mut registry = registry::lock(registry);
     if !registry.assigned.contains(&tp) {
         return; // Revoked while in flight: its new owner reads it again.
     }

@@ -6,13 +6,20 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::record::Record;
+
+/// Locks `mutex` even if a thread panicked while holding it. The registry and the latches hold
+/// plain maps and flags that no update leaves half-written in a way that matters, and a consumer
+/// that stopped on a poisoned lock would stop handling every partition for one panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A topic and partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -96,12 +103,12 @@ impl ExitLatch {
     }
 
     pub fn is_set(&self) -> bool {
-        *self.0 .0.lock().expect("latch poisoned")
+        *lock(&self.0 .0)
     }
 
     pub fn wait_until(&self, deadline: Instant) {
         let (lock, signal) = &*self.0;
-        let mut done = lock.lock().expect("latch poisoned");
+        let mut done = self::lock(lock);
         while !*done {
             let now = Instant::now();
             if now >= deadline {
@@ -109,7 +116,7 @@ impl ExitLatch {
             }
             done = signal
                 .wait_timeout(done, deadline - now)
-                .expect("latch poisoned")
+                .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
     }
@@ -121,9 +128,7 @@ pub(crate) struct ExitGuard(ExitLatch);
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let (lock, signal) = &*self.0 .0;
-        if let Ok(mut done) = lock.lock() {
-            *done = true;
-        }
+        *self::lock(lock) = true;
         signal.notify_all();
     }
 }

@@ -12,7 +12,7 @@ use rdkafka::consumer::Consumer;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-use super::forward::{hop_headers, FailureReport, Hop};
+use super::forward::{hop_headers, refused_for_good, CopyShape, FailureReport, Hop};
 use super::registry::{ExitGuard, Tp};
 use super::{Event, Shared};
 use crate::failure::{Failure, FailureClass, Message};
@@ -138,9 +138,14 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
         group: &settings.group,
         now_ms: now,
     };
-    let headers = hop_headers(&record, &hop, &report);
-    let Some((partition, offset)) = forward(shared, &record, &hop, headers, stop).await else {
-        return false;
+    let (hop, partition, offset) = match forward(shared, &record, hop, &report, stop).await {
+        Forwarded::Written {
+            hop,
+            partition,
+            offset,
+        } => (hop, partition, offset),
+        Forwarded::Skipped => return true,
+        Forwarded::Stopped => return false,
     };
     let attempts = settings.policy.attempts();
     shared.emit(match &hop {
@@ -312,39 +317,104 @@ pub(crate) fn next_hop(
         .map(|topic| Hop::DeadLetter { topic })
 }
 
+/// How forwarding a failed record ended.
+enum Forwarded {
+    /// The copy was acknowledged at `partition@offset`. `hop` is the hop taken: the DLT instead
+    /// of the planned retry topic when that refused the copy.
+    Written {
+        hop: Hop,
+        partition: i32,
+        offset: i64,
+    },
+    /// The retry topic refused the copy for good and there is no DLT: the record is dropped,
+    /// as any failure is when a chain has no DLT.
+    Skipped,
+    /// Stopped before the copy was acknowledged: the source offset stays uncommitted.
+    Stopped,
+}
+
 /// Sends the copy, trying again with back-off until the broker acknowledges it. The source
-/// offset stays uncommitted meanwhile, so a crash here loses nothing. `None` when stopped.
+/// offset stays uncommitted meanwhile, so a crash here loses nothing.
+///
+/// A copy refused for good (too large, invalid) is never sent again as it was: a retry topic's
+/// refusal sends the record to the DLT at once (it could never be retried), and the DLT's
+/// refusal steps the copy down (see [`CopyShape`]) until it fits, so one record cannot stall
+/// its partition forever.
 async fn forward(
     shared: &Shared,
     record: &Record,
-    hop: &Hop,
-    headers: crate::headers::Headers,
+    mut hop: Hop,
+    report: &FailureReport<'_>,
     stop: &CancellationToken,
-) -> Option<(i32, i64)> {
+) -> Forwarded {
     let backoff =
         Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
     let mut failures = 0u32;
+    let mut shape = CopyShape::Full;
+    let mut refusal = String::new();
+    let mut retry_refused: Option<String> = None;
     loop {
-        match shared.forwarder.send(record, hop, headers.clone()).await {
-            Ok(position) => return Some(position),
-            Err(e) => {
-                failures += 1;
-                shared.emit(Event::ForwardFailed {
-                    from: &record.topic,
-                    to: hop.topic(),
-                });
-                let delay = backoff.delay_after(failures);
-                tracing::warn!(
-                    record = %record.coordinates(), target = hop.topic(), error = %e,
-                    "could not write the copy; the source offset stays uncommitted; trying again in {} ms",
-                    delay.as_millis()
-                );
-                tokio::select! {
-                    biased;
-                    _ = stop.cancelled() => return None,
-                    _ = tokio::time::sleep(delay) => {}
+        let mut headers = shape.apply(hop_headers(record, &hop, report), record, &refusal);
+        if let Some(why) = &retry_refused {
+            headers.set(h::RETRY_REFUSED, why.clone());
+        }
+        let error = match shared.forwarder.send(record, &hop, shape, headers).await {
+            Ok((partition, offset)) => {
+                return Forwarded::Written {
+                    hop,
+                    partition,
+                    offset,
                 }
             }
+            Err(e) => e,
+        };
+        shared.emit(Event::ForwardFailed {
+            from: &record.topic,
+            to: hop.topic(),
+        });
+        if refused_for_good(&error) {
+            refusal = format!("{} refused it: {error}", hop.topic());
+            match (&hop, shared.settings.chain.dlt.clone(), shape.smaller()) {
+                (Hop::Retry { .. }, Some(topic), _) => {
+                    tracing::error!(
+                        record = %record.coordinates(),
+                        "{refusal}; it cannot be retried and goes to {topic} instead"
+                    );
+                    retry_refused = Some(refusal.clone());
+                    hop = Hop::DeadLetter { topic };
+                    continue;
+                }
+                (Hop::Retry { .. }, None, _) => {
+                    tracing::error!(
+                        record = %record.coordinates(),
+                        "{refusal}; there is no dead-letter topic: skipped"
+                    );
+                    return Forwarded::Skipped;
+                }
+                (Hop::DeadLetter { .. }, _, Some(smaller)) => {
+                    tracing::error!(
+                        record = %record.coordinates(),
+                        "{refusal}; writing a smaller copy ({smaller:?})"
+                    );
+                    shape = smaller;
+                    continue;
+                }
+                // Even the smallest copy was refused: keep trying (the record stays
+                // uncommitted, so nothing is lost) and say so loudly below.
+                (Hop::DeadLetter { .. }, _, None) => {}
+            }
+        }
+        failures += 1;
+        let delay = backoff.delay_after(failures);
+        tracing::warn!(
+            record = %record.coordinates(), target = hop.topic(), error = %error,
+            "could not write the copy; the source offset stays uncommitted; trying again in {} ms",
+            delay.as_millis()
+        );
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Forwarded::Stopped,
+            _ = tokio::time::sleep(delay) => {}
         }
     }
 }

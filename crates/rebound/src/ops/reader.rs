@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
@@ -106,17 +106,7 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
 }
 
 pub(crate) fn to_record(message: &BorrowedMessage<'_>) -> Record {
-    let headers: Headers = message
-        .headers()
-        .map(|hs| {
-            hs.iter()
-                .map(|h| Header {
-                    key: h.key.to_string(),
-                    value: h.value.map(bytes::Bytes::copy_from_slice),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = read_headers(message);
     Record {
         topic: message.topic().to_string(),
         partition: message.partition(),
@@ -126,6 +116,48 @@ pub(crate) fn to_record(message: &BorrowedMessage<'_>) -> Record {
         timestamp: message.timestamp().to_millis(),
         headers,
         attempt: 1,
+    }
+}
+
+/// The headers of a message, read through librdkafka directly: rdkafka's own iterator unwraps
+/// each key as UTF-8 and panics on a key that is not, and a corrupt header must never crash a
+/// consumer. Such a key is kept, lossily decoded.
+fn read_headers(message: &BorrowedMessage<'_>) -> Headers {
+    use rdkafka::bindings as rd;
+    let mut native: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+    // SAFETY: `message.ptr()` is a live message for the duration of the borrow; librdkafka owns
+    // the headers and the pointers it hands out stay valid while the message lives; every
+    // pointer is checked before use and the bytes are copied out at once.
+    unsafe {
+        if rd::rd_kafka_message_headers(message.ptr(), &mut native)
+            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            || native.is_null()
+        {
+            return Headers::new();
+        }
+        let count = rd::rd_kafka_header_cnt(native);
+        (0..count)
+            .filter_map(|idx| {
+                let mut name: *const std::os::raw::c_char = std::ptr::null();
+                let mut value: *const std::os::raw::c_void = std::ptr::null();
+                let mut size = 0usize;
+                let err =
+                    rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
+                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                    return None;
+                }
+                let key = std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned();
+                let value = (!value.is_null()).then(|| {
+                    bytes::Bytes::copy_from_slice(std::slice::from_raw_parts(
+                        value as *const u8,
+                        size,
+                    ))
+                });
+                Some(Header { key, value })
+            })
+            .collect()
     }
 }
 

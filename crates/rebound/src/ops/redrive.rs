@@ -209,6 +209,12 @@ pub async fn redrive(
 }
 
 fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, String> {
+    // Never, even with --force: the copy would be an empty record in place of the real one.
+    if let Some(omitted) = listed.dead_letter.record.headers.text(h::PAYLOAD_OMITTED) {
+        return Err(format!(
+            "its payload was too large to be dead-lettered: {omitted}; re-publish that record instead"
+        ));
+    }
     if !options.force {
         match listed.status {
             Status::Redriven => {
