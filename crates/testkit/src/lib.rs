@@ -93,7 +93,7 @@ impl Cluster {
                 panic!("could not create {topic}: {code}");
             }
         }
-        wait_until(Duration::from_secs(20), "topic in metadata", || async {
+        wait_until(Duration::from_secs(60), "topic in metadata", || async {
             self.partition_count(name) == Some(partitions as usize)
         })
         .await;
@@ -341,4 +341,43 @@ fn tansu_program() -> std::path::PathBuf {
     home.map(|h| h.join("bin/tansu"))
         .filter(|p| p.exists())
         .unwrap_or_else(|| "tansu".into())
+}
+
+/// What the chaos test's handler does with record `id`, decided by the id alone so that the audit
+/// knows every record's expected end (see `tests/chaos.rs` and the `chaos-worker` binary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fate {
+    /// The handler fails (transiently) on attempts `1..=fail_times`, then succeeds.
+    pub fail_times: u32,
+    /// The handler fails permanently on the first attempt: straight to the DLT.
+    pub permanent: bool,
+}
+
+impl Fate {
+    /// The fate of record `id`: 55 % succeed at once, 10 % fail once, 10 % twice, 5 % three
+    /// times, 10 % four times (with 4 attempts: dead-lettered once exhausted), 10 % permanent.
+    pub fn of(id: u64) -> Fate {
+        // splitmix64: neighbouring ids get unrelated fates.
+        let mut z = id.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let (fail_times, permanent) = match z % 20 {
+            0..=10 => (0, false),
+            11 | 12 => (1, false),
+            13 | 14 => (2, false),
+            15 => (3, false),
+            16 | 17 => (4, false),
+            _ => (0, true),
+        };
+        Fate {
+            fail_times,
+            permanent,
+        }
+    }
+
+    /// Whether the record ends in the DLT under a policy of `attempts` deliveries.
+    pub fn dead_letters(&self, attempts: u32) -> bool {
+        self.permanent || self.fail_times >= attempts
+    }
 }

@@ -1,0 +1,111 @@
+//! The chaos test's worker process (`tests/chaos.rs`): consumes a chain whose payloads are JSON
+//! `{"id": N}` and decides each record's fate from its id alone ([`testkit::Fate::of`]): fail
+//! transiently on attempts `1..=fail_times`, fail permanently, or succeed.
+//!
+//! Every successful handling appends one line to the journal, shared by several processes:
+//! `id worker attempt topic-partition@offset`. Each line is written with a single `write(2)` on a
+//! file opened with `O_APPEND`, so lines of concurrent processes never interleave.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use rebound::failure::Message;
+use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use testkit::Fate;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    #[arg(long)]
+    topic: String,
+    #[arg(long)]
+    group: String,
+    /// Static group membership (`group.instance.id`), also the worker's name in the journal.
+    #[arg(long)]
+    instance_id: String,
+    #[arg(long, default_value_t = 4)]
+    attempts: u32,
+    #[arg(long, default_value_t = 50)]
+    delay_ms: u64,
+    #[arg(long, default_value_t = 2.0)]
+    multiplier: f64,
+    #[arg(long, default_value = ".dlt")]
+    dlt_suffix: String,
+    #[arg(long)]
+    journal: std::path::PathBuf,
+    #[arg(short = 'X')]
+    property: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Job {
+    id: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rebound=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let kafka = KafkaConfig::new(&args.brokers)
+        .property("session.timeout.ms", "10000")
+        .properties_from_args(&args.property)?;
+    let journal = Arc::new(Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&args.journal)?,
+    ));
+    let worker = args.instance_id.clone();
+    let policy = RetryPolicy::new(args.attempts)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(args.delay_ms),
+            args.multiplier,
+        ))
+        .dlt_suffix(&args.dlt_suffix);
+    RetryingConsumer::builder(kafka, &args.topic, &args.group)
+        .instance_id(&args.instance_id)
+        .policy(policy)
+        .shutdown_grace(Duration::from_secs(2))
+        .handler(move |record: Record| {
+            let journal = journal.clone();
+            let worker = worker.clone();
+            async move {
+                let job: Job = record.json()?;
+                let fate = Fate::of(job.id);
+                if fate.permanent {
+                    return Err(Failure::permanent(Message(format!(
+                        "job {} can never work",
+                        job.id
+                    ))));
+                }
+                if record.attempt <= fate.fail_times {
+                    return Err(Failure::msg(format!(
+                        "job {} fails on attempt {}",
+                        job.id, record.attempt
+                    )));
+                }
+                let line = format!(
+                    "{} {} {} {}\n",
+                    job.id,
+                    worker,
+                    record.attempt,
+                    record.coordinates()
+                );
+                // One write per line: O_APPEND keeps concurrent writers' lines whole.
+                journal.lock().unwrap().write_all(line.as_bytes())?;
+                Ok(())
+            }
+        })
+        .build()?
+        .run(rebound::shutdown_signal())
+        .await?;
+    Ok(())
+}
