@@ -53,9 +53,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Start the broker if needed, then run the benchmark (not yet implemented)
+    /// Start the broker if needed, then run the benchmarks (release build; see BENCHMARKS.md)
     Bench {
-        /// Extra arguments for the benchmark
+        /// Arguments for `rebound-bench` (e.g. `--quick`, `--scenario happy,delay`, `--help`)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
@@ -129,9 +129,29 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Bench { args } => {
             broker.start()?;
-            let _ = args;
-            eprintln!("bench: not yet implemented");
-            Ok(ExitCode::FAILURE)
+            // The API scenario starts the real `mailer api`, found beside the bench binary,
+            // so both are built in release mode before anything is measured.
+            let mut build = cargo();
+            build.args([
+                "build",
+                "--locked",
+                "--release",
+                "-p",
+                "bench",
+                "-p",
+                "mailer",
+            ]);
+            let built = run_forwarding_exit(build, &broker)?;
+            if built != ExitCode::SUCCESS {
+                return Ok(built);
+            }
+            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| broker.root.join("target"));
+            let bench = broker.root.join(target_dir).join("release/rebound-bench");
+            let mut cmd = Command::new(bench);
+            cmd.args(&args);
+            run_forwarding_exit(cmd, &broker)
         }
     }
 }

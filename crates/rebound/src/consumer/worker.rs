@@ -3,10 +3,13 @@
 //! record is done. A waiting partition holds up nobody else: each partition has its own task.
 
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::future::{self, Future};
+use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use rdkafka::consumer::Consumer;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -44,6 +47,16 @@ pub(crate) fn now_ms() -> i64 {
     (now_micros() + 999) / 1000
 }
 
+/// Copies a partition may have in flight at once. The handler goes on with the next records
+/// while copies of failed ones wait for their acknowledgement (a round trip of the broker's
+/// `acks=all`), so a run of failures does not serialise the partition on the broker's latency.
+/// Offsets are still stored in order: a record's offset only once it and every record before
+/// it are done.
+const MAX_COPIES_IN_FLIGHT: usize = 64;
+
+/// A record being finished: yields its offset once it is done, `None` if stopped before.
+type Finishing = Pin<Box<dyn Future<Output = Option<i64>> + Send>>;
+
 pub(crate) async fn run(
     shared: Arc<Shared>,
     tp: Tp,
@@ -51,11 +64,23 @@ pub(crate) async fn run(
     control: WorkerControl,
 ) {
     let _exit = control.exit;
+    // Records handled or being forwarded, in offset order. Empty most of the time: a record
+    // done in place while nothing is in flight has its offset stored at once.
+    let mut finishing: FuturesOrdered<Finishing> = FuturesOrdered::new();
     loop {
         let record = tokio::select! {
             biased;
+            _ = control.abort.cancelled() => return,
+            Some(done) = finishing.next(), if !finishing.is_empty() => {
+                match done {
+                    Some(offset) => store_offset(&shared, &tp, offset),
+                    // A copy stopped before its acknowledgement: nothing after it may be stored.
+                    None => return,
+                }
+                continue;
+            }
             _ = control.stop.cancelled() => break,
-            next = records.recv() => match next {
+            next = records.recv(), if finishing.len() < MAX_COPIES_IN_FLIGHT => match next {
                 Some(record) => record,
                 None => break,
             },
@@ -66,27 +91,57 @@ pub(crate) async fn run(
             let _ = shared.resume.send(tp.clone());
         }
         let offset = record.offset;
+        let processed = tokio::select! {
+            biased;
+            _ = control.abort.cancelled() => return,
+            processed = process(&shared, record, &control.stop) => processed,
+        };
+        match processed {
+            Processed::Done if finishing.is_empty() => store_offset(&shared, &tp, offset),
+            Processed::Done => finishing.push_back(Box::pin(future::ready(Some(offset)))),
+            Processed::Forwarding(copy) => finishing.push_back(copy),
+            Processed::Stopped => break,
+        }
+    }
+    // Stopping: what is done so far is stored; copies still waiting for their acknowledgement
+    // get it or give up when the stop reaches their back-off (`abort` cuts the wait short).
+    loop {
         let done = tokio::select! {
             biased;
-            _ = control.abort.cancelled() => false,
-            done = process(&shared, record, &control.stop) => done,
+            _ = control.abort.cancelled() => return,
+            done = finishing.next() => done,
         };
-        if !done {
-            break;
-        }
-        // librdkafka stores `offset + 1`, the next record to read.
-        if let Err(e) = shared
-            .consumer
-            .store_offset(&tp.topic, tp.partition, offset)
-        {
-            // The partition was revoked meanwhile: its new owner handles the record again.
-            tracing::debug!(%tp, offset, error = %e, "could not store offset");
+        match done {
+            Some(Some(offset)) => store_offset(&shared, &tp, offset),
+            Some(None) | None => return,
         }
     }
 }
 
-/// Handles one record to the end. `false` when stopped before the record was done.
-async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) -> bool {
+fn store_offset(shared: &Shared, tp: &Tp, offset: i64) {
+    // librdkafka stores `offset + 1`, the next record to read.
+    if let Err(e) = shared
+        .consumer
+        .store_offset(&tp.topic, tp.partition, offset)
+    {
+        // The partition was revoked meanwhile: its new owner handles the record again.
+        tracing::debug!(%tp, offset, error = %e, "could not store offset");
+    }
+}
+
+/// What handling a record in place led to.
+enum Processed {
+    /// The record is done: handled, or given up (no DLT).
+    Done,
+    /// The record failed; its copy to the next retry topic or the DLT is on its way.
+    Forwarding(Finishing),
+    /// Stopped before the record was done.
+    Stopped,
+}
+
+/// Handles one record: waits until it is due, runs the handler, and starts the copy of a
+/// failed record.
+async fn process(shared: &Arc<Shared>, mut record: Record, stop: &CancellationToken) -> Processed {
     let settings = &shared.settings;
     match settings.chain.stage_of(&record.topic) {
         Some(Stage::Retry(topic)) => {
@@ -95,12 +150,17 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
             if let Some(wait) = read_due(&record) {
                 tokio::select! {
                     biased;
-                    _ = stop.cancelled() => return false,
+                    _ = stop.cancelled() => return Processed::Stopped,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
-        Some(Stage::Dlt) => return deliver_dead_letter(shared, record, stop).await,
+        Some(Stage::Dlt) => {
+            return match deliver_dead_letter(shared, record, stop).await {
+                true => Processed::Done,
+                false => Processed::Stopped,
+            }
+        }
         Some(Stage::Main) | None => record.attempt = 1,
     }
 
@@ -112,9 +172,9 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
                 attempt: record.attempt,
                 latency: started.elapsed(),
             });
-            return true;
+            return Processed::Done;
         }
-        Attempt::Stopped => return false,
+        Attempt::Stopped => return Processed::Stopped,
         Attempt::Failed(failure) => failure,
     };
     let class = settings.classifier.classify(&failure);
@@ -130,22 +190,59 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
             record = %record.coordinates(), attempt = record.attempt, %class, error = %failure,
             "record failed and there is no dead-letter topic: skipped"
         );
-        return true;
+        return Processed::Done;
     };
+    let failed = Failed {
+        record,
+        failure,
+        class,
+        now,
+    };
+    Processed::Forwarding(Box::pin(finish_failed(
+        shared.clone(),
+        failed,
+        hop,
+        stop.clone(),
+    )))
+}
+
+/// A record that failed, on its way to the next hop.
+struct Failed {
+    record: Record,
+    failure: Failure,
+    class: FailureClass,
+    now: i64,
+}
+
+/// Writes the copy of a failed record, then logs the hop. Yields the record's offset once the
+/// copy is acknowledged, `None` if stopped before.
+async fn finish_failed(
+    shared: Arc<Shared>,
+    failed: Failed,
+    hop: Hop,
+    stop: CancellationToken,
+) -> Option<i64> {
+    let Failed {
+        record,
+        failure,
+        class,
+        now,
+    } = failed;
+    let settings = &shared.settings;
     let report = FailureReport {
         failure: &failure,
         class,
         group: &settings.group,
         now_ms: now,
     };
-    let (hop, partition, offset) = match forward(shared, &record, hop, &report, stop).await {
+    let (hop, partition, offset) = match forward(&shared, &record, hop, &report, &stop).await {
         Forwarded::Written {
             hop,
             partition,
             offset,
         } => (hop, partition, offset),
-        Forwarded::Skipped => return true,
-        Forwarded::Stopped => return false,
+        Forwarded::Skipped => return Some(record.offset),
+        Forwarded::Stopped => return None,
     };
     let attempts = settings.policy.attempts();
     shared.emit(match &hop {
@@ -168,7 +265,7 @@ async fn process(shared: &Shared, mut record: Record, stop: &CancellationToken) 
             record.coordinates(), record.attempt, attempts
         ),
     }
-    true
+    Some(record.offset)
 }
 
 /// The attempt number of a record on a retry topic, from its header. A missing or corrupt header

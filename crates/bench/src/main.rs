@@ -1,0 +1,378 @@
+//! `rebound-bench`: what Rebound costs compared with the best a user could hand-write with
+//! rdkafka, measured back to back on the same broker and the same topic contents (issue 6).
+//!
+//! Run it with `cargo xtask bench [ARGS]`, which starts the test broker first. Figures and the
+//! exact commands are recorded in `BENCHMARKS.md`.
+
+mod api;
+mod broker;
+mod happy;
+mod kit;
+mod memory;
+mod one_hop;
+mod redrive;
+mod report;
+
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use rebound::KafkaConfig;
+
+/// Benchmarks Rebound against hand-written rdkafka loops on a real broker.
+///
+/// Each scenario produces its records once into fresh topics, then runs the baseline and Rebound
+/// back to back on the same contents, each with its own fresh consumer group, `--repeat` times,
+/// and prints the medians and the ratio Rebound/baseline as Markdown tables.
+///
+/// Throughput is measured from the first record handled to the last one handled: the group join
+/// (3-5 s on Tansu) is not counted.
+#[derive(Parser)]
+#[command(name = "rebound-bench", version)]
+struct Cli {
+    /// Records of the throughput scenarios (happy, scaling, poison); the other sizes follow it.
+    #[arg(long, default_value_t = 500_000)]
+    records: u64,
+    /// Partitions of the topics (scaling runs 1, 4 and 8 whatever this says).
+    #[arg(long, default_value_t = 8)]
+    partitions: i32,
+    /// Runs of each contender; the tables show the median.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Scenarios to run, comma-separated, or `all`.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    scenario: Vec<Scenario>,
+    /// Small sizes for a smoke run, not for figures (20k records, 2k one-hop, 4k dead letters,
+    /// 2k delayed, 20k/200k backlog, 3 s of API load).
+    #[arg(long)]
+    quick: bool,
+    /// Bootstrap servers.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Run on a fresh Tansu of the benchmark's own (free port, data in target/bench-broker/,
+    /// stopped at the end) instead of --brokers, with the header index Tansu 0.6.0 lacks (see
+    /// BENCHMARKS.md). Recommended: the shared broker's history skews the figures, and a
+    /// benchmark's load stalls it for everyone.
+    #[arg(long)]
+    private_broker: bool,
+    /// With --private-broker: leave Tansu's schema as it ships (no index on its header table).
+    #[arg(long, requires = "private_broker")]
+    no_header_index: bool,
+    /// A librdkafka property for every client, baselines and Rebound alike (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    property: Vec<String>,
+    /// Records of the one-hop scenario (default: --records / 10, so 50k: a hop costs much more
+    /// than a read on Tansu).
+    #[arg(long)]
+    hop_records: Option<u64>,
+    /// Records through the 1 s retry topic in the delay scenario.
+    #[arg(long)]
+    delay_records: Option<u64>,
+    /// Dead letters in the redrive scenario (default: --records / 5, so 100k).
+    #[arg(long)]
+    dead_letters: Option<u64>,
+    /// Records per second asked of the rate-limited redrive.
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
+    /// Dead letters redriven at --rate.
+    #[arg(long)]
+    rate_records: Option<u64>,
+    /// Backlog sizes of the memory scenario, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    backlog: Vec<u64>,
+    /// An extra memory run per value (repeatable), to show which settings bound the worker's
+    /// memory: comma-separated librdkafka `key=value` properties, and `buffered=N` for the
+    /// consumer's `max_buffered(N)`. Example: `buffered=250,queued.max.messages.kbytes=4096`.
+    #[arg(long, value_name = "SETTINGS")]
+    mem_variant: Vec<String>,
+    /// `max_buffered` of every Rebound consumer of scenarios 1-4 (the library's default if
+    /// absent), to see what its flow control costs.
+    #[arg(long)]
+    max_buffered: Option<usize>,
+    /// Which contenders scenarios 1 and 2 run (`rebound` alone is handy under a profiler).
+    #[arg(long, value_enum, default_value = "both")]
+    contenders: Contenders,
+    /// The `mailer` binary for the API scenario (default: `mailer` beside this binary).
+    #[arg(long)]
+    mailer_bin: Option<std::path::PathBuf>,
+    /// Seconds of load per API measurement.
+    #[arg(long, default_value_t = 10)]
+    api_seconds: u64,
+    /// Delete each scenario's topics when it ends. Off by default: on Tansu (SQLite) deleting a
+    /// big topic is one long transaction that stalls the broker for everyone using it.
+    #[arg(long)]
+    delete_topics: bool,
+    #[command(subcommand)]
+    hidden: Option<Hidden>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Scenario {
+    All,
+    Happy,
+    Scaling,
+    OneHop,
+    Delay,
+    Poison,
+    Redrive,
+    Memory,
+    Api,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+pub enum Contenders {
+    Both,
+    Baseline,
+    Rebound,
+}
+
+#[derive(Subcommand)]
+enum Hidden {
+    /// The memory scenario's worker process (run by the benchmark itself).
+    #[command(hide = true)]
+    MemWorker(memory::WorkerArgs),
+}
+
+/// What every scenario gets.
+pub struct Ctx {
+    pub kafka: KafkaConfig,
+    /// The local Tansu process serving `kafka`, for its CPU time.
+    pub broker_pid: Option<String>,
+    pub contenders: Contenders,
+    pub records: u64,
+    pub partitions: i32,
+    pub repeat: usize,
+    pub quick: bool,
+    pub delete_topics: bool,
+    /// `-X` properties, passed on to child processes.
+    pub properties: Vec<String>,
+    pub hop_records: u64,
+    pub delay_records: u64,
+    pub dead_letters: u64,
+    pub rate: f64,
+    pub rate_records: u64,
+    pub backlog: Vec<u64>,
+    pub mem_variants: Vec<String>,
+    pub max_buffered: Option<usize>,
+    pub mailer_bin: Option<std::path::PathBuf>,
+    pub api_seconds: u64,
+    /// One line per target: scenario, target, measured, verdict.
+    pub summary: std::sync::Mutex<Vec<[String; 4]>>,
+}
+
+impl Ctx {
+    pub fn target(&self, scenario: &str, target: &str, measured: String, met: Option<bool>) {
+        let verdict = match met {
+            Some(met) => report::verdict(met).to_string(),
+            None => "n/a".to_string(),
+        };
+        self.summary.lock().expect("summary").push([
+            scenario.to_string(),
+            target.to_string(),
+            measured,
+            verdict,
+        ]);
+    }
+
+    /// A Rebound consumer of `topic` with a fresh group, as every scenario builds it.
+    pub fn rebound(&self, topic: &str, group: &str) -> rebound::RetryingConsumerBuilder {
+        let builder =
+            rebound::RetryingConsumer::builder(self.kafka.clone(), topic, &kit::unique(group));
+        match self.max_buffered {
+            Some(n) => builder.max_buffered(n),
+            None => builder,
+        }
+    }
+
+    pub fn meter(&self) -> kit::Meter {
+        kit::Meter::start(self.broker_pid.as_deref())
+    }
+
+    pub fn runs_baseline(&self) -> bool {
+        self.contenders != Contenders::Rebound
+    }
+
+    pub fn runs_rebound(&self) -> bool {
+        self.contenders != Contenders::Baseline
+    }
+
+    pub async fn cleanup(&self, topics: &[String]) {
+        if self.delete_topics {
+            kit::delete_topics(&self.kafka, topics).await;
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(Hidden::MemWorker(args)) = cli.hidden {
+        let kafka = KafkaConfig::new(&cli.brokers).properties_from_args(&cli.property)?;
+        return runtime.block_on(memory::worker(kafka, args));
+    }
+    let private = if cli.private_broker {
+        Some(broker::PrivateBroker::start(!cli.no_header_index)?)
+    } else {
+        None
+    };
+    let brokers = private
+        .as_ref()
+        .map_or(cli.brokers.clone(), |b| b.address.clone());
+    let kafka = KafkaConfig::new(&brokers).properties_from_args(&cli.property)?;
+    if cli.repeat == 0 || cli.partitions < 1 {
+        bail!("--repeat and --partitions must be at least 1");
+    }
+    let quick = cli.quick;
+    let records = if quick && cli.records == 500_000 {
+        20_000
+    } else {
+        cli.records
+    };
+    let broker_pid = kit::broker_pid(&brokers);
+    let ctx = Ctx {
+        kafka,
+        broker_pid: broker_pid.clone(),
+        contenders: cli.contenders,
+        records,
+        partitions: cli.partitions,
+        repeat: cli.repeat,
+        quick,
+        delete_topics: cli.delete_topics,
+        properties: cli.property.clone(),
+        hop_records: cli.hop_records.unwrap_or((records / 10).max(1)),
+        delay_records: cli
+            .delay_records
+            .unwrap_or(if quick { 2_000 } else { 10_000 }),
+        dead_letters: cli.dead_letters.unwrap_or((records / 5).max(1)),
+        rate: cli.rate,
+        rate_records: cli
+            .rate_records
+            .unwrap_or(if quick { 2_000 } else { 10_000 }),
+        backlog: if !cli.backlog.is_empty() {
+            cli.backlog.clone()
+        } else if quick {
+            vec![20_000, 200_000]
+        } else {
+            vec![100_000, 1_000_000]
+        },
+        mem_variants: cli.mem_variant.clone(),
+        max_buffered: cli.max_buffered,
+        mailer_bin: cli.mailer_bin.clone(),
+        api_seconds: cli.api_seconds,
+        summary: Default::default(),
+    };
+    let all = cli.scenario.contains(&Scenario::All);
+    let wanted = |s: Scenario| all || cli.scenario.contains(&s);
+
+    println!("# rebound-bench");
+    println!();
+    match &private {
+        Some(b) => println!(
+            "- brokers: {brokers}, a fresh private Tansu 0.6.0 (SQLite, data in {}){}",
+            b.dir.display(),
+            if cli.no_header_index {
+                ", schema as shipped"
+            } else {
+                ", with the index `header (topition, offset_id)` added"
+            }
+        ),
+        None => println!("- brokers: {brokers}"),
+    }
+    println!("- {}", machine());
+    match &broker_pid {
+        Some(pid) => println!("- broker: local Tansu, pid {pid} (its CPU time is reported)"),
+        None => println!("- broker: not a local Tansu process (no broker CPU figures)"),
+    }
+    println!(
+        "- records: {}, partitions: {}, repeat: {}{}",
+        ctx.records,
+        ctx.partitions,
+        ctx.repeat,
+        if quick { " (--quick)" } else { "" }
+    );
+    println!("- load average at start: {}", kit::loadavg());
+    println!("- throughput is measured from the first record handled to the last one handled;");
+    println!("  the consumer-group join (3-5 s on Tansu) is not counted");
+    println!();
+
+    let started = Instant::now();
+    runtime.block_on(async {
+        let steps: [(Scenario, &str); 8] = [
+            (Scenario::Happy, "1. happy path"),
+            (Scenario::Scaling, "1b. happy path, scaling with partitions"),
+            (Scenario::OneHop, "2. one retry hop"),
+            (Scenario::Delay, "3. delay precision"),
+            (Scenario::Poison, "4. poison isolation"),
+            (Scenario::Redrive, "5. redrive"),
+            (Scenario::Memory, "6. memory"),
+            (Scenario::Api, "7. API"),
+        ];
+        for (scenario, title) in steps {
+            if !wanted(scenario) {
+                continue;
+            }
+            println!("## {title}");
+            println!();
+            eprintln!("== {title} (load {})", kit::loadavg());
+            let t = Instant::now();
+            let result = match scenario {
+                Scenario::Happy => happy::happy(&ctx).await,
+                Scenario::Scaling => happy::scaling(&ctx).await,
+                Scenario::OneHop => one_hop::one_hop(&ctx).await,
+                Scenario::Delay => one_hop::delay(&ctx).await,
+                Scenario::Poison => happy::poison(&ctx).await,
+                Scenario::Redrive => redrive::redrive(&ctx).await,
+                Scenario::Memory => memory::memory(&ctx).await,
+                Scenario::Api => api::api(&ctx).await,
+                Scenario::All => Ok(()),
+            };
+            if let Err(e) = result {
+                println!("**failed**: {e:#}");
+                println!();
+                ctx.target(title, "(scenario)", format!("failed: {e:#}"), Some(false));
+            }
+            println!(
+                "_{title}: {:.0} s, load average after: {}_",
+                t.elapsed().as_secs_f64(),
+                kit::loadavg()
+            );
+            println!();
+        }
+    });
+
+    println!("## Targets");
+    println!();
+    let mut table = report::Table::new(&["scenario", "target", "measured", "verdict"]);
+    for line in ctx.summary.lock().expect("summary").iter() {
+        table.row(line.to_vec());
+    }
+    table.print();
+    println!(
+        "_total {:.0} s, load average at the end: {}_",
+        started.elapsed().as_secs_f64(),
+        kit::loadavg()
+    );
+    Ok(())
+}
+
+/// CPU model and count, for the record.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .unwrap_or("unknown CPU");
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("machine: {cpus} x {model}")
+}
