@@ -9,8 +9,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, FutureProducer, FutureRecord, Producer, ProducerContext,
+};
 use rdkafka::util::Timeout;
 use rebound::headers::Headers;
 use rebound::KafkaConfig;
@@ -442,5 +445,23 @@ impl Meter {
         };
         let n = records.max(1) as f64;
         (client * 1e6 / n, broker * 1e6 / n)
+    }
+}
+
+/// Hands `copy` to a baseline's producer, serving delivery reports while librdkafka's queue is
+/// full, as a hand-written pipelined forwarder does.
+pub fn send_waiting<'a, C: ProducerContext>(
+    producer: &BaseProducer<C>,
+    mut copy: BaseRecord<'a, [u8], [u8], C::DeliveryOpaque>,
+) -> Result<()> {
+    loop {
+        match producer.send(copy) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                copy = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => bail!("baseline: could not send a copy: {e}"),
+        }
     }
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -149,16 +148,7 @@ fn baseline_one_hop(
             if let Some(p) = m.payload() {
                 copy = copy.payload(p);
             }
-            loop {
-                match producer.send(copy) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        copy = back;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                    Err((e, _)) => bail!("baseline: could not send a copy: {e}"),
-                }
-            }
+            kit::send_waiting(&producer, copy)?;
         } else {
             std::hint::black_box(m.payload());
             tally.tick();

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -124,16 +123,7 @@ fn baseline_copy(kafka: KafkaConfig, dlt: String, target: String, n: u64) -> Res
         if let Some(p) = m.payload() {
             copy = copy.payload(p);
         }
-        loop {
-            match producer.send(copy) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    copy = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => bail!("baseline: could not send a copy: {e}"),
-            }
-        }
+        kit::send_waiting(&producer, copy)?;
     }
     producer.flush(Duration::from_secs(60))?;
     if delivered.failed.load(Ordering::SeqCst) || delivered.ok.load(Ordering::Relaxed) != n {

@@ -414,7 +414,12 @@ fn poll_loop(
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
-            Some(Ok(message)) => dispatch(&shared, &registry, &runtime, &message),
+            Some(Ok(message)) => {
+                if let Some(full) = dispatch(&shared, &registry, &runtime, &message) {
+                    drop(message);
+                    pause_unless_draining(&shared, &registry, full);
+                }
+            }
         }
     }
     let workers: Vec<Worker> = {
@@ -428,28 +433,62 @@ fn poll_loop(
     tracing::info!("consumer stopped");
 }
 
-/// Hands a record to its partition's task, starting the task if needed, and pauses the
-/// partition when its task has too much in hand.
+/// A partition whose task has `pause_above` records or more in hand.
+struct Full {
+    tp: Tp,
+    buffered: Arc<AtomicUsize>,
+}
+
+/// How long the poller gives a full partition's task to catch up before pausing the partition.
+///
+/// Pausing is expensive: librdkafka drops what it prefetched for the partition and fetches it
+/// again after the resume, which costs the broker a second read of every such record. A task
+/// that is merely behind (its thread descheduled for a few milliseconds while the poller ran)
+/// catches up within this time, and the poller waiting is what lets it; a task that is waiting
+/// for a due time or held by a slow handler does not, and its partition is paused so that the
+/// others go on. The wait is at most this long per pause, so no partition holds up the others
+/// for longer.
+const CATCH_UP: Duration = Duration::from_millis(20);
+
+/// Waits up to [`CATCH_UP`] for a full partition's task to drain below the limit; pauses the
+/// partition if it does not.
+fn pause_unless_draining(shared: &Shared, registry: &Mutex<Registry>, full: Full) {
+    let limit = shared.settings.pause_above;
+    let started = std::time::Instant::now();
+    while full.buffered.load(Ordering::SeqCst) >= limit {
+        if started.elapsed() >= CATCH_UP {
+            let mut registry = registry::lock(registry);
+            if registry.assigned.contains(&full.tp) && registry.paused.insert(full.tp.clone()) {
+                set_paused(&shared.consumer, &full.tp, true);
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Hands a record to its partition's task, starting the task if needed. Returns the partition
+/// when its task has too much in hand and the partition is not paused yet.
 fn dispatch(
     shared: &Arc<Shared>,
     registry: &Mutex<Registry>,
     runtime: &tokio::runtime::Handle,
     message: &BorrowedMessage<'_>,
-) {
+) -> Option<Full> {
     let tp = Tp {
         topic: message.topic().to_string(),
         partition: message.partition(),
     };
     let mut registry = registry::lock(registry);
     if !registry.assigned.contains(&tp) {
-        return; // Revoked while in flight: its new owner reads it again.
+        return None; // Revoked while in flight: its new owner reads it again.
     }
     let worker = registry
         .workers
         .entry(tp.clone())
         .or_insert_with(|| spawn_worker(shared, runtime, &tp));
     if message.offset() <= worker.dispatched_until {
-        return; // Re-fetched after a resume: the task already has it.
+        return None; // Re-fetched after a resume: the task already has it.
     }
     worker.dispatched_until = message.offset();
     let buffered = worker.buffered.fetch_add(1, Ordering::SeqCst) + 1;
@@ -458,11 +497,19 @@ fn dispatch(
         .send(crate::ops::reader::to_record(message))
         .is_err()
     {
-        return;
+        return None;
     }
-    if buffered >= shared.settings.pause_above && registry.paused.insert(tp.clone()) {
-        set_paused(&shared.consumer, &tp, true);
+    if buffered < shared.settings.pause_above {
+        return None;
     }
+    let counter = worker.buffered.clone();
+    if registry.paused.contains(&tp) {
+        return None;
+    }
+    Some(Full {
+        tp,
+        buffered: counter,
+    })
 }
 
 fn spawn_worker(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, tp: &Tp) -> Worker {
