@@ -149,8 +149,8 @@ impl RetryingConsumer {
                 observer: None,
                 handler_timeout: None,
                 grace: Duration::from_secs(10),
-                pause_above: 2000,
-                resume_below: 500,
+                pause_above: 500,
+                resume_below: 125,
                 create_topics: true,
                 default_partitions: 1,
                 replication: -1,
@@ -324,7 +324,11 @@ impl RetryingConsumerBuilder {
         self
     }
 
-    /// Records buffered per partition before it is paused (default 2000); resumed at a quarter.
+    /// Records buffered per partition before it is paused (default 500); resumed at a quarter.
+    ///
+    /// This bounds the memory a waiting partition holds: a record with Rebound's retry headers
+    /// takes about 2 KiB in hand, so the default is about 1 MiB per partition. Larger values
+    /// pause less often on bursty handlers; smaller ones hold less (see BENCHMARKS.md).
     pub fn max_buffered(mut self, records: usize) -> Self {
         self.settings.pause_above = records.max(4);
         self.settings.resume_below = self.settings.pause_above / 4;
