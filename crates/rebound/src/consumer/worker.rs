@@ -2,13 +2,14 @@
 //! runs the handler (with in-place retries), forwards failures, and stores the offset once the
 //! record is done. A waiting partition holds up nobody else: each partition has its own task.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::{self, Future};
+use futures::future::Future;
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use rdkafka::consumer::Consumer;
@@ -49,13 +50,45 @@ pub(crate) fn now_ms() -> i64 {
 
 /// Copies a partition may have in flight at once. The handler goes on with the next records
 /// while copies of failed ones wait for their acknowledgement (a round trip of the broker's
-/// `acks=all`), so a run of failures does not serialise the partition on the broker's latency.
-/// Offsets are still stored in order: a record's offset only once it and every record before
-/// it are done.
-const MAX_COPIES_IN_FLIGHT: usize = 64;
+/// `acks=all`), so failures do not serialise the partition on the broker's latency. Offsets are
+/// still stored in order: never past a copy that is not acknowledged yet.
+const MAX_COPIES_IN_FLIGHT: usize = 256;
 
-/// A record being finished: yields its offset once it is done, `None` if stopped before.
-type Finishing = Pin<Box<dyn Future<Output = Option<i64>> + Send>>;
+/// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
+type Copy = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// The records of one partition that are done in order, and the copies still in flight.
+#[derive(Default)]
+struct Progress {
+    /// Copies in flight, oldest first, with their source offsets in the same order.
+    copies: FuturesOrdered<Copy>,
+    copy_offsets: VecDeque<i64>,
+    /// The last record processed (handled, or its copy sent off).
+    last_processed: Option<i64>,
+}
+
+impl Progress {
+    /// A record done in place. Returns the offset to store, if nothing before it is in flight.
+    fn done(&mut self, offset: i64) -> Option<i64> {
+        self.last_processed = Some(offset);
+        self.copy_offsets.is_empty().then_some(offset)
+    }
+
+    fn copying(&mut self, offset: i64, copy: Copy) {
+        self.last_processed = Some(offset);
+        self.copy_offsets.push_back(offset);
+        self.copies.push_back(copy);
+    }
+
+    /// The oldest copy was acknowledged: everything before the next copy in flight is done.
+    fn acknowledged(&mut self) -> Option<i64> {
+        self.copy_offsets.pop_front();
+        match self.copy_offsets.front() {
+            Some(next) => Some(next - 1),
+            None => self.last_processed,
+        }
+    }
+}
 
 pub(crate) async fn run(
     shared: Arc<Shared>,
@@ -64,23 +97,23 @@ pub(crate) async fn run(
     control: WorkerControl,
 ) {
     let _exit = control.exit;
-    // Records handled or being forwarded, in offset order. Empty most of the time: a record
-    // done in place while nothing is in flight has its offset stored at once.
-    let mut finishing: FuturesOrdered<Finishing> = FuturesOrdered::new();
+    let mut progress = Progress::default();
     loop {
         let record = tokio::select! {
             biased;
             _ = control.abort.cancelled() => return,
-            Some(done) = finishing.next(), if !finishing.is_empty() => {
-                match done {
-                    Some(offset) => store_offset(&shared, &tp, offset),
-                    // A copy stopped before its acknowledgement: nothing after it may be stored.
-                    None => return,
+            Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
+                if !acknowledged {
+                    // Stopped before its acknowledgement: nothing from it on may be stored.
+                    return;
+                }
+                if let Some(offset) = progress.acknowledged() {
+                    store_offset(&shared, &tp, offset);
                 }
                 continue;
             }
             _ = control.stop.cancelled() => break,
-            next = records.recv(), if finishing.len() < MAX_COPIES_IN_FLIGHT => match next {
+            next = records.recv(), if progress.copies.len() < MAX_COPIES_IN_FLIGHT => match next {
                 Some(record) => record,
                 None => break,
             },
@@ -97,23 +130,28 @@ pub(crate) async fn run(
             processed = process(&shared, record, &control.stop) => processed,
         };
         match processed {
-            Processed::Done if finishing.is_empty() => store_offset(&shared, &tp, offset),
-            Processed::Done => finishing.push_back(Box::pin(future::ready(Some(offset)))),
-            Processed::Forwarding(copy) => finishing.push_back(copy),
+            Processed::Done => {
+                if let Some(offset) = progress.done(offset) {
+                    store_offset(&shared, &tp, offset);
+                }
+            }
+            Processed::Forwarding(copy) => progress.copying(offset, copy),
             Processed::Stopped => break,
         }
     }
     // Stopping: what is done so far is stored; copies still waiting for their acknowledgement
     // get it or give up when the stop reaches their back-off (`abort` cuts the wait short).
-    loop {
-        let done = tokio::select! {
+    while !progress.copies.is_empty() {
+        let acknowledged = tokio::select! {
             biased;
             _ = control.abort.cancelled() => return,
-            done = finishing.next() => done,
+            acknowledged = progress.copies.next() => acknowledged == Some(true),
         };
-        match done {
-            Some(Some(offset)) => store_offset(&shared, &tp, offset),
-            Some(None) | None => return,
+        if !acknowledged {
+            return;
+        }
+        if let Some(offset) = progress.acknowledged() {
+            store_offset(&shared, &tp, offset);
         }
     }
 }
@@ -134,7 +172,7 @@ enum Processed {
     /// The record is done: handled, or given up (no DLT).
     Done,
     /// The record failed; its copy to the next retry topic or the DLT is on its way.
-    Forwarding(Finishing),
+    Forwarding(Copy),
     /// Stopped before the record was done.
     Stopped,
 }
@@ -214,14 +252,14 @@ struct Failed {
     now: i64,
 }
 
-/// Writes the copy of a failed record, then logs the hop. Yields the record's offset once the
-/// copy is acknowledged, `None` if stopped before.
+/// Writes the copy of a failed record, then logs the hop. `true` once the copy is acknowledged
+/// (or the record is dropped, having nowhere to go), `false` if stopped before.
 async fn finish_failed(
     shared: Arc<Shared>,
     failed: Failed,
     hop: Hop,
     stop: CancellationToken,
-) -> Option<i64> {
+) -> bool {
     let Failed {
         record,
         failure,
@@ -241,8 +279,8 @@ async fn finish_failed(
             partition,
             offset,
         } => (hop, partition, offset),
-        Forwarded::Skipped => return Some(record.offset),
-        Forwarded::Stopped => return None,
+        Forwarded::Skipped => return true,
+        Forwarded::Stopped => return false,
     };
     let attempts = settings.policy.attempts();
     shared.emit(match &hop {
@@ -265,7 +303,7 @@ async fn finish_failed(
             record.coordinates(), record.attempt, attempts
         ),
     }
-    Some(record.offset)
+    true
 }
 
 /// The attempt number of a record on a retry topic, from its header. A missing or corrupt header
@@ -541,5 +579,43 @@ async fn deliver_dead_letter(shared: &Shared, record: Record, stop: &Cancellatio
                 n = n.saturating_add(1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy() -> Copy {
+        Box::pin(async { true })
+    }
+
+    #[test]
+    fn offsets_are_stored_in_order_around_copies_in_flight() {
+        let mut progress = Progress::default();
+        assert_eq!(
+            progress.done(0),
+            Some(0),
+            "nothing in flight: stored at once"
+        );
+        progress.copying(1, copy());
+        assert_eq!(progress.done(2), None, "behind the copy of 1");
+        assert_eq!(progress.done(3), None);
+        progress.copying(4, copy());
+        assert_eq!(progress.done(5), None);
+        assert_eq!(
+            progress.acknowledged(),
+            Some(3),
+            "up to the copy of 4, still in flight"
+        );
+        assert_eq!(progress.acknowledged(), Some(5), "everything processed");
+        assert_eq!(progress.done(6), Some(6));
+    }
+
+    #[test]
+    fn an_acknowledged_copy_with_nothing_after_it_stores_its_own_offset() {
+        let mut progress = Progress::default();
+        progress.copying(7, copy());
+        assert_eq!(progress.acknowledged(), Some(7));
     }
 }
