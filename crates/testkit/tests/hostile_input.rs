@@ -170,6 +170,19 @@ fn calls_for(calls: &Calls, key: &str) -> Vec<Call> {
         .collect()
 }
 
+/// A consumer of `topic` in a fresh group, 3 attempts 100 ms apart, running: what most tests
+/// here need. Returns its retry topic, its DLT and the running consumer.
+fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, Running) {
+    let consumer = RetryingConsumer::builder(kafka(), topic, &unique("g"))
+        .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
+        .handler(handler)
+        .build()
+        .unwrap();
+    let retry = consumer.chain().retries[0].name.clone();
+    let dlt = consumer.chain().dlt.clone().unwrap();
+    (retry, dlt, Running::spawn(consumer))
+}
+
 /// Decodes an [`Email`] with `record.json()` (undecodable: straight to the DLT) and notes the call.
 fn email_handler(calls: Calls) -> impl rebound::Handler {
     move |record: Record| {
@@ -259,14 +272,7 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
     let topic = unique("hostile-payloads");
     create_topic(&topic, 1).await;
     let calls: Calls = Arc::default();
-    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
-        .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(email_handler(calls.clone()))
-        .build()
-        .unwrap();
-    let retry = consumer.chain().retries[0].name.clone();
-    let dlt = consumer.chain().dlt.clone().unwrap();
-    let running = Running::spawn(consumer);
+    let (retry, dlt, running) = start(&topic, email_handler(calls.clone()));
 
     let producer = producer();
     let cases = hostile_payloads();
@@ -373,14 +379,7 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     let topic = unique("hostile-megabyte");
     create_topic(&topic, 1).await;
     let calls: Calls = Arc::default();
-    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
-        .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(email_handler(calls.clone()))
-        .build()
-        .unwrap();
-    let retry = consumer.chain().retries[0].name.clone();
-    let dlt = consumer.chain().dlt.clone().unwrap();
-    let running = Running::spawn(consumer);
+    let (retry, dlt, running) = start(&topic, email_handler(calls.clone()));
 
     let producer = big_producer();
     let big = "x".repeat(1_000_000).into_bytes();
@@ -420,14 +419,7 @@ async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
     let topic = unique("hostile-too-large");
     create_topic(&topic, 1).await;
     let calls: Calls = Arc::default();
-    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
-        .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(keyed_handler(calls.clone()))
-        .build()
-        .unwrap();
-    let retry = consumer.chain().retries[0].name.clone();
-    let dlt = consumer.chain().dlt.clone().unwrap();
-    let running = Running::spawn(consumer);
+    let (retry, dlt, running) = start(&topic, keyed_handler(calls.clone()));
 
     let producer = big_producer();
     let huge = vec![b'x'; 1_200_000];
@@ -593,14 +585,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
     create_topic(&topic, 1).await;
     let calls: Calls = Arc::default();
     // Three deliveries, one retry topic (`-retry`) for attempts 2 and 3.
-    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
-        .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(keyed_handler(calls.clone()))
-        .build()
-        .unwrap();
-    let retry = consumer.chain().retries[0].name.clone();
-    let dlt = consumer.chain().dlt.clone().unwrap();
-    let running = Running::spawn(consumer);
+    let (retry, dlt, running) = start(&topic, keyed_handler(calls.clone()));
     wait_until(Duration::from_secs(20), "the retry topic", || async {
         partition_count(&retry).is_some()
     })
