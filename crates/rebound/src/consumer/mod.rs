@@ -545,7 +545,11 @@ fn set_paused(consumer: &BaseConsumer<RebalanceContext>, tp: &Tp, pause: bool) {
     } else {
         consumer.resume(&list)
     };
-    if let Err(e) = result {
-        tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state");
+    match result {
+        Ok(()) if pause => tracing::debug!(%tp, "partition paused: its task holds enough records"),
+        Ok(()) => tracing::debug!(%tp, "partition resumed"),
+        Err(e) => {
+            tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state")
+        }
     }
 }
