@@ -20,6 +20,12 @@ pub struct KafkaConfig {
 /// The producer settings of every copy Rebound writes (retry hops, dead letters, redrives, the
 /// ledger): idempotent, acknowledged by all in-sync replicas, and failing a send within 30 s so the
 /// caller can report it and try again, rather than librdkafka's default of 5 minutes in silence.
+///
+/// Idempotence has one cost worth knowing (BENCHMARKS.md): librdkafka 2.12's idempotent producer
+/// busy-waits while a partition has its 5 produce requests in flight and more records queued, so
+/// a worker burns a core for as long as the broker takes that long to acknowledge copies.
+/// `-X enable.idempotence=false -X max.in.flight.requests.per.connection=1` removes the spin and
+/// keeps copies in order, at the price of a duplicate copy when a lost response is retried.
 pub(crate) const RELIABLE_PRODUCER: &[(&str, &str)] = &[
     ("enable.idempotence", "true"),
     ("acks", "all"),
