@@ -103,12 +103,8 @@ pub(crate) async fn run(
             biased;
             _ = control.abort.cancelled() => return,
             Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
-                if !acknowledged {
-                    // Stopped before its acknowledgement: nothing from it on may be stored.
+                if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
                     return;
-                }
-                if let Some(offset) = progress.acknowledged() {
-                    store_offset(&shared, &tp, offset);
                 }
                 continue;
             }
@@ -147,13 +143,22 @@ pub(crate) async fn run(
             _ = control.abort.cancelled() => return,
             acknowledged = progress.copies.next() => acknowledged == Some(true),
         };
-        if !acknowledged {
+        if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
             return;
         }
-        if let Some(offset) = progress.acknowledged() {
-            store_offset(&shared, &tp, offset);
-        }
     }
+}
+
+/// The oldest copy in flight finished: stores what it frees. `false` if it was stopped before
+/// its acknowledgement, in which case nothing from it on may be stored and the task ends.
+fn settle_copy(shared: &Shared, tp: &Tp, progress: &mut Progress, acknowledged: bool) -> bool {
+    if !acknowledged {
+        return false;
+    }
+    if let Some(offset) = progress.acknowledged() {
+        store_offset(shared, tp, offset);
+    }
+    true
 }
 
 fn store_offset(shared: &Shared, tp: &Tp, offset: i64) {
