@@ -1,4 +1,4 @@
-//! Scenario 1 (happy path, and its scaling with partitions) and scenario 4 (poison isolation).
+//! Scenario 1: the happy path, and its scaling with partitions.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::Result;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy};
+use rebound::{KafkaConfig, Record, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 use crate::kit::{self, Tally};
-use crate::report::{median, ratio, runs, thousands, Runs, Table, CONTENDER_COLUMNS};
+use crate::report::{ratio, runs, thousands, Runs, Table, CONTENDER_COLUMNS};
 use crate::Ctx;
 
 const STALL: Duration = Duration::from_secs(90);
@@ -35,13 +35,13 @@ pub async fn run_baseline(
 
 /// The hand-written consumer: poll, handle (a no-op that touches the payload), store the
 /// offset; librdkafka commits stored offsets every 500 ms.
-fn baseline_consume(
+pub fn baseline_consume(
     kafka: KafkaConfig,
     topic: String,
+    group: String,
     tally: Arc<Tally>,
     abort: CancellationToken,
 ) -> Result<()> {
-    let group = kit::unique("base");
     let consumer: BaseConsumer = kafka
         .client_config(&kit::baseline_consumer_config(&group))
         .create()?;
@@ -87,7 +87,7 @@ async fn pair(ctx: &Ctx, topic: &str, n: u64) -> Result<(Runs, Runs)> {
             let (kafka, t, tl) = (ctx.kafka.clone(), topic.to_string(), tally.clone());
             let meter = ctx.meter();
             run_baseline(&tally, "baseline", move |abort| {
-                baseline_consume(kafka, t, tl, abort)
+                baseline_consume(kafka, t, kit::unique("base"), tl, abort)
             })
             .await?;
             base.push(tally.rate(), meter.per_record(n));
@@ -206,140 +206,4 @@ pub fn chain_topics(topic: &str) -> Vec<String> {
         format!("{topic}-retry"),
         format!("{topic}-dlt"),
     ]
-}
-
-/// What record `i` of the poison scenario is: 1% permanent, 5% transient (fails once), the rest
-/// healthy.
-fn poison_kind(i: u64) -> &'static str {
-    match i % 100 {
-        0 => "permanent",
-        1..=5 => "transient",
-        _ => "ok",
-    }
-}
-
-/// Scenario 4: 1% permanent and 5% transient failures among healthy records. Compares the pace at
-/// which Rebound gets through the main topic up to the last healthy record with the happy-path
-/// pace of Rebound on the same contents (its scenario 1 figure, measured here back to back).
-pub async fn poison(ctx: &Ctx) -> Result<()> {
-    let n = ctx.records;
-    let topic = kit::unique("poison");
-    kit::create_topics(&ctx.kafka, &[&topic], ctx.partitions).await?;
-    kit::fill(&ctx.kafka, &topic, n, |i| {
-        kit::plain(i, ctx.partitions, poison_kind(i))
-    })
-    .await?;
-    let healthy_n = (0..n).filter(|i| poison_kind(*i) == "ok").count() as u64;
-    let policy = |tag: String| {
-        crate::one_hop::per_run(
-            RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(1))),
-            &tag,
-        )
-    };
-    let mut topics = vec![topic.clone()];
-
-    let (mut clean, mut mixed, mut healthy_rates) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 1..=ctx.repeat {
-        let (clean_policy, mixed_policy) = (policy(format!("c{run}")), policy(format!("m{run}")));
-        topics.extend(crate::one_hop::chain_names(&topic, &clean_policy));
-        topics.extend(crate::one_hop::chain_names(&topic, &mixed_policy));
-        // Reference: the same records, every one handled fine (scenario 1's Rebound figure).
-        let tally = Tally::new(n);
-        let handler_tally = tally.clone();
-        let consumer = ctx
-            .rebound(&topic, "clean")
-            .policy(clean_policy)
-            .handler(move |record: Record| {
-                let tally = handler_tally.clone();
-                async move {
-                    black_box(&record.payload);
-                    tally.tick();
-                    Ok(())
-                }
-            })
-            .build()?;
-        kit::run_rebound(consumer, &tally, "rebound (no failures)").await?;
-        clean.push(tally.rate());
-
-        // The poisoned run: the tally counts healthy records; failing ones only mark the start.
-        let tally = Tally::new(healthy_n);
-        let handler_tally = tally.clone();
-        let consumer = ctx
-            .rebound(&topic, "mixed")
-            .policy(mixed_policy)
-            .handler(move |record: Record| {
-                let tally = handler_tally.clone();
-                async move {
-                    let kind = kit::kind_of(record.payload.as_deref().unwrap_or_default());
-                    match kind {
-                        "permanent" => {
-                            tally.start();
-                            Err(Failure::permanent(rebound::failure::Message(
-                                "poison record".into(),
-                            )))
-                        }
-                        "transient" if record.attempt == 1 => {
-                            tally.start();
-                            Err(Failure::transient(rebound::failure::Message(
-                                "temporary fault".into(),
-                            )))
-                        }
-                        "transient" => Ok(()),
-                        _ => {
-                            tally.tick();
-                            Ok(())
-                        }
-                    }
-                }
-            })
-            .build()?;
-        kit::run_rebound(consumer, &tally, "rebound (poisoned)").await?;
-        // Main-topic records passed per second until the last healthy one was handled.
-        mixed.push(n as f64 / tally.span());
-        healthy_rates.push(tally.rate());
-        eprintln!(
-            "  run {run}: no failures {:.0}/s, poisoned {:.0}/s ({:.0} healthy/s)",
-            clean[run - 1],
-            mixed[run - 1],
-            healthy_rates[run - 1]
-        );
-    }
-    let r = median(&mixed) / median(&clean);
-    println!(
-        "{n} records, {} partitions: 1% fail permanently (to the DLT), 5% fail once (retry topic, \
-         1 s), {healthy_n} healthy. Pace = main-topic records per second up to the last healthy \
-         record handled (so that a failure costing nothing gives 1.00).\n",
-        ctx.partitions
-    );
-    let mut table = Table::new(&["run", "median pace records/s", "runs", "ratio"]);
-    table.row(vec![
-        "Rebound, every record fine (scenario 1 figure)".into(),
-        thousands(median(&clean)),
-        runs(&clean, thousands),
-        String::new(),
-    ]);
-    table.row(vec![
-        format!(
-            "Rebound, 1% permanent + 5% transient (healthy records: {}/s)",
-            thousands(median(&healthy_rates))
-        ),
-        thousands(median(&mixed)),
-        runs(&mixed, thousands),
-        ratio(r),
-    ]);
-    table.print();
-    ctx.target(
-        "4. poison isolation",
-        "healthy pace ≥ 0.95 × scenario 1",
-        format!(
-            "{} ({} vs {} records/s){}",
-            ratio(r),
-            thousands(median(&mixed)),
-            thousands(median(&clean)),
-            buffered_note(ctx)
-        ),
-        Some(r >= 0.95),
-    );
-    ctx.cleanup(&topics).await;
-    Ok(())
 }

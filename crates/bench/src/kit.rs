@@ -109,6 +109,14 @@ pub async fn delete_topics(kafka: &KafkaConfig, topics: &[String]) {
 
 /// Sum of high minus low watermarks over the partitions of `topic`.
 pub fn count(kafka: &KafkaConfig, topic: &str) -> Result<i64> {
+    Ok(watermarks(kafka, topic)?
+        .iter()
+        .map(|(low, high)| high - low)
+        .sum())
+}
+
+/// Low and high watermarks of each partition of `topic`, by partition number.
+pub fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i64, i64)>> {
     let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions = metadata
@@ -116,12 +124,9 @@ pub fn count(kafka: &KafkaConfig, topic: &str) -> Result<i64> {
         .first()
         .map(|t| t.partitions().len())
         .unwrap_or(0);
-    let mut total = 0;
-    for p in 0..partitions as i32 {
-        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
-        total += high - low;
-    }
-    Ok(total)
+    (0..partitions as i32)
+        .map(|p| Ok(consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?))
+        .collect()
 }
 
 /// A producer that makes big batches (linger 20 ms): Tansu reads single-record batches slowly,
@@ -221,6 +226,8 @@ pub fn plain(i: u64, partitions: i32, kind: &str) -> Spec {
 /// `done` is cancelled when `target` records have been counted.
 pub struct Tally {
     base: Instant,
+    /// `base` as epoch microseconds, to compare the tallies of several processes.
+    base_epoch_us: i64,
     target: u64,
     count: AtomicU64,
     first_ns: AtomicU64,
@@ -232,6 +239,7 @@ impl Tally {
     pub fn new(target: u64) -> Arc<Tally> {
         Arc::new(Tally {
             base: Instant::now(),
+            base_epoch_us: now_micros(),
             target,
             count: AtomicU64::new(0),
             first_ns: AtomicU64::new(u64::MAX),
@@ -268,6 +276,18 @@ impl Tally {
             return f64::NAN;
         }
         (last - first) as f64 / 1e9
+    }
+
+    /// When the first and the last record were handled, in epoch microseconds (`None` before
+    /// the first).
+    pub fn epoch_span(&self) -> Option<(i64, i64)> {
+        let first = self.first_ns.load(Ordering::Relaxed);
+        if first == u64::MAX {
+            return None;
+        }
+        let last = self.last_ns.load(Ordering::Relaxed).max(first);
+        let us = |ns: u64| self.base_epoch_us + (ns / 1000) as i64;
+        Some((us(first), us(last)))
     }
 
     /// Records per second over the measured span.

@@ -10,8 +10,10 @@ mod happy;
 mod kit;
 mod memory;
 mod one_hop;
+mod poison;
 mod redrive;
 mod report;
+mod workers;
 
 use std::time::Instant;
 
@@ -30,7 +32,7 @@ use rebound::KafkaConfig;
 #[derive(Parser)]
 #[command(name = "rebound-bench", version)]
 struct Cli {
-    /// Records of the throughput scenarios (happy, scaling, poison); the other sizes follow it.
+    /// Records of the throughput scenarios (happy, scaling, workers, poison); the other sizes follow it.
     #[arg(long, default_value_t = 500_000)]
     records: u64,
     /// Partitions of the topics (scaling runs 1, 4 and 8 whatever this says).
@@ -111,6 +113,7 @@ enum Scenario {
     All,
     Happy,
     Scaling,
+    Workers,
     OneHop,
     Delay,
     Poison,
@@ -131,6 +134,9 @@ enum Hidden {
     /// The memory scenario's worker process (run by the benchmark itself).
     #[command(hide = true)]
     MemWorker(memory::WorkerArgs),
+    /// A worker process of the second-worker scenario (run by the benchmark itself).
+    #[command(hide = true)]
+    ThroughputWorker(workers::WorkerArgs),
 }
 
 /// What every scenario gets.
@@ -213,9 +219,14 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
-    if let Some(Hidden::MemWorker(args)) = cli.hidden {
+    if let Some(hidden) = cli.hidden {
         let kafka = KafkaConfig::new(&cli.brokers).properties_from_args(&cli.property)?;
-        return runtime.block_on(memory::worker(kafka, args));
+        return runtime.block_on(async {
+            match hidden {
+                Hidden::MemWorker(args) => memory::worker(kafka, args).await,
+                Hidden::ThroughputWorker(args) => workers::worker(kafka, args).await,
+            }
+        });
     }
     let private = if cli.private_broker {
         Some(broker::PrivateBroker::start(!cli.no_header_index)?)
@@ -304,9 +315,10 @@ fn main() -> Result<()> {
 
     let started = Instant::now();
     runtime.block_on(async {
-        let steps: [(Scenario, &str); 8] = [
+        let steps: [(Scenario, &str); 9] = [
             (Scenario::Happy, "1. happy path"),
             (Scenario::Scaling, "1b. happy path, scaling with partitions"),
+            (Scenario::Workers, "1c. happy path, a second worker process"),
             (Scenario::OneHop, "2. one retry hop"),
             (Scenario::Delay, "3. delay precision"),
             (Scenario::Poison, "4. poison isolation"),
@@ -325,9 +337,10 @@ fn main() -> Result<()> {
             let result = match scenario {
                 Scenario::Happy => happy::happy(&ctx).await,
                 Scenario::Scaling => happy::scaling(&ctx).await,
+                Scenario::Workers => workers::workers(&ctx).await,
                 Scenario::OneHop => one_hop::one_hop(&ctx).await,
                 Scenario::Delay => one_hop::delay(&ctx).await,
-                Scenario::Poison => happy::poison(&ctx).await,
+                Scenario::Poison => poison::poison(&ctx).await,
                 Scenario::Redrive => redrive::redrive(&ctx).await,
                 Scenario::Memory => memory::memory(&ctx).await,
                 Scenario::Api => api::api(&ctx).await,

@@ -38,12 +38,12 @@ pub fn chain_names(main: &str, policy: &RetryPolicy) -> Vec<String> {
 
 /// Delivery reports of the baseline's producer: which source records' copies were acknowledged.
 #[derive(Default)]
-struct Acks {
-    acked: Mutex<Vec<(i32, i64)>>,
-    failed: AtomicBool,
+pub struct Acks {
+    pub acked: Mutex<Vec<(i32, i64)>>,
+    pub failed: AtomicBool,
 }
 
-struct AckContext(Arc<Acks>);
+pub struct AckContext(pub Arc<Acks>);
 
 impl ClientContext for AckContext {}
 
