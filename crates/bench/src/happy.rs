@@ -151,11 +151,16 @@ pub async fn happy(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Notes a non-default `max_buffered` in labels.
+/// Notes a non-default `max_buffered` or `max_copies_in_flight` in labels.
 pub fn buffered_note(ctx: &Ctx) -> String {
-    ctx.max_buffered
-        .map(|n| format!(", `max_buffered({n})`"))
-        .unwrap_or_default()
+    let mut note = String::new();
+    if let Some(n) = ctx.max_buffered {
+        note.push_str(&format!(", `max_buffered({n})`"));
+    }
+    if let Some(n) = ctx.max_copies_in_flight {
+        note.push_str(&format!(", `max_copies_in_flight({n})`"));
+    }
+    note
 }
 
 /// Scenario 1 with 1, 4 and 8 partitions.

@@ -91,6 +91,10 @@ struct Cli {
     /// absent), to see what its flow control costs.
     #[arg(long)]
     max_buffered: Option<usize>,
+    /// `max_copies_in_flight` of every Rebound consumer of scenarios 1-4 (the library's default
+    /// if absent), to see what bounding the copies of failed records costs.
+    #[arg(long)]
+    max_copies_in_flight: Option<usize>,
     /// Which contenders scenarios 1 and 2 run (`rebound` alone is handy under a profiler).
     #[arg(long, value_enum, default_value = "both")]
     contenders: Contenders,
@@ -160,6 +164,7 @@ pub struct Ctx {
     pub backlog: Vec<u64>,
     pub mem_variants: Vec<String>,
     pub max_buffered: Option<usize>,
+    pub max_copies_in_flight: Option<usize>,
     pub mailer_bin: Option<std::path::PathBuf>,
     pub api_seconds: u64,
     /// One line per target: scenario, target, measured, verdict.
@@ -182,12 +187,15 @@ impl Ctx {
 
     /// A Rebound consumer of `topic` with a fresh group, as every scenario builds it.
     pub fn rebound(&self, topic: &str, group: &str) -> rebound::RetryingConsumerBuilder {
-        let builder =
+        let mut builder =
             rebound::RetryingConsumer::builder(self.kafka.clone(), topic, &kit::unique(group));
-        match self.max_buffered {
-            Some(n) => builder.max_buffered(n),
-            None => builder,
+        if let Some(n) = self.max_buffered {
+            builder = builder.max_buffered(n);
         }
+        if let Some(n) = self.max_copies_in_flight {
+            builder = builder.max_copies_in_flight(n);
+        }
+        builder
     }
 
     pub fn meter(&self) -> kit::Meter {
@@ -275,6 +283,7 @@ fn main() -> Result<()> {
         },
         mem_variants: cli.mem_variant.clone(),
         max_buffered: cli.max_buffered,
+        max_copies_in_flight: cli.max_copies_in_flight,
         mailer_bin: cli.mailer_bin.clone(),
         api_seconds: cli.api_seconds,
         summary: Default::default(),

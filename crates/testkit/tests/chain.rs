@@ -694,3 +694,116 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
     );
     second.stop().await;
 }
+
+/// A copy budget smaller than the number of partitions: partitions wait for each other's copies
+/// to be acknowledged, settling their own meanwhile, and every failed record still reaches the
+/// DLT once, in its partition's order, with the consumer's offsets committed past all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
+    init_tracing();
+    let topic = unique("copy-budget");
+    let group = unique("g");
+    create_topic(&topic, 4).await;
+    let producer = producer();
+    let per_partition = 15;
+    for i in 0..per_partition {
+        for partition in 0..4 {
+            let payload = format!("p{partition}-{i}");
+            produce(
+                &producer,
+                &topic,
+                Some(partition),
+                None,
+                payload.as_bytes(),
+                &Headers::new(),
+            )
+            .await;
+        }
+    }
+    let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
+        .policy(RetryPolicy::new(3))
+        .max_copies_in_flight(2)
+        .handler(|record: Record| async move {
+            Err(Failure::permanent(rebound::failure::Message(format!(
+                "{} is refused",
+                record.text()?
+            ))))
+        })
+        .build()
+        .unwrap();
+    let running = Stopper::spawn(consumer);
+    let dlt = format!("{topic}-dlt");
+    wait_until(
+        Duration::from_secs(60),
+        "every record dead-lettered",
+        || async { count(&dlt) == 4 * per_partition },
+    )
+    .await;
+    running.stop().await;
+
+    let dead = read_all(&dlt);
+    for partition in 0..4 {
+        let payloads: Vec<String> = dead
+            .iter()
+            .filter(|r| r.partition == partition)
+            .map(text)
+            .collect();
+        let expected: Vec<String> = (0..per_partition)
+            .map(|i| format!("p{partition}-{i}"))
+            .collect();
+        assert_eq!(
+            payloads, expected,
+            "partition {partition}: once each, in order"
+        );
+    }
+    // The offsets were committed past every record: the same group has nothing left to read.
+    let again: Calls = Arc::default();
+    let seen = again.clone();
+    let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
+        .policy(RetryPolicy::new(3))
+        .handler(move |record: Record| {
+            let seen = seen.clone();
+            async move {
+                let now = Instant::now();
+                seen.lock().unwrap().push(Call {
+                    payload: record.text()?.to_string(),
+                    attempt: record.attempt,
+                    topic: record.topic.clone(),
+                    started: now,
+                    ended: now,
+                });
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    let running = Stopper::spawn(consumer);
+    for partition in 0..4 {
+        produce(
+            &producer,
+            &topic,
+            Some(partition),
+            None,
+            b"marker",
+            &Headers::new(),
+        )
+        .await;
+    }
+    wait_until(
+        Duration::from_secs(60),
+        "a marker handled on each partition",
+        || async { calls_of(&again, "marker").len() == 4 },
+    )
+    .await;
+    running.stop().await;
+    let handled: Vec<String> = again
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.payload.clone())
+        .collect();
+    assert_eq!(
+        handled, ["marker"; 4],
+        "nothing before the markers came back"
+    );
+}

@@ -48,16 +48,16 @@ pub(crate) fn now_ms() -> i64 {
     (now_micros() + 999) / 1000
 }
 
-/// Copies a partition may have in flight at once. The handler goes on with the next records
-/// while copies of failed ones wait for their acknowledgement (a round trip of the broker's
-/// `acks=all`), so failures do not serialise the partition on the broker's latency. Offsets are
-/// still stored in order: never past a copy that is not acknowledged yet.
-const MAX_COPIES_IN_FLIGHT: usize = 256;
-
 /// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
 type Copy = Pin<Box<dyn Future<Output = bool> + Send>>;
 
 /// The records of one partition that are done in order, and the copies still in flight.
+///
+/// The partition goes on with the next records while copies of failed ones wait for their
+/// acknowledgement (a round trip of the broker's `acks=all`), so failures do not serialise the
+/// partition on the broker's latency. Offsets are still stored in order: never past a copy that
+/// is not acknowledged yet. How many copies may be in flight is bounded per consumer and per
+/// partition ([`Settings::copies_per_partition`](super::Settings::copies_per_partition)).
 #[derive(Default)]
 struct Progress {
     /// Copies in flight, oldest first, with their source offsets in the same order.
@@ -98,6 +98,7 @@ pub(crate) async fn run(
 ) {
     let _exit = control.exit;
     let mut progress = Progress::default();
+    let copies_per_partition = shared.settings.copies_per_partition();
     loop {
         let record = tokio::select! {
             biased;
@@ -109,7 +110,7 @@ pub(crate) async fn run(
                 continue;
             }
             _ = control.stop.cancelled() => break,
-            next = records.recv(), if progress.copies.len() < MAX_COPIES_IN_FLIGHT => match next {
+            next = records.recv(), if progress.copies.len() < copies_per_partition => match next {
                 Some(record) => record,
                 None => break,
             },
@@ -131,7 +132,22 @@ pub(crate) async fn run(
                     store_offset(&shared, &tp, offset);
                 }
             }
-            Processed::Forwarding(copy) => progress.copying(offset, copy),
+            Processed::Forwarding(copy) => {
+                match room_for_copy(&shared, &tp, &mut progress, &control.stop, &control.abort)
+                    .await
+                {
+                    Room::Granted(permit) => {
+                        // The permit goes back when the copy is acknowledged (or given up).
+                        let copy = copy.map(move |acknowledged| {
+                            drop(permit);
+                            acknowledged
+                        });
+                        progress.copying(offset, Box::pin(copy));
+                    }
+                    Room::Stopped => break,
+                    Room::End => return,
+                }
+            }
             Processed::Stopped => break,
         }
     }
@@ -145,6 +161,47 @@ pub(crate) async fn run(
         };
         if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
             return;
+        }
+    }
+}
+
+/// What waiting for room in the consumer's copy budget led to.
+enum Room {
+    Granted(tokio::sync::OwnedSemaphorePermit),
+    /// Stopping: the copy was not sent, so the record is not done (nor anything after it).
+    Stopped,
+    /// Aborted, or one of the partition's own copies was stopped: the task ends.
+    End,
+}
+
+/// Waits for a permit of the consumer's copy budget. Meanwhile this partition's own copies are
+/// settled as they are acknowledged, which frees their permits: a partition never waits on
+/// permits that only it could give back.
+async fn room_for_copy(
+    shared: &Shared,
+    tp: &Tp,
+    progress: &mut Progress,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) -> Room {
+    if let Ok(permit) = shared.copy_permits.clone().try_acquire_owned() {
+        return Room::Granted(permit);
+    }
+    tracing::debug!(%tp, "waiting for room in the consumer's budget of copies in flight");
+    loop {
+        tokio::select! {
+            biased;
+            _ = abort.cancelled() => return Room::End,
+            Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
+                if !settle_copy(shared, tp, progress, acknowledged) {
+                    return Room::End;
+                }
+            }
+            _ = stop.cancelled() => return Room::Stopped,
+            permit = shared.copy_permits.clone().acquire_owned() => {
+                // The semaphore is never closed.
+                return permit.map_or(Room::End, Room::Granted);
+            }
         }
     }
 }
