@@ -67,6 +67,10 @@ struct Cli {
     /// than a read on Tansu).
     #[arg(long)]
     hop_records: Option<u64>,
+    /// Records of the second-worker scenario (default: 4 x --records): the second process joins
+    /// the group 3-5 s after the first starts, so the topic must outlast that.
+    #[arg(long)]
+    worker_records: Option<u64>,
     /// Records through the 1 s retry topic in the delay scenario.
     #[arg(long)]
     delay_records: Option<u64>,
@@ -157,6 +161,7 @@ pub struct Ctx {
     /// `-X` properties, passed on to child processes.
     pub properties: Vec<String>,
     pub hop_records: u64,
+    pub worker_records: u64,
     pub delay_records: u64,
     pub dead_letters: u64,
     pub rate: f64,
@@ -266,6 +271,7 @@ fn main() -> Result<()> {
         delete_topics: cli.delete_topics,
         properties: cli.property.clone(),
         hop_records: cli.hop_records.unwrap_or((records / 10).max(1)),
+        worker_records: cli.worker_records.unwrap_or(records * 4),
         delay_records: cli
             .delay_records
             .unwrap_or(if quick { 2_000 } else { 10_000 }),

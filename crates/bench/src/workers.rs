@@ -338,7 +338,7 @@ async fn run_group(
 pub async fn workers(ctx: &Ctx) -> Result<()> {
     let topic = kit::unique("workers");
     kit::create_topics(&ctx.kafka, &[&topic], ctx.partitions).await?;
-    kit::fill(&ctx.kafka, &topic, ctx.records, |i| {
+    kit::fill(&ctx.kafka, &topic, ctx.worker_records, |i| {
         kit::plain(i, ctx.partitions, "ok")
     })
     .await?;
@@ -416,7 +416,7 @@ pub async fn workers(ctx: &Ctx) -> Result<()> {
          hold partitions\" counts from the moment the last process to join handled its first \
          record; the group is through when its committed offsets reach the high watermarks. \
          CPU covers each whole run, group join included.\n",
-        ctx.records, ctx.partitions, ctx.repeat
+        ctx.worker_records, ctx.partitions, ctx.repeat
     );
     table.print();
     let growth = |c: Contender| {
