@@ -188,6 +188,9 @@ async fn room_for_copy(
         return Room::Granted(permit);
     }
     tracing::debug!(%tp, "waiting for room in the consumer's budget of copies in flight");
+    // One request for the whole wait, so that it keeps its place in the semaphore's queue.
+    let permit = shared.copy_permits.clone().acquire_owned();
+    tokio::pin!(permit);
     loop {
         tokio::select! {
             biased;
@@ -198,7 +201,7 @@ async fn room_for_copy(
                 }
             }
             _ = stop.cancelled() => return Room::Stopped,
-            permit = shared.copy_permits.clone().acquire_owned() => {
+            permit = &mut permit => {
                 // The semaphore is never closed.
                 return permit.map_or(Room::End, Room::Granted);
             }
