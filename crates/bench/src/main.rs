@@ -45,7 +45,7 @@ struct Cli {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
     scenario: Vec<Scenario>,
     /// Small sizes for a smoke run, not for figures (20k records, 2k one-hop, 4k dead letters,
-    /// 2k delayed, 20k/200k backlog, 3 s of API load).
+    /// 2k delayed, 20k/200k backlog, 3 s of API load; the second-worker scenario keeps 400k).
     #[arg(long)]
     quick: bool,
     /// Bootstrap servers.
@@ -67,8 +67,8 @@ struct Cli {
     /// than a read on Tansu).
     #[arg(long)]
     hop_records: Option<u64>,
-    /// Records of the second-worker scenario (default: 4 x --records): the second process joins
-    /// the group 3-5 s after the first starts, so the topic must outlast that.
+    /// Records of the second-worker scenario (default: 4 x --records, at least 400k): the second
+    /// process joins the group 3-8 s after the first starts, so the topic must outlast that.
     #[arg(long)]
     worker_records: Option<u64>,
     /// Records through the 1 s retry topic in the delay scenario.
@@ -271,7 +271,7 @@ fn main() -> Result<()> {
         delete_topics: cli.delete_topics,
         properties: cli.property.clone(),
         hop_records: cli.hop_records.unwrap_or((records / 10).max(1)),
-        worker_records: cli.worker_records.unwrap_or(records * 4),
+        worker_records: cli.worker_records.unwrap_or((records * 4).max(400_000)),
         delay_records: cli
             .delay_records
             .unwrap_or(if quick { 2_000 } else { 10_000 }),

@@ -309,24 +309,30 @@ async fn run_group(
         progress.push(p);
     }
     let firsts: Vec<i64> = progress.iter().filter_map(|p| p.first_us).collect();
-    if firsts.len() < processes {
-        bail!(
-            "only {} of {processes} workers handled a record: the group was through before \
-             every process had joined (use more --records)",
+    let Some(&first) = firsts.iter().min() else {
+        bail!("no worker handled a record");
+    };
+    let all_joined = firsts.len() == processes;
+    if !all_joined {
+        eprintln!(
+            "  only {} of {processes} workers handled a record: the group was through before \
+             every process had joined (use more --worker-records)",
             firsts.len()
         );
     }
-    let (first, all_in) = (
-        *firsts.iter().min().expect("a worker"),
-        *firsts.iter().max().expect("a worker"),
-    );
+    let all_in = *firsts.iter().max().expect("a worker");
     let end = progress.iter().map(|p| p.last_us).max().unwrap_or(first);
     let total: u64 = progress.iter().map(|p| p.count).sum();
     let before: u64 = progress.iter().map(|p| p.count_at(all_in)).sum();
     let secs = |us: i64| us as f64 / 1e6;
     let per_record = |cpu: f64| cpu * 1e6 / n as f64;
     Ok(Outcome {
-        steady: (total - before) as f64 / secs(end - all_in),
+        // No figure for a group that never had every process at work.
+        steady: if all_joined {
+            (total - before) as f64 / secs(end - all_in)
+        } else {
+            f64::NAN
+        },
         whole: total as f64 / secs(end - first),
         head_start: secs(all_in - first),
         twice: total.saturating_sub(n as u64),
