@@ -324,6 +324,13 @@ fn main() -> Result<()> {
         if quick { " (--quick)" } else { "" }
     );
     println!("- load average at start: {}", kit::loadavg());
+    if quick {
+        println!(
+            "- **--quick: a smoke run, not figures.** At 20k records a partition's whole backlog \
+             fits in one Fetch response, so a contender that starts handling after the response \
+             is in measures memory speed, and ratios can be absurd (10x either way)"
+        );
+    }
     println!("- throughput is measured from the first record handled to the last one handled;");
     println!("  the consumer-group join (3-5 s on Tansu) is not counted");
     println!();

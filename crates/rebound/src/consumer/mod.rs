@@ -357,10 +357,10 @@ impl RetryingConsumerBuilder {
     ///
     /// A partition goes on handling records while the copies of its failed ones are on their way
     /// to the retry topic or the DLT, and stores its offset only up to the oldest copy not yet
-    /// acknowledged. This budget bounds the memory those copies hold (about 2.5 KiB each with a
-    /// 200-byte payload and Rebound's headers: 20 MiB for the default) and how far a partition
-    /// runs ahead of a broker that is slow to acknowledge, which is what a crash would hand out
-    /// again. Too small a budget throttles a consumer whose failures are frequent and whose
+    /// acknowledged. This budget bounds the memory those copies hold (each is held twice until
+    /// acknowledged, by Rebound and in librdkafka's queue, with its ~15 headers: a few KiB per
+    /// copy with a 200-byte payload) and how far a partition runs ahead of a broker that is slow
+    /// to acknowledge, which is what a crash would hand out again. Too small a budget throttles a consumer whose failures are frequent and whose
     /// broker acknowledges slowly: on Tansu, 256 copies per partition held the poison-isolation
     /// benchmark to 0.24 of the clean pace, 2048 let it reach 0.65 (BENCHMARKS.md).
     pub fn max_copies_in_flight(mut self, copies: usize) -> Self {
