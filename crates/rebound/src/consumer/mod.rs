@@ -360,9 +360,20 @@ impl RetryingConsumerBuilder {
     /// acknowledged. This budget bounds the memory those copies hold (each is held twice until
     /// acknowledged, by Rebound and in librdkafka's queue, with its ~15 headers: a few KiB per
     /// copy with a 200-byte payload) and how far a partition runs ahead of a broker that is slow
-    /// to acknowledge, which is what a crash would hand out again. Too small a budget throttles a consumer whose failures are frequent and whose
-    /// broker acknowledges slowly: on Tansu, 256 copies per partition held the poison-isolation
-    /// benchmark to 0.24 of the clean pace, 2048 let it reach 0.65 (BENCHMARKS.md).
+    /// to acknowledge, which is what a crash would hand out again.
+    ///
+    /// Too small a budget throttles a consumer whose failures are frequent and whose broker
+    /// acknowledges slowly: on Tansu, 256 copies per partition held the poison-isolation
+    /// benchmark to 0.24 of its clean pace, 2,048 let it reach 0.65 (see BENCHMARKS.md).
+    ///
+    /// ```no_run
+    /// # use rebound::{KafkaConfig, Record, RetryingConsumer};
+    /// let consumer = RetryingConsumer::builder(KafkaConfig::from_env(), "email.send", "email-send-group")
+    ///     .max_copies_in_flight(1024) // at most 1,024 copies waiting, 256 on one partition
+    ///     .handler(|_: Record| async { Ok(()) })
+    ///     .build()?;
+    /// # Ok::<(), rebound::Error>(())
+    /// ```
     pub fn max_copies_in_flight(mut self, copies: usize) -> Self {
         self.settings.copy_budget = copies.max(1);
         self
