@@ -60,12 +60,19 @@ pub fn baseline_consume(
     Ok(())
 }
 
-/// Rebound with a no-op handler (and the default policy: 3 attempts, 1 s back-off).
-async fn rebound_consume(ctx: &Ctx, topic: &str, tally: &Arc<Tally>) -> Result<()> {
+/// Rebound with a no-op handler that counts every record, until `tally` is done; `what` names
+/// the run in a stall's error.
+pub async fn rebound_consume(
+    ctx: &Ctx,
+    topic: &str,
+    policy: RetryPolicy,
+    tally: &Arc<Tally>,
+    what: &str,
+) -> Result<()> {
     let handler_tally = tally.clone();
     let consumer = ctx
         .rebound(topic, "rebound")
-        .policy(RetryPolicy::default())
+        .policy(policy)
         .handler(move |record: Record| {
             let tally = handler_tally.clone();
             async move {
@@ -75,7 +82,7 @@ async fn rebound_consume(ctx: &Ctx, topic: &str, tally: &Arc<Tally>) -> Result<(
             }
         })
         .build()?;
-    kit::run_rebound(consumer, tally, "rebound").await
+    kit::run_rebound(consumer, tally, what).await
 }
 
 /// Baseline then Rebound on `topic` (`n` records), `repeat` times.
@@ -95,7 +102,8 @@ async fn pair(ctx: &Ctx, topic: &str, n: u64) -> Result<(Runs, Runs)> {
         if ctx.runs_rebound() {
             let tally = Tally::new(n);
             let meter = ctx.meter();
-            rebound_consume(ctx, topic, &tally).await?;
+            // The default policy: 3 attempts, 1 s back-off.
+            rebound_consume(ctx, topic, RetryPolicy::default(), &tally, "rebound").await?;
             rebound.push(tally.rate(), meter.per_record(n));
         }
         eprintln!(

@@ -152,7 +152,8 @@ pub struct Spec {
     pub headers: Option<Headers>,
 }
 
-fn kafka_headers(headers: &Headers) -> OwnedHeaders {
+/// `headers` as librdkafka takes them.
+pub fn kafka_headers(headers: &Headers) -> OwnedHeaders {
     headers
         .iter()
         .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {

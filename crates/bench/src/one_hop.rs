@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rebound::headers as h;
@@ -39,11 +39,56 @@ pub fn chain_names(main: &str, policy: &RetryPolicy) -> Vec<String> {
 /// Delivery reports of the baseline's producer: which source records' copies were acknowledged.
 #[derive(Default)]
 pub struct Acks {
-    pub acked: Mutex<Vec<(i32, i64)>>,
-    pub failed: AtomicBool,
+    acked: Mutex<Vec<(i32, i64)>>,
+    failed: AtomicBool,
 }
 
-pub struct AckContext(pub Arc<Acks>);
+impl Acks {
+    /// The sources whose copies were acknowledged since the last call; an error once a copy
+    /// failed for good.
+    pub fn take(&self) -> Result<Vec<(i32, i64)>> {
+        if self.failed.load(Ordering::SeqCst) {
+            bail!("baseline: a copy failed");
+        }
+        Ok(std::mem::take(&mut *self.acked.lock().expect("acks")))
+    }
+}
+
+pub struct AckContext(Arc<Acks>);
+
+/// The baselines' producer of copies: idempotent, `acks=all`, linger 5 ms (Rebound's settings),
+/// reporting each copy's source (partition, offset) to the returned [`Acks`].
+pub fn copy_producer(kafka: &KafkaConfig) -> Result<(BaseProducer<AckContext>, Arc<Acks>)> {
+    let acks = Arc::new(Acks::default());
+    let producer = kafka
+        .client_config(&[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("message.timeout.ms", "30000"),
+        ])
+        .create_with_context(AckContext(acks.clone()))?;
+    Ok((producer, acks))
+}
+
+/// A copy of `m` for `topic`, same partition, key and payload, with `headers`; its delivery
+/// report names `m`.
+pub fn copy_of<'a>(
+    m: &'a BorrowedMessage<'_>,
+    topic: &'a str,
+    headers: OwnedHeaders,
+) -> BaseRecord<'a, [u8], [u8], Box<(i32, i64)>> {
+    let mut copy = BaseRecord::with_opaque_to(topic, Box::new((m.partition(), m.offset())))
+        .partition(m.partition())
+        .headers(headers);
+    if let Some(k) = m.key() {
+        copy = copy.key(k);
+    }
+    if let Some(p) = m.payload() {
+        copy = copy.payload(p);
+    }
+    copy
+}
 
 impl ClientContext for AckContext {}
 
@@ -80,22 +125,11 @@ fn baseline_one_hop(
         .client_config(&kit::baseline_consumer_config(&group))
         .create()?;
     consumer.subscribe(&[&main, &retry])?;
-    let acks = Arc::new(Acks::default());
-    let producer: BaseProducer<AckContext> = kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("message.timeout.ms", "30000"),
-        ])
-        .create_with_context(AckContext(acks.clone()))?;
+    let (producer, acks) = copy_producer(&kafka)?;
     let attempt = 2i32.to_be_bytes();
     while !tally.done.is_cancelled() && !abort.is_cancelled() {
         producer.poll(Duration::ZERO);
-        if acks.failed.load(Ordering::SeqCst) {
-            bail!("baseline: a copy failed");
-        }
-        let acked = std::mem::take(&mut *acks.acked.lock().expect("acks"));
+        let acked = acks.take()?;
         if !acked.is_empty() {
             let mut highest: HashMap<i32, i64> = HashMap::new();
             for (p, o) in acked {
@@ -121,34 +155,19 @@ fn baseline_one_hop(
         if m.topic() == main {
             tally.start();
             let headers = if spring_headers {
-                let copy_headers =
-                    kit::hop_headers(&main, m.partition(), m.offset(), Some(kit::now_ms()));
-                copy_headers.iter().fold(
-                    OwnedHeaders::new_with_capacity(copy_headers.len()),
-                    |acc, h| {
-                        acc.insert(Header {
-                            key: &h.key,
-                            value: h.value.as_deref(),
-                        })
-                    },
-                )
+                kit::kafka_headers(&kit::hop_headers(
+                    &main,
+                    m.partition(),
+                    m.offset(),
+                    Some(kit::now_ms()),
+                ))
             } else {
                 OwnedHeaders::new().insert(Header {
                     key: h::ATTEMPTS,
                     value: Some(&attempt[..]),
                 })
             };
-            let mut copy =
-                BaseRecord::with_opaque_to(&retry, Box::new((m.partition(), m.offset())))
-                    .partition(m.partition())
-                    .headers(headers);
-            if let Some(k) = m.key() {
-                copy = copy.key(k);
-            }
-            if let Some(p) = m.payload() {
-                copy = copy.payload(p);
-            }
-            kit::send_waiting(&producer, copy)?;
+            kit::send_waiting(&producer, copy_of(&m, &retry, headers))?;
         } else {
             std::hint::black_box(m.payload());
             tally.tick();

@@ -7,21 +7,20 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::message::Message;
+use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
-use crate::happy::{baseline_consume, buffered_note, run_baseline};
+use crate::happy::{baseline_consume, buffered_note, rebound_consume, run_baseline};
 use crate::kit::{self, Tally};
-use crate::one_hop::{chain_names, per_run, AckContext, Acks};
+use crate::one_hop::{chain_names, copy_of, copy_producer, per_run};
 use crate::report::{median, ratio, runs, thousands, Table};
 use crate::Ctx;
 
@@ -69,23 +68,11 @@ fn baseline_poison(
         .client_config(&kit::baseline_consumer_config(&group))
         .create()?;
     consumer.subscribe(&[&main, &retry])?;
-    let acks = Arc::new(Acks::default());
-    let producer: BaseProducer<AckContext> = kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("message.timeout.ms", "30000"),
-        ])
-        .create_with_context(AckContext(acks.clone()))?;
+    let (producer, acks) = copy_producer(&kafka)?;
     let mut partitions: HashMap<i32, InOrder> = HashMap::new();
     while !tally.done.is_cancelled() && !abort.is_cancelled() {
         producer.poll(Duration::ZERO);
-        if acks.failed.load(Ordering::SeqCst) {
-            bail!("baseline: a copy failed");
-        }
-        let acked = std::mem::take(&mut *acks.acked.lock().expect("acks"));
-        for (p, o) in acked {
+        for (p, o) in acks.take()? {
             let state = partitions.entry(p).or_default();
             if let Some(i) = state.in_flight.iter().position(|x| *x == o) {
                 state.in_flight.remove(i);
@@ -130,52 +117,16 @@ fn baseline_poison(
         };
         tally.start();
         state.in_flight.push_back(m.offset());
-        let headers = kit::hop_headers(&main, m.partition(), m.offset(), target.1);
-        let headers =
-            headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {
-                    acc.insert(Header {
-                        key: &h.key,
-                        value: h.value.as_deref(),
-                    })
-                });
-        let mut copy = BaseRecord::with_opaque_to(target.0, Box::new((m.partition(), m.offset())))
-            .partition(m.partition())
-            .headers(headers);
-        if let Some(k) = m.key() {
-            copy = copy.key(k);
-        }
-        if let Some(p) = m.payload() {
-            copy = copy.payload(p);
-        }
-        kit::send_waiting(&producer, copy)?;
+        let headers = kit::kafka_headers(&kit::hop_headers(
+            &main,
+            m.partition(),
+            m.offset(),
+            target.1,
+        ));
+        kit::send_waiting(&producer, copy_of(&m, target.0, headers))?;
     }
     let _ = producer.flush(Duration::from_secs(30));
     Ok(())
-}
-
-/// Rebound with a no-op handler that counts every record (scenario 1's contender).
-async fn rebound_clean(
-    ctx: &Ctx,
-    topic: &str,
-    policy: RetryPolicy,
-    tally: &Arc<Tally>,
-) -> Result<()> {
-    let handler_tally = tally.clone();
-    let consumer = ctx
-        .rebound(topic, "clean")
-        .policy(policy)
-        .handler(move |record: Record| {
-            let tally = handler_tally.clone();
-            async move {
-                black_box(&record.payload);
-                tally.tick();
-                Ok(())
-            }
-        })
-        .build()?;
-    kit::run_rebound(consumer, tally, "rebound (no failures)").await
 }
 
 /// Rebound whose handler fails the poisoned records: the tally counts healthy records; failing
@@ -302,7 +253,7 @@ pub async fn poison(ctx: &Ctx) -> Result<()> {
             topics.extend(chain_names(&topic, &clean_policy));
             topics.extend(chain_names(&topic, &mixed_policy));
             let tally = Tally::new(n);
-            rebound_clean(ctx, &topic, clean_policy, &tally).await?;
+            rebound_consume(ctx, &topic, clean_policy, &tally, "rebound (no failures)").await?;
             rebound.clean.push(tally.rate());
             let tally = Tally::new(healthy_n);
             rebound_poisoned(ctx, &topic, mixed_policy, &tally).await?;
