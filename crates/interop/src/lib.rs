@@ -1,0 +1,435 @@
+//! Support for the interoperability tests (`tests/`): the scenario's Spring Boot service
+//! (`interop/spring-email`, built once and cached), run as a process beside Rebound's binaries on
+//! the real broker (`KAFKA_BROKERS`). See INTEROP.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use rebound::headers::{Header, Headers};
+use serde_json::Value;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The Maven project of the Spring peer.
+pub fn spring_project() -> PathBuf {
+    repo_root().join("interop/spring-email")
+}
+
+/// The newest modification time under `path` (a file, or a folder walked recursively).
+fn newest(path: &Path) -> SystemTime {
+    let meta = std::fs::metadata(path).expect("stat");
+    let mut time = meta.modified().expect("mtime");
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            time = time.max(newest(&entry.expect("entry").path()));
+        }
+    }
+    time
+}
+
+/// The peer's runnable jar, built when it is missing or older than its sources: first with
+/// `mvn -q -o package -DskipTests` (offline, the usual case once Maven's cache is warm), then
+/// online when the cache is cold. One build at a time: a mutex within this process and a lock
+/// folder (`target/.build-lock`, created atomically) across processes.
+pub fn spring_jar() -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let project = spring_project();
+    let jar = project.join("target/spring-email.jar");
+    let fresh = |jar: &Path| {
+        std::fs::metadata(jar)
+            .and_then(|m| m.modified())
+            .is_ok_and(|built| {
+                built >= newest(&project.join("pom.xml")) && built >= newest(&project.join("src"))
+            })
+    };
+    if fresh(&jar) {
+        return jar;
+    }
+    std::fs::create_dir_all(project.join("target")).expect("target folder");
+    let lock = project.join("target/.build-lock");
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while std::fs::create_dir(&lock).is_err() {
+        // A lock older than 15 minutes was left by a build that died.
+        let stale = std::fs::metadata(&lock)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(900));
+        if stale {
+            let _ = std::fs::remove_dir(&lock);
+        }
+        assert!(Instant::now() < deadline, "waited 15 min for {lock:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    struct Unlock(PathBuf);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _unlock = Unlock(lock);
+    if fresh(&jar) {
+        return jar; // another process built it while we waited
+    }
+    let mvn = |offline: bool| {
+        let mut command = Command::new("mvn");
+        command.current_dir(&project).args(["-q", "-B"]);
+        if offline {
+            command.arg("-o");
+        }
+        command
+            .args(["package", "-DskipTests"])
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("cannot run mvn (Maven 3.8+ and Java 17+ must be on PATH): {e}")
+            })
+            .success()
+    };
+    assert!(
+        mvn(true) || mvn(false),
+        "building the Spring peer failed: run `mvn package -DskipTests` in {project:?} to see why"
+    );
+    assert!(fresh(&jar), "mvn package did not write {jar:?}");
+    jar
+}
+
+/// A binary of this workspace (`mailer`, `rebound`), beside the test executable in
+/// `target/<profile>/`. They are not built by `cargo test -p interop`: build them first with
+/// `cargo build -p mailer -p rebound-cli` (`cargo xtask test` and `.ci/run` do).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join(name);
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let Ok(built) = built else {
+        panic!(
+            "{path:?} is missing: run `cargo build -p mailer -p rebound-cli` before `cargo test -p interop`"
+        );
+    };
+    let root = repo_root();
+    for crate_dir in [
+        "crates/rebound/src",
+        "crates/mailer/src",
+        "crates/rebound-cli/src",
+    ] {
+        assert!(
+            built >= newest(&root.join(crate_dir)),
+            "{path:?} is older than {crate_dir}: run `cargo build -p mailer -p rebound-cli` again"
+        );
+    }
+    path
+}
+
+/// A temporary folder of a test's own.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(testkit::unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The JSON lines of a file (lines that are not JSON are skipped).
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// A child process killed when dropped, its output in `<dir>/<name>.log`.
+pub struct Process {
+    child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Process {
+    pub fn spawn(dir: &Path, name: &str, command: &mut Command) -> Process {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = command
+            .env("KAFKA_BROKERS", testkit::kafka().brokers())
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Process {
+            child,
+            name: name.to_string(),
+            log,
+        }
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the process to exit; panics with its log if it failed or took too long.
+    pub fn wait_success(mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "{} failed ({status}):\n{}",
+                    self.name,
+                    self.log_text()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still running after {timeout:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `mailer` subcommand as a process.
+pub fn mailer(dir: &Path, name: &str, args: &[&str]) -> Process {
+    let mut command = Command::new(workspace_binary("mailer"));
+    command
+        .args(args)
+        .env("RUST_LOG", "info,rdkafka=warn,librdkafka=error");
+    Process::spawn(dir, name, &mut command)
+}
+
+/// Runs the `rebound` command to completion; panics with its output when it fails.
+pub fn rebound_cli(args: &[&str]) -> String {
+    let output = Command::new(workspace_binary("rebound"))
+        .args(args)
+        .env("KAFKA_BROKERS", testkit::kafka().brokers())
+        .env("REBOUND_OPERATOR", "interop-test")
+        .output()
+        .expect("run rebound");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "rebound {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The Spring peer as a process: `java -jar spring-email.jar --<property>=<value> …`.
+pub struct Spring {
+    pub process: Process,
+    pub events: PathBuf,
+}
+
+impl Spring {
+    /// Starts the peer with Spring properties (`interop.*`, `spring.*`). Its events go to
+    /// `<dir>/<name>.events.jsonl`; the bootstrap address is `KAFKA_BROKERS`.
+    pub fn start(dir: &Path, name: &str, properties: &[(&str, &str)]) -> Spring {
+        let jar = spring_jar();
+        let events = dir.join(format!("{name}.events.jsonl"));
+        let mut command = Command::new("java");
+        command.args([
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
+            "-Xss512k",
+            "-Xmx256m",
+            "-jar",
+        ]);
+        command.arg(&jar);
+        command.arg(format!(
+            "--spring.kafka.bootstrap-servers={}",
+            testkit::kafka().brokers()
+        ));
+        command.arg(format!("--interop.events={}", events.display()));
+        command.arg("--interop.send-millis=0");
+        for (key, value) in properties {
+            command.arg(format!("--{key}={value}"));
+        }
+        Spring {
+            process: Process::spawn(dir, name, &mut command),
+            events,
+        }
+    }
+
+    /// Runs the producer side to completion: sends `messages` (JSON objects) to `topic` through
+    /// `KafkaTemplate<String, String>` as the blog's producer server does; returns its events.
+    pub fn produce(
+        dir: &Path,
+        topic: &str,
+        messages: &[Value],
+        properties: &[(&str, &str)],
+    ) -> Vec<Value> {
+        let name = testkit::unique("producer");
+        let file = dir.join(format!("{name}.messages.jsonl"));
+        let text: String = messages.iter().map(|m| format!("{m}\n")).collect();
+        std::fs::write(&file, text).unwrap();
+        let file_arg = file.display().to_string();
+        let mut all = vec![
+            ("interop.mode", "produce"),
+            ("interop.topic", topic),
+            ("interop.messages", file_arg.as_str()),
+        ];
+        all.extend_from_slice(properties);
+        let spring = Spring::start(dir, &name, &all);
+        let events = spring.events.clone();
+        spring.process.wait_success(Duration::from_secs(120));
+        json_lines(&events)
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        json_lines(&self.events)
+    }
+
+    /// Events of one kind (`delivery`, `handled`, `failed`, `not-due`, `dlt`, `started`).
+    pub fn events_of(&self, kind: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == kind)
+            .collect()
+    }
+
+    /// Waits until `condition` holds on the events; panics with the log and events otherwise.
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        condition: impl Fn(&[Value]) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events();
+            if condition(&events) {
+                return;
+            }
+            let alive = self.process.alive();
+            if !alive || Instant::now() > deadline {
+                panic!(
+                    "{}: {what} did not happen ({}); events: {:#?}\nlog:\n{}",
+                    self.process.name,
+                    if alive { "timed out" } else { "process exited" },
+                    events,
+                    tail(&self.process.log_text(), 80)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the listener containers started (the `started` event).
+    pub async fn wait_started(&mut self) {
+        self.wait_for(
+            Duration::from_secs(90),
+            "listener containers started",
+            |e| e.iter().any(|e| e["event"] == "started"),
+        )
+        .await;
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The headers of an event (`[[name, hex or null], …]`).
+pub fn event_headers(event: &Value) -> Headers {
+    event["headers"]
+        .as_array()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|pair| Header {
+                    key: pair[0].as_str().unwrap_or_default().to_string(),
+                    value: pair[1].as_str().map(|hex| Bytes::from(unhex(hex))),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The scenario's message (`from`, `to`, `subject`, `body`, nothing else).
+pub fn email(to: &str) -> Value {
+    serde_json::json!({"from": "sender@naver.com", "to": to, "subject": "제목", "body": "내용"})
+}
+
+/// The blog's topic names under a unique prefix: `<main>`, its four retry topics, `<main>.dlt`.
+pub fn scenario_chain(main: &str) -> Vec<String> {
+    let mut names = vec![main.to_string()];
+    names.extend([1000, 2000, 4000, 8000].map(|d| format!("{main}-retry-{d}")));
+    names.push(format!("{main}.dlt"));
+    names
+}
+
+/// Creates every topic of `names` with `partitions` partitions (Spring's retry topics must have
+/// the main topic's partition count, as Rebound creates them, so the tests create them all).
+pub async fn create_topics(names: &[String], partitions: i32) {
+    futures_join(names.iter().map(|n| testkit::create_topic(n, partitions))).await;
+}
+
+async fn futures_join<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    for f in futures {
+        f.await;
+    }
+}
+
+/// One record of a chain as the comparison sees it.
+pub struct Copy {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: String,
+    pub timestamp: Option<i64>,
+    pub headers: Headers,
+}
+
+/// Every record of `topic`, ordered by partition and offset.
+pub fn copies(topic: &str) -> Vec<Copy> {
+    let mut records = testkit::read_all(topic);
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+        .into_iter()
+        .map(|r| Copy {
+            topic: r.topic.clone(),
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key_text(),
+            payload: testkit::text(&r),
+            timestamp: r.timestamp,
+            headers: r.headers,
+        })
+        .collect()
+}
