@@ -387,8 +387,13 @@ pub fn email(to: &str) -> Value {
 
 /// The blog's topic names under a unique prefix: `<main>`, its four retry topics, `<main>.dlt`.
 pub fn scenario_chain(main: &str) -> Vec<String> {
+    chain(main, &[1000, 2000, 4000, 8000])
+}
+
+/// `<main>`, one `-retry-<delay>` topic per delay, `<main>.dlt`.
+pub fn chain(main: &str, delays: &[u64]) -> Vec<String> {
     let mut names = vec![main.to_string()];
-    names.extend([1000, 2000, 4000, 8000].map(|d| format!("{main}-retry-{d}")));
+    names.extend(delays.iter().map(|d| format!("{main}-retry-{d}")));
     names.push(format!("{main}.dlt"));
     names
 }
