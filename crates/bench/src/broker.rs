@@ -1,108 +1,68 @@
-//! `--private-broker`: a fresh Tansu 0.6.0 (SQLite) of the benchmark's own, on a free port, with
-//! its data in `target/bench-broker/`, stopped when the benchmark ends.
+//! `--private-broker`: a fresh broker of the benchmark's own (the flavour of `REBOUND_BROKER`:
+//! Apache Kafka by default, or Tansu), on free ports, deleted when the benchmark ends.
 //!
-//! Why: Tansu 0.6.0's SQLite schema has no index on `header (topition, offset_id)`, and its fetch
-//! looks up the headers of every record it returns, so each record read scans the whole header
-//! table: reads slow down with every header ever stored on the broker. On the shared test broker
-//! (a day of tests) that makes a benchmark measure the broker's history, and its long fetches
-//! stall the broker for everyone (its storage serves one request at a time). A fresh broker with
-//! that one index added measures the clients. `--no-header-index` leaves Tansu as it ships.
+//! Why: a broker that served a day of tests measures its own history. On Tansu 0.6.0 that is
+//! acute: its SQLite schema has no index on `header (topition, offset_id)` and its fetch looks up
+//! the headers of every record it returns, so each read scans the whole header table. On Tansu the
+//! private broker gets that one index (`--no-header-index` leaves Tansu as it ships), so the
+//! benchmark measures the clients.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use test_broker::{Flavor, PrivateCluster};
 
 pub struct PrivateBroker {
-    child: Child,
+    cluster: PrivateCluster,
     pub address: String,
-    pub dir: PathBuf,
-}
-
-fn tansu() -> PathBuf {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    cargo_home
-        .map(|h| h.join("bin").join("tansu"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("tansu"))
-}
-
-/// `target/bench-broker` of the workspace this binary was built in.
-fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-broker")
+    header_index: bool,
 }
 
 impl PrivateBroker {
     pub fn start(header_index: bool) -> Result<PrivateBroker> {
-        let dir = default_dir();
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("could not create {}", dir.display()))?;
-        let dir = dir.canonicalize()?;
-        for entry in std::fs::read_dir(&dir)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with("tansu.db") {
-                std::fs::remove_file(entry.path())?;
-            }
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("tansu.log"))?;
-        let child = Command::new(tansu())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("could not start tansu (install it with `cargo xtask broker start`)")?;
-        let mut broker = PrivateBroker {
-            child,
-            address: format!("127.0.0.1:{port}"),
-            dir,
+        let cluster = PrivateCluster::start(1)?;
+        let broker = PrivateBroker {
+            address: cluster.bootstrap(),
+            header_index: header_index && cluster.layout().flavor == Flavor::Tansu,
+            cluster,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = broker.child.try_wait()? {
-                bail!(
-                    "the private broker exited ({status}); see {}/tansu.log",
-                    broker.dir.display()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!("the private broker did not listen within 20 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if header_index {
+        if broker.header_index {
             broker.add_header_index()?;
         }
         Ok(broker)
     }
 
+    /// What runs, for the report's header.
+    pub fn describe(&self) -> String {
+        match self.cluster.layout().flavor {
+            Flavor::Kafka => format!(
+                "Apache Kafka {} (one KRaft node, data in {})",
+                test_broker::kafka::version().unwrap_or_default(),
+                self.cluster.layout().dir.display()
+            ),
+            Flavor::Tansu => format!(
+                "Tansu {} (SQLite, data in {}){}",
+                test_broker::tansu::VERSION,
+                self.cluster.layout().dir.display(),
+                if self.header_index {
+                    ", with the index `header (topition, offset_id)` added"
+                } else {
+                    ", schema as shipped"
+                }
+            ),
+        }
+    }
+
     /// `create index header_topition_offset on header (topition, offset_id)`, with the sqlite3
     /// command (the schema exists once the broker listens).
-    fn add_header_index(&mut self) -> Result<()> {
+    fn add_header_index(&self) -> Result<()> {
+        let db = self.cluster.layout().nodes[0].dir.join("tansu.db");
         let sql =
             "create index if not exists header_topition_offset on header (topition, offset_id);";
         let mut last = String::new();
         for _ in 0..50 {
-            match Command::new("sqlite3")
-                .arg(self.dir.join("tansu.db"))
-                .arg(sql)
-                .output()
-            {
+            match Command::new("sqlite3").arg(&db).arg(sql).output() {
                 Ok(out) if out.status.success() => return Ok(()),
                 Ok(out) => last = String::from_utf8_lossy(&out.stderr).into_owned(),
                 Err(e) => bail!("the sqlite3 command is needed to add the header index ({e}); or pass --no-header-index"),
@@ -110,12 +70,5 @@ impl PrivateBroker {
             std::thread::sleep(Duration::from_millis(100));
         }
         bail!("could not add the header index: {last}")
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -413,32 +413,10 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
-/// The pid of a Tansu broker on this machine listening on `brokers` (first address), if any:
-/// its CPU time is reported beside the client's.
+/// The pid of a broker on this machine (Kafka or Tansu) listening on `brokers` (first address), if
+/// any: its CPU time is reported beside the client's.
 pub fn broker_pid(brokers: &str) -> Option<String> {
-    let first = brokers.split(',').next()?.trim();
-    let listener = format!("tcp://{first}");
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let is_tansu = args.first().is_some_and(|a| a.ends_with("tansu"));
-        let listens = args
-            .windows(2)
-            .any(|w| w[0] == "--listener-url" && w[1] == listener);
-        if is_tansu && listens {
-            return Some(name);
-        }
-    }
-    None
+    test_broker::broker_pid(brokers.split(',').next()?.trim()).map(|pid| pid.to_string())
 }
 
 /// CPU used by this process and by the broker over a span, per record.

@@ -28,7 +28,7 @@ use rebound::KafkaConfig;
 /// and prints the medians and the ratio Rebound/baseline as Markdown tables.
 ///
 /// Throughput is measured from the first record handled to the last one handled: the group join
-/// (3-5 s on Tansu) is not counted.
+/// is not counted.
 #[derive(Parser)]
 #[command(name = "rebound-bench", version)]
 struct Cli {
@@ -51,10 +51,10 @@ struct Cli {
     /// Bootstrap servers.
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     brokers: String,
-    /// Run on a fresh Tansu of the benchmark's own (free port, data in target/bench-broker/,
-    /// stopped at the end) instead of --brokers, with the header index Tansu 0.6.0 lacks (see
-    /// BENCHMARKS.md). Recommended: the shared broker's history skews the figures, and a
-    /// benchmark's load stalls it for everyone.
+    /// Run on a fresh broker of the benchmark's own (REBOUND_BROKER's flavour, Kafka by default;
+    /// free ports, deleted at the end) instead of --brokers; on Tansu with the header index Tansu
+    /// 0.6.0 lacks (see BENCHMARKS.md). Recommended: the shared broker's history skews the
+    /// figures, and a benchmark's load slows the broker for everyone.
     #[arg(long)]
     private_broker: bool,
     /// With --private-broker: leave Tansu's schema as it ships (no index on its header table).
@@ -150,7 +150,7 @@ enum Hidden {
 /// What every scenario gets.
 pub struct Ctx {
     pub kafka: KafkaConfig,
-    /// The local Tansu process serving `kafka`, for its CPU time.
+    /// The local broker process serving `kafka`, for its CPU time.
     pub broker_pid: Option<String>,
     pub contenders: Contenders,
     pub records: u64,
@@ -300,21 +300,13 @@ fn main() -> Result<()> {
     println!("# rebound-bench");
     println!();
     match &private {
-        Some(b) => println!(
-            "- brokers: {brokers}, a fresh private Tansu 0.6.0 (SQLite, data in {}){}",
-            b.dir.display(),
-            if cli.no_header_index {
-                ", schema as shipped"
-            } else {
-                ", with the index `header (topition, offset_id)` added"
-            }
-        ),
+        Some(b) => println!("- brokers: {brokers}, a fresh private {}", b.describe()),
         None => println!("- brokers: {brokers}"),
     }
     println!("- {}", machine());
     match &broker_pid {
-        Some(pid) => println!("- broker: local Tansu, pid {pid} (its CPU time is reported)"),
-        None => println!("- broker: not a local Tansu process (no broker CPU figures)"),
+        Some(pid) => println!("- broker: local process, pid {pid} (its CPU time is reported)"),
+        None => println!("- broker: not a local process (no broker CPU figures)"),
     }
     println!(
         "- records: {}, partitions: {}, repeat: {}{}",
@@ -328,12 +320,12 @@ fn main() -> Result<()> {
         println!(
             "- **--quick: a smoke run, not figures.** At 20k records each partition's backlog \
              fits in one Fetch response: when librdkafka's first Fetch covers one partition and \
-             the next, ~0.5 s later on Tansu, the rest, a contender measures that gap; when its \
+             the next, ~0.5 s later (on Tansu), the rest, a contender measures that gap; when its \
              first Fetch covers all, it measures memory speed. Ratios can be 10x either way"
         );
     }
     println!("- throughput is measured from the first record handled to the last one handled;");
-    println!("  the consumer-group join (3-5 s on Tansu) is not counted");
+    println!("  the consumer-group join is not counted");
     println!();
 
     let started = Instant::now();

@@ -78,12 +78,28 @@ pub fn count(topic: &str) -> i64 {
     Cluster::default().count(topic)
 }
 
+/// Creates `name` with topic-level settings (e.g. `max.message.bytes`).
+pub async fn create_topic_with(name: &str, partitions: i32, config: &[(&str, &str)]) {
+    Cluster::default()
+        .create_topic_with(name, partitions, config)
+        .await
+}
+
 impl Cluster {
     pub async fn create_topic(&self, name: &str, partitions: i32) {
+        self.create_topic_with(name, partitions, &[]).await
+    }
+
+    /// Creates `name` with topic-level settings, and waits until the metadata shows it.
+    pub async fn create_topic_with(&self, name: &str, partitions: i32, config: &[(&str, &str)]) {
         let admin: AdminClient<DefaultClientContext> = self.0.client_config(&[]).create().unwrap();
+        let topic = config.iter().fold(
+            NewTopic::new(name, partitions, TopicReplication::Fixed(-1)),
+            |topic, (key, value)| topic.set(key, value),
+        );
         let results = admin
             .create_topics(
-                &[NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
+                &[topic],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
             )
             .await
@@ -261,86 +277,64 @@ pub fn text(record: &Record) -> String {
     String::from_utf8_lossy(record.payload.as_deref().unwrap_or_default()).into_owned()
 }
 
-/// A broker of a test's own (Tansu on a free port, data in a temporary folder), for tests that stop
-/// and restart the broker without disturbing the tests that share the main one.
-pub struct PrivateBroker {
-    pub port: u16,
-    dir: std::path::PathBuf,
-    child: Option<std::process::Child>,
-}
+/// A broker of a test's own (Apache Kafka, or Tansu with `REBOUND_BROKER=tansu`, on free ports
+/// with its data in a temporary folder), for tests that kill and restart the broker without
+/// disturbing the tests that share the main one. Dropping it kills it and deletes its data.
+pub struct PrivateBroker(test_broker::PrivateCluster);
 
 impl PrivateBroker {
+    /// One node, ready to serve.
     pub fn start() -> PrivateBroker {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(unique("tansu"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut broker = PrivateBroker {
-            port,
-            dir,
-            child: None,
-        };
-        broker.restart();
-        broker
+        Self::cluster(1)
+    }
+
+    /// `nodes` nodes (three: replication factor 3, `min.insync.replicas=2`), every one ready and
+    /// seeing the others.
+    pub fn cluster(nodes: usize) -> PrivateBroker {
+        PrivateBroker(test_broker::PrivateCluster::start(nodes).expect("start a private broker"))
     }
 
     pub fn kafka(&self) -> KafkaConfig {
-        KafkaConfig::new(format!("127.0.0.1:{}", self.port))
+        KafkaConfig::new(self.0.bootstrap())
     }
 
-    /// Starts the broker (again) on the same port and data, and waits until it accepts connections.
+    /// Kills every node (SIGKILL): the data stays on disk.
+    pub fn stop(&mut self) {
+        for index in 0..self.0.layout().nodes.len() {
+            self.0.kill(index);
+        }
+    }
+
+    /// Starts every node again on the same ports and data, and waits until it serves clients.
     pub fn restart(&mut self) {
         self.stop();
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::File::create(self.dir.join("tansu.log")).unwrap();
-        let child = std::process::Command::new(tansu_program())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&self.dir)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start tansu (install it with `cargo xtask broker start`)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "private broker did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        self.start_all();
+    }
+
+    fn start_all(&mut self) {
+        // Kafka nodes wait for a quorum of their peers: start them all, then wait for each.
+        let nodes = self.0.layout().nodes.len();
+        for index in 0..nodes {
+            self.0.spawn(index).expect("restart a broker node");
+        }
+        for index in 0..nodes {
+            self.0
+                .wait_ready(index)
+                .expect("broker node ready after a restart");
         }
     }
 
-    /// Kills the broker (SIGKILL): its data stays on disk.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    /// Kills the node whose Kafka `node.id` is `id` (SIGKILL), as a crash would.
+    pub fn kill_node(&mut self, id: i32) {
+        let index = self.0.index_of(id).expect("no such node");
+        self.0.kill(index);
     }
-}
 
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+    /// Starts node `id` again and returns how long it took to serve clients and see the cluster.
+    pub fn restart_node(&mut self, id: i32) -> Duration {
+        let index = self.0.index_of(id).expect("no such node");
+        self.0.restart(index).expect("restart a broker node")
     }
-}
-
-fn tansu_program() -> std::path::PathBuf {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
-    home.map(|h| h.join("bin/tansu"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "tansu".into())
 }
 
 /// What the chaos test's handler does with record `id`, decided by the id alone so that the audit

@@ -417,7 +417,9 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
 async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
     init_tracing();
     let topic = unique("hostile-too-large");
-    create_topic(&topic, 1).await;
+    // The source topic takes records up to 2 MB (Kafka's default is about 1 MB); the retry topic,
+    // created by Rebound with the broker's defaults, does not.
+    create_topic_with(&topic, 1, &[("max.message.bytes", "2000000")]).await;
     let calls: Calls = Arc::default();
     let (retry, dlt, running) = start(&topic, keyed_handler(calls.clone()));
 

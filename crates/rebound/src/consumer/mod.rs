@@ -203,19 +203,21 @@ impl RetryingConsumer {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let settings = self.settings;
         let topics = subscribed_topics(&settings);
-        let partitions = if settings.create_topics {
-            let main = topics[0];
-            admin::ensure_chain(
-                &settings.kafka,
-                main,
-                &all_chain_topics(&settings)[1..],
-                settings.default_partitions,
-                settings.replication,
-            )
-            .await?
-        } else {
-            admin::partition_counts(&settings.kafka, &all_chain_topics(&settings))?
-        };
+        let partitions = admin::patiently("looking up the chain's topics", || async {
+            if settings.create_topics {
+                admin::ensure_chain(
+                    &settings.kafka,
+                    topics[0],
+                    &all_chain_topics(&settings)[1..],
+                    settings.default_partitions,
+                    settings.replication,
+                )
+                .await
+            } else {
+                admin::partition_counts(&settings.kafka, &all_chain_topics(&settings))
+            }
+        })
+        .await?;
 
         let registry = Arc::new(Mutex::new(Registry::default()));
         let context = RebalanceContext {
