@@ -13,23 +13,86 @@ use crate::error::Error;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Partition counts of `topics` that exist; absent ones are left out.
+/// How long a starting consumer waits for a cluster that does not answer: long enough for a
+/// broker restart (a Kafka node takes 5-30 s to serve again after a crash), short enough that a
+/// wrong address still ends in an error a person sees.
+const UNREACHABLE_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Runs `attempt` until it succeeds, fails with an error other than an unreachable or
+/// leaderless cluster, or [`UNREACHABLE_PATIENCE`] runs out. A worker started while its broker
+/// restarts waits for it instead of exiting.
+pub async fn patiently<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let deadline = tokio::time::Instant::now() + UNREACHABLE_PATIENCE;
+    loop {
+        match attempt().await {
+            Err(err) if is_unreachable(&err) && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "{what}: the cluster does not answer yet; trying again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Errors that a broker coming back (or a leader being elected) cures by itself.
+fn is_unreachable(err: &Error) -> bool {
+    use rdkafka::error::KafkaError;
+    let code = match err {
+        Error::Kafka(KafkaError::MetadataFetch(code) | KafkaError::AdminOp(code)) => *code,
+        Error::CreateTopic { code, .. } => *code,
+        _ => return false,
+    };
+    matches!(
+        code,
+        RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::NotController
+            | RDKafkaErrorCode::LeaderNotAvailable
+            | RDKafkaErrorCode::NotLeaderForPartition
+    )
+}
+
+/// Partition counts of `topics` that exist and can be used; absent ones are left out.
+///
+/// A topic counts once every partition has a leader: Kafka lists a new topic before its
+/// partitions have elected one, and a read or write in between fails with
+/// `NotLeaderForPartition`. Each topic is asked for by name, so the answer stays small on a
+/// cluster with thousands of topics.
 pub fn partition_counts(
     kafka: &KafkaConfig,
     topics: &[&str],
 ) -> Result<HashMap<String, i32>, Error> {
     let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
-    let metadata = consumer.fetch_metadata(None, METADATA_TIMEOUT)?;
-    Ok(metadata
-        .topics()
-        .iter()
-        .filter(|t| t.error().is_none() && topics.contains(&t.name()) && !t.partitions().is_empty())
-        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
-        .collect())
+    let mut counts = HashMap::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+        let usable = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == *topic)
+            .filter(|t| {
+                t.error().is_none()
+                    && !t.partitions().is_empty()
+                    && t.partitions()
+                        .iter()
+                        .all(|p| p.error().is_none() && p.leader() >= 0)
+            });
+        if let Some(t) = usable {
+            counts.insert(t.name().to_string(), t.partitions().len() as i32);
+        }
+    }
+    Ok(counts)
 }
 
-/// Creates each of `topics` that is missing, with `partitions` partitions. A topic created by
-/// someone else in the meantime is fine.
+/// Creates each of `topics` that is missing, with `partitions` partitions, and waits until every
+/// one can be used (all partitions have a leader). A topic created by someone else in the
+/// meantime is fine.
 pub async fn create_topics(
     kafka: &KafkaConfig,
     topics: &[&str],
@@ -57,7 +120,7 @@ pub async fn create_topics(
             Err((name, code)) => return Err(Error::CreateTopic { topic: name, code }),
         }
     }
-    Ok(())
+    wait_for_topics(kafka, topics).await.map(|_| ())
 }
 
 /// Makes sure every topic of a chain exists: the main topic must exist (or is created with
@@ -75,8 +138,13 @@ pub async fn ensure_chain(
     let main_partitions = match counts.get(main) {
         Some(n) => *n,
         None => {
+            // It may exist without a leader for a moment (a new topic, a failover): after
+            // creating or finding it, ask again rather than assume our own count.
             create_topics(kafka, &[main], default_partitions, replication).await?;
-            default_partitions
+            partition_counts(kafka, &[main])?
+                .get(main)
+                .copied()
+                .unwrap_or(default_partitions)
         }
     };
     let missing: Vec<&str> = others
@@ -88,7 +156,8 @@ pub async fn ensure_chain(
     wait_for_topics(kafka, &all).await
 }
 
-/// Waits until the metadata shows every topic, as creation is asynchronous on some brokers.
+/// Waits until the metadata shows every topic with a leader for each partition, as creation is
+/// asynchronous.
 async fn wait_for_topics(
     kafka: &KafkaConfig,
     topics: &[&str],

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -51,10 +52,29 @@ pub fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i32, i64, i64
     };
     (0..count)
         .map(|p| {
-            let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT)?;
+            let (low, high) = watermarks_of(&consumer, topic, p)?;
             Ok((p, low, high))
         })
         .collect()
+}
+
+/// The low and high watermarks of one partition. A partition between leaders (a topic just
+/// created, a broker that died) answers `NotLeaderForPartition` or `LeaderNotAvailable` for a
+/// moment; those are asked again until [`TIMEOUT`], other errors return at once.
+pub(crate) fn watermarks_of(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), Error> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match consumer.fetch_watermarks(topic, partition, TIMEOUT) {
+            Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::NotLeaderForPartition | RDKafkaErrorCode::LeaderNotAvailable,
+            )) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Every record in `topic` now, in partition then offset order. Records written while reading
@@ -67,7 +87,7 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
     let mut ends = HashMap::new();
     let mut list = TopicPartitionList::new();
     for p in 0..count {
-        let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT)?;
+        let (low, high) = watermarks_of(&consumer, topic, p)?;
         if high > low {
             ends.insert(p, high);
             list.add_partition_offset(topic, p, Offset::Offset(low))?;

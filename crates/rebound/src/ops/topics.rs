@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 
-use super::reader::assigning_consumer;
+use super::reader::{assigning_consumer, watermarks_of};
 use crate::config::KafkaConfig;
 use crate::error::Error;
 
@@ -100,7 +100,7 @@ pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
             let mut records = 0;
             let mut highs = Vec::new();
             for p in 0..count {
-                let (low, high) = consumer.fetch_watermarks(&name, p, TIMEOUT)?;
+                let (low, high) = watermarks_of(&consumer, &name, p)?;
                 records += high - low;
                 highs.push(high);
             }
