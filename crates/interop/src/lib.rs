@@ -254,18 +254,19 @@ impl Spring {
             "-XX:+UseSerialGC",
             "-Xss512k",
             "-Xmx256m",
-            "-jar",
         ]);
-        command.arg(&jar);
+        // Properties go in as system properties: Spring reads them like `--key=value`, and the
+        // peer's static JSON mapper can read them too (`interop.lenient-json`).
         command.arg(format!(
-            "--spring.kafka.bootstrap-servers={}",
+            "-Dspring.kafka.bootstrap-servers={}",
             testkit::kafka().brokers()
         ));
-        command.arg(format!("--interop.events={}", events.display()));
-        command.arg("--interop.send-millis=0");
+        command.arg(format!("-Dinterop.events={}", events.display()));
+        command.arg("-Dinterop.send-millis=0");
         for (key, value) in properties {
-            command.arg(format!("--{key}={value}"));
+            command.arg(format!("-D{key}={value}"));
         }
+        command.arg("-jar").arg(&jar);
         Spring {
             process: Process::spawn(dir, name, &mut command),
             events,
