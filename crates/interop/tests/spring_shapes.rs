@@ -92,8 +92,7 @@ async fn dead_letter_and_redrive(
     let redriven = spring
         .events_of("delivery")
         .into_iter()
-        .filter(|e| e["topic"] == main)
-        .last()
+        .rfind(|e| e["topic"] == main)
         .unwrap();
     assert_eq!(redriven["payload"], email("fail@naver.com").to_string());
     // The redriven record as it is in Kafka (Spring's JsonDeserializer removes the type headers
