@@ -2,6 +2,7 @@
 //! (`interop/spring-email`, built once and cached), run as a process beside Rebound's binaries on
 //! the real broker (`KAFKA_BROKERS`). See INTEROP.md.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -85,8 +86,14 @@ pub fn spring_jar() -> PathBuf {
         if offline {
             command.arg("-o");
         }
+        // Maven writes its errors to stdout: send them to stderr, where a test's or CI's log is.
+        let stderr = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .expect("stderr");
         command
-            .args(["package", "-DskipTests"])
+            .args(["package", "-DskipTests", "-Dstyle.color=never"])
+            .stdout(Stdio::from(stderr))
             .status()
             .unwrap_or_else(|e| {
                 panic!("cannot run mvn (Maven 3.8+ and Java 17+ must be on PATH): {e}")
