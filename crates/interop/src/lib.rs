@@ -41,16 +41,26 @@ fn newest(path: &Path) -> SystemTime {
 /// `mvn -q -o package -DskipTests` (offline, the usual case once Maven's cache is warm), then
 /// online when the cache is cold. One build at a time: a mutex within this process and a lock
 /// folder (`target/.build-lock`, created atomically) across processes.
+///
+/// `REBOUND_SPRING_BOOT=4` selects the Spring Boot 4 build (`pom-boot4.xml`, spring-kafka 4.0,
+/// `target/boot4/spring-email-boot4.jar`); the default is Spring Boot 3.5 (`pom.xml`).
 pub fn spring_jar() -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let project = spring_project();
-    let jar = project.join("target/spring-email.jar");
+    let (pom, jar) = match std::env::var("REBOUND_SPRING_BOOT").as_deref() {
+        Ok("4") => (
+            "pom-boot4.xml",
+            project.join("target/boot4/spring-email-boot4.jar"),
+        ),
+        Ok("3") | Err(_) => ("pom.xml", project.join("target/spring-email.jar")),
+        Ok(other) => panic!("REBOUND_SPRING_BOOT={other}: 3 (default) or 4"),
+    };
     let fresh = |jar: &Path| {
         std::fs::metadata(jar)
             .and_then(|m| m.modified())
             .is_ok_and(|built| {
-                built >= newest(&project.join("pom.xml")) && built >= newest(&project.join("src"))
+                built >= newest(&project.join(pom)) && built >= newest(&project.join("src"))
             })
     };
     if fresh(&jar) {
@@ -82,7 +92,7 @@ pub fn spring_jar() -> PathBuf {
     }
     let mvn = |offline: bool| {
         let mut command = Command::new("mvn");
-        command.current_dir(&project).args(["-q", "-B"]);
+        command.current_dir(&project).args(["-q", "-B", "-f", pom]);
         if offline {
             command.arg("-o");
         }

@@ -1,7 +1,7 @@
 //! Test 1 of INTEROP.md: same input, same records. The same three records go to the Spring peer
 //! (`@RetryableTopic`, the blog's settings) and to a Rebound worker with the equivalent policy, each
 //! on its own copy of the chain; every record either writes to a retry topic or the DLT is compared
-//! field by field and header by header. The table goes to `target/interop/same-records.md`.
+//! field by field and header by header. The table goes to `target/interop/same-records-boot<3|4>.md`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -308,13 +308,18 @@ async fn spring_and_rebound_write_the_same_records() {
             }
         }
     }
+    let boot = std::env::var("REBOUND_SPRING_BOOT").unwrap_or_else(|_| "3".into());
     let out = repo_root().join("target/interop");
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("same-records.md"), format!("{summary}\n{table}")).unwrap();
+    std::fs::write(
+        out.join(format!("same-records-boot{boot}.md")),
+        format!("{summary}\n{table}"),
+    )
+    .unwrap();
     println!("{summary}\n{table}");
     assert!(
         unexpected.is_empty(),
-        "differences between Spring's and Rebound's records (table in target/interop/same-records.md):\n{}",
+        "differences between Spring's and Rebound's records (table in target/interop/same-records-boot{boot}.md):\n{}",
         unexpected.join("\n")
     );
     drop(spring);

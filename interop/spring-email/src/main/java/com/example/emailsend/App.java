@@ -11,30 +11,20 @@ import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
-import org.springframework.boot.autoconfigure.kafka.ConcurrentKafkaListenerContainerFactoryConfigurer;
-import org.springframework.boot.autoconfigure.kafka.KafkaProperties;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.event.EventListener;
-import org.springframework.kafka.config.ConcurrentKafkaListenerContainerFactory;
 import org.springframework.kafka.config.KafkaListenerEndpointRegistry;
-import org.springframework.kafka.core.ConsumerFactory;
-import org.springframework.kafka.core.DefaultKafkaProducerFactory;
 import org.springframework.kafka.core.KafkaTemplate;
-import org.springframework.kafka.listener.DeadLetterPublishingRecoverer;
-import org.springframework.kafka.listener.DefaultErrorHandler;
 import org.springframework.kafka.listener.KafkaBackoffException;
 import org.springframework.kafka.listener.MessageListenerContainer;
 import org.springframework.kafka.listener.RecordInterceptor;
-import org.springframework.kafka.support.serializer.JsonSerializer;
-import org.springframework.util.backoff.FixedBackOff;
 
 /**
  * Rebound's interop peer. {@code --interop.mode=consume} (default) runs the listeners named by
@@ -92,27 +82,6 @@ public class App {
 				Events.CURRENT.remove();
 			}
 		};
-	}
-
-	/** The plain shape: blocking retries, then DeadLetterPublishingRecoverer to {@code <topic>.DLT}. */
-	@Bean
-	@ConditionalOnProperty(name = "interop.shape", havingValue = "error-handler")
-	ConcurrentKafkaListenerContainerFactory<Object, Object> plainFactory(
-			ConcurrentKafkaListenerContainerFactoryConfigurer configurer, ConsumerFactory<Object, Object> consumerFactory,
-			KafkaTemplate<Object, Object> template, @Value("${interop.attempts:3}") long attempts) {
-		ConcurrentKafkaListenerContainerFactory<Object, Object> factory = new ConcurrentKafkaListenerContainerFactory<>();
-		configurer.configure(factory, consumerFactory);
-		factory.setCommonErrorHandler(
-				new DefaultErrorHandler(new DeadLetterPublishingRecoverer(template), new FixedBackOff(0, attempts - 1)));
-		return factory;
-	}
-
-	/** The JSON shape's template: Spring's JsonSerializer, which writes the {@code __TypeId__} header. */
-	@Bean
-	@ConditionalOnProperty(name = "interop.shape", havingValue = "json")
-	KafkaTemplate<String, Object> jsonTemplate(KafkaProperties properties) {
-		return new KafkaTemplate<>(new DefaultKafkaProducerFactory<>(properties.buildProducerProperties(null),
-				new StringSerializer(), new JsonSerializer<>()));
 	}
 
 	/** Starts the listener containers this run is for: main, retry, dlt (Spring's own), dlt-consumer. */
