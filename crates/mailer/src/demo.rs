@@ -288,7 +288,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for ((what, id), summary) in accepted.iter().zip(&last) {
         println!("  {id}  {what:<28} {summary}");
     }
-    println!("\nLook further: rebound topics; rebound dlt list email.send.dlt; rebound dlt show email.send.dlt <p@o>");
+    print_next_steps(&args.brokers);
 
     if args.keep {
         println!("\n--keep: API on {base}, SMTP on 127.0.0.1:{smtp_port}; Ctrl-C to stop");
@@ -310,4 +310,33 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Commands a newcomer can paste as they are: the `rebound` binary that `cargo xtask demo` built
+/// beside this one, named by its path from the current folder, with `--brokers` when the demo
+/// ran elsewhere than the default address.
+fn print_next_steps(brokers: &str) {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("rebound")))
+        .filter(|path| path.exists());
+    let rebound = match beside {
+        Some(path) => {
+            let relative = std::env::current_dir()
+                .ok()
+                .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.to_path_buf()));
+            relative.unwrap_or(path).display().to_string()
+        }
+        None => "cargo run --release -p rebound-cli --".to_string(),
+    };
+    let connect = if brokers == "127.0.0.1:9092" {
+        String::new()
+    } else {
+        format!(" --brokers {brokers}")
+    };
+    println!("\nLook further (the broker keeps running; `cargo xtask broker stop` stops it):");
+    println!("  {rebound}{connect} topics");
+    println!("  {rebound}{connect} dlt list email.send.dlt");
+    println!("  {rebound}{connect} dlt show email.send.dlt 0@0");
+    println!("  {rebound}{connect} dlt redrive email.send.dlt --dry-run");
 }

@@ -92,33 +92,39 @@ pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
         .fetch_group_list(None, TIMEOUT)
         .map(|list| list.groups().iter().map(|g| g.name().to_string()).collect())
         .unwrap_or_default();
-    let mut result = Vec::new();
-    for (main, topics) in chains {
-        let mut infos = Vec::new();
-        for (name, role) in topics {
-            let count = partitions[&name];
-            let mut records = 0;
-            let mut highs = Vec::new();
-            for p in 0..count {
-                let (low, high) = watermarks_of(&consumer, &name, p)?;
-                records += high - low;
-                highs.push(high);
-            }
-            let groups = group_lags(kafka, &groups, &name, &highs)?;
-            infos.push(TopicInfo {
-                name,
-                role,
-                partitions: count,
-                records,
-                groups,
-            });
+    // High watermarks of every chain topic first, then each group asked once for all of them:
+    // a cluster with hundreds of groups and topics costs one request per group, not one per
+    // group and topic.
+    let mut highs: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut records: BTreeMap<String, i64> = BTreeMap::new();
+    for (name, _) in chains.values().flatten() {
+        let mut topic_highs = Vec::new();
+        let mut total = 0;
+        for p in 0..partitions[name] {
+            let (low, high) = watermarks_of(&consumer, name, p)?;
+            total += high - low;
+            topic_highs.push(high);
         }
-        result.push(ChainInfo {
-            main,
-            topics: infos,
-        });
+        highs.insert(name.clone(), topic_highs);
+        records.insert(name.clone(), total);
     }
-    Ok(result)
+    let lags = group_lags(kafka, &groups, &highs)?;
+    Ok(chains
+        .into_iter()
+        .map(|(main, topics)| ChainInfo {
+            main,
+            topics: topics
+                .into_iter()
+                .map(|(name, role)| TopicInfo {
+                    partitions: partitions[&name],
+                    records: records[&name],
+                    groups: lags.get(&name).cloned().unwrap_or_default(),
+                    name,
+                    role,
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// Retry topics sort by their delay (or index), numerically.
@@ -131,40 +137,61 @@ fn retry_order(name: &str) -> Vec<u64> {
         .collect()
 }
 
+/// For each topic of `highs` (its partitions' high watermarks), the groups with committed
+/// offsets on it and their lag. Groups are asked a few at a time, each in one request.
 fn group_lags(
     kafka: &KafkaConfig,
     groups: &[String],
-    topic: &str,
-    highs: &[i64],
-) -> Result<Vec<(String, i64)>, Error> {
-    let mut lags = Vec::new();
-    for group in groups {
-        let consumer: BaseConsumer = kafka
-            .client_config(&[
-                ("group.id", group.as_str()),
-                ("enable.auto.commit", "false"),
-            ])
-            .create()?;
-        let mut list = TopicPartitionList::new();
-        for p in 0..highs.len() as i32 {
+    highs: &BTreeMap<String, Vec<i64>>,
+) -> Result<BTreeMap<String, Vec<(String, i64)>>, Error> {
+    const AT_ONCE: usize = 8;
+    let mut list = TopicPartitionList::new();
+    for (topic, partitions) in highs {
+        for p in 0..partitions.len() as i32 {
             list.add_partition(topic, p);
         }
-        let Ok(committed) = consumer.committed_offsets(list, TIMEOUT) else {
-            continue;
-        };
-        let mut lag = 0;
-        let mut any = false;
-        for element in committed.elements() {
-            if let Offset::Offset(offset) = element.offset() {
-                any = true;
-                lag += (highs[element.partition() as usize] - offset).max(0);
+    }
+    let mut lags: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for batch in groups.chunks(AT_ONCE) {
+        let answers: Vec<Result<Option<TopicPartitionList>, Error>> = std::thread::scope(|scope| {
+            let asked: Vec<_> = batch
+                .iter()
+                .map(|group| scope.spawn(|| committed(kafka, group, &list)))
+                .collect();
+            asked
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Ok(None)))
+                .collect()
+        });
+        for (group, answer) in batch.iter().zip(answers) {
+            let Some(committed) = answer? else { continue };
+            let mut per_topic: BTreeMap<String, i64> = BTreeMap::new();
+            for element in committed.elements() {
+                if let Offset::Offset(offset) = element.offset() {
+                    let high = highs[element.topic()][element.partition() as usize];
+                    *per_topic.entry(element.topic().to_string()).or_default() +=
+                        (high - offset).max(0);
+                }
             }
-        }
-        if any {
-            lags.push((group.clone(), lag));
+            for (topic, lag) in per_topic {
+                lags.entry(topic).or_default().push((group.clone(), lag));
+            }
         }
     }
     Ok(lags)
+}
+
+/// The offsets `group` committed on the partitions of `list`; `None` when the group cannot be
+/// asked (it is being deleted, or the broker refuses).
+fn committed(
+    kafka: &KafkaConfig,
+    group: &str,
+    list: &TopicPartitionList,
+) -> Result<Option<TopicPartitionList>, Error> {
+    let consumer: BaseConsumer = kafka
+        .client_config(&[("group.id", group), ("enable.auto.commit", "false")])
+        .create()?;
+    Ok(consumer.committed_offsets(list.clone(), TIMEOUT).ok())
 }
 
 #[cfg(test)]
