@@ -55,13 +55,20 @@ fn spring_deliveries(spring: &Spring) -> Vec<Delivery> {
         .iter()
         .map(|e| {
             let headers = event_headers(e);
-            Delivery {
+            let delivery = Delivery {
                 by: "Spring",
                 topic: e["topic"].as_str().unwrap().to_string(),
                 attempt: attempt_of(&headers).unwrap_or(1),
                 at: e["at"].as_i64().unwrap(),
                 due: due_of(&headers),
-            }
+            };
+            // The peer decodes the same headers the same way.
+            assert_eq!(
+                e["attempt"].as_u64().map(|a| a as u32),
+                attempt_of(&headers)
+            );
+            assert_eq!(e["due"].as_i64(), delivery.due);
+            delivery
         })
         .collect()
 }

@@ -84,6 +84,8 @@ async fn rebound_operates_on_springs_dead_letters() {
     assert_eq!(fail["origin"]["offset"], fail_offset);
     assert_eq!(fail["attempts"], SPRING_DEAD_LETTER_TRY, "{fail}");
     assert_eq!(fail["status"], "pending");
+    // D5: Spring records no first failure time (Rebound's `rebound-first-failed-at`).
+    assert!(fail["first_failed_at"].is_null(), "{fail}");
     let error = fail["error"].as_str().unwrap();
     assert!(error.contains(KOREAN), "{error}");
     let died = fail["died_at"].as_i64().unwrap();

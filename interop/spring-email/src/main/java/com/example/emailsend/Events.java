@@ -47,7 +47,10 @@ public class Events {
 		}
 	}
 
-	/** An event about a record: where it is, its key, payload, headers (hex) and timestamp. */
+	/**
+	 * An event about a record: where it is, its key, payload, headers (hex), timestamp, and the
+	 * attempt and due time its retry headers say.
+	 */
 	public Map<String, Object> record(String event, ConsumerRecord<?, ?> record) {
 		Map<String, Object> map = new LinkedHashMap<>();
 		map.put("event", event);
@@ -69,6 +72,15 @@ public class Events {
 			headers.add(pair);
 		}
 		map.put("headers", headers);
+		// The retry state Spring reads (the last of each header), decoded for people.
+		Header attempt = record.headers().lastHeader("retry_topic-attempts");
+		if (attempt != null && attempt.value() != null && attempt.value().length == 4) {
+			map.put("attempt", java.nio.ByteBuffer.wrap(attempt.value()).getInt());
+		}
+		Header due = record.headers().lastHeader("retry_topic-backoff-timestamp");
+		if (due != null && due.value() != null && due.value().length > 0) {
+			map.put("due", new java.math.BigInteger(due.value()).longValue());
+		}
 		return map;
 	}
 
