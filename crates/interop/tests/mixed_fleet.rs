@@ -109,7 +109,7 @@ fn rebound_worker(
 }
 
 /// The record's walk: 5 deliveries, main then each retry topic in order, none before its due
-/// time, each due `delay` after the delivery before it failed.
+/// time, each due at least `delay` after the delivery before it (and not much later).
 fn assert_walk(main: &str, mut walk: Vec<Delivery>) {
     walk.sort_by_key(|d| d.at);
     let topics: Vec<String> = walk.iter().map(|d| d.topic.clone()).collect();
@@ -130,9 +130,12 @@ fn assert_walk(main: &str, mut walk: Vec<Delivery>) {
             "handled {} ms before its due time: {retry:?}",
             due - retry.at
         );
+        // Due `delay` after the failure, which comes after the delivery started: never sooner.
+        // The upper bound only allows for a slow machine (a JVM creating its producer on the
+        // first failure takes a while on 2 busy cores).
         let waited = due - before.at;
         assert!(
-            (DELAYS[n]..DELAYS[n] + 1000).contains(&waited),
+            (DELAYS[n]..DELAYS[n] + 5000).contains(&waited),
             "retry {} due {waited} ms after the delivery before it, expected {} ms: {walk:#?}",
             n + 1,
             DELAYS[n]
