@@ -249,13 +249,10 @@ pub fn prepare(node: &Node, nodes: &[Node], cluster_id: &str) -> Result<Command>
 
     if !node.dir.join("data/meta.properties").exists() {
         let out = java_command("kafka.tools.StorageTool")
-            .args([
-                "format",
-                "--ignore-formatted",
-                "--cluster-id",
-                cluster_id,
-                "--config",
-            ])
+            // `--cluster-id=<id>` as one argument: an id may start with `-`.
+            .args(["format", "--ignore-formatted"])
+            .arg(format!("--cluster-id={cluster_id}"))
+            .arg("--config")
             .arg(&properties)
             .stdin(Stdio::null())
             .output()

@@ -3,12 +3,13 @@
 //! DLT, and counts the main and retry topics: nothing may be lost and nothing may reach the DLT that
 //! should not. The figures of runs are in RELIABILITY.md.
 //!
-//! Runs on a private Tansu broker (SQLite engine) so that restarting it disturbs no other test.
-//! Sizes come from the environment:
+//! Runs on a private broker so that killing it disturbs no other test: once on a single node
+//! (killed and restarted), once on a three-node cluster whose leader node is killed and restarted
+//! later. The two runs take turns. Sizes come from the environment:
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `REBOUND_CHAOS_RECORDS` | 5000 | records produced (10000 still finishes on Tansu; see RELIABILITY.md) |
+//! | `REBOUND_CHAOS_RECORDS` | 5000 | records produced (100,000 for the full run of RELIABILITY.md) |
 //! | `REBOUND_CHAOS_SECS` | 40, or records/400 if more | how long production lasts (chaos happens meanwhile) |
 //! | `REBOUND_CHAOS_WORKERS` | 3 | worker processes in the group |
 //! | `REBOUND_CHAOS_KILLS` | 4 | kill -9 events (one keeps its worker down 6–9 s, the others 0.2–3 s) |
@@ -19,9 +20,9 @@
 //! | `REBOUND_CHAOS_KEEP` | unset | keep the journal and worker logs of a passing run too |
 //!
 //! ```sh
-//! cargo test -p testkit --test chaos -- --nocapture          # CI size
-//! REBOUND_CHAOS_RECORDS=10000 REBOUND_CHAOS_SECS=60 REBOUND_CHAOS_DRAIN_SECS=600 \
-//!     cargo test -p testkit --test chaos -- --nocapture      # the larger run of RELIABILITY.md
+//! cargo xtask test -p testkit --test chaos -- --nocapture    # CI size, both runs
+//! REBOUND_CHAOS_RECORDS=100000 REBOUND_CHAOS_DRAIN_SECS=600 \
+//!     cargo xtask test --release -p testkit --test chaos -- --nocapture chaos_loses_nothing
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +51,25 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
+}
+
+/// How many partitions of `topics` each broker node leads (-1: no leader now).
+fn leader_counts(cluster: &Cluster, topics: &[String]) -> BTreeMap<i32, usize> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = cluster.0.client_config(&[]).create().unwrap();
+    let mut counts = BTreeMap::new();
+    for topic in topics {
+        let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+            *counts.entry(-1).or_default() += 1;
+            continue;
+        };
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                *counts.entry(p.leader()).or_default() += 1;
+            }
+        }
+    }
+    counts
 }
 
 /// xorshift64*: a reproducible schedule from a printed seed.
@@ -548,8 +568,26 @@ fn audit(cluster: &Cluster, chain: &TopicChain, journal_path: &Path, n: u64) -> 
     audit
 }
 
+/// One broker node, killed with SIGKILL and restarted once in the middle of the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_loses_nothing() {
+    let _alone = SERIAL.lock().await;
+    run_chaos(1).await;
+}
+
+/// Three nodes as production runs them (replication factor 3, `min.insync.replicas=2`): the node
+/// that leads most of the chain's partitions is killed with SIGKILL while records are in the
+/// retry topics and on their way to the DLT, kept down for several seconds, then restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_on_three_brokers_survives_the_leader_killed() {
+    let _alone = SERIAL.lock().await;
+    run_chaos(3).await;
+}
+
+/// The two runs take the machine's whole CPU each: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run_chaos(nodes: usize) {
     init_tracing();
     let n = env_u64("REBOUND_CHAOS_RECORDS", 5000);
     let window = Duration::from_secs(env_u64("REBOUND_CHAOS_SECS", (n / 400).max(40)));
@@ -566,11 +604,11 @@ async fn chaos_loses_nothing() {
     .max(1);
     println!(
         "chaos: {n} records over {window:?}, {worker_count} workers, {kill_count} kills, \
-         1 broker restart, seed {seed}"
+         1 broker kill on {nodes} node(s), seed {seed}"
     );
     let mut rng = Rng(seed);
 
-    let mut broker = PrivateBroker::start();
+    let mut broker = PrivateBroker::cluster(nodes);
     let cluster = Cluster(broker.kafka());
     let topic = unique("chaos");
     cluster.create_topic(&topic, PARTITIONS).await;
@@ -642,6 +680,7 @@ async fn chaos_loses_nothing() {
         log.push(line);
     };
     let mut kills_done = 0;
+    let mut recovery: Option<(Duration, Duration)> = None;
     for slot in 0..events {
         let base = window.mul_f64(0.1 + 0.8 * slot as f64 / events as f64);
         let at = base + rng.millis(0, 2000);
@@ -656,7 +695,7 @@ async fn chaos_loses_nothing() {
             produced.load(Ordering::SeqCst),
             journal(&journal_path).len()
         ));
-        if slot == restart_slot {
+        if slot == restart_slot && nodes == 1 {
             let down = rng.millis(500, 2500);
             let stopped_at = started.elapsed();
             tokio::task::block_in_place(|| broker.stop());
@@ -666,6 +705,53 @@ async fn chaos_loses_nothing() {
                 "{:>6.1} s  broker killed, restarted after {} ms down",
                 stopped_at.as_secs_f64(),
                 down.as_millis()
+            ));
+        } else if slot == restart_slot {
+            // The cluster goes on without the node: its partitions elect new leaders among the
+            // two in-sync replicas left, and writes with acks=all still reach two of them.
+            let leaders = leader_counts(&cluster, &topics);
+            let (leader, led) = leaders
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(l, n)| (*l, *n))
+                .unwrap();
+            let handled_before = journal(&journal_path).len();
+            let killed_at = started.elapsed();
+            broker.kill_node(leader);
+            let killed = Instant::now();
+            let mut elected = None;
+            let mut resumed = None;
+            let down = rng.millis(6_000, 9_000);
+            while killed.elapsed() < down || elected.is_none() || resumed.is_none() {
+                fleet.watch();
+                if elected.is_none()
+                    && tokio::task::block_in_place(|| leader_counts(&cluster, &topics))
+                        .keys()
+                        .all(|l| *l != leader && *l >= 0)
+                {
+                    elected = Some(killed.elapsed());
+                }
+                if resumed.is_none() && journal(&journal_path).len() > handled_before {
+                    resumed = Some(killed.elapsed());
+                }
+                assert!(
+                    killed.elapsed() < Duration::from_secs(120),
+                    "the cluster did not recover from losing node {leader}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let (elected, resumed) = (elected.unwrap(), resumed.unwrap());
+            recovery = Some((elected, resumed));
+            let back = tokio::task::block_in_place(|| broker.restart_node(leader));
+            note(format!(
+                "{:>6.1} s  kill -9 broker node {leader} (leader of {led} of the chain's partitions): \
+                 new leaders after {} ms, handling again after {} ms; restarted after {} ms down, \
+                 serving again {} ms later",
+                killed_at.as_secs_f64(),
+                elected.as_millis(),
+                resumed.as_millis(),
+                killed.elapsed().as_millis() - back.as_millis(),
+                back.as_millis()
             ));
         } else {
             let index = rng.below(fleet.workers.len() as u64) as usize;
@@ -746,7 +832,20 @@ async fn chaos_loses_nothing() {
     audit.print(&[
         ("worker processes", worker_count.to_string()),
         ("handlings per worker", handled_by_worker(&journal_path)),
-        ("kill -9 / broker restarts", format!("{} / 1", fleet.kills)),
+        ("broker nodes", nodes.to_string()),
+        (
+            "kill -9 of workers / of a broker node",
+            format!("{} / 1", fleet.kills),
+        ),
+        (
+            "after the leader's kill: new leaders / handling again",
+            match recovery {
+                Some((elected, resumed)) => {
+                    format!("{} ms / {} ms", elected.as_millis(), resumed.as_millis())
+                }
+                None => "(single node: the whole broker was down)".to_string(),
+            },
+        ),
         (
             "workers that exited by themselves",
             fleet.unexpected_exits.len().to_string(),
