@@ -40,10 +40,11 @@ use testkit::*;
 
 const ATTEMPTS: u32 = 4;
 const PARTITIONS: i32 = 4;
-/// Longer than any planned absence (a killed worker's, or the broker's): on Tansu 0.6.0 a static
-/// member, or the group leader, that misses its session timeout can leave the group with a leader
-/// that is no longer a member, and then no member ever gets an assignment again (RELIABILITY.md,
-/// "Tansu 0.6.0: a group can wedge").
+/// Longer than any planned absence (a killed worker's, or the broker's), as a deployment with
+/// static membership sets it: a worker restarted within it gets its own partitions back without a
+/// rebalance (KIP-345). On Tansu 0.6.0 it is also a workaround: a static member, or the group
+/// leader, that misses its session timeout can leave the group with a leader that is no longer a
+/// member, and then no member ever gets an assignment again (RELIABILITY.md, "Tansu 0.6.0").
 const SESSION_TIMEOUT_MS: u64 = 30_000;
 
 fn env_u64(name: &str, default: u64) -> u64 {

@@ -1,6 +1,6 @@
 //! Hostile input on a real broker: payloads a handler cannot decode, and retry headers that are
 //! corrupt, absurd or duplicated. Undecodable payloads go to the DLT once with a clear reason and
-//! are never retried; bad headers are read as DESIGN.md says; the worker goes on after all of them.
+//! are never retried; bad headers are read as `rebound::headers` documents (Spring's own tolerances); the worker goes on after all of them.
 //! (`tests/chain.rs` `corrupt_retry_headers_are_tolerated` covers the first header cases: attempts
 //! of 2 bytes, 0, negative and 2^31−1 on a record that succeeds, 9-byte and empty back-off, and
 //! duplicate attempts headers; this file covers the rest.)
