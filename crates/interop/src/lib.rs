@@ -120,7 +120,9 @@ pub fn spring_jar() -> PathBuf {
 
 /// A binary of this workspace (`mailer`, `rebound`), beside the test executable in
 /// `target/<profile>/`. They are not built by `cargo test -p interop`: build them first with
-/// `cargo build -p mailer -p rebound-cli` (`cargo xtask test` and `.ci/run` do).
+/// `cargo build -p mailer -p rebound-cli` (`cargo test --workspace`, so `cargo xtask test` and
+/// `.ci/run`, builds them too). Missing: the test fails saying so; older than their sources: a
+/// warning.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let profile_dir = exe
@@ -134,16 +136,19 @@ pub fn workspace_binary(name: &str) -> PathBuf {
             "{path:?} is missing: run `cargo build -p mailer -p rebound-cli` before `cargo test -p interop`"
         );
     };
+    // A binary older than its sources is used, with a warning (printed with a failing test's
+    // output): it may not have a fix the test expects.
     let root = repo_root();
     for crate_dir in [
         "crates/rebound/src",
         "crates/mailer/src",
         "crates/rebound-cli/src",
     ] {
-        assert!(
-            built >= newest(&root.join(crate_dir)),
-            "{path:?} is older than {crate_dir}: run `cargo build -p mailer -p rebound-cli` again"
-        );
+        if built < newest(&root.join(crate_dir)) {
+            eprintln!(
+                "warning: {path:?} is older than {crate_dir}: run `cargo build -p mailer -p rebound-cli` again"
+            );
+        }
     }
     path
 }
