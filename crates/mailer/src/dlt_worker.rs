@@ -231,11 +231,21 @@ impl Shipper {
     }
 }
 
-/// The e-mail id from the payload, when it has one.
+/// The e-mail id from the payload, or, for a message written without one (the scenario's Java
+/// producer), the coordinates where it entered Kafka, as the worker names it.
 fn email_id(dead: &DeadLetter) -> Option<String> {
     let payload = dead.record.payload.as_deref()?;
     let json: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    json.get("id")?.as_str().map(String::from)
+    match json.get("id").and_then(|id| id.as_str()) {
+        Some(id) => Some(id.to_string()),
+        None => {
+            let origin = dead.origin.as_ref()?;
+            Some(format!(
+                "{}-{}@{}",
+                origin.topic, origin.partition?, origin.offset?
+            ))
+        }
+    }
 }
 
 pub fn log_line(dead: &DeadLetter) -> serde_json::Value {

@@ -186,7 +186,8 @@ async fn send(
     policy: &RetryPolicy,
     record: Record,
 ) -> Result<(), Failure> {
-    let email: EmailMessage = record.json()?;
+    let mut email: EmailMessage = record.json()?;
+    email.identify(&record);
     let message = build_message(&email)?;
     match transport.send(message).await {
         Ok(_) => {

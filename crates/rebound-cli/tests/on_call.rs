@@ -361,7 +361,7 @@ async fn spring_dead_letters_are_listed_and_shown() {
         "kafka_original-timestamp",
         1_764_320_000_000i64.to_be_bytes().to_vec(),
     );
-    chain.push("kafka_original-timestamp-type", "CREATE_TIME");
+    chain.push("kafka_original-timestamp-type", "CreateTime");
     chain.push(
         "kafka_exception-fqcn",
         "org.springframework.kafka.listener.ListenerExecutionFailedException",

@@ -6,9 +6,9 @@
 //! | `retry_topic-attempts` | 4-byte big-endian int: the attempt number of the next delivery; 1 byte also read |
 //! | `retry_topic-backoff-timestamp` | epoch ms, Java `BigInteger.toByteArray()` (minimal two's complement); 1–8 bytes read |
 //! | `retry_topic-original-timestamp` | same encoding: the first record's timestamp |
-//! | `kafka_original-topic` / `-partition` / `-offset` / `-timestamp` / `-timestamp-type` | UTF-8 / 4-byte BE / 8-byte BE / 8-byte BE / UTF-8 (`CREATE_TIME`), first hop kept |
+//! | `kafka_original-topic` / `-partition` / `-offset` / `-timestamp` / `-timestamp-type` | UTF-8 / 4-byte BE / 8-byte BE / 8-byte BE / UTF-8 (`CreateTime`, Java's `TimestampType.toString()`), first hop kept |
 //! | `kafka_exception-fqcn` / `-cause-fqcn` / `-message` / `-stacktrace` | UTF-8, latest failure only |
-//! | `kafka_original-consumer-group` | UTF-8: the group that failed the record (`kafka_dlt-original-consumer-group` also read) |
+//! | `kafka_dlt-original-consumer-group` | UTF-8: the group that failed the record, under the name Spring 3.x writes in a retry chain too (`kafka_original-consumer-group`, which older Rebound wrote, is also read) |
 //! | `kafka_dlt-original-*`, `kafka_dlt-exception-*` | read as well: Spring's plain dead-letter publisher writes these |
 //! | `rebound-failure-class` | UTF-8: `transient`, `permanent` or `undecodable` |
 //! | `rebound-first-failed-at`, `rebound-failed-at` | UTF-8 decimal epoch ms |

@@ -218,11 +218,16 @@ pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>
         headers.push(h::ORIGINAL_OFFSET, h::encode_i64(record.offset));
         if let Some(ts) = record.timestamp {
             headers.push(h::ORIGINAL_TIMESTAMP, h::encode_i64(ts));
-            headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CREATE_TIME");
+            // Java's `TimestampType.toString()`, which Spring writes and `forName` reads back.
+            headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CreateTime");
         }
     }
-    if !headers.contains(h::ORIGINAL_CONSUMER_GROUP) {
-        headers.push(h::ORIGINAL_CONSUMER_GROUP, report.group.to_string());
+    // Spring 3.x writes the failing group under the `kafka_dlt-` name in a retry chain too;
+    // either name already there (a record from an older Rebound) is kept.
+    if !headers.contains(h::DLT_ORIGINAL_CONSUMER_GROUP)
+        && !headers.contains(h::ORIGINAL_CONSUMER_GROUP)
+    {
+        headers.push(h::DLT_ORIGINAL_CONSUMER_GROUP, report.group.to_string());
     }
     let failure = report.failure;
     headers.set(h::EXCEPTION_FQCN, failure.type_name().to_string());
@@ -316,8 +321,14 @@ mod tests {
         );
         assert_eq!(
             headers.text(h::ORIGINAL_TIMESTAMP_TYPE).unwrap(),
-            "CREATE_TIME"
+            "CreateTime"
         );
+        // The name Spring 3.x writes (measured against spring-kafka 3.3, INTEROP.md D1).
+        assert_eq!(
+            headers.text(h::DLT_ORIGINAL_CONSUMER_GROUP).as_deref(),
+            Some("email-send-group")
+        );
+        assert!(!headers.contains(h::ORIGINAL_CONSUMER_GROUP));
     }
 
     #[test]
