@@ -27,15 +27,10 @@ const EXCEPTION_HEADERS: &[&str] = &[
     h::EXCEPTION_STACKTRACE,
 ];
 
-/// Differences found by this test and listed in INTEROP.md (D1-D4), by header: each waits for
+/// Differences found by this test and listed in INTEROP.md (D3, D4), by header: each waits for
 /// the fix proposed there, in `crates/rebound/src/consumer/forward.rs`. Remove an entry when its
-/// fix lands; any other difference fails the test.
+/// fix lands; any other difference fails the test. (D1 and D2 are fixed.)
 const KNOWN: &[(&str, &str)] = &[
-    // D1: Spring writes the group under the `kafka_dlt-` name even in a retry chain.
-    ("kafka_dlt-original-consumer-group", "D1, fix proposed"),
-    ("kafka_original-consumer-group", "D1, fix proposed"),
-    // D2: Spring writes `TimestampType.toString()`, "CreateTime".
-    ("kafka_original-timestamp-type", "D2, fix proposed"),
     // D3: Spring appends the retry headers on every hop (the last one counts); Rebound replaces.
     // D4: Spring's DLT copy carries attempts = deliveries + 1 and a back-off timestamp.
     ("retry_topic-attempts", "D3/D4, fix proposed"),

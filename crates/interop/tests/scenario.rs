@@ -18,7 +18,6 @@ fn port() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "D7 in INTEROP.md: mailer worker requires an `id` field the blog's message does not have; remove once the proposed fix lands"]
 async fn java_producer_rust_worker() {
     let dir = temp_dir("scenario-java-to-rust");
     let topic = unique("email.send");
