@@ -121,7 +121,14 @@ impl Cluster {
             .fetch_metadata(Some(topic), Duration::from_secs(5))
             .ok()?;
         let t = metadata.topics().first()?;
-        (t.error().is_none() && !t.partitions().is_empty()).then(|| t.partitions().len())
+        // Kafka lists a new topic before its partitions have leaders; until then it cannot be
+        // read or written.
+        let usable = t.error().is_none()
+            && !t.partitions().is_empty()
+            && t.partitions()
+                .iter()
+                .all(|p| p.error().is_none() && p.leader() >= 0);
+        usable.then(|| t.partitions().len())
     }
 
     pub fn producer(&self) -> FutureProducer {
@@ -170,9 +177,6 @@ pub async fn produce(
 
 impl Cluster {
     pub fn read_all(&self, topic: &str) -> Vec<Record> {
-        let Some(partitions) = self.partition_count(topic) else {
-            return Vec::new();
-        };
         let consumer: BaseConsumer = self
             .0
             .client_config(&[
@@ -183,10 +187,9 @@ impl Cluster {
             .unwrap();
         let mut ends = HashMap::new();
         let mut list = TopicPartitionList::new();
-        for p in 0..partitions as i32 {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(5))
-                .expect("watermarks");
+        // Rebound's own watermark read: it asks again while a partition is between leaders.
+        for (p, low, high) in rebound::ops::reader::watermarks(&self.0, topic).expect("watermarks")
+        {
             if high > low {
                 ends.insert(p, high);
                 list.add_partition_offset(topic, p, Offset::Offset(low))
@@ -238,17 +241,10 @@ impl Cluster {
     }
 
     pub fn count(&self, topic: &str) -> i64 {
-        let Some(partitions) = self.partition_count(topic) else {
-            return 0;
-        };
-        let consumer: BaseConsumer = self.0.client_config(&[]).create().unwrap();
-        (0..partitions as i32)
-            .map(|p| {
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, p, Duration::from_secs(5))
-                    .unwrap();
-                high - low
-            })
+        rebound::ops::reader::watermarks(&self.0, topic)
+            .expect("watermarks")
+            .iter()
+            .map(|(_, low, high)| high - low)
             .sum()
     }
 }
