@@ -30,13 +30,9 @@ const EXCEPTION_HEADERS: &[&str] = &[
 /// Differences found by this test and listed in INTEROP.md (D3, D4), by header: each waits for
 /// the fix proposed there, in `crates/rebound/src/consumer/forward.rs`. Remove an entry when its
 /// fix lands; any other difference fails the test. (D1 and D2 are fixed.)
-const KNOWN: &[(&str, &str)] = &[
-    // D3: Spring appends the retry headers on every hop (the last one counts); Rebound replaces.
-    // D4: Spring's DLT copy carries attempts = deliveries + 1 and a back-off timestamp.
-    ("retry_topic-attempts", "D3/D4, fix proposed"),
-    ("retry_topic-backoff-timestamp", "D3/D4, fix proposed"),
-    ("retry_topic-original-timestamp", "D3/D4, fix proposed"),
-];
+/// Differences allowed beyond times, exception details and `rebound-` headers: none left (D1-D4
+/// in INTEROP.md were fixed in Rebound). A new entry needs an argument in INTEROP.md.
+const KNOWN: &[(&str, &str)] = &[];
 
 const CAST: &str = "cast@naver.com";
 

@@ -3,9 +3,12 @@
 //!
 //! | header | encoding |
 //! |---|---|
-//! | `retry_topic-attempts` | 4-byte big-endian int: the attempt number of the next delivery; 1 byte also read |
-//! | `retry_topic-backoff-timestamp` | epoch ms, Java `BigInteger.toByteArray()` (minimal two's complement); 1–8 bytes read |
+//! | `retry_topic-attempts` | 4-byte big-endian int: the attempt number of the next delivery (on a DLT copy, deliveries + 1); 1 byte also read |
+//! | `retry_topic-backoff-timestamp` | epoch ms, Java `BigInteger.toByteArray()` (minimal two's complement): when the next delivery is due (on a DLT copy, the failure time); 1–8 bytes read |
 //! | `retry_topic-original-timestamp` | same encoding: the first record's timestamp |
+//!
+//! The three `retry_topic-*` headers are appended on every hop, the DLT's included, as Spring
+//! does; readers take the last value (Kafka's `lastHeader`).
 //! | `kafka_original-topic` / `-partition` / `-offset` / `-timestamp` / `-timestamp-type` | UTF-8 / 4-byte BE / 8-byte BE / 8-byte BE / UTF-8 (`CreateTime`, Java's `TimestampType.toString()`), first hop kept |
 //! | `kafka_exception-fqcn` / `-cause-fqcn` / `-message` / `-stacktrace` | UTF-8, latest failure only |
 //! | `kafka_dlt-original-consumer-group` | UTF-8: the group that failed the record, under the name Spring 3.x writes in a retry chain too (`kafka_original-consumer-group`, which older Rebound wrote, is also read) |

@@ -198,7 +198,8 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
         dead.headers.last(h::ORIGINAL_OFFSET),
         Some(&[0, 0, 0, 0, 0, 0, 0, 0][..])
     );
-    assert_eq!(dead.headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 5][..]));
+    // Spring's meaning on a DLT copy: the attempt a next delivery would have (5 deliveries: 6).
+    assert_eq!(dead.headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 6][..]));
     assert_eq!(
         dead.headers.text(h::EXCEPTION_MESSAGE).as_deref(),
         Some("잘못된 이메일 주소로 인해 발송 실패")
@@ -294,7 +295,11 @@ async fn permanent_and_undecodable_go_straight_to_the_dlt() {
         dead[0].headers.text(h::EXCEPTION_MESSAGE).as_deref(),
         Some("order 1 is invalid")
     );
-    assert_eq!(dead[0].headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 1][..]));
+    assert_eq!(
+        dead[0].headers.last(h::ATTEMPTS),
+        Some(&[0, 0, 0, 2][..]),
+        "1 delivery"
+    );
     assert_eq!(
         dead[1].headers.text(h::FAILURE_CLASS).as_deref(),
         Some("undecodable")

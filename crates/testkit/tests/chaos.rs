@@ -515,10 +515,11 @@ fn audit(cluster: &Cluster, chain: &TopicChain, journal_path: &Path, n: u64) -> 
             match dead_ids.get(&id) {
                 Some(copies) => {
                     audit.dead_lettered_as_expected += 1;
+                    // `retry_topic-attempts` on a DLT copy is deliveries + 1, as Spring writes it.
                     let (class, attempts) = if fate.permanent {
-                        ("permanent", 1)
+                        ("permanent", 2)
                     } else {
-                        ("transient", ATTEMPTS as i32)
+                        ("transient", ATTEMPTS as i32 + 1)
                     };
                     let bad = copies.iter().any(|letter| {
                         letter.class.as_deref() != Some(class)

@@ -331,8 +331,8 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
         assert!(copy.headers.text(h::EXCEPTION_FQCN).is_some(), "{key}");
         assert_eq!(
             copy.headers.last(h::ATTEMPTS),
-            Some(&[0, 0, 0, 1][..]),
-            "{key}"
+            Some(&[0, 0, 0, 2][..]),
+            "{key}: one delivery (Spring writes deliveries + 1 on a DLT copy)"
         );
         let provenance = Provenance::read(&copy.headers).unwrap();
         assert_eq!(
@@ -822,7 +822,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
     assert_eq!(
         max.headers.last(h::ATTEMPTS),
         Some(&i32::MAX.to_be_bytes()[..]),
-        "attempts written back as they were"
+        "attempts written back as they were (deliveries + 1 saturates at the largest int)"
     );
     let dup = dead_of("fail-duplicate-provenance");
     let messages: Vec<_> = dup
@@ -849,7 +849,8 @@ async fn hostile_retry_headers_are_read_as_designed() {
     let walked_copy = dead_of("fail-main-stale-headers");
     assert_eq!(
         walked_copy.headers.last(h::ATTEMPTS),
-        Some(&[0, 0, 0, 3][..])
+        Some(&[0, 0, 0, 4][..]),
+        "three deliveries: Spring's DLT copy says 4, the attempt a next delivery would have"
     );
 
     // The failing retry records did not produce new retry copies (3 = the failing main record's

@@ -242,23 +242,27 @@ pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>
         headers.push(h::FIRST_FAILED_AT, report.now_ms.to_string());
     }
     headers.set(h::FAILED_AT, report.now_ms.to_string());
-    match hop {
+    // As Spring does (spring-kafka 3.3 and 4.0, measured in INTEROP.md, D3 and D4): the three
+    // retry headers are appended on every hop, the DLT's included, and readers take the last. A
+    // DLT copy carries the attempt a next delivery would have (deliveries + 1), due at the
+    // failure, so `rebound dlt` and Spring's tools count the same deliveries.
+    let original_ms = headers
+        .last(h::ORIGINAL_TIMESTAMP_RETRY)
+        .and_then(|v| h::decode_big_integer(h::ORIGINAL_TIMESTAMP_RETRY, v).ok())
+        .unwrap_or_else(|| record.timestamp.unwrap_or(report.now_ms));
+    let (attempt, due_ms) = match hop {
         Hop::Retry {
             attempt, due_ms, ..
-        } => {
-            headers.set(h::ATTEMPTS, h::encode_i32(*attempt as i32));
-            headers.set(h::BACKOFF_TIMESTAMP, h::encode_big_integer(*due_ms));
-            if !headers.contains(h::ORIGINAL_TIMESTAMP_RETRY) {
-                let ts = record.timestamp.unwrap_or(report.now_ms);
-                headers.push(h::ORIGINAL_TIMESTAMP_RETRY, h::encode_big_integer(ts));
-            }
-        }
-        Hop::DeadLetter { .. } => {
-            // The DLT copy says how many attempts were made; no delivery is due from it.
-            headers.set(h::ATTEMPTS, h::encode_i32(record.attempt as i32));
-            headers.remove(h::BACKOFF_TIMESTAMP);
-        }
-    }
+        } => (*attempt, *due_ms),
+        Hop::DeadLetter { .. } => (record.attempt.saturating_add(1), report.now_ms),
+    };
+    let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+    headers.push(
+        h::ORIGINAL_TIMESTAMP_RETRY,
+        h::encode_big_integer(original_ms),
+    );
+    headers.push(h::ATTEMPTS, h::encode_i32(attempt));
+    headers.push(h::BACKOFF_TIMESTAMP, h::encode_big_integer(due_ms));
     headers
 }
 
@@ -369,7 +373,21 @@ mod tests {
                 .count(),
             1
         );
-        assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 2][..]));
-        assert!(!headers.contains(h::BACKOFF_TIMESTAMP));
+        // Spring's DLT copy: the attempt a next delivery would have (2 deliveries: 3), due at
+        // the failure, appended after the first hop's values.
+        assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 3][..]));
+        assert_eq!(
+            headers.iter().filter(|x| x.key == h::ATTEMPTS).count(),
+            2,
+            "one per hop"
+        );
+        assert_eq!(
+            h::decode_big_integer(
+                h::BACKOFF_TIMESTAMP,
+                headers.last(h::BACKOFF_TIMESTAMP).unwrap()
+            )
+            .unwrap(),
+            10
+        );
     }
 }

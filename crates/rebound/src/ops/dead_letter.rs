@@ -92,9 +92,16 @@ pub struct DeadLetter {
 impl DeadLetter {
     pub fn from_record(record: Record) -> DeadLetter {
         let headers = &record.headers;
+        // A DLT copy with a back-off timestamp (Spring's, and Rebound's since it writes Spring's
+        // bytes) carries the attempt a next delivery would have: deliveries + 1. Without one
+        // (Rebound's copies before that), the number is the deliveries.
         let attempts = headers
             .last(h::ATTEMPTS)
-            .and_then(|v| h::decode_attempts(v).ok());
+            .and_then(|v| h::decode_attempts(v).ok())
+            .map(|a| match headers.contains(h::BACKOFF_TIMESTAMP) {
+                true => a.saturating_sub(1).max(1),
+                false => a,
+            });
         let first_failed_at = headers
             .text(h::FIRST_FAILED_AT)
             .and_then(|t| t.parse().ok());
