@@ -270,13 +270,17 @@ impl Daemon {
         for (index, node) in self.layout.nodes.iter().enumerate() {
             let state = match (self.pid(index), self.layout.view(index)) {
                 (None, _) => "not running".to_string(),
-                (Some(pid), None) => format!("pid {pid}, started but not answering Metadata requests yet"),
+                (Some(pid), None) => {
+                    format!("pid {pid}, started but not answering Metadata requests yet")
+                }
+                // The controller id of a KRaft Metadata answer is any live broker, not the
+                // active controller, so it is not shown.
                 (Some(pid), Some(view)) if self.layout.node_ready(index) => {
-                    format!("pid {pid}, ready (sees brokers {:?}, controller {})", view.brokers, view.controller)
+                    format!("pid {pid}, ready (sees brokers {:?})", view.brokers)
                 }
                 (Some(pid), Some(view)) => format!(
-                    "pid {pid}, answering but the cluster is incomplete (sees brokers {:?}, controller {})",
-                    view.brokers, view.controller
+                    "pid {pid}, answering but the cluster is incomplete (sees brokers {:?})",
+                    view.brokers
                 ),
             };
             out.push_str(&format!(

@@ -16,7 +16,9 @@ const CORRELATION_ID: i32 = 0x5245_4244; // "REBD"
 pub struct ClusterView {
     /// The ids of the brokers the cluster lists as alive.
     pub brokers: Vec<i32>,
-    /// The active controller's id (-1 when there is none, as Tansu answers).
+    /// The controller id the node answers: -1 when there is none (Tansu). Kafka in KRaft mode
+    /// answers the id of some live broker, not the active controller (clients never talk to
+    /// it); a non-negative value only says the node has joined a cluster.
     pub controller: i32,
 }
 
