@@ -14,12 +14,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::KafkaConfig;
 use serde_json::json;
 
-use crate::message::{validate, EmailMessage, FieldError, MAX_BODY_BYTES};
+use crate::message::{validate, EmailMessage, FieldError, ID_HEADER, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
 use crate::status::{now_ms, State as MailState, StatusEvent, StatusPublisher, StatusStore};
 
@@ -234,8 +235,10 @@ async fn accept(state: &AppState, request: Request) -> Response {
         return accepted(&existing);
     }
     let id = new_id();
+    // The id goes in a header: the JSON stays the scenario's four fields, which a Java consumer
+    // with a strict ObjectMapper reads (INTEROP.md, D8).
     let message = EmailMessage {
-        id: id.clone(),
+        id: String::new(),
         from: request.from,
         to: request.to.clone(),
         subject: request.subject,
@@ -244,9 +247,14 @@ async fn accept(state: &AppState, request: Request) -> Response {
         reply_to: request.reply_to,
     };
     let payload = serde_json::to_vec(&message).expect("messages serialize");
+    let headers = OwnedHeaders::new().insert(Header {
+        key: ID_HEADER,
+        value: Some(id.as_bytes()),
+    });
     let record = FutureRecord::to(&state.topic)
         .key(&message.to)
-        .payload(&payload);
+        .payload(&payload)
+        .headers(headers);
     match state
         .producer
         .send(record, Timeout::After(state.send_timeout))

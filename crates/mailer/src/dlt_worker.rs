@@ -18,6 +18,7 @@ use rebound::ops::DeadLetter;
 use rebound::{Failure, KafkaConfig, Record, RetryingConsumer};
 use serde_json::json;
 
+use crate::message::EmailMessage;
 use crate::metrics::Metrics;
 use crate::status::{State, StatusEvent, StatusPublisher};
 
@@ -231,21 +232,12 @@ impl Shipper {
     }
 }
 
-/// The e-mail id from the payload, or, for a message written without one (the scenario's Java
-/// producer), the coordinates where it entered Kafka, as the worker names it.
+/// The e-mail's id, named as the worker names it ([`EmailMessage::identify`]), when the payload
+/// is an e-mail at all.
 fn email_id(dead: &DeadLetter) -> Option<String> {
-    let payload = dead.record.payload.as_deref()?;
-    let json: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    match json.get("id").and_then(|id| id.as_str()) {
-        Some(id) => Some(id.to_string()),
-        None => {
-            let origin = dead.origin.as_ref()?;
-            Some(format!(
-                "{}-{}@{}",
-                origin.topic, origin.partition?, origin.offset?
-            ))
-        }
-    }
+    let mut email: EmailMessage = dead.record.json().ok()?;
+    email.identify(&dead.record);
+    Some(email.id)
 }
 
 pub fn log_line(dead: &DeadLetter) -> serde_json::Value {

@@ -4,9 +4,12 @@
 use lettre::Address;
 use serde::{Deserialize, Serialize};
 
-/// The message on `email.send`: the scenario's shape (`from`, `to`, `subject`, `body`) plus an id.
-/// The id is optional when reading: the scenario's own Java producer sends the four fields alone,
-/// and such a message is named by where it entered Kafka ([`EmailMessage::identify`]).
+/// The message on `email.send`: the scenario's shape (`from`, `to`, `subject`, `body`), byte for
+/// byte what the scenario's Java producer writes, so that its consumer, which reads it with a
+/// strict `new ObjectMapper()`, accepts what the API writes. The API's id travels in the
+/// [`ID_HEADER`] header, not in the JSON; an `id` field is still read, for messages written before.
+/// A message without either (the scenario's own producer) is named by where it entered Kafka
+/// ([`EmailMessage::identify`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmailMessage {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -21,12 +24,21 @@ pub struct EmailMessage {
     pub reply_to: Option<String>,
 }
 
+/// The header that carries the id `mailer api` gave an e-mail (UTF-8). Retry copies and redriven
+/// records keep it, as they keep every header that is not the chain's own.
+pub const ID_HEADER: &str = "mailer-email-id";
+
 impl EmailMessage {
-    /// Gives a message without an id the coordinates where it first entered Kafka
-    /// (`email.send-0@7`): the same on every hop of the chain, since retry copies carry them in
+    /// Gives a message its id: the JSON's `id` (messages written before the id moved to a
+    /// header), else the [`ID_HEADER`], else the coordinates where it first entered Kafka
+    /// (`email.send-0@7`), the same on every hop since retry copies carry them in
     /// `kafka_original-*`.
     pub fn identify(&mut self, record: &rebound::Record) {
         if !self.id.is_empty() {
+            return;
+        }
+        if let Some(id) = record.headers.text(ID_HEADER).filter(|id| !id.is_empty()) {
+            self.id = id;
             return;
         }
         self.id = match rebound::headers::Provenance::read(&record.headers) {
@@ -252,12 +264,34 @@ mod tests {
             "no provenance: its own place"
         );
 
-        let mut api = EmailMessage {
+        let mut old = EmailMessage {
             id: "01a2".into(),
             ..first
         };
+        old.identify(&record);
+        assert_eq!(old.id, "01a2", "an id in the JSON is kept");
+
+        record.headers.push(ID_HEADER, "01a3");
+        let mut api: EmailMessage = record.json().unwrap();
         api.identify(&record);
-        assert_eq!(api.id, "01a2", "an id the API gave is kept");
+        assert_eq!(api.id, "01a3", "the API's id header");
+    }
+
+    #[test]
+    fn the_api_writes_the_scenarios_four_fields_and_nothing_else() {
+        let message = EmailMessage {
+            id: String::new(),
+            from: "sender@naver.com".into(),
+            to: "member@naver.com".into(),
+            subject: "제목".into(),
+            body: "내용".into(),
+            cc: Vec::new(),
+            reply_to: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&message).unwrap(),
+            r#"{"from":"sender@naver.com","to":"member@naver.com","subject":"제목","body":"내용"}"#
+        );
     }
 
     #[test]
