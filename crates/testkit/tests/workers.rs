@@ -48,6 +48,8 @@ impl Worker {
             .arg("--journal")
             .arg(journal)
             .env("KAFKA_BROKERS", kafka().brokers())
+            // The tests read "partitions assigned" from the log.
+            .env("RUST_LOG", "info,rdkafka=warn")
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
@@ -215,10 +217,23 @@ async fn two_workers_share_the_group_and_one_leaves() {
     let group = unique("g");
     let dir = temp_dir("pair");
     let journal_path = dir.join("journal");
-    let (ok, dead) = produce_jobs(&topic, 200).await;
 
+    // Both members first, then the work: on Kafka one worker handles 200 jobs in about 3 s,
+    // which can be less than the second process needs to start and join under load.
     let mut first = Worker::start(&topic, &group, "pair-a", false, &journal_path, 40);
     let second = Worker::start(&topic, &group, "pair-b", false, &journal_path, 40);
+    wait_until(
+        Duration::from_secs(60),
+        "both workers hold partitions",
+        || async {
+            [&first, &second].iter().all(|w| {
+                std::fs::read_to_string(journal_path.with_extension(format!("{}.log", w.name)))
+                    .is_ok_and(|log| log.contains("partitions assigned"))
+            })
+        },
+    )
+    .await;
+    let (ok, dead) = produce_jobs(&topic, 200).await;
     wait_until(Duration::from_secs(60), "both workers handling", || async {
         let by: HashMap<String, usize> =
             journal(&journal_path)
@@ -231,7 +246,6 @@ async fn two_workers_share_the_group_and_one_leaves() {
     })
     .await;
     first.terminate();
-    let _ = &second.name;
     wait_for_all(
         &journal_path,
         &format!("{topic}.dlt"),

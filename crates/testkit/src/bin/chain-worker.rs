@@ -100,16 +100,16 @@ async fn main() -> anyhow::Result<()> {
                     )));
                 }
                 tokio::time::sleep(work).await;
-                let mut file = journal.lock().unwrap();
-                writeln!(
-                    file,
-                    "{} {} {} {}",
+                let line = format!(
+                    "{} {} {} {}\n",
                     job.id,
                     worker,
                     record.attempt,
                     record.coordinates()
-                )?;
-                file.flush()?;
+                );
+                // One write per line: O_APPEND keeps the lines of concurrent workers whole
+                // (`writeln!` writes a line in pieces, which interleaved on Kafka's pace).
+                journal.lock().unwrap().write_all(line.as_bytes())?;
                 Ok(())
             }
         })
