@@ -53,14 +53,7 @@ impl Daemon {
                 .with_context(|| format!("{PORT_ENV}={s:?} is not a usable TCP port"))?,
             Err(_) => DEFAULT_PORT,
         };
-        let ports: Vec<u16> = (0..2 * nodes as u16).map(|i| port + i).collect();
-        let name = match flavor {
-            Flavor::Kafka => format!("kafka-{nodes}n"),
-            Flavor::Tansu => "tansu".to_string(),
-        };
-        Ok(Daemon {
-            layout: Layout::new(flavor, base_dir().join(name), &ports)?,
-        })
+        Daemon::new(flavor, nodes as u16, port)
     }
 
     /// The layout that `target/broker/running` names, if any of its nodes is alive.
@@ -82,20 +75,25 @@ impl Daemon {
             let _ = fs::remove_file(running_marker());
             return Ok(None);
         };
-        let name = match flavor {
-            Flavor::Kafka => format!("kafka-{nodes}n"),
-            Flavor::Tansu => "tansu".to_string(),
-        };
-        let ports: Vec<u16> = (0..2 * nodes).map(|i| port + i).collect();
-        let daemon = Daemon {
-            layout: Layout::new(flavor, base_dir().join(name), &ports)?,
-        };
+        let daemon = Daemon::new(flavor, nodes, port)?;
         if (0..daemon.layout.nodes.len()).any(|i| daemon.pid(i).is_some()) {
             Ok(Some(daemon))
         } else {
             let _ = fs::remove_file(running_marker());
             Ok(None)
         }
+    }
+
+    /// `nodes` nodes from `port` on, in the layout's own data folder.
+    fn new(flavor: Flavor, nodes: u16, port: u16) -> Result<Daemon> {
+        let name = match flavor {
+            Flavor::Kafka => format!("kafka-{nodes}n"),
+            Flavor::Tansu => "tansu".to_string(),
+        };
+        let ports: Vec<u16> = (0..2 * nodes).map(|i| port + i).collect();
+        Ok(Daemon {
+            layout: Layout::new(flavor, base_dir().join(name), &ports)?,
+        })
     }
 
     /// The cluster's layout.

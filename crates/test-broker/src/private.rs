@@ -32,14 +32,20 @@ impl PrivateCluster {
             children: (0..layout.nodes.len()).map(|_| None).collect(),
             layout,
         };
-        // Spawn all first: a Kafka node waits for a quorum of its peers before it serves anyone.
-        for index in 0..nodes {
-            cluster.children[index] = Some(cluster.layout.spawn(index)?);
-        }
-        for index in 0..nodes {
-            cluster.wait_ready(index)?;
-        }
+        cluster.restart_all()?;
         Ok(cluster)
+    }
+
+    /// Starts every node (killing those that run) and waits until each is ready. All are spawned
+    /// first: a Kafka node waits for a quorum of its peers before it serves anyone.
+    pub fn restart_all(&mut self) -> Result<()> {
+        for index in 0..self.children.len() {
+            self.spawn(index)?;
+        }
+        for index in 0..self.children.len() {
+            self.wait_ready(index)?;
+        }
+        Ok(())
     }
 
     /// The bootstrap list for clients (`KafkaConfig::new`).

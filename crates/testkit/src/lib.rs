@@ -115,20 +115,12 @@ impl Cluster {
         .await;
     }
 
+    /// Partitions of `topic` once every one has a leader (Rebound's own rule for a usable topic).
     pub fn partition_count(&self, topic: &str) -> Option<usize> {
-        let consumer: BaseConsumer = self.0.client_config(&[]).create().unwrap();
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .ok()?;
-        let t = metadata.topics().first()?;
-        // Kafka lists a new topic before its partitions have leaders; until then it cannot be
-        // read or written.
-        let usable = t.error().is_none()
-            && !t.partitions().is_empty()
-            && t.partitions()
-                .iter()
-                .all(|p| p.error().is_none() && p.leader() >= 0);
-        usable.then(|| t.partitions().len())
+        rebound::admin::partition_counts(&self.0, &[topic])
+            .ok()?
+            .get(topic)
+            .map(|n| *n as usize)
     }
 
     pub fn producer(&self) -> FutureProducer {
@@ -303,21 +295,7 @@ impl PrivateBroker {
 
     /// Starts every node again on the same ports and data, and waits until it serves clients.
     pub fn restart(&mut self) {
-        self.stop();
-        self.start_all();
-    }
-
-    fn start_all(&mut self) {
-        // Kafka nodes wait for a quorum of their peers: start them all, then wait for each.
-        let nodes = self.0.layout().nodes.len();
-        for index in 0..nodes {
-            self.0.spawn(index).expect("restart a broker node");
-        }
-        for index in 0..nodes {
-            self.0
-                .wait_ready(index)
-                .expect("broker node ready after a restart");
-        }
+        self.0.restart_all().expect("restart the broker");
     }
 
     /// Kills the node whose Kafka `node.id` is `id` (SIGKILL), as a crash would.
