@@ -76,7 +76,7 @@ pub async fn rebound_consume(
         .handler(move |record: Record| {
             let tally = handler_tally.clone();
             async move {
-                black_box(&record.payload);
+                black_box(&record.payload());
                 tally.tick();
                 Ok(())
             }

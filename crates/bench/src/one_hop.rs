@@ -192,13 +192,13 @@ async fn rebound_one_hop(
         .handler(move |record: Record| {
             let tally = handler_tally.clone();
             async move {
-                if record.attempt == 1 {
+                if record.attempt() == 1 {
                     tally.start();
                     return Err(Failure::transient(rebound::failure::Message(
                         "first attempt fails".into(),
                     )));
                 }
-                std::hint::black_box(&record.payload);
+                std::hint::black_box(&record.payload());
                 tally.tick();
                 Ok(())
             }
@@ -338,14 +338,14 @@ pub async fn delay(ctx: &Ctx) -> Result<()> {
                 let tally = handler_tally.clone();
                 let lateness = handler_lateness.clone();
                 async move {
-                    if record.attempt == 1 {
+                    if record.attempt() == 1 {
                         tally.start();
                         return Err(Failure::transient(rebound::failure::Message(
                             "first attempt fails".into(),
                         )));
                     }
                     let due_ms = record
-                        .headers
+                        .headers()
                         .last(h::BACKOFF_TIMESTAMP)
                         .and_then(|b| h::decode_big_integer(h::BACKOFF_TIMESTAMP, b).ok());
                     if let Some(due_ms) = due_ms {

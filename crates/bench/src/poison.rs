@@ -144,14 +144,14 @@ async fn rebound_poisoned(
         .handler(move |record: Record| {
             let tally = handler_tally.clone();
             async move {
-                match kit::kind_of(record.payload.as_deref().unwrap_or_default()) {
+                match kit::kind_of(record.payload().unwrap_or_default()) {
                     "permanent" => {
                         tally.start();
                         Err(Failure::permanent(rebound::failure::Message(
                             "poison record".into(),
                         )))
                     }
-                    "transient" if record.attempt == 1 => {
+                    "transient" if record.attempt() == 1 => {
                         tally.start();
                         Err(Failure::transient(rebound::failure::Message(
                             "temporary fault".into(),
@@ -159,7 +159,7 @@ async fn rebound_poisoned(
                     }
                     "transient" => Ok(()),
                     _ => {
-                        black_box(&record.payload);
+                        black_box(&record.payload());
                         tally.tick();
                         Ok(())
                     }

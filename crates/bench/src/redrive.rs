@@ -11,9 +11,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use rebound::ops::redrive::{redrive as rebound_redrive, RedriveOptions};
-use rebound::ops::{archive_topic, ledger_topic, Filter};
+use rebound::naming::{archive_topic, ledger_topic};
 use rebound::KafkaConfig;
+use rebound_ops::redrive::{redrive as rebound_redrive, RedriveOptions};
+use rebound_ops::Filter;
 use tokio_util::sync::CancellationToken;
 
 use crate::kit::{self, Spec};

@@ -88,7 +88,7 @@ pub async fn worker(kafka: KafkaConfig, args: WorkerArgs) -> Result<()> {
                 .handler(move |record: Record| {
                     let tally = handler_tally.clone();
                     async move {
-                        std::hint::black_box(&record.payload);
+                        std::hint::black_box(&record.payload());
                         tally.tick();
                         Ok(())
                     }

@@ -447,17 +447,17 @@ pub struct Copy {
 /// Every record of `topic`, ordered by partition and offset.
 pub fn copies(topic: &str) -> Vec<Copy> {
     let mut records = testkit::read_all(topic);
-    records.sort_by_key(|r| (r.partition, r.offset));
+    records.sort_by_key(|r| (r.partition(), r.offset()));
     records
         .into_iter()
         .map(|r| Copy {
-            topic: r.topic.clone(),
-            partition: r.partition,
-            offset: r.offset,
+            topic: r.topic().to_string(),
+            partition: r.partition(),
+            offset: r.offset(),
             key: r.key_text(),
             payload: testkit::text(&r),
-            timestamp: r.timestamp,
-            headers: r.headers,
+            timestamp: r.timestamp().map(|t| t.as_i64()),
+            headers: r.headers().clone(),
         })
         .collect()
 }

@@ -96,10 +96,10 @@ fn rebound_worker(
             async move {
                 seen.lock().unwrap().push(Delivery {
                     by: "Rebound",
-                    topic: record.topic.clone(),
-                    attempt: record.attempt,
+                    topic: record.topic().to_string(),
+                    attempt: record.attempt(),
                     at: now_ms(),
-                    due: due_of(&record.headers),
+                    due: due_of(record.headers()),
                 });
                 Err(Failure::msg(KOREAN))
             }
@@ -320,12 +320,12 @@ async fn rebound_main_topic_spring_retry_topics() {
     let dead = dead.lock().unwrap();
     let record = &dead[0];
     assert_eq!(testkit::text(record), email("fail@naver.com").to_string());
-    let origin = Provenance::read(&record.headers).expect("provenance");
+    let origin = Provenance::read(record.headers()).expect("provenance");
     assert_eq!(
         (origin.topic.as_str(), origin.partition, origin.offset),
         (main.as_str(), Some(0), Some(0))
     );
-    let failure = FailureInfo::read(&record.headers);
+    let failure = FailureInfo::read(record.headers());
     assert!(
         failure.message.as_deref().unwrap().contains(KOREAN),
         "{failure:?}"

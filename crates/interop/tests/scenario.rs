@@ -91,7 +91,7 @@ async fn java_producer_rust_worker() {
         "the blog's bytes, unchanged"
     );
     assert_eq!(
-        dead[0].headers.text(h::FAILURE_CLASS).as_deref(),
+        dead[0].headers().text(h::FAILURE_CLASS).as_deref(),
         Some("transient")
     );
     wait_until(

@@ -100,7 +100,7 @@ async fn dead_letter_and_redrive(
     let on_main = testkit::read_all(main);
     assert_eq!(on_main.len(), 2, "the original and the redriven record");
     assert_eq!(on_main[1].key_text().as_deref(), Some("fail@naver.com"));
-    (dead_headers, on_main[1].headers.clone())
+    (dead_headers, on_main[1].headers().clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rebound::ops::stats::fingerprint;
-use rebound::ops::DeadLetter;
 use rebound::{Failure, KafkaConfig, Record, RetryingConsumer};
+use rebound_ops::stats::fingerprint;
+use rebound_ops::DeadLetter;
 use serde_json::json;
 
 use crate::message::EmailMessage;
@@ -159,7 +159,11 @@ struct Shipper {
 
 impl Shipper {
     async fn handle(&self, record: Record) -> Result<(), Failure> {
-        let position = (record.topic.clone(), record.partition, record.offset);
+        let position = (
+            record.topic().to_string(),
+            record.partition(),
+            record.offset(),
+        );
         let dead = DeadLetter::from_record(record);
         if self.logged.lock().expect("lock").insert(position) {
             self.log(&dead)?;
@@ -219,7 +223,7 @@ impl Shipper {
                         opened: Instant::now(),
                         suppressed: 0,
                         example: dead.error_message().to_string(),
-                        dlt: dead.record.topic.clone(),
+                        dlt: dead.record.topic().to_string(),
                     },
                 );
                 Ok(())
@@ -241,7 +245,7 @@ fn email_id(dead: &DeadLetter) -> Option<String> {
 }
 
 pub fn log_line(dead: &DeadLetter) -> serde_json::Value {
-    let payload = dead.record.payload.as_deref().map(|p| {
+    let payload = dead.record.payload().map(|p| {
         serde_json::from_slice::<serde_json::Value>(p)
             .unwrap_or_else(|_| String::from_utf8_lossy(p).into_owned().into())
     });
@@ -266,7 +270,7 @@ pub fn alert_message(dead: &DeadLetter) -> serde_json::Value {
     let attempts = dead.attempts.map_or("?".into(), |a| a.to_string());
     let error = dead.error_message();
     let position = dead.position();
-    let dlt = &dead.record.topic;
+    let dlt = &dead.record.topic();
     let redrive = format!("rebound dlt redrive {dlt} --at {position}");
     let text = format!(
         ":rotating_light: E-mail to {recipient} dead-lettered after {attempts} attempts: {error}\nDead letter: {dlt}-{position}\nRedrive when fixed: `{redrive}`"

@@ -37,11 +37,11 @@ impl EmailMessage {
         if !self.id.is_empty() {
             return;
         }
-        if let Some(id) = record.headers.text(ID_HEADER).filter(|id| !id.is_empty()) {
+        if let Some(id) = record.headers().text(ID_HEADER).filter(|id| !id.is_empty()) {
             self.id = id;
             return;
         }
-        self.id = match rebound::headers::Provenance::read(&record.headers) {
+        self.id = match rebound::headers::Provenance::read(record.headers()) {
             Some(rebound::headers::Provenance {
                 topic,
                 partition: Some(partition),
@@ -234,29 +234,20 @@ mod tests {
         // Byte for byte what the scenario's KafkaTemplate<String, String> sends: no id.
         let payload =
             r#"{"from":"sender@naver.com","to":"fail@naver.com","subject":"제목","body":"내용"}"#;
-        let mut record = rebound::Record {
-            topic: "email.send-retry-2000".into(),
-            partition: 0,
-            offset: 3,
-            key: None,
-            payload: Some(payload.into()),
-            timestamp: None,
-            headers: rebound::headers::Headers::new(),
-            attempt: 3,
-        };
-        record.headers.push("kafka_original-topic", "email.send");
-        record
-            .headers
-            .push("kafka_original-partition", rebound::headers::encode_i32(0));
-        record
-            .headers
-            .push("kafka_original-offset", rebound::headers::encode_i64(7));
+        let mut provenance = rebound::headers::Headers::new();
+        provenance.push("kafka_original-topic", "email.send");
+        provenance.push("kafka_original-partition", rebound::headers::encode_i32(0));
+        provenance.push("kafka_original-offset", rebound::headers::encode_i64(7));
+        let record = rebound::Record::new("email.send-retry-2000", 0, 3)
+            .with_payload(payload)
+            .with_headers(provenance)
+            .with_attempt(3);
         let mut email: EmailMessage = record.json().unwrap();
         email.identify(&record);
         assert_eq!(email.id, "email.send-0@7", "the same id on every hop");
         assert_eq!(email.subject, "제목");
 
-        record.headers = rebound::headers::Headers::new();
+        let record = record.with_headers(rebound::headers::Headers::new());
         let mut first: EmailMessage = record.json().unwrap();
         first.identify(&record);
         assert_eq!(
@@ -271,7 +262,9 @@ mod tests {
         old.identify(&record);
         assert_eq!(old.id, "01a2", "an id in the JSON is kept");
 
-        record.headers.push(ID_HEADER, "01a3");
+        let mut with_id = rebound::headers::Headers::new();
+        with_id.push(ID_HEADER, "01a3");
+        let record = record.with_headers(with_id);
         let mut api: EmailMessage = record.json().unwrap();
         api.identify(&record);
         assert_eq!(api.id, "01a3", "the API's id header");

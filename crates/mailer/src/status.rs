@@ -172,15 +172,11 @@ impl StatusStore {
                 // The topic may not exist yet (the API starts before Kafka is ready): try again.
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                     let result =
-                        rebound::ops::reader::follow(&kafka, &topic, true, &stop, |record| {
-                            match record
-                                .payload
-                                .as_deref()
-                                .map(serde_json::from_slice::<StatusEvent>)
-                            {
+                        rebound_ops::reader::follow(&kafka, &topic, true, &stop, |record| {
+                            match record.payload().map(serde_json::from_slice::<StatusEvent>) {
                                 Some(Ok(event)) => store.apply(event),
                                 _ => tracing::warn!(
-                                    offset = record.offset,
+                                    offset = record.offset(),
                                     "skipping an unreadable status event"
                                 ),
                             }

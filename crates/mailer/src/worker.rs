@@ -191,9 +191,9 @@ async fn send(
     let message = build_message(&email)?;
     match transport.send(message).await {
         Ok(_) => {
-            tracing::info!(id = %email.id, to = %email.to, subject = %email.subject, attempt = record.attempt, "e-mail sent");
+            tracing::info!(id = %email.id, to = %email.to, subject = %email.subject, attempt = record.attempt(), "e-mail sent");
             let mut event = StatusEvent::new(&email.id, State::Sent);
-            event.attempt = Some(record.attempt);
+            event.attempt = Some(record.attempt());
             publisher.publish(&event).await;
             Ok(())
         }
@@ -203,14 +203,14 @@ async fn send(
                 to: email.to.clone(),
                 source,
             };
-            tracing::warn!(id = %email.id, to = %email.to, attempt = record.attempt, "e-mail not sent: {error}");
-            if !permanent && record.attempt < policy.attempts() {
+            tracing::warn!(id = %email.id, to = %email.to, attempt = record.attempt(), "e-mail not sent: {error}");
+            if !permanent && record.attempt() < policy.attempts() {
                 let mut event = StatusEvent::new(&email.id, State::Retrying);
-                event.attempt = Some(record.attempt);
+                event.attempt = Some(record.attempt());
                 event.max_attempts = Some(policy.attempts());
                 let delay = policy
                     .retry_delays()
-                    .get(record.attempt as usize - 1)
+                    .get(record.attempt() as usize - 1)
                     .copied()
                     .unwrap_or_default();
                 event.next_attempt_at = Some(now_ms() + delay.as_millis() as i64);

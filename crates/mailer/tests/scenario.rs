@@ -215,7 +215,7 @@ async fn the_scenario_through_the_http_api() {
         .map(|r| {
             (
                 r.key_text().unwrap(),
-                r.headers.last(h::ATTEMPTS).map(<[u8]>::to_vec),
+                r.headers().last(h::ATTEMPTS).map(<[u8]>::to_vec),
             )
         })
         .collect();

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use rebound::headers::{self as h, Headers};
-use rebound::ops::redrive::{Outcome, RedriveOptions};
-use rebound::ops::{self, DeadLetter, Listed, Position, Source};
 use rebound::KafkaConfig;
+use rebound_ops::redrive::{Outcome, RedriveOptions};
+use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 use tokio_util::sync::CancellationToken;
 
 use crate::filters::{format_time, Selection};
@@ -206,7 +206,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 match copy {
                     Some(copy) => println!(
                         "{position}\tdiscarded; archived at {}-{copy}",
-                        ops::archive_topic(&dlt)
+                        rebound::naming::archive_topic(&dlt)
                     ),
                     None => println!("{position}\twould be archived and discarded"),
                 }
@@ -255,7 +255,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             json,
         } => {
             let listed = ops::list(&kafka, &dlt, Source::Dlt, &selection.filter()?)?;
-            let stats = ops::stats::stats(&listed, now_ms());
+            let stats = ops::stats::stats(&listed, rebound::EpochMillis::now());
             if json {
                 println!("{}", serde_json::to_string(&stats)?);
             } else {
@@ -333,13 +333,6 @@ async fn redrive(
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 fn origin_text(dl: &DeadLetter) -> String {
     match &dl.origin {
         Some(o) => format!(
@@ -355,7 +348,7 @@ fn origin_text(dl: &DeadLetter) -> String {
 fn summary_json(l: &Listed) -> serde_json::Value {
     let dl = &l.dead_letter;
     serde_json::json!({
-        "dlt": dl.record.topic,
+        "dlt": dl.record.topic(),
         "position": dl.position().to_string(),
         "key": dl.record.key_text(),
         "origin": dl.origin.as_ref().map(|o| serde_json::json!({
@@ -422,9 +415,12 @@ fn header_text(key: &str, value: Option<&[u8]>) -> String {
     let decoded = match key {
         h::ATTEMPTS => h::decode_attempts(bytes).map(|a| a.to_string()).ok(),
         h::BACKOFF_TIMESTAMP | h::ORIGINAL_TIMESTAMP_RETRY => {
-            h::decode_big_integer("timestamp", bytes)
-                .ok()
-                .map(|ms| format!("{ms} ({})", format_time(Some(ms))))
+            h::decode_big_integer("timestamp", bytes).ok().map(|ms| {
+                format!(
+                    "{ms} ({})",
+                    format_time(Some(rebound::EpochMillis::new(ms)))
+                )
+            })
         }
         h::ORIGINAL_PARTITION | h::DLT_ORIGINAL_PARTITION => h::decode_i32("partition", bytes)
             .ok()
@@ -432,9 +428,14 @@ fn header_text(key: &str, value: Option<&[u8]>) -> String {
         h::ORIGINAL_OFFSET | h::DLT_ORIGINAL_OFFSET => {
             h::decode_i64("offset", bytes).ok().map(|o| o.to_string())
         }
-        h::ORIGINAL_TIMESTAMP | h::DLT_ORIGINAL_TIMESTAMP => h::decode_i64("timestamp", bytes)
-            .ok()
-            .map(|ms| format!("{ms} ({})", format_time(Some(ms)))),
+        h::ORIGINAL_TIMESTAMP | h::DLT_ORIGINAL_TIMESTAMP => {
+            h::decode_i64("timestamp", bytes).ok().map(|ms| {
+                format!(
+                    "{ms} ({})",
+                    format_time(Some(rebound::EpochMillis::new(ms)))
+                )
+            })
+        }
         _ => None,
     };
     decoded.unwrap_or_else(|| match std::str::from_utf8(bytes) {
@@ -478,17 +479,16 @@ fn headers_json(headers: &Headers) -> serde_json::Value {
 fn detail_json(l: &Listed) -> serde_json::Value {
     let mut value = summary_json(l);
     let dl = &l.dead_letter;
-    value["headers"] = headers_json(&dl.record.headers);
+    value["headers"] = headers_json(dl.record.headers());
     value["stacktrace"] = dl.failure.stacktrace.clone().into();
     value["exception"] = dl.failure.fqcn.clone().into();
     value["payload"] = match dl
         .record
-        .payload
-        .as_deref()
+        .payload()
         .map(serde_json::from_slice::<serde_json::Value>)
     {
         Some(Ok(json)) => json,
-        _ => payload_text(dl.record.payload.as_deref()).into(),
+        _ => payload_text(dl.record.payload()).into(),
     };
     value
 }
@@ -523,7 +523,7 @@ fn print_detail(dlt: &str, l: &Listed) {
         dl.redrive_count + l.history.redrives
     );
     println!("\nheaders:");
-    for hd in dl.record.headers.iter() {
+    for hd in dl.record.headers().iter() {
         println!(
             "  {:<36} {}",
             hd.key,
@@ -533,7 +533,7 @@ fn print_detail(dlt: &str, l: &Listed) {
     if let Some(trace) = &dl.failure.stacktrace {
         println!("\nstack trace:\n{trace}");
     }
-    println!("\npayload:\n{}", payload_text(dl.record.payload.as_deref()));
+    println!("\npayload:\n{}", payload_text(dl.record.payload()));
 }
 
 fn print_stats(dlt: &str, stats: &ops::stats::Stats) {

@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use rebound::ops::{Filter, Position, Status};
+use rebound::EpochMillis;
+use rebound_ops::{Filter, Position, Status};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Selection {
@@ -52,7 +53,7 @@ impl Selection {
 }
 
 /// RFC 3339, or an age before now.
-pub fn parse_time(text: &str) -> anyhow::Result<i64> {
+pub fn parse_time(text: &str) -> anyhow::Result<EpochMillis> {
     let time = match humantime::parse_rfc3339_weak(text) {
         Ok(time) => time,
         Err(_) => {
@@ -62,17 +63,17 @@ pub fn parse_time(text: &str) -> anyhow::Result<i64> {
             SystemTime::now() - age
         }
     };
-    Ok(time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0))
+    Ok(EpochMillis::new(
+        time.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0),
+    ))
 }
 
-pub fn format_time(ms: Option<i64>) -> String {
-    match ms {
-        Some(ms) if ms > 0 => {
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms as u64))
-                .to_string()
+pub fn format_time(at: Option<EpochMillis>) -> String {
+    match at {
+        Some(at) if at.as_i64() > 0 => {
+            humantime::format_rfc3339_seconds(at.to_system_time()).to_string()
         }
         _ => "-".into(),
     }

@@ -1,4 +1,4 @@
-//! `rebound`: the command for people on call. Thin faces over `rebound::ops`.
+//! `rebound`: the command for people on call. Thin faces over `rebound_ops`.
 
 mod connection;
 mod dlt;
@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
-    let chains = rebound::ops::topics::discover(kafka)?;
+    let chains = rebound_ops::topics::discover(kafka)?;
     if json {
         for chain in &chains {
             println!("{}", serde_json::to_string(chain)?);

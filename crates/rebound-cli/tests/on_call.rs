@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rebound::headers::{self as h, Headers};
-use rebound::ops::redrive::{redrive, RedriveOptions};
-use rebound::ops::{self, Filter, Source, Status};
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer};
+use rebound_ops::redrive::{redrive, RedriveOptions};
+use rebound_ops::{self as ops, Filter, Source, Status};
 use testkit::*;
 use tokio_util::sync::CancellationToken;
 
@@ -175,7 +175,7 @@ async fn filters_and_dry_run_change_nothing() {
         },
     )
     .await;
-    let ledger = ops::ledger_topic(&dlt);
+    let ledger = rebound::naming::ledger_topic(&dlt);
     let before = end_offsets(&[&main, &dlt]);
     let out = rebound(&[
         "dlt",
@@ -290,22 +290,22 @@ async fn discard_archives_first_and_the_archive_can_be_redriven() {
         "oncall",
     ]);
     assert!(out.contains("0@1\tdiscarded"), "{out}");
-    let archive = ops::archive_topic(&dlt);
+    let archive = rebound::naming::archive_topic(&dlt);
     let archived = read_all(&archive);
     assert_eq!(archived.len(), 1);
     assert_eq!(
-        archived[0].headers.text(h::DISCARD_REASON).as_deref(),
+        archived[0].headers().text(h::DISCARD_REASON).as_deref(),
         Some("탈퇴한 사용자")
     );
     assert_eq!(
-        archived[0].headers.text(h::DISCARDED_BY).as_deref(),
+        archived[0].headers().text(h::DISCARDED_BY).as_deref(),
         Some("oncall")
     );
-    assert_eq!(archived[0].payload.as_deref(), Some(&br#"{"n":1}"#[..]));
+    assert_eq!(archived[0].payload(), Some(&br#"{"n":1}"#[..]));
     // The ledger entry follows the archive copy and points at it.
-    let ledger = read_all(&ops::ledger_topic(&dlt));
+    let ledger = read_all(&rebound::naming::ledger_topic(&dlt));
     let entry: serde_json::Value =
-        serde_json::from_slice(ledger.last().unwrap().payload.as_deref().unwrap()).unwrap();
+        serde_json::from_slice(ledger.last().unwrap().payload().unwrap()).unwrap();
     assert_eq!(entry["action"], "discarded");
     assert_eq!(entry["copy"], "0@0");
 
@@ -331,17 +331,17 @@ async fn discard_archives_first_and_the_archive_can_be_redriven() {
     assert!(out.contains(&format!("sent to {main}")), "{out}");
     let redriven = read_all(&main);
     assert_eq!(redriven.len(), 1);
-    assert_eq!(redriven[0].key.as_deref(), Some(&b"user1@naver.com"[..]));
+    assert_eq!(redriven[0].key(), Some(&b"user1@naver.com"[..]));
     assert!(
-        !redriven[0].headers.contains(h::DISCARD_REASON),
+        !redriven[0].headers().contains(h::DISCARD_REASON),
         "archive headers removed"
     );
     assert!(
-        !redriven[0].headers.contains(h::EXCEPTION_MESSAGE),
+        !redriven[0].headers().contains(h::EXCEPTION_MESSAGE),
         "failure headers removed"
     );
     assert_eq!(
-        redriven[0].headers.text(h::REDRIVE_COUNT).as_deref(),
+        redriven[0].headers().text(h::REDRIVE_COUNT).as_deref(),
         Some("1")
     );
 }

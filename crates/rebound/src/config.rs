@@ -26,7 +26,7 @@ pub struct KafkaConfig {
 /// a worker burns a core for as long as the broker takes that long to acknowledge copies.
 /// `-X enable.idempotence=false -X max.in.flight.requests.per.connection=1` removes the spin and
 /// keeps copies in order, at the price of a duplicate copy when a lost response is retried.
-pub(crate) const RELIABLE_PRODUCER: &[(&str, &str)] = &[
+pub const RELIABLE_PRODUCER: &[(&str, &str)] = &[
     ("enable.idempotence", "true"),
     ("acks", "all"),
     ("linger.ms", "5"),

@@ -2,25 +2,30 @@
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+/// Why a consumer could not start or stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// librdkafka refused a setting or a request (the message names it).
     #[error("Kafka client error: {0}")]
     Kafka(#[from] KafkaError),
+    /// A chain topic was missing and could not be created.
     #[error(
         "could not create topic {topic}: {code} (check the broker's permissions and settings)"
     )]
     CreateTopic {
+        /// The topic that could not be created.
         topic: String,
+        /// The broker's answer.
         code: RDKafkaErrorCode,
     },
+    /// Topics were created (or expected) but never got a leader for every partition.
     #[error("topics {0:?} did not appear in the cluster metadata within 30 s")]
     TopicsMissing(Vec<String>),
+    /// [`RetryingConsumerBuilder::build`](crate::RetryingConsumerBuilder::build) without a handler.
     #[error("the consumer has no handler: call `.handler(...)` before `run`")]
     NoHandler,
-    #[error("could not read {topic} to its end: partitions {partitions:?} stopped answering")]
-    Incomplete { topic: String, partitions: Vec<i32> },
-    #[error("{0}")]
-    Operation(String),
+    /// The polling thread could not be started or ended abnormally.
     #[error("the consumer thread stopped unexpectedly: {0}")]
     Crashed(String),
 }

@@ -45,9 +45,9 @@ pub mod error;
 pub mod failure;
 pub mod headers;
 pub mod naming;
-pub mod ops;
 pub mod policy;
 pub mod record;
+pub mod time;
 
 pub use config::KafkaConfig;
 pub use consumer::{Event, Handler, RetryingConsumer, RetryingConsumerBuilder};
@@ -56,6 +56,7 @@ pub use failure::{Classifier, Failure, FailureClass};
 pub use naming::{RetryTopic, Stage, TopicChain};
 pub use policy::{Backoff, BlockingRetries, RetryPolicy, TopicReuse, TopicSuffixing};
 pub use record::Record;
+pub use time::EpochMillis;
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM: the usual `shutdown` future for
 /// [`RetryingConsumer::run`] in a service.

@@ -1,7 +1,10 @@
 //! Topic names of a retry chain, derived exactly as Spring Kafka derives them, so that Rust and
 //! Java workers of one fleet agree on where a record goes next.
 //!
-//! This module is the one place that knows the naming rules; everything else asks a [`TopicChain`].
+//! This module is the one place that knows the naming rules, both ways: [`TopicChain::new`] derives
+//! a chain's names from its policy, [`classify`] tells from a name alone which chain a topic
+//! belongs to and its role there (what `rebound topics` needs on a cluster it did not configure),
+//! and [`ledger_topic`] / [`archive_topic`] name the topics an operator's actions go to.
 
 use std::time::Duration;
 
@@ -142,6 +145,89 @@ fn per_delay_topics(base: &str, policy: &RetryPolicy, delays: &[Duration]) -> Ve
     topics
 }
 
+/// What a topic is to its chain, told from its name alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TopicRole {
+    /// The topic producers write to.
+    Main,
+    /// A retry topic: `<main>-retry`, `<main>-retry-<delay or index>`, `<main>-retry-<delay>-<n>`.
+    Retry,
+    /// The dead-letter topic: `<main>-dlt`, `<main>.dlt`, `<main>-DLT` or `<main>.DLT`.
+    Dlt,
+    /// The ledger of a DLT's handling: `<dlt>.ledger`.
+    Ledger,
+    /// The archive of discarded dead letters: `<dlt>.archive`.
+    Archive,
+}
+
+/// The suffixes a DLT may carry: Spring's default (`-dlt`), the scenario's (`.dlt`), and the
+/// upper-case forms other tools write.
+const DLT_SUFFIXES: [&str; 4] = ["-dlt", ".dlt", "-DLT", ".DLT"];
+
+/// Which chain `topic` belongs to (its main topic's name) and its role there, by Spring's naming
+/// rules; `None` for a name no chain gives (a main topic alone cannot be told from its name).
+///
+/// ```
+/// use rebound::naming::{classify, TopicRole};
+/// assert_eq!(classify("email.send-retry-1000"), Some(("email.send".into(), TopicRole::Retry)));
+/// assert_eq!(classify("email.send.dlt.ledger"), Some(("email.send".into(), TopicRole::Ledger)));
+/// assert_eq!(classify("email.send"), None);
+/// ```
+pub fn classify(topic: &str) -> Option<(String, TopicRole)> {
+    for (suffix, role) in [
+        (".ledger", TopicRole::Ledger),
+        (".archive", TopicRole::Archive),
+    ] {
+        if let Some(dlt) = topic.strip_suffix(suffix) {
+            if let Some((main, TopicRole::Dlt)) = classify(dlt) {
+                return Some((main, role));
+            }
+        }
+    }
+    for suffix in DLT_SUFFIXES {
+        if let Some(main) = topic.strip_suffix(suffix).filter(|m| !m.is_empty()) {
+            return Some((main.to_string(), TopicRole::Dlt));
+        }
+    }
+    retry_main(topic).map(|main| (main.to_string(), TopicRole::Retry))
+}
+
+/// The main topic of a retry topic's name: `<main>-retry` followed by at most two `-<digits>`.
+fn retry_main(topic: &str) -> Option<&str> {
+    let (main, tail) = topic.rsplit_once("-retry")?;
+    let numbers: Vec<&str> = tail.split('-').skip(1).collect();
+    let well_formed = (tail.is_empty() || tail.starts_with('-'))
+        && numbers.len() <= 2
+        && numbers
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    (well_formed && !main.is_empty()).then_some(main)
+}
+
+/// The numbers after `-retry` in a retry topic's name (its delay, or index, and repeat), for
+/// ordering a chain's retry topics as their delays grow.
+pub fn retry_order(topic: &str) -> Vec<u64> {
+    topic
+        .rsplit("-retry")
+        .next()
+        .unwrap_or("")
+        .split('-')
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// The ledger topic of a DLT: one JSON entry per operator action on its dead letters.
+pub fn ledger_topic(dlt: &str) -> String {
+    format!("{dlt}.ledger")
+}
+
+/// The archive topic of a DLT: a copy of each discarded dead letter.
+pub fn archive_topic(dlt: &str) -> String {
+    format!("{dlt}.archive")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +349,96 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(chain.stage_of("other"), None);
+    }
+
+    #[test]
+    fn names_tell_their_chain_and_role() {
+        let cases: &[(&str, Option<(&str, TopicRole)>)] = &[
+            (
+                "email.send-retry-1000",
+                Some(("email.send", TopicRole::Retry)),
+            ),
+            ("email.send-retry", Some(("email.send", TopicRole::Retry))),
+            (
+                "email.send-retry-4000-1",
+                Some(("email.send", TopicRole::Retry)),
+            ),
+            ("t-retry-0", Some(("t", TopicRole::Retry))),
+            ("email.send.dlt", Some(("email.send", TopicRole::Dlt))),
+            ("orders-dlt", Some(("orders", TopicRole::Dlt))),
+            ("orders.DLT", Some(("orders", TopicRole::Dlt))),
+            ("orders-DLT", Some(("orders", TopicRole::Dlt))),
+            (
+                "email.send.dlt.ledger",
+                Some(("email.send", TopicRole::Ledger)),
+            ),
+            (
+                "email.send.dlt.archive",
+                Some(("email.send", TopicRole::Archive)),
+            ),
+            ("email.send", None),
+            ("audit.ledger", None),
+            (".dlt", None),
+            ("-retry-1000", None),
+            ("t-retry-1-2-3", None),
+            ("t-retry-x", None),
+            ("t-retry-", None),
+            ("t-retryable", None),
+        ];
+        for (name, expected) in cases {
+            let expected = expected.map(|(main, role)| (main.to_string(), role));
+            assert_eq!(classify(name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_derived_name_is_recognised_back() {
+        for policy in [
+            exp(5).dlt_suffix(".dlt"),
+            exp(2),
+            RetryPolicy::new(5).backoff(Backoff::Fixed(Duration::from_secs(1))),
+            exp(5).topic_reuse(TopicReuse::TopicPerAttempt).backoff(
+                Backoff::exponential(Duration::from_secs(1), 2.0).with_max(Duration::from_secs(4)),
+            ),
+            exp(4).topic_suffixing(TopicSuffixing::IndexValue),
+        ] {
+            let chain = TopicChain::new("email.send", &policy);
+            for retry in &chain.retries {
+                assert_eq!(
+                    classify(&retry.name),
+                    Some(("email.send".into(), TopicRole::Retry))
+                );
+            }
+            let dlt = chain.dlt.as_deref().unwrap();
+            assert_eq!(classify(dlt), Some(("email.send".into(), TopicRole::Dlt)));
+            assert_eq!(
+                classify(&ledger_topic(dlt)),
+                Some(("email.send".into(), TopicRole::Ledger))
+            );
+            assert_eq!(
+                classify(&archive_topic(dlt)),
+                Some(("email.send".into(), TopicRole::Archive))
+            );
+        }
+    }
+
+    #[test]
+    fn retry_topics_sort_by_delay() {
+        let mut names = vec![
+            "t-retry-8000",
+            "t-retry-1000",
+            "t-retry-16000",
+            "t-retry-2000",
+        ];
+        names.sort_by_key(|n| retry_order(n));
+        assert_eq!(
+            names,
+            [
+                "t-retry-1000",
+                "t-retry-2000",
+                "t-retry-8000",
+                "t-retry-16000"
+            ]
+        );
     }
 }

@@ -1,27 +1,139 @@
-//! The record a handler receives: an owned copy of a Kafka message plus where it is in its chain.
+//! The record a handler receives: an owned copy of a Kafka message plus where it is in its chain,
+//! and the one conversion from a consumed librdkafka message (the header reader that never
+//! panics on a corrupt header lives here).
 
 use bytes::Bytes;
+use rdkafka::message::{BorrowedMessage, Message};
 use serde::de::DeserializeOwned;
 
 use crate::failure::Failure;
-use crate::headers::Headers;
+use crate::headers::{Header, Headers};
+use crate::time::EpochMillis;
 
 /// One Kafka record, owned, cheap to clone (payload and key are reference-counted).
+///
+/// ```
+/// use rebound::{headers::Headers, Record};
+///
+/// let record = Record::new("email.send", 0, 17)
+///     .with_key("fail@naver.com")
+///     .with_payload(r#"{"to":"fail@naver.com","subject":"제목"}"#);
+/// assert_eq!(record.coordinates(), "email.send-0@17");
+/// assert_eq!(record.key(), Some(&b"fail@naver.com"[..]));
+/// assert_eq!(record.attempt(), 1);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Bytes>,
-    pub payload: Option<Bytes>,
-    /// The record's timestamp in epoch milliseconds, when the broker gave one.
-    pub timestamp: Option<i64>,
-    pub headers: Headers,
-    /// Which delivery this is: 1 on the main topic, 2 on the first retry topic, and so on.
-    pub attempt: u32,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Bytes>,
+    payload: Option<Bytes>,
+    timestamp: Option<EpochMillis>,
+    headers: Headers,
+    attempt: u32,
 }
 
 impl Record {
+    /// A record at `topic-partition@offset` with no key, payload, timestamp or headers, on its
+    /// first delivery. The `with_*` methods fill it in (tests and tools build records this way).
+    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
+        Record {
+            topic: topic.into(),
+            partition,
+            offset,
+            key: None,
+            payload: None,
+            timestamp: None,
+            headers: Headers::new(),
+            attempt: 1,
+        }
+    }
+
+    /// The same record with this key.
+    pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The same record with this payload.
+    pub fn with_payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = Some(payload.into());
+        self
+    }
+
+    /// The same record with this timestamp.
+    pub fn with_timestamp(mut self, timestamp: EpochMillis) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// The same record with these headers.
+    pub fn with_headers(mut self, headers: Headers) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The same record as delivery number `attempt` (the runtime sets it from the chain).
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// Copies a consumed message out of librdkafka's buffers.
+    pub fn from_message(message: &BorrowedMessage<'_>) -> Record {
+        Record {
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(Bytes::copy_from_slice),
+            payload: message.payload().map(Bytes::copy_from_slice),
+            timestamp: message.timestamp().to_millis().map(EpochMillis::new),
+            headers: read_headers(message),
+            attempt: 1,
+        }
+    }
+
+    /// The topic the record was read from.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Its partition in [`topic`](Self::topic).
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Its offset in the partition.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// The key's bytes, if it has a key.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+
+    /// The payload's bytes; `None` for a tombstone.
+    pub fn payload(&self) -> Option<&[u8]> {
+        self.payload.as_deref()
+    }
+
+    /// The record's timestamp, when the broker gave one.
+    pub fn timestamp(&self) -> Option<EpochMillis> {
+        self.timestamp
+    }
+
+    /// Its headers, in order (a key may repeat).
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Which delivery this is: 1 on the main topic, 2 on the first retry topic, and so on.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// `topic-partition@offset`, the way Spring names a record in its logs.
     pub fn coordinates(&self) -> String {
         format!("{}-{}@{}", self.topic, self.partition, self.offset)
@@ -40,11 +152,10 @@ impl Record {
     /// The payload decoded from JSON. Failing to decode is an undecodable failure.
     ///
     /// ```
-    /// # use rebound::{Record, headers::Headers};
+    /// # use rebound::Record;
     /// #[derive(serde::Deserialize)]
     /// struct Email { to: String }
-    /// # let record = Record { topic: "t".into(), partition: 0, offset: 0, key: None,
-    /// #     payload: Some(r#"{"to":"a@b.c"}"#.into()), timestamp: None, headers: Headers::new(), attempt: 1 };
+    /// let record = Record::new("t", 0, 0).with_payload(r#"{"to":"a@b.c"}"#);
     /// let email: Email = record.json()?;
     /// assert_eq!(email.to, "a@b.c");
     /// # Ok::<(), rebound::Failure>(())
@@ -57,6 +168,7 @@ impl Record {
         serde_json::from_slice(payload).map_err(|e| Failure::undecodable(DecodeError::Json(e)))
     }
 
+    /// The key as text (invalid UTF-8 replaced), if it has a key.
     pub fn key_text(&self) -> Option<String> {
         self.key
             .as_deref()
@@ -66,11 +178,54 @@ impl Record {
 
 /// Why a payload could not be decoded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
+    /// A tombstone: the record has no payload at all.
     #[error("the record has no payload")]
     NoPayload,
+    /// [`Record::text`] found bytes that are not UTF-8.
     #[error("the payload is not valid UTF-8: {0}")]
     Utf8(#[source] std::str::Utf8Error),
+    /// [`Record::json`] could not decode the payload as the type asked for.
     #[error("the payload is not the expected JSON: {0}")]
     Json(#[source] serde_json::Error),
+}
+
+/// The headers of a message, read through librdkafka directly: rdkafka's own iterator unwraps
+/// each key as UTF-8 and panics on a key that is not, and a corrupt header must never crash a
+/// consumer. Such a key is kept, lossily decoded.
+fn read_headers(message: &BorrowedMessage<'_>) -> Headers {
+    use rdkafka::bindings as rd;
+    let mut native: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+    // SAFETY: `message.ptr()` is a live message for the duration of the borrow; librdkafka owns
+    // the headers and the pointers it hands out stay valid while the message lives; every
+    // pointer is checked before use and the bytes are copied out at once.
+    unsafe {
+        if rd::rd_kafka_message_headers(message.ptr(), &mut native)
+            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            || native.is_null()
+        {
+            return Headers::new();
+        }
+        let count = rd::rd_kafka_header_cnt(native);
+        (0..count)
+            .filter_map(|idx| {
+                let mut name: *const std::os::raw::c_char = std::ptr::null();
+                let mut value: *const std::os::raw::c_void = std::ptr::null();
+                let mut size = 0usize;
+                let err =
+                    rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
+                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                    return None;
+                }
+                let key = std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned();
+                let value = (!value.is_null()).then(|| {
+                    Bytes::copy_from_slice(std::slice::from_raw_parts(value as *const u8, size))
+                });
+                Some(Header { key, value })
+            })
+            .collect()
+    }
 }

@@ -30,15 +30,10 @@ fn config() -> Config {
 }
 
 fn record(payload: Option<Vec<u8>>, headers: Headers) -> Record {
-    Record {
-        topic: "fuzz".into(),
-        partition: 0,
-        offset: 0,
-        key: None,
-        payload: payload.map(Bytes::from),
-        timestamp: None,
-        headers,
-        attempt: 1,
+    let record = Record::new("fuzz", 0, 0).with_headers(headers);
+    match payload {
+        Some(payload) => record.with_payload(Bytes::from(payload)),
+        None => record,
     }
 }
 

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header as KafkaHeader, Headers as _, Message, OwnedHeaders};
+use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use rebound::headers::{Header, Headers};
+use rebound::headers::Headers;
 use rebound::{KafkaConfig, Record};
 
 pub fn kafka() -> KafkaConfig {
@@ -180,8 +180,7 @@ impl Cluster {
         let mut ends = HashMap::new();
         let mut list = TopicPartitionList::new();
         // Rebound's own watermark read: it asks again while a partition is between leaders.
-        for (p, low, high) in rebound::ops::reader::watermarks(&self.0, topic).expect("watermarks")
-        {
+        for (p, low, high) in rebound_ops::reader::watermarks(&self.0, topic).expect("watermarks") {
             if high > low {
                 ends.insert(p, high);
                 list.add_partition_offset(topic, p, Offset::Offset(low))
@@ -196,27 +195,7 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !ends.is_empty() && Instant::now() < deadline {
             if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-                let headers: Headers = m
-                    .headers()
-                    .map(|hs| {
-                        hs.iter()
-                            .map(|h| Header {
-                                key: h.key.to_string(),
-                                value: h.value.map(bytes::Bytes::copy_from_slice),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                records.push(Record {
-                    topic: m.topic().to_string(),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    key: m.key().map(bytes::Bytes::copy_from_slice),
-                    payload: m.payload().map(bytes::Bytes::copy_from_slice),
-                    timestamp: m.timestamp().to_millis(),
-                    headers,
-                    attempt: 1,
-                });
+                records.push(Record::from_message(&m));
                 if ends
                     .get(&m.partition())
                     .is_some_and(|end| m.offset() + 1 >= *end)
@@ -233,7 +212,7 @@ impl Cluster {
     }
 
     pub fn count(&self, topic: &str) -> i64 {
-        rebound::ops::reader::watermarks(&self.0, topic)
+        rebound_ops::reader::watermarks(&self.0, topic)
             .expect("watermarks")
             .iter()
             .map(|(_, low, high)| high - low)
@@ -262,7 +241,7 @@ where
 
 /// The payload of a record as text.
 pub fn text(record: &Record) -> String {
-    String::from_utf8_lossy(record.payload.as_deref().unwrap_or_default()).into_owned()
+    String::from_utf8_lossy(record.payload().unwrap_or_default()).into_owned()
 }
 
 /// A broker of a test's own (Apache Kafka, or Tansu with `REBOUND_BROKER=tansu`, on free ports

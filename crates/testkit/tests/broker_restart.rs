@@ -30,7 +30,7 @@ async fn dead_letter_written_after_the_broker_comes_back() {
             async move {
                 let text = record.text()?.to_string();
                 seen.lock().unwrap().push(text.clone());
-                if text == "doomed" && record.attempt == 2 {
+                if text == "doomed" && record.attempt() == 2 {
                     gate.notified().await;
                 }
                 if text == "doomed" {

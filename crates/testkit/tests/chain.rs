@@ -75,8 +75,8 @@ fn scenario_handler(calls: Calls) -> impl rebound::Handler {
             let fails = payload.contains("fail@naver.com");
             calls.lock().unwrap().push(Call {
                 payload,
-                attempt: record.attempt,
-                topic: record.topic.clone(),
+                attempt: record.attempt(),
+                topic: record.topic().to_string(),
                 started,
                 ended: Instant::now(),
             });
@@ -187,28 +187,28 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
     let dead = &read_all(&dlt)[0];
     assert_eq!(text(dead), bad, "payload intact, Korean included");
     assert_eq!(
-        dead.headers.text(h::ORIGINAL_TOPIC).as_deref(),
+        dead.headers().text(h::ORIGINAL_TOPIC).as_deref(),
         Some(topic.as_str())
     );
     assert_eq!(
-        dead.headers.last(h::ORIGINAL_PARTITION),
+        dead.headers().last(h::ORIGINAL_PARTITION),
         Some(&[0, 0, 0, 0][..])
     );
     assert_eq!(
-        dead.headers.last(h::ORIGINAL_OFFSET),
+        dead.headers().last(h::ORIGINAL_OFFSET),
         Some(&[0, 0, 0, 0, 0, 0, 0, 0][..])
     );
     // Spring's meaning on a DLT copy: the attempt a next delivery would have (5 deliveries: 6).
-    assert_eq!(dead.headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 6][..]));
+    assert_eq!(dead.headers().last(h::ATTEMPTS), Some(&[0, 0, 0, 6][..]));
     assert_eq!(
-        dead.headers.text(h::EXCEPTION_MESSAGE).as_deref(),
+        dead.headers().text(h::EXCEPTION_MESSAGE).as_deref(),
         Some("잘못된 이메일 주소로 인해 발송 실패")
     );
     assert_eq!(
-        dead.headers.text(h::FAILURE_CLASS).as_deref(),
+        dead.headers().text(h::FAILURE_CLASS).as_deref(),
         Some("transient")
     );
-    assert_eq!(dead.key.as_deref(), Some(&b"fail@naver.com"[..]));
+    assert_eq!(dead.key(), Some(&b"fail@naver.com"[..]));
 
     let mut seen = events.lock().unwrap().clone();
     seen.sort();
@@ -288,26 +288,26 @@ async fn permanent_and_undecodable_go_straight_to_the_dlt() {
     );
     let dead = read_all(&dlt);
     assert_eq!(
-        dead[0].headers.text(h::FAILURE_CLASS).as_deref(),
+        dead[0].headers().text(h::FAILURE_CLASS).as_deref(),
         Some("permanent")
     );
     assert_eq!(
-        dead[0].headers.text(h::EXCEPTION_MESSAGE).as_deref(),
+        dead[0].headers().text(h::EXCEPTION_MESSAGE).as_deref(),
         Some("order 1 is invalid")
     );
     assert_eq!(
-        dead[0].headers.last(h::ATTEMPTS),
+        dead[0].headers().last(h::ATTEMPTS),
         Some(&[0, 0, 0, 2][..]),
         "1 delivery"
     );
     assert_eq!(
-        dead[1].headers.text(h::FAILURE_CLASS).as_deref(),
+        dead[1].headers().text(h::FAILURE_CLASS).as_deref(),
         Some("undecodable")
     );
-    let reason = dead[1].headers.text(h::EXCEPTION_MESSAGE).unwrap();
+    let reason = dead[1].headers().text(h::EXCEPTION_MESSAGE).unwrap();
     assert!(reason.contains("not the expected JSON"), "{reason}");
     assert_eq!(
-        dead[1].payload.as_deref(),
+        dead[1].payload(),
         Some(&b"\xff\xfe not json"[..]),
         "bytes kept as they were"
     );
@@ -559,8 +559,8 @@ async fn panics_and_hangs_become_transient_failures() {
                 let now = Instant::now();
                 seen.lock().unwrap().push(Call {
                     payload: payload.clone(),
-                    attempt: record.attempt,
-                    topic: record.topic.clone(),
+                    attempt: record.attempt(),
+                    topic: record.topic().to_string(),
                     started: now,
                     ended: now,
                 });
@@ -601,7 +601,7 @@ async fn panics_and_hangs_become_transient_failures() {
     )
     .await;
     let dead = read_all(&dlt);
-    let message = |i: usize| dead[i].headers.text(h::EXCEPTION_MESSAGE).unwrap();
+    let message = |i: usize| dead[i].headers().text(h::EXCEPTION_MESSAGE).unwrap();
     assert_eq!(message(0), "handler panicked: handler bug on 제목");
     assert_eq!(message(1), "handler did not finish within 500 ms");
     assert_eq!(
@@ -637,8 +637,8 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
                     let now = Instant::now();
                     calls.lock().unwrap().push(Call {
                         payload: format!("{name}:{}", record.text()?),
-                        attempt: record.attempt,
-                        topic: record.topic.clone(),
+                        attempt: record.attempt(),
+                        topic: record.topic().to_string(),
                         started: now,
                         ended: now,
                     });
@@ -750,7 +750,7 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
     for partition in 0..4 {
         let payloads: Vec<String> = dead
             .iter()
-            .filter(|r| r.partition == partition)
+            .filter(|r| r.partition() == partition)
             .map(text)
             .collect();
         let expected: Vec<String> = (0..per_partition)

@@ -190,7 +190,7 @@ fn email_handler(calls: Calls) -> impl rebound::Handler {
         async move {
             let mut call = Call {
                 key: record.key_text().unwrap_or_default(),
-                attempt: record.attempt,
+                attempt: record.attempt(),
                 at_ms: now_ms(),
                 decoded: false,
             };
@@ -314,11 +314,14 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
         assert_eq!(copies.len(), 1, "{key}: one dead letter");
         let copy = copies[0];
         assert_eq!(
-            copy.headers.text(h::FAILURE_CLASS).as_deref(),
+            copy.headers().text(h::FAILURE_CLASS).as_deref(),
             Some("undecodable"),
             "{key}"
         );
-        let message = copy.headers.text(h::EXCEPTION_MESSAGE).unwrap_or_default();
+        let message = copy
+            .headers()
+            .text(h::EXCEPTION_MESSAGE)
+            .unwrap_or_default();
         assert!(
             message.contains(reason),
             "{key}: the reason {message:?} says {reason:?}"
@@ -328,13 +331,13 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
             "{key}: the reason is short ({} bytes)",
             message.len()
         );
-        assert!(copy.headers.text(h::EXCEPTION_FQCN).is_some(), "{key}");
+        assert!(copy.headers().text(h::EXCEPTION_FQCN).is_some(), "{key}");
         assert_eq!(
-            copy.headers.last(h::ATTEMPTS),
+            copy.headers().last(h::ATTEMPTS),
             Some(&[0, 0, 0, 2][..]),
             "{key}: one delivery (Spring writes deliveries + 1 on a DLT copy)"
         );
-        let provenance = Provenance::read(&copy.headers).unwrap();
+        let provenance = Provenance::read(copy.headers()).unwrap();
         assert_eq!(
             (provenance.topic.as_str(), provenance.offset),
             (topic.as_str(), Some(*offset)),
@@ -342,11 +345,11 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
         );
         match payload {
             None => assert!(
-                copy.payload.as_deref().unwrap_or_default().is_empty(),
+                copy.payload().unwrap_or_default().is_empty(),
                 "{key}: no payload in, no payload out"
             ),
             Some(bytes) => assert!(
-                copy.payload.as_deref() == Some(&bytes[..]),
+                copy.payload() == Some(&bytes[..]),
                 "{key}: the payload is kept byte for byte"
             ),
         }
@@ -362,7 +365,7 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
             .map(|r| format!(
                 "  {:<24} {}",
                 r.key_text().unwrap_or_default(),
-                r.headers.text(h::EXCEPTION_MESSAGE).unwrap_or_default()
+                r.headers().text(h::EXCEPTION_MESSAGE).unwrap_or_default()
             ))
             .collect::<Vec<_>>()
             .join("\n")
@@ -402,7 +405,10 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     .await;
     let dead = read_all(&dlt);
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].payload.as_deref().map(<[u8]>::len), Some(big.len()));
+    assert_eq!(
+        dead[0].payload().map(<[u8]>::len),
+        Some(big.len())
+    );
     assert_eq!(count(&retry), 0);
     assert_eq!(calls_for(&calls, "megabyte").len(), 1);
     assert!(running.alive());
@@ -445,24 +451,24 @@ async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
     assert_eq!(dead.len(), 1, "one dead letter");
     let letter = &dead[0];
     assert_eq!(letter.key_text().as_deref(), Some("fail-huge"));
-    assert!(letter.payload.as_deref().is_none_or(<[u8]>::is_empty));
+    assert!(letter.payload().is_none_or(<[u8]>::is_empty));
     let omitted = letter
-        .headers
+        .headers()
         .text(h::PAYLOAD_OMITTED)
         .expect("payload-omitted header");
     assert!(omitted.contains("1200000 bytes"), "{omitted}");
     assert!(omitted.contains(&format!("{topic}-0@0")), "{omitted}");
     let refused = letter
-        .headers
+        .headers()
         .text(h::RETRY_REFUSED)
         .expect("retry-refused header");
     assert!(refused.contains(&retry), "{refused}");
     assert_eq!(
-        letter.headers.text(h::EXCEPTION_MESSAGE).as_deref(),
+        letter.headers().text(h::EXCEPTION_MESSAGE).as_deref(),
         Some("fail-huge fails")
     );
     assert_eq!(
-        letter.headers.text(h::ORIGINAL_TOPIC).as_deref(),
+        letter.headers().text(h::ORIGINAL_TOPIC).as_deref(),
         Some(topic.as_str())
     );
     assert_eq!(count(&retry), 0, "the retry topic holds nothing");
@@ -568,7 +574,7 @@ fn keyed_handler(calls: Calls) -> impl rebound::Handler {
             let key = record.key_text().unwrap_or_default();
             calls.lock().unwrap().push(Call {
                 key: key.clone(),
-                attempt: record.attempt,
+                attempt: record.attempt(),
                 at_ms: now_ms(),
                 decoded: true,
             });
@@ -820,26 +826,26 @@ async fn hostile_retry_headers_are_read_as_designed() {
     };
     let max = dead_of("fail-attempts-max");
     assert_eq!(
-        max.headers.last(h::ATTEMPTS),
+        max.headers().last(h::ATTEMPTS),
         Some(&i32::MAX.to_be_bytes()[..]),
         "attempts written back as they were (deliveries + 1 saturates at the largest int)"
     );
     let dup = dead_of("fail-duplicate-provenance");
     let messages: Vec<_> = dup
-        .headers
+        .headers()
         .iter()
         .filter(|x| x.key == h::EXCEPTION_MESSAGE)
         .collect();
     assert_eq!(messages.len(), 1, "one failure message on the copy");
     assert_eq!(
-        dup.headers.text(h::EXCEPTION_MESSAGE).as_deref(),
+        dup.headers().text(h::EXCEPTION_MESSAGE).as_deref(),
         Some("fail-duplicate-provenance fails")
     );
     assert_eq!(
-        dup.headers.text(h::FAILURE_CLASS).as_deref(),
+        dup.headers().text(h::FAILURE_CLASS).as_deref(),
         Some("transient")
     );
-    let provenance = Provenance::read(&dup.headers).unwrap();
+    let provenance = Provenance::read(dup.headers()).unwrap();
     assert_eq!(provenance.topic, "second", "the last header wins");
     assert_eq!(
         (provenance.partition, provenance.offset),
@@ -848,7 +854,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
     );
     let walked_copy = dead_of("fail-main-stale-headers");
     assert_eq!(
-        walked_copy.headers.last(h::ATTEMPTS),
+        walked_copy.headers().last(h::ATTEMPTS),
         Some(&[0, 0, 0, 4][..]),
         "three deliveries: Spring's DLT copy says 4, the attempt a next delivery would have"
     );

@@ -99,7 +99,7 @@ fn journal(path: &Path) -> Vec<(u64, String, u32)> {
 fn dead_ids(dlt: &str) -> BTreeSet<u64> {
     read_all(dlt)
         .iter()
-        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(r.payload.as_deref()?).ok())
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(r.payload()?).ok())
         .filter_map(|v| v["id"].as_u64())
         .collect()
 }

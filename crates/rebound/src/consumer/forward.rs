@@ -75,14 +75,14 @@ impl Forwarder {
         if self
             .partitions
             .get(topic)
-            .is_some_and(|n| record.partition < *n)
+            .is_some_and(|n| record.partition() < *n)
         {
-            copy = copy.partition(record.partition);
+            copy = copy.partition(record.partition());
         }
-        if let Some(key) = record.key.as_deref() {
+        if let Some(key) = record.key() {
             copy = copy.key(key);
         }
-        if let Some(payload) = record.payload.as_deref().filter(|_| shape.keeps_payload()) {
+        if let Some(payload) = record.payload().filter(|_| shape.keeps_payload()) {
             copy = copy.payload(payload);
         }
         self.producer
@@ -166,7 +166,7 @@ impl CopyShape {
                 })
                 .cloned()
                 .collect();
-            let size = record.payload.as_ref().map_or(0, |p| p.len());
+            let size = record.payload().map_or(0, |p| p.len());
             let original = match h::Provenance::read(&headers) {
                 Some(h::Provenance {
                     topic,
@@ -211,13 +211,13 @@ pub(crate) struct FailureReport<'a> {
 /// The headers of the copy: the source's own headers, provenance of the first hop (kept as it
 /// was), the latest failure (replacing an earlier one), and the retry state of the next delivery.
 pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>) -> Headers {
-    let mut headers = record.headers.clone();
+    let mut headers = record.headers().clone();
     if !headers.contains(h::ORIGINAL_TOPIC) {
-        headers.push(h::ORIGINAL_TOPIC, record.topic.clone());
-        headers.push(h::ORIGINAL_PARTITION, h::encode_i32(record.partition));
-        headers.push(h::ORIGINAL_OFFSET, h::encode_i64(record.offset));
-        if let Some(ts) = record.timestamp {
-            headers.push(h::ORIGINAL_TIMESTAMP, h::encode_i64(ts));
+        headers.push(h::ORIGINAL_TOPIC, record.topic().to_string());
+        headers.push(h::ORIGINAL_PARTITION, h::encode_i32(record.partition()));
+        headers.push(h::ORIGINAL_OFFSET, h::encode_i64(record.offset()));
+        if let Some(ts) = record.timestamp() {
+            headers.push(h::ORIGINAL_TIMESTAMP, h::encode_i64(ts.as_i64()));
             // Java's `TimestampType.toString()`, which Spring writes and `forName` reads back.
             headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CreateTime");
         }
@@ -249,12 +249,12 @@ pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>
     let original_ms = headers
         .last(h::ORIGINAL_TIMESTAMP_RETRY)
         .and_then(|v| h::decode_big_integer(h::ORIGINAL_TIMESTAMP_RETRY, v).ok())
-        .unwrap_or_else(|| record.timestamp.unwrap_or(report.now_ms));
+        .unwrap_or_else(|| record.timestamp().map_or(report.now_ms, |t| t.as_i64()));
     let (attempt, due_ms) = match hop {
         Hop::Retry {
             attempt, due_ms, ..
         } => (*attempt, *due_ms),
-        Hop::DeadLetter { .. } => (record.attempt.saturating_add(1), report.now_ms),
+        Hop::DeadLetter { .. } => (record.attempt().saturating_add(1), report.now_ms),
     };
     let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
     headers.push(
@@ -274,16 +274,10 @@ mod tests {
     fn record() -> Record {
         let mut headers = Headers::new();
         headers.push("traceparent", "00-abc");
-        Record {
-            topic: "email.send".into(),
-            partition: 2,
-            offset: 7,
-            key: None,
-            payload: Some("{}".into()),
-            timestamp: Some(1_764_320_000_000),
-            headers,
-            attempt: 1,
-        }
+        Record::new("email.send", 2, 7)
+            .with_payload("{}")
+            .with_timestamp(crate::EpochMillis::new(1_764_320_000_000))
+            .with_headers(headers)
     }
 
     #[test]
@@ -350,11 +344,10 @@ mod tests {
             due_ms: 20,
             delay: Duration::from_secs(1),
         };
-        let mut second_record = record();
-        second_record.headers = hop_headers(&record(), &hop1, &report(&first));
-        second_record.topic = "t-retry-1000".into();
-        second_record.offset = 99;
-        second_record.attempt = 2;
+        let second_record = Record::new("t-retry-1000", 2, 99)
+            .with_payload("{}")
+            .with_headers(hop_headers(&record(), &hop1, &report(&first)))
+            .with_attempt(2);
         let second = Failure::msg("second");
         let dlt = Hop::DeadLetter {
             topic: "t.dlt".into(),

@@ -542,11 +542,7 @@ fn dispatch(
     }
     worker.dispatched_until = message.offset();
     let buffered = worker.buffered.fetch_add(1, Ordering::SeqCst) + 1;
-    if worker
-        .records
-        .send(crate::ops::reader::to_record(message))
-        .is_err()
-    {
+    if worker.records.send(Record::from_message(message)).is_err() {
         return None;
     }
     if buffered < shared.settings.pause_above {

@@ -120,7 +120,7 @@ pub(crate) async fn run(
             // The poller resumes the partition if it paused it.
             let _ = shared.resume.send(tp.clone());
         }
-        let offset = record.offset;
+        let offset = record.offset();
         let processed = tokio::select! {
             biased;
             _ = control.abort.cancelled() => return,
@@ -246,10 +246,11 @@ enum Processed {
 /// failed record.
 async fn process(shared: &Arc<Shared>, mut record: Record, stop: &CancellationToken) -> Processed {
     let settings = &shared.settings;
-    match settings.chain.stage_of(&record.topic) {
+    match settings.chain.stage_of(record.topic()) {
         Some(Stage::Retry(topic)) => {
             let first_attempt = *topic.attempts.start();
-            record.attempt = read_attempt(&record, first_attempt);
+            let attempt = read_attempt(&record, first_attempt);
+            record = record.with_attempt(attempt);
             if let Some(wait) = read_due(&record) {
                 tokio::select! {
                     biased;
@@ -264,15 +265,15 @@ async fn process(shared: &Arc<Shared>, mut record: Record, stop: &CancellationTo
                 false => Processed::Stopped,
             }
         }
-        Some(Stage::Main) | None => record.attempt = 1,
+        Some(Stage::Main) | None => record = record.with_attempt(1),
     }
 
     let started = std::time::Instant::now();
     let failure = match attempt_in_place(shared, &record, settings.policy.blocking(), stop).await {
         Attempt::Done => {
             shared.emit(Event::Handled {
-                topic: &record.topic,
-                attempt: record.attempt,
+                topic: record.topic(),
+                attempt: record.attempt(),
                 latency: started.elapsed(),
             });
             return Processed::Done;
@@ -282,15 +283,15 @@ async fn process(shared: &Arc<Shared>, mut record: Record, stop: &CancellationTo
     };
     let class = settings.classifier.classify(&failure);
     shared.emit(Event::Failed {
-        topic: &record.topic,
-        attempt: record.attempt,
+        topic: record.topic(),
+        attempt: record.attempt(),
         class,
         latency: started.elapsed(),
     });
     let now = now_ms();
     let Some(hop) = next_hop(shared, &record, class, now) else {
         tracing::error!(
-            record = %record.coordinates(), attempt = record.attempt, %class, error = %failure,
+            record = %record.coordinates(), attempt = record.attempt(), %class, error = %failure,
             "record failed and there is no dead-letter topic: skipped"
         );
         return Processed::Done;
@@ -350,22 +351,22 @@ async fn finish_failed(
     let attempts = settings.policy.attempts();
     shared.emit(match &hop {
         Hop::Retry { topic, .. } => Event::Forwarded {
-            from: &record.topic,
+            from: record.topic(),
             to: topic,
         },
         Hop::DeadLetter { topic } => Event::DeadLettered {
-            from: &record.topic,
+            from: record.topic(),
             to: topic,
         },
     });
     match &hop {
         Hop::Retry { topic, delay, .. } => tracing::info!(
             "{} failed on attempt {}/{} ({class}: {failure}); retrying through {topic}-{partition}@{offset} in {} ms",
-            record.coordinates(), record.attempt, attempts, delay.as_millis()
+            record.coordinates(), record.attempt(), attempts, delay.as_millis()
         ),
         Hop::DeadLetter { topic } => tracing::warn!(
             "{} failed on attempt {}/{} ({class}: {failure}); dead-lettered to {topic}-{partition}@{offset}",
-            record.coordinates(), record.attempt, attempts
+            record.coordinates(), record.attempt(), attempts
         ),
     }
     true
@@ -374,7 +375,7 @@ async fn finish_failed(
 /// The attempt number of a record on a retry topic, from its header. A missing or corrupt header
 /// falls back to the first attempt this topic delivers, with a warning.
 fn read_attempt(record: &Record, first_attempt: u32) -> u32 {
-    match record.headers.last(h::ATTEMPTS).map(h::decode_attempts) {
+    match record.headers().last(h::ATTEMPTS).map(h::decode_attempts) {
         Some(Ok(attempt)) => attempt,
         Some(Err(e)) => {
             tracing::warn!(record = %record.coordinates(), error = %e, "corrupt attempts header; taking attempt {first_attempt}");
@@ -389,7 +390,7 @@ fn read_attempt(record: &Record, first_attempt: u32) -> u32 {
 
 /// How long until a retry record is due. Missing, corrupt or absurd due times mean "now".
 fn read_due(record: &Record) -> Option<Duration> {
-    let bytes = record.headers.last(h::BACKOFF_TIMESTAMP)?;
+    let bytes = record.headers().last(h::BACKOFF_TIMESTAMP)?;
     let due = match h::decode_big_integer(h::BACKOFF_TIMESTAMP, bytes) {
         Ok(due) => due,
         Err(e) => {
@@ -486,17 +487,17 @@ pub(crate) fn next_hop(
 ) -> Option<Hop> {
     let settings = &shared.settings;
     let policy = &settings.policy;
-    if class.is_retryable() && record.attempt < policy.attempts() {
-        let next = record.attempt + 1;
+    if class.is_retryable() && record.attempt() < policy.attempts() {
+        let next = record.attempt() + 1;
         if let Some(topic) = settings.chain.retry_topic_for(next) {
-            let delay = policy.delay_with_jitter(record.attempt);
+            let delay = policy.delay_with_jitter(record.attempt());
             let due_ms = now + delay.as_millis() as i64;
             let within_timeout = policy.overall_timeout().is_none_or(|limit| {
                 let origin = record
-                    .headers
+                    .headers()
                     .last(h::ORIGINAL_TIMESTAMP_RETRY)
                     .and_then(|b| h::decode_big_integer(h::ORIGINAL_TIMESTAMP_RETRY, b).ok())
-                    .or(record.timestamp)
+                    .or(record.timestamp().map(|t| t.as_i64()))
                     .unwrap_or(now);
                 due_ms <= origin + limit.as_millis() as i64
             });
@@ -569,7 +570,7 @@ async fn forward(
             Err(e) => e,
         };
         shared.emit(Event::ForwardFailed {
-            from: &record.topic,
+            from: record.topic(),
             to: hop.topic(),
         });
         if refused_for_good(&error) {

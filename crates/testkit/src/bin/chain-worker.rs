@@ -93,10 +93,11 @@ async fn main() -> anyhow::Result<()> {
                         job.id
                     ))));
                 }
-                if record.attempt <= job.fail_times {
+                if record.attempt() <= job.fail_times {
                     return Err(Failure::msg(format!(
                         "job {} fails on attempt {}",
-                        job.id, record.attempt
+                        job.id,
+                        record.attempt()
                     )));
                 }
                 tokio::time::sleep(work).await;
@@ -104,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
                     "{} {} {} {}\n",
                     job.id,
                     worker,
-                    record.attempt,
+                    record.attempt(),
                     record.coordinates()
                 );
                 // One write per line: O_APPEND keeps the lines of concurrent workers whole

@@ -86,17 +86,18 @@ async fn main() -> anyhow::Result<()> {
                         job.id
                     ))));
                 }
-                if record.attempt <= fate.fail_times {
+                if record.attempt() <= fate.fail_times {
                     return Err(Failure::msg(format!(
                         "job {} fails on attempt {}",
-                        job.id, record.attempt
+                        job.id,
+                        record.attempt()
                     )));
                 }
                 let line = format!(
                     "{} {} {} {}\n",
                     job.id,
                     worker,
-                    record.attempt,
+                    record.attempt(),
                     record.coordinates()
                 );
                 // One write per line: O_APPEND keeps concurrent writers' lines whole.

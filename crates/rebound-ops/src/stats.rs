@@ -6,8 +6,10 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::dead_letter::Status;
-use super::Listed;
+use rebound::EpochMillis;
+
+use crate::dead_letter::Status;
+use crate::Listed;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
@@ -51,7 +53,7 @@ pub fn fingerprint(message: &str) -> String {
         })
 }
 
-pub fn stats(listed: &[Listed], now_ms: i64) -> Stats {
+pub fn stats(listed: &[Listed], now: EpochMillis) -> Stats {
     let mut stats = Stats {
         total: listed.len(),
         ..Stats::default()
@@ -63,7 +65,7 @@ pub fn stats(listed: &[Listed], now_ms: i64) -> Stats {
             Status::Pending => {
                 stats.pending += 1;
                 if let Some(died) = dl.died_at() {
-                    let age = now_ms - died;
+                    let age = now.as_i64() - died.as_i64();
                     stats.oldest_pending_ms =
                         Some(stats.oldest_pending_ms.map_or(age, |a| a.max(age)));
                 }
@@ -96,9 +98,8 @@ pub fn stats(listed: &[Listed], now_ms: i64) -> Stats {
 }
 
 /// `YYYY-MM-DDTHH` in UTC.
-fn hour(ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(time).to_string()[..13].to_string()
+fn hour(at: EpochMillis) -> String {
+    humantime::format_rfc3339_seconds(at.to_system_time()).to_string()[..13].to_string()
 }
 
 #[cfg(test)]
@@ -123,6 +124,6 @@ mod tests {
 
     #[test]
     fn hours_are_utc() {
-        assert_eq!(hour(1_764_320_000_000), "2025-11-28T08");
+        assert_eq!(hour(EpochMillis::new(1_764_320_000_000)), "2025-11-28T08");
     }
 }

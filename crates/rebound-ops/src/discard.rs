@@ -1,13 +1,15 @@
 //! Discarding dead letters without losing them: an archive copy first (payload, headers, reason,
 //! who, when), then the `discarded` ledger entry. Nothing is deleted from Kafka.
 
-use super::dead_letter::{Position, Status};
-use super::ledger::{archive_topic, Action, Entry, Ledger};
-use super::write::Writer;
-use super::{list_with, now_ms, run_id, Filter, Source};
-use crate::config::KafkaConfig;
+use rebound::headers::{self as h};
+use rebound::naming::archive_topic;
+use rebound::{EpochMillis, KafkaConfig};
+
+use crate::dead_letter::{Position, Status};
 use crate::error::Error;
-use crate::headers::{self as h};
+use crate::ledger::{Action, Entry, Ledger};
+use crate::write::Writer;
+use crate::{list_with, run_id, Filter, Source};
 
 #[derive(Debug, Clone, Default)]
 pub struct DiscardReport {
@@ -54,10 +56,10 @@ pub async fn discard(
     let archive = archive_topic(dlt);
     for listed in pending {
         let dl = &listed.dead_letter;
-        let mut headers = dl.record.headers.clone();
+        let mut headers = dl.record.headers().clone();
         headers.set(h::DISCARD_REASON, reason.to_string());
         headers.set(h::DISCARDED_BY, by.to_string());
-        headers.set(h::DISCARDED_AT, now_ms().to_string());
+        headers.set(h::DISCARDED_AT, EpochMillis::now().to_string());
         headers.set(h::DEAD_LETTER, format!("{dlt}-{}", dl.position()));
         // The archive copy first: if the ledger entry then fails, the dead letter still shows as
         // pending and a second discard archives it again; it is never marked without a copy.
@@ -65,8 +67,8 @@ pub async fn discard(
             .send(
                 &archive,
                 Some(0),
-                dl.record.key.as_deref(),
-                dl.record.payload.as_deref(),
+                dl.record.key(),
+                dl.record.payload(),
                 &headers,
             )
             .await?;
@@ -77,7 +79,7 @@ pub async fn discard(
                 action: Action::Discarded,
                 run: report.run.clone(),
                 by: by.to_string(),
-                at: now_ms(),
+                at: EpochMillis::now(),
                 to: Some(archive.clone()),
                 copy: Some(copy.to_string()),
                 reason: Some(reason.to_string()),

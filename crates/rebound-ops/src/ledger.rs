@@ -20,21 +20,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::dead_letter::Status;
-use super::reader;
-use crate::config::KafkaConfig;
+use rebound::naming::ledger_topic;
+use rebound::{EpochMillis, KafkaConfig};
+
+use crate::dead_letter::Status;
 use crate::error::Error;
+use crate::reader;
 
 /// A claim older than this without an answer is taken as abandoned (its run crashed).
 pub const STALE_CLAIM: Duration = Duration::from_secs(600);
-
-pub fn ledger_topic(dlt: &str) -> String {
-    format!("{dlt}.ledger")
-}
-
-pub fn archive_topic(dlt: &str) -> String {
-    format!("{dlt}.archive")
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,8 +50,8 @@ pub struct Entry {
     /// The run (one redrive or discard command) that wrote it.
     pub run: String,
     pub by: String,
-    /// Epoch ms.
-    pub at: i64,
+    /// When it was written (epoch ms in the JSON).
+    pub at: EpochMillis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// The copy's `p@o` in `to` (redriven) or in the archive (discarded).
@@ -95,14 +89,10 @@ impl Ledger {
         for record in reader::read_to_end(kafka, &ledger_topic(dlt))? {
             // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
             // one bad line must not lock operators out.
-            match record
-                .payload
-                .as_deref()
-                .map(serde_json::from_slice::<Entry>)
-            {
-                Some(Ok(entry)) => entries.push((record.offset, entry)),
+            match record.payload().map(serde_json::from_slice::<Entry>) {
+                Some(Ok(entry)) => entries.push((record.offset(), entry)),
                 _ => tracing::warn!(
-                    offset = record.offset,
+                    offset = record.offset(),
                     "skipping an unreadable ledger entry"
                 ),
             }
@@ -129,21 +119,19 @@ impl Ledger {
     }
 
     /// The dead letters whose claim by `run` is granted (see the module docs).
-    pub fn granted(&self, run: &str, now_ms: i64) -> Vec<String> {
+    pub fn granted(&self, run: &str, now: EpochMillis) -> Vec<String> {
         #[derive(Default)]
         struct State {
-            active: Option<(String, i64)>,
+            active: Option<(String, EpochMillis)>,
             done: bool,
         }
-        let stale = STALE_CLAIM.as_millis() as i64;
         let mut states: HashMap<&str, State> = HashMap::new();
         let mut granted = Vec::new();
         for (_, entry) in &self.entries {
             let state = states.entry(entry.dead_letter.as_str()).or_default();
-            let active_elsewhere = state
-                .active
-                .as_ref()
-                .is_some_and(|(r, at)| r != &entry.run && now_ms - at < stale);
+            let active_elsewhere = state.active.as_ref().is_some_and(|(r, at)| {
+                r != &entry.run && now.since(*at).is_none_or(|age| age < STALE_CLAIM)
+            });
             match entry.action {
                 Action::Claim => {
                     let blocked = active_elsewhere || (state.done && !entry.force);
@@ -184,7 +172,7 @@ mod tests {
                 action,
                 run: run.into(),
                 by: "tester".into(),
-                at,
+                at: EpochMillis::new(at),
                 to: None,
                 copy: None,
                 reason: None,
@@ -203,8 +191,8 @@ mod tests {
                 entry("0@2", Action::Claim, "a", 2),
             ],
         };
-        assert_eq!(ledger.granted("a", 10), ["0@1"]);
-        assert_eq!(ledger.granted("b", 10), ["0@2"]);
+        assert_eq!(ledger.granted("a", EpochMillis::new(10)), ["0@1"]);
+        assert_eq!(ledger.granted("b", EpochMillis::new(10)), ["0@2"]);
     }
 
     #[test]
@@ -217,7 +205,7 @@ mod tests {
         assert!(Ledger {
             entries: entries.clone()
         }
-        .granted("b", 10)
+        .granted("b", EpochMillis::new(10))
         .is_empty());
         entries.push((
             0,
@@ -226,7 +214,10 @@ mod tests {
                 ..entry("0@1", Action::Claim, "c", 3).1
             },
         ));
-        assert_eq!(Ledger { entries }.granted("c", 10), ["0@1"]);
+        assert_eq!(
+            Ledger { entries }.granted("c", EpochMillis::new(10)),
+            ["0@1"]
+        );
     }
 
     #[test]
@@ -240,9 +231,9 @@ mod tests {
                 entry("0@2", Action::Claim, "b", 2),
             ],
         };
-        let later = STALE_CLAIM.as_millis() as i64 + 1;
+        let later = EpochMillis::new(STALE_CLAIM.as_millis() as i64 + 1);
         assert_eq!(ledger.granted("b", later), ["0@1", "0@2"]);
-        assert_eq!(ledger.granted("b", 10), ["0@1"]);
+        assert_eq!(ledger.granted("b", EpochMillis::new(10)), ["0@1"]);
     }
 
     #[test]

@@ -5,13 +5,12 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::config::KafkaConfig;
+use rebound::{KafkaConfig, Record};
+
 use crate::error::Error;
-use crate::headers::{Header, Headers};
-use crate::record::Record;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -105,7 +104,7 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
                 last_progress = Instant::now();
                 let end = ends.get(&m.partition()).copied();
                 if end.is_some_and(|end| m.offset() < end) {
-                    records.push(to_record(&m));
+                    records.push(Record::from_message(&m));
                 }
                 if end.is_some_and(|end| m.offset() + 1 >= end) {
                     ends.remove(&m.partition());
@@ -121,64 +120,8 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             None => {}
         }
     }
-    records.sort_by_key(|r| (r.partition, r.offset));
+    records.sort_by_key(|r| (r.partition(), r.offset()));
     Ok(records)
-}
-
-pub(crate) fn to_record(message: &BorrowedMessage<'_>) -> Record {
-    let headers = read_headers(message);
-    Record {
-        topic: message.topic().to_string(),
-        partition: message.partition(),
-        offset: message.offset(),
-        key: message.key().map(bytes::Bytes::copy_from_slice),
-        payload: message.payload().map(bytes::Bytes::copy_from_slice),
-        timestamp: message.timestamp().to_millis(),
-        headers,
-        attempt: 1,
-    }
-}
-
-/// The headers of a message, read through librdkafka directly: rdkafka's own iterator unwraps
-/// each key as UTF-8 and panics on a key that is not, and a corrupt header must never crash a
-/// consumer. Such a key is kept, lossily decoded.
-fn read_headers(message: &BorrowedMessage<'_>) -> Headers {
-    use rdkafka::bindings as rd;
-    let mut native: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
-    // SAFETY: `message.ptr()` is a live message for the duration of the borrow; librdkafka owns
-    // the headers and the pointers it hands out stay valid while the message lives; every
-    // pointer is checked before use and the bytes are copied out at once.
-    unsafe {
-        if rd::rd_kafka_message_headers(message.ptr(), &mut native)
-            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
-            || native.is_null()
-        {
-            return Headers::new();
-        }
-        let count = rd::rd_kafka_header_cnt(native);
-        (0..count)
-            .filter_map(|idx| {
-                let mut name: *const std::os::raw::c_char = std::ptr::null();
-                let mut value: *const std::os::raw::c_void = std::ptr::null();
-                let mut size = 0usize;
-                let err =
-                    rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
-                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
-                    return None;
-                }
-                let key = std::ffi::CStr::from_ptr(name)
-                    .to_string_lossy()
-                    .into_owned();
-                let value = (!value.is_null()).then(|| {
-                    bytes::Bytes::copy_from_slice(std::slice::from_raw_parts(
-                        value as *const u8,
-                        size,
-                    ))
-                });
-                Some(Header { key, value })
-            })
-            .collect()
-    }
 }
 
 /// Follows `topic` live, calling `on_record` for each new record until `stop` is set. Starts at
@@ -191,8 +134,8 @@ pub fn follow(
     mut on_record: impl FnMut(Record),
 ) -> Result<(), Error> {
     let consumer = assigning_consumer(kafka)?;
-    let count = partitions_with(&consumer, topic)?
-        .ok_or_else(|| Error::Operation(format!("topic {topic} does not exist")))?;
+    let count =
+        partitions_with(&consumer, topic)?.ok_or_else(|| Error::NoSuchTopic(topic.to_string()))?;
     let mut list = TopicPartitionList::new();
     let start = if from_beginning {
         Offset::Beginning
@@ -205,7 +148,7 @@ pub fn follow(
     consumer.assign(&list)?;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => on_record(to_record(&m)),
+            Some(Ok(m)) => on_record(Record::from_message(&m)),
             Some(Err(e)) => tracing::warn!(error = %e, "while following {topic}"),
             None => {}
         }

@@ -5,8 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::headers::{self as h, FailureInfo, Provenance};
-use crate::record::Record;
+use rebound::headers::{self as h, FailureInfo, Provenance};
+use rebound::{EpochMillis, Record};
 
 /// Where a dead letter sits in its DLT: `partition@offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,15 +83,15 @@ pub struct DeadLetter {
     pub failure: FailureInfo,
     /// Deliveries made before it died, when the headers say.
     pub attempts: Option<u32>,
-    /// When it first failed (epoch ms), when the headers say.
-    pub first_failed_at: Option<i64>,
+    /// When it first failed, when the headers say.
+    pub first_failed_at: Option<EpochMillis>,
     /// How many times it was redriven before.
     pub redrive_count: u32,
 }
 
 impl DeadLetter {
     pub fn from_record(record: Record) -> DeadLetter {
-        let headers = &record.headers;
+        let headers = record.headers();
         // A DLT copy with a back-off timestamp (Spring's, and Rebound's since it writes Spring's
         // bytes) carries the attempt a next delivery would have: deliveries + 1. Without one
         // (Rebound's copies before that), the number is the deliveries.
@@ -121,14 +121,14 @@ impl DeadLetter {
 
     pub fn position(&self) -> Position {
         Position {
-            partition: self.record.partition,
-            offset: self.record.offset,
+            partition: self.record.partition(),
+            offset: self.record.offset(),
         }
     }
 
     /// When it reached the DLT: the DLT record's timestamp.
-    pub fn died_at(&self) -> Option<i64> {
-        self.record.timestamp
+    pub fn died_at(&self) -> Option<EpochMillis> {
+        self.record.timestamp()
     }
 
     /// The failure message, or a placeholder when the record carries none.

@@ -7,13 +7,14 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::dead_letter::{Position, Status};
-use super::ledger::{Action, Entry, Ledger};
-use super::write::Writer;
-use super::{list_with, now_ms, run_id, Filter, Listed, Source};
-use crate::config::KafkaConfig;
+use rebound::headers::{self as h};
+use rebound::{EpochMillis, KafkaConfig};
+
+use crate::dead_letter::{Position, Status};
 use crate::error::Error;
-use crate::headers::{self as h};
+use crate::ledger::{Action, Entry, Ledger};
+use crate::write::Writer;
+use crate::{list_with, run_id, Filter, Listed, Source};
 
 #[derive(Debug, Clone)]
 pub struct RedriveOptions {
@@ -137,7 +138,7 @@ pub async fn redrive(
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
     let granted: std::collections::HashSet<String> = Ledger::read(kafka, dlt)?
-        .granted(&report.run, now_ms())
+        .granted(&report.run, EpochMillis::now())
         .into_iter()
         .collect();
     let (mine, theirs): (Vec<Plan>, Vec<Plan>) = plans
@@ -210,7 +211,7 @@ pub async fn redrive(
 
 fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, String> {
     // Never, even with --force: the copy would be an empty record in place of the real one.
-    if let Some(omitted) = listed.dead_letter.record.headers.text(h::PAYLOAD_OMITTED) {
+    if let Some(omitted) = listed.dead_letter.record.headers().text(h::PAYLOAD_OMITTED) {
         return Err(format!(
             "its payload was too large to be dead-lettered: {omitted}; re-publish that record instead"
         ));
@@ -257,22 +258,22 @@ async fn send_one(
     dlt: &str,
 ) -> Result<(Position, Outcome), Error> {
     let dl = &plan.listed.dead_letter;
-    let mut headers = dl.record.headers.clone();
+    let mut headers = dl.record.headers().clone();
     for key in h::CHAIN_HEADERS.iter().chain(REDRIVE_HEADERS) {
         headers.remove(key);
     }
     headers.push(h::REDRIVE_ID, run.to_string());
     let count = dl.redrive_count + plan.listed.history.redrives + 1;
     headers.push(h::REDRIVE_COUNT, count.to_string());
-    headers.push(h::REDRIVEN_AT, now_ms().to_string());
+    headers.push(h::REDRIVEN_AT, EpochMillis::now().to_string());
     headers.push(h::REDRIVEN_BY, options.by.clone());
     headers.push(h::REDRIVEN_FROM, format!("{dlt}-{}", dl.position()));
     let send = |partition| {
         writer.send(
             &plan.topic,
             partition,
-            dl.record.key.as_deref(),
-            dl.record.payload.as_deref(),
+            dl.record.key(),
+            dl.record.payload(),
             &headers,
         )
     };
@@ -336,7 +337,7 @@ fn entry(
         action,
         run: run.to_string(),
         by: options.by.clone(),
-        at: now_ms(),
+        at: EpochMillis::now(),
         to: to.map(String::from),
         copy: None,
         reason: None,

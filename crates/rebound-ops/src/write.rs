@@ -7,12 +7,14 @@ use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
-use super::dead_letter::Position;
-use super::ledger::{archive_topic, ledger_topic, Entry};
-use crate::admin;
-use crate::config::{KafkaConfig, RELIABLE_PRODUCER};
+use rebound::admin;
+use rebound::config::{KafkaConfig, RELIABLE_PRODUCER};
+use rebound::headers::Headers;
+use rebound::naming::{archive_topic, ledger_topic};
+
+use crate::dead_letter::Position;
 use crate::error::Error;
-use crate::headers::Headers;
+use crate::ledger::Entry;
 
 pub(crate) struct Writer {
     producer: FutureProducer,
@@ -25,7 +27,7 @@ impl Writer {
         let archive = archive_topic(dlt);
         let missing: Vec<&str> = [ledger.as_str(), archive.as_str()]
             .into_iter()
-            .filter(|t| super::reader::partitions(kafka, t).ok().flatten().is_none())
+            .filter(|t| crate::reader::partitions(kafka, t).ok().flatten().is_none())
             .collect();
         if !missing.is_empty() {
             admin::create_topics(kafka, &missing, 1, -1).await?;

@@ -1,34 +1,23 @@
-//! Finding the retry chains on a cluster, by Spring's names: `<main>-retry…`, `<main>-dlt`,
-//! `<main>.dlt`, `<main>.DLT`, plus the ledger and archive topics of each DLT.
+//! Finding the retry chains on a cluster, by their names ([`rebound::naming::classify`]), with
+//! record counts, consumer groups and their lag.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use regex::Regex;
+use rebound::naming::{classify, retry_order, TopicRole};
+use rebound::KafkaConfig;
 
-use super::reader::{assigning_consumer, watermarks_of};
-use crate::config::KafkaConfig;
 use crate::error::Error;
+use crate::reader::{assigning_consumer, watermarks_of};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Main,
-    Retry,
-    Dlt,
-    Ledger,
-    Archive,
-}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TopicInfo {
     pub name: String,
-    pub role: Role,
+    pub role: TopicRole,
     pub partitions: i32,
     pub records: i64,
     /// Consumer groups with committed offsets on this topic, and their lag.
@@ -41,28 +30,6 @@ pub struct ChainInfo {
     pub topics: Vec<TopicInfo>,
 }
 
-/// Which chain a topic name belongs to, and its role there.
-pub fn classify(name: &str) -> Option<(String, Role)> {
-    static RETRY: OnceLock<Regex> = OnceLock::new();
-    let retry =
-        RETRY.get_or_init(|| Regex::new(r"^(?P<main>.+)-retry(-\d+){0,2}$").expect("regex"));
-    for (suffix, role) in [(".ledger", Role::Ledger), (".archive", Role::Archive)] {
-        if let Some(dlt) = name.strip_suffix(suffix) {
-            if let Some((main, Role::Dlt)) = classify(dlt) {
-                return Some((main, role));
-            }
-        }
-    }
-    for suffix in ["-dlt", ".dlt", "-DLT", ".DLT"] {
-        if let Some(main) = name.strip_suffix(suffix).filter(|m| !m.is_empty()) {
-            return Some((main.to_string(), Role::Dlt));
-        }
-    }
-    retry
-        .captures(name)
-        .map(|c| (c["main"].to_string(), Role::Retry))
-}
-
 /// Every chain on the cluster with record counts, groups and lag.
 pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
     let consumer = assigning_consumer(kafka)?;
@@ -73,7 +40,7 @@ pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
         .filter(|t| t.error().is_none() && !t.name().starts_with("__"))
         .map(|t| (t.name().to_string(), t.partitions().len() as i32))
         .collect();
-    let mut chains: BTreeMap<String, Vec<(String, Role)>> = BTreeMap::new();
+    let mut chains: BTreeMap<String, Vec<(String, TopicRole)>> = BTreeMap::new();
     for name in partitions.keys() {
         if let Some((main, role)) = classify(name) {
             chains.entry(main).or_default().push((name.clone(), role));
@@ -81,7 +48,7 @@ pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
     }
     for (main, topics) in chains.iter_mut() {
         if partitions.contains_key(main) {
-            topics.push((main.clone(), Role::Main));
+            topics.push((main.clone(), TopicRole::Main));
         }
         topics.sort_by(|a, b| {
             a.1.cmp(&b.1)
@@ -125,16 +92,6 @@ pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
                 .collect(),
         })
         .collect())
-}
-
-/// Retry topics sort by their delay (or index), numerically.
-fn retry_order(name: &str) -> Vec<u64> {
-    name.rsplit("-retry")
-        .next()
-        .unwrap_or("")
-        .split('-')
-        .filter_map(|n| n.parse().ok())
-        .collect()
 }
 
 /// For each topic of `highs` (its partitions' high watermarks), the groups with committed
@@ -192,62 +149,4 @@ fn committed(
         .client_config(&[("group.id", group), ("enable.auto.commit", "false")])
         .create()?;
     Ok(consumer.committed_offsets(list.clone(), TIMEOUT).ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spring_names_are_recognised() {
-        let main = classify;
-        assert_eq!(
-            main("email.send-retry-1000"),
-            Some(("email.send".into(), Role::Retry))
-        );
-        assert_eq!(
-            main("email.send-retry"),
-            Some(("email.send".into(), Role::Retry))
-        );
-        assert_eq!(
-            main("email.send-retry-4000-1"),
-            Some(("email.send".into(), Role::Retry))
-        );
-        assert_eq!(
-            main("email.send.dlt"),
-            Some(("email.send".into(), Role::Dlt))
-        );
-        assert_eq!(main("orders-dlt"), Some(("orders".into(), Role::Dlt)));
-        assert_eq!(main("orders.DLT"), Some(("orders".into(), Role::Dlt)));
-        assert_eq!(
-            main("email.send.dlt.ledger"),
-            Some(("email.send".into(), Role::Ledger))
-        );
-        assert_eq!(
-            main("email.send.dlt.archive"),
-            Some(("email.send".into(), Role::Archive))
-        );
-        assert_eq!(main("email.send"), None);
-        assert_eq!(main("audit.ledger"), None);
-    }
-
-    #[test]
-    fn retry_topics_sort_by_delay() {
-        let mut names = vec![
-            "t-retry-8000",
-            "t-retry-1000",
-            "t-retry-16000",
-            "t-retry-2000",
-        ];
-        names.sort_by_key(|n| retry_order(n));
-        assert_eq!(
-            names,
-            [
-                "t-retry-1000",
-                "t-retry-2000",
-                "t-retry-8000",
-                "t-retry-16000"
-            ]
-        );
-    }
 }

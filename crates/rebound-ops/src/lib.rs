@@ -1,11 +1,30 @@
-//! Dead-letter operations: list, show, redrive, discard, archive, tail, stats, and the chains on
-//! a cluster. The `rebound` command is a thin face over this module, so a web console later can
-//! be another.
+//! # rebound-ops: operating dead letters
 //!
-//! Handling state lives in Kafka, in a ledger topic beside each DLT (see [`ledger`]).
+//! What a person on call does with a retry chain, as a library: list, show, redrive, discard and
+//! archive dead letters, count them, follow a DLT live, and find the chains on a cluster. The
+//! `rebound` command is a thin face over this crate, so a web console can be another; a consumer
+//! service depends on `rebound` alone and carries none of this.
+//!
+//! Handling state lives in Kafka, in a ledger topic beside each DLT (see [`ledger`]), so every
+//! operator on every machine sees the same state and no database is needed.
+//!
+//! ```no_run
+//! use rebound::KafkaConfig;
+//! use rebound_ops::{Filter, Source};
+//!
+//! # fn main() -> Result<(), rebound_ops::Error> {
+//! let kafka = KafkaConfig::from_env();
+//! for listed in rebound_ops::list(&kafka, "email.send.dlt", Source::Dlt, &Filter::default())? {
+//!     let dead_letter = &listed.dead_letter;
+//!     println!("{} {} {}", dead_letter.position(), listed.status.as_str(), dead_letter.error_message());
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod dead_letter;
 pub mod discard;
+mod error;
 pub mod ledger;
 pub mod reader;
 pub mod redrive;
@@ -18,10 +37,10 @@ use std::collections::HashMap;
 use regex::Regex;
 
 pub use dead_letter::{DeadLetter, Position, Status};
-pub use ledger::{archive_topic, ledger_topic, History, Ledger};
+pub use error::Error;
+pub use ledger::{History, Ledger};
 
-use crate::config::KafkaConfig;
-use crate::error::Error;
+use rebound::{EpochMillis, KafkaConfig};
 
 /// Which dead letters an operation applies to. Every condition given must hold.
 #[derive(Debug, Clone, Default)]
@@ -30,10 +49,10 @@ pub struct Filter {
     pub key: Option<String>,
     /// Matched against the failure message.
     pub error: Option<Regex>,
-    /// Died at or after (epoch ms).
-    pub since: Option<i64>,
-    /// Died before (epoch ms).
-    pub until: Option<i64>,
+    /// Died at or after.
+    pub since: Option<EpochMillis>,
+    /// Died before.
+    pub until: Option<EpochMillis>,
     pub status: Option<Status>,
     /// Only these positions.
     pub positions: Vec<Position>,
@@ -47,12 +66,12 @@ impl Filter {
         let key_ok = self
             .key
             .as_deref()
-            .is_none_or(|k| dl.record.key.as_deref() == Some(k.as_bytes()));
+            .is_none_or(|k| dl.record.key() == Some(k.as_bytes()));
         let error_ok = self
             .error
             .as_ref()
             .is_none_or(|re| re.is_match(dl.error_message()));
-        let died = dl.died_at().unwrap_or(0);
+        let died = dl.died_at().unwrap_or_default();
         let since_ok = self.since.is_none_or(|t| died >= t);
         let until_ok = self.until.is_none_or(|t| died < t);
         let status_ok = self.status.is_none_or(|s| s == listed.status);
@@ -100,7 +119,7 @@ pub(crate) fn list_with(
 ) -> Result<Vec<Listed>, Error> {
     let (topic, prefix) = match source {
         Source::Dlt => (dlt.to_string(), ""),
-        Source::Archive => (archive_topic(dlt), "archive:"),
+        Source::Archive => (rebound::naming::archive_topic(dlt), "archive:"),
     };
     let mut listed: Vec<Listed> = reader::read_to_end(kafka, &topic)?
         .into_iter()
@@ -119,7 +138,7 @@ pub(crate) fn list_with(
         .collect();
     listed.sort_by_key(|l| {
         (
-            l.dead_letter.died_at().unwrap_or(0),
+            l.dead_letter.died_at().unwrap_or_default(),
             l.dead_letter.position(),
         )
     });
@@ -143,7 +162,10 @@ pub fn show(
     list(kafka, dlt, source, &filter)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::Operation(format!("no dead letter at {position} in {dlt}")))
+        .ok_or_else(|| Error::NotFound {
+            topic: dlt.to_string(),
+            position,
+        })
 }
 
 /// `user@host` of whoever runs the operation, for the ledger.
@@ -158,13 +180,6 @@ pub fn operator_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into());
     format!("{user}@{host}")
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A fresh identifier for one run of an operation.
