@@ -412,32 +412,13 @@ fn header_text(key: &str, value: Option<&[u8]>) -> String {
     let Some(bytes) = value else {
         return "(null)".into();
     };
-    let decoded = match key {
-        h::ATTEMPTS => h::decode_attempts(bytes).map(|a| a.to_string()).ok(),
-        h::BACKOFF_TIMESTAMP | h::ORIGINAL_TIMESTAMP_RETRY => {
-            h::decode_big_integer("timestamp", bytes).ok().map(|ms| {
-                format!(
-                    "{ms} ({})",
-                    format_time(Some(rebound::EpochMillis::new(ms)))
-                )
-            })
-        }
-        h::ORIGINAL_PARTITION | h::DLT_ORIGINAL_PARTITION => h::decode_i32("partition", bytes)
-            .ok()
-            .map(|p| p.to_string()),
-        h::ORIGINAL_OFFSET | h::DLT_ORIGINAL_OFFSET => {
-            h::decode_i64("offset", bytes).ok().map(|o| o.to_string())
-        }
-        h::ORIGINAL_TIMESTAMP | h::DLT_ORIGINAL_TIMESTAMP => {
-            h::decode_i64("timestamp", bytes).ok().map(|ms| {
-                format!(
-                    "{ms} ({})",
-                    format_time(Some(rebound::EpochMillis::new(ms)))
-                )
-            })
-        }
-        _ => None,
-    };
+    let decoded = h::decode_known(key, bytes).map(|value| match value {
+        h::Decoded::Attempt(attempt) => attempt.to_string(),
+        h::Decoded::Time(at) => format!("{at} ({})", format_time(Some(at))),
+        h::Decoded::Partition(partition) => partition.to_string(),
+        h::Decoded::Offset(offset) => offset.to_string(),
+        other => format!("{other:?}"),
+    });
     decoded.unwrap_or_else(|| match std::str::from_utf8(bytes) {
         Ok(text) => text.to_string(),
         Err(_) => format!("0x{}", hex(bytes)),

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rebound::headers::{self as h, FailureInfo, Provenance};
+use rebound::headers::{DeadLetterMarks, FailureInfo, Provenance};
 use rebound::{EpochMillis, Record};
 
 /// Where a dead letter sits in its DLT: `partition@offset`.
@@ -87,34 +87,22 @@ pub struct DeadLetter {
     pub first_failed_at: Option<EpochMillis>,
     /// How many times it was redriven before.
     pub redrive_count: u32,
+    /// Why its payload is missing, when the DLT refused the full copy (it cannot be redriven).
+    pub payload_omitted: Option<String>,
 }
 
 impl DeadLetter {
+    /// Decodes the headers of a DLT (or archive) record.
     pub fn from_record(record: Record) -> DeadLetter {
         let headers = record.headers();
-        // A DLT copy with a back-off timestamp (Spring's, and Rebound's since it writes Spring's
-        // bytes) carries the attempt a next delivery would have: deliveries + 1. Without one
-        // (Rebound's copies before that), the number is the deliveries.
-        let attempts = headers
-            .last(h::ATTEMPTS)
-            .and_then(|v| h::decode_attempts(v).ok())
-            .map(|a| match headers.contains(h::BACKOFF_TIMESTAMP) {
-                true => a.saturating_sub(1).max(1),
-                false => a,
-            });
-        let first_failed_at = headers
-            .text(h::FIRST_FAILED_AT)
-            .and_then(|t| t.parse().ok());
-        let redrive_count = headers
-            .text(h::REDRIVE_COUNT)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+        let marks = DeadLetterMarks::read(headers);
         DeadLetter {
             origin: Provenance::read(headers),
             failure: FailureInfo::read(headers),
-            attempts,
-            first_failed_at,
-            redrive_count,
+            attempts: marks.deliveries,
+            first_failed_at: marks.first_failed_at,
+            redrive_count: marks.redrive_count,
+            payload_omitted: marks.payload_omitted,
             record,
         }
     }
@@ -142,7 +130,7 @@ impl DeadLetter {
     pub fn error_class(&self) -> &str {
         self.failure
             .class
-            .as_deref()
+            .map(|class| class.as_str())
             .or(self.failure.fqcn.as_deref())
             .unwrap_or("-")
     }

@@ -1,7 +1,7 @@
 //! Discarding dead letters without losing them: an archive copy first (payload, headers, reason,
 //! who, when), then the `discarded` ledger entry. Nothing is deleted from Kafka.
 
-use rebound::headers::{self as h};
+use rebound::headers::DiscardStamp;
 use rebound::naming::archive_topic;
 use rebound::{EpochMillis, KafkaConfig};
 
@@ -56,11 +56,14 @@ pub async fn discard(
     let archive = archive_topic(dlt);
     for listed in pending {
         let dl = &listed.dead_letter;
-        let mut headers = dl.record.headers().clone();
-        headers.set(h::DISCARD_REASON, reason.to_string());
-        headers.set(h::DISCARDED_BY, by.to_string());
-        headers.set(h::DISCARDED_AT, EpochMillis::now().to_string());
-        headers.set(h::DEAD_LETTER, format!("{dlt}-{}", dl.position()));
+        let dead_letter = format!("{dlt}-{}", dl.position());
+        let headers = DiscardStamp {
+            reason,
+            by,
+            at: EpochMillis::now(),
+            dead_letter: &dead_letter,
+        }
+        .headers_for(dl.record.headers());
         // The archive copy first: if the ledger entry then fails, the dead letter still shows as
         // pending and a second discard archives it again; it is never marked without a copy.
         let copy = writer

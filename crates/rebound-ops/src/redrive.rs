@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use rebound::headers::{self as h};
+use rebound::headers::RedriveStamp;
 use rebound::{EpochMillis, KafkaConfig};
 
 use crate::dead_letter::{Position, Status};
@@ -211,7 +211,7 @@ pub async fn redrive(
 
 fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, String> {
     // Never, even with --force: the copy would be an empty record in place of the real one.
-    if let Some(omitted) = listed.dead_letter.record.headers().text(h::PAYLOAD_OMITTED) {
+    if let Some(omitted) = &listed.dead_letter.payload_omitted {
         return Err(format!(
             "its payload was too large to be dead-lettered: {omitted}; re-publish that record instead"
         ));
@@ -258,16 +258,15 @@ async fn send_one(
     dlt: &str,
 ) -> Result<(Position, Outcome), Error> {
     let dl = &plan.listed.dead_letter;
-    let mut headers = dl.record.headers().clone();
-    for key in h::CHAIN_HEADERS.iter().chain(REDRIVE_HEADERS) {
-        headers.remove(key);
+    let from = format!("{dlt}-{}", dl.position());
+    let headers = RedriveStamp {
+        run,
+        count: dl.redrive_count + plan.listed.history.redrives + 1,
+        at: EpochMillis::now(),
+        by: &options.by,
+        from: &from,
     }
-    headers.push(h::REDRIVE_ID, run.to_string());
-    let count = dl.redrive_count + plan.listed.history.redrives + 1;
-    headers.push(h::REDRIVE_COUNT, count.to_string());
-    headers.push(h::REDRIVEN_AT, EpochMillis::now().to_string());
-    headers.push(h::REDRIVEN_BY, options.by.clone());
-    headers.push(h::REDRIVEN_FROM, format!("{dlt}-{}", dl.position()));
+    .headers_for(dl.record.headers());
     let send = |partition| {
         writer.send(
             &plan.topic,
@@ -300,18 +299,6 @@ async fn send_one(
         },
     ))
 }
-
-const REDRIVE_HEADERS: &[&str] = &[
-    h::REDRIVE_ID,
-    h::REDRIVE_COUNT,
-    h::REDRIVEN_AT,
-    h::REDRIVEN_BY,
-    h::REDRIVEN_FROM,
-    h::DISCARD_REASON,
-    h::DISCARDED_BY,
-    h::DISCARDED_AT,
-    h::DEAD_LETTER,
-];
 
 /// One ledger entry per plan; claims name their target topic.
 fn entries(run: &str, options: &RedriveOptions, plans: &[Plan], action: Action) -> Vec<Entry> {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// How a failure is routed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a failure is routed. Serialized as [`FailureClass::as_str`] writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailureClass {
     /// Might work later: retried (blocking retries, then the retry topics).
     Transient,
@@ -30,6 +31,25 @@ impl FailureClass {
         self == FailureClass::Transient
     }
 }
+
+impl std::str::FromStr for FailureClass {
+    type Err = UnknownFailureClass;
+
+    /// Reads what [`FailureClass::as_str`] writes (the `rebound-failure-class` header).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "transient" => Ok(FailureClass::Transient),
+            "permanent" => Ok(FailureClass::Permanent),
+            "undecodable" => Ok(FailureClass::Undecodable),
+            other => Err(UnknownFailureClass(other.to_string())),
+        }
+    }
+}
+
+/// A failure class name this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown failure class `{0}` (transient, permanent, undecodable)")]
+pub struct UnknownFailureClass(pub String);
 
 impl fmt::Display for FailureClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -405,10 +405,7 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     .await;
     let dead = read_all(&dlt);
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        dead[0].payload().map(<[u8]>::len),
-        Some(big.len())
-    );
+    assert_eq!(dead[0].payload().map(<[u8]>::len), Some(big.len()));
     assert_eq!(count(&retry), 0);
     assert_eq!(calls_for(&calls, "megabyte").len(), 1);
     assert!(running.alive());

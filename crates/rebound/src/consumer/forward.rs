@@ -1,46 +1,32 @@
-//! Copies a failed record to its next topic (a retry topic or the DLT) with the headers of the
-//! hop, through an idempotent `acks=all` producer. The caller commits the source offset only after
-//! this returns the broker's acknowledgement.
+//! Delivering the copy of a failed record to its next topic (a retry topic or the DLT) through
+//! an idempotent `acks=all` producer: tried again until acknowledged, redirected to the DLT when
+//! a retry topic refuses it for good, and made smaller when the DLT refuses it for its size. The
+//! caller stores the source offset only after the acknowledgement.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use tokio_util::sync::CancellationToken;
 
+use super::events::Event;
+use super::route::Hop;
+use super::runtime::Shared;
 use crate::config::{KafkaConfig, RELIABLE_PRODUCER};
 use crate::failure::{Failure, FailureClass};
-use crate::headers::{self as h, Headers};
+use crate::headers::{self, Headers, HopStamp};
+use crate::policy::Backoff;
 use crate::record::Record;
-
-/// Where a failed record goes next.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Hop {
-    /// To retry topic `topic`, delivering attempt `attempt`, not before `due_ms`.
-    Retry {
-        topic: String,
-        attempt: u32,
-        due_ms: i64,
-        delay: Duration,
-    },
-    DeadLetter {
-        topic: String,
-    },
-}
-
-impl Hop {
-    pub fn topic(&self) -> &str {
-        match self {
-            Hop::Retry { topic, .. } | Hop::DeadLetter { topic } => topic,
-        }
-    }
-}
+use crate::time::EpochMillis;
 
 /// Kafka's default `message.max.bytes` on a broker (1 MiB plus the record batch overhead).
 const BROKER_DEFAULT_MAX_MESSAGE_BYTES: &str = "1048588";
 
+/// The producer of every copy a consumer writes, and the partition counts of its targets.
 pub(crate) struct Forwarder {
     producer: FutureProducer,
     partitions: HashMap<String, i32>,
@@ -62,15 +48,14 @@ impl Forwarder {
 
     /// Sends the copy and waits for the acknowledgement. Returns the copy's partition and offset.
     /// `shape` says whether the payload goes with it (see [`CopyShape`]).
-    pub async fn send(
+    async fn send(
         &self,
         record: &Record,
-        hop: &Hop,
+        topic: &str,
         shape: CopyShape,
-        headers: Headers,
+        headers: &Headers,
     ) -> Result<(i32, i64), KafkaError> {
-        let topic = hop.topic();
-        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(to_kafka_headers(&headers));
+        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(to_kafka_headers(headers));
         // Same partition number as the source, as Spring does, when the target has it.
         if self
             .partitions
@@ -108,7 +93,7 @@ fn to_kafka_headers(headers: &Headers) -> OwnedHeaders {
 /// Whether the broker (or the producer, before sending) refused the copy for what it is, so
 /// that sending the same bytes again can never succeed: too large, or an invalid record. Every
 /// other error (broker down, leader moving, topic not there yet) is worth waiting out.
-pub(crate) fn refused_for_good(error: &KafkaError) -> bool {
+fn refused_for_good(error: &KafkaError) -> bool {
     matches!(
         error,
         KafkaError::MessageProduction(
@@ -136,12 +121,12 @@ pub(crate) enum CopyShape {
 }
 
 impl CopyShape {
-    pub fn keeps_payload(self) -> bool {
+    fn keeps_payload(self) -> bool {
         self != CopyShape::WithoutPayload
     }
 
     /// The next, smaller shape to try, if any.
-    pub fn smaller(self) -> Option<CopyShape> {
+    fn smaller(self) -> Option<CopyShape> {
         match self {
             CopyShape::Full => Some(CopyShape::Slim),
             CopyShape::Slim => Some(CopyShape::WithoutPayload),
@@ -149,238 +134,272 @@ impl CopyShape {
         }
     }
 
-    /// Cuts `headers` (built by [`hop_headers`]) down to this shape. `refusal` says why.
-    pub fn apply(self, mut headers: Headers, record: &Record, refusal: &str) -> Headers {
-        if self == CopyShape::Full {
-            return headers;
+    /// Cuts `headers` (the hop's full headers) down to this shape. `refusal` says why.
+    fn apply(self, headers: Headers, record: &Record, refusal: &str) -> Headers {
+        match self {
+            CopyShape::Full => headers,
+            CopyShape::Slim => headers::slim(headers),
+            CopyShape::WithoutPayload => {
+                headers::without_payload(headers::slim(headers), record, refusal)
+            }
         }
-        headers.remove(h::EXCEPTION_STACKTRACE);
-        if let Some(message) = headers.text(h::EXCEPTION_MESSAGE) {
-            headers.set(h::EXCEPTION_MESSAGE, cut(&message, SLIM_MESSAGE_BYTES));
-        }
-        if self == CopyShape::WithoutPayload {
-            headers = headers
-                .iter()
-                .filter(|x| {
-                    h::CHAIN_HEADERS.contains(&x.key.as_str()) || x.key.starts_with(h::PREFIX)
-                })
-                .cloned()
-                .collect();
-            let size = record.payload().map_or(0, |p| p.len());
-            let original = match h::Provenance::read(&headers) {
-                Some(h::Provenance {
-                    topic,
-                    partition: Some(partition),
-                    offset: Some(offset),
-                    ..
-                }) => format!("{topic}-{partition}@{offset}"),
-                _ => record.coordinates(),
-            };
-            headers.set(
-                h::PAYLOAD_OMITTED,
-                format!("{size} bytes not copied ({refusal}); the original is {original}"),
+    }
+}
+
+/// What the refusal of a copy leads to: the forwarder's pure decision.
+#[derive(Debug, Clone, PartialEq)]
+enum AfterRefusal {
+    /// A retry topic refused: the record can never be retried; to the DLT at once.
+    ToDeadLetters(String),
+    /// A retry topic refused and there is no DLT: the record is dropped.
+    Drop,
+    /// The DLT refused: try a smaller copy.
+    Shrink(CopyShape),
+    /// Even the smallest copy was refused: keep trying, loudly (nothing is committed).
+    KeepTrying,
+}
+
+fn after_refusal(hop: &Hop, dlt: Option<&str>, shape: CopyShape) -> AfterRefusal {
+    match (hop, dlt, shape.smaller()) {
+        (Hop::Retry { .. }, Some(dlt), _) => AfterRefusal::ToDeadLetters(dlt.to_string()),
+        (Hop::Retry { .. }, None, _) => AfterRefusal::Drop,
+        (Hop::DeadLetter { .. }, _, Some(smaller)) => AfterRefusal::Shrink(smaller),
+        (Hop::DeadLetter { .. }, _, None) => AfterRefusal::KeepTrying,
+    }
+}
+
+/// A record that failed, on its way to the next hop.
+pub(crate) struct Failed {
+    pub record: Record,
+    pub failure: Failure,
+    pub class: FailureClass,
+    pub at: EpochMillis,
+}
+
+/// Writes the copy of a failed record, then reports the hop. `true` once the copy is
+/// acknowledged (or the record is dropped, having nowhere to go), `false` if stopped before.
+pub(crate) async fn forward_failed(
+    shared: Arc<Shared>,
+    failed: Failed,
+    hop: Hop,
+    stop: CancellationToken,
+) -> bool {
+    let Failed {
+        record,
+        failure,
+        class,
+        at,
+    } = failed;
+    let (hop, partition, offset) =
+        match deliver(&shared, &record, hop, &failure, class, at, &stop).await {
+            Delivered::Written {
+                hop,
+                partition,
+                offset,
+            } => (hop, partition, offset),
+            Delivered::Dropped => return true,
+            Delivered::Stopped => return false,
+        };
+    let attempts = shared.settings.policy.attempts();
+    let from = record.topic();
+    match &hop {
+        Hop::Retry { topic, delay, .. } => {
+            shared.emit(Event::Forwarded { from, to: topic });
+            tracing::info!(
+                "{} failed on attempt {}/{} ({class}: {failure}); retrying through {topic}-{partition}@{offset} in {} ms",
+                record.coordinates(), record.attempt(), attempts, delay.as_millis()
             );
         }
-        headers
-    }
-}
-
-/// How much of the failure's message a slim copy keeps.
-const SLIM_MESSAGE_BYTES: usize = 1024;
-
-/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-/// What the hop writes about the failure.
-pub(crate) struct FailureReport<'a> {
-    pub failure: &'a Failure,
-    pub class: FailureClass,
-    pub group: &'a str,
-    pub now_ms: i64,
-}
-
-/// The headers of the copy: the source's own headers, provenance of the first hop (kept as it
-/// was), the latest failure (replacing an earlier one), and the retry state of the next delivery.
-pub(crate) fn hop_headers(record: &Record, hop: &Hop, report: &FailureReport<'_>) -> Headers {
-    let mut headers = record.headers().clone();
-    if !headers.contains(h::ORIGINAL_TOPIC) {
-        headers.push(h::ORIGINAL_TOPIC, record.topic().to_string());
-        headers.push(h::ORIGINAL_PARTITION, h::encode_i32(record.partition()));
-        headers.push(h::ORIGINAL_OFFSET, h::encode_i64(record.offset()));
-        if let Some(ts) = record.timestamp() {
-            headers.push(h::ORIGINAL_TIMESTAMP, h::encode_i64(ts.as_i64()));
-            // Java's `TimestampType.toString()`, which Spring writes and `forName` reads back.
-            headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CreateTime");
+        Hop::DeadLetter { topic } => {
+            shared.emit(Event::DeadLettered { from, to: topic });
+            tracing::warn!(
+                "{} failed on attempt {}/{} ({class}: {failure}); dead-lettered to {topic}-{partition}@{offset}",
+                record.coordinates(), record.attempt(), attempts
+            );
         }
     }
-    // Spring 3.x writes the failing group under the `kafka_dlt-` name in a retry chain too;
-    // either name already there (a record from an older Rebound) is kept.
-    if !headers.contains(h::DLT_ORIGINAL_CONSUMER_GROUP)
-        && !headers.contains(h::ORIGINAL_CONSUMER_GROUP)
-    {
-        headers.push(h::DLT_ORIGINAL_CONSUMER_GROUP, report.group.to_string());
+    true
+}
+
+/// How delivering a copy ended.
+enum Delivered {
+    /// The copy was acknowledged at `partition@offset`. `hop` is the hop taken: the DLT instead
+    /// of the planned retry topic when that refused the copy.
+    Written {
+        hop: Hop,
+        partition: i32,
+        offset: i64,
+    },
+    /// The retry topic refused the copy for good and there is no DLT: the record is dropped,
+    /// as any failure is when a chain has no DLT.
+    Dropped,
+    /// Stopped before the copy was acknowledged: the source offset stays uncommitted.
+    Stopped,
+}
+
+/// Sends the copy, trying again with back-off until the broker acknowledges it. The source
+/// offset stays uncommitted meanwhile, so a crash here loses nothing.
+///
+/// A copy refused for good (too large, invalid) is never sent again as it was (see
+/// [`after_refusal`]), so one record cannot stall its partition forever.
+async fn deliver(
+    shared: &Shared,
+    record: &Record,
+    mut hop: Hop,
+    failure: &Failure,
+    class: FailureClass,
+    at: EpochMillis,
+    stop: &CancellationToken,
+) -> Delivered {
+    let backoff =
+        Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
+    let mut failures = 0u32;
+    let mut shape = CopyShape::Full;
+    let mut refusal = String::new();
+    let mut retry_refused: Option<String> = None;
+    loop {
+        let stamp = HopStamp {
+            failure,
+            class,
+            group: &shared.settings.group,
+            failed_at: at,
+            next: hop.next_delivery(),
+        };
+        let mut headers = shape.apply(stamp.headers_for(record), record, &refusal);
+        if let Some(why) = &retry_refused {
+            headers::mark_retry_refused(&mut headers, why);
+        }
+        let error = match shared
+            .forwarder
+            .send(record, hop.topic(), shape, &headers)
+            .await
+        {
+            Ok((partition, offset)) => {
+                return Delivered::Written {
+                    hop,
+                    partition,
+                    offset,
+                }
+            }
+            Err(e) => e,
+        };
+        shared.emit(Event::ForwardFailed {
+            from: record.topic(),
+            to: hop.topic(),
+        });
+        if refused_for_good(&error) {
+            refusal = format!("{} refused it: {error}", hop.topic());
+            let dlt = shared.settings.chain.dlt.as_deref();
+            match after_refusal(&hop, dlt, shape) {
+                AfterRefusal::ToDeadLetters(topic) => {
+                    tracing::error!(
+                        record = %record.coordinates(),
+                        "{refusal}; it cannot be retried and goes to {topic} instead"
+                    );
+                    retry_refused = Some(refusal.clone());
+                    hop = Hop::DeadLetter { topic };
+                    continue;
+                }
+                AfterRefusal::Drop => {
+                    tracing::error!(
+                        record = %record.coordinates(),
+                        "{refusal}; there is no dead-letter topic: skipped"
+                    );
+                    return Delivered::Dropped;
+                }
+                AfterRefusal::Shrink(smaller) => {
+                    tracing::error!(
+                        record = %record.coordinates(),
+                        "{refusal}; writing a smaller copy ({smaller:?})"
+                    );
+                    shape = smaller;
+                    continue;
+                }
+                // The record stays uncommitted, so nothing is lost; said loudly below.
+                AfterRefusal::KeepTrying => {}
+            }
+        }
+        failures += 1;
+        let delay = backoff.delay_after(failures);
+        tracing::warn!(
+            record = %record.coordinates(), target = hop.topic(), error = %error,
+            "could not write the copy; the source offset stays uncommitted; trying again in {} ms",
+            delay.as_millis()
+        );
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Delivered::Stopped,
+            _ = tokio::time::sleep(delay) => {}
+        }
     }
-    let failure = report.failure;
-    headers.set(h::EXCEPTION_FQCN, failure.type_name().to_string());
-    match failure.root_cause() {
-        Some(cause) => headers.set(h::EXCEPTION_CAUSE_FQCN, cause),
-        None => headers.remove(h::EXCEPTION_CAUSE_FQCN),
-    }
-    headers.set(h::EXCEPTION_MESSAGE, failure.to_string());
-    headers.set(h::EXCEPTION_STACKTRACE, failure.chain_text());
-    headers.set(h::FAILURE_CLASS, report.class.as_str());
-    if !headers.contains(h::FIRST_FAILED_AT) {
-        headers.push(h::FIRST_FAILED_AT, report.now_ms.to_string());
-    }
-    headers.set(h::FAILED_AT, report.now_ms.to_string());
-    // As Spring does (spring-kafka 3.3 and 4.0, measured in INTEROP.md, D3 and D4): the three
-    // retry headers are appended on every hop, the DLT's included, and readers take the last. A
-    // DLT copy carries the attempt a next delivery would have (deliveries + 1), due at the
-    // failure, so `rebound dlt` and Spring's tools count the same deliveries.
-    let original_ms = headers
-        .last(h::ORIGINAL_TIMESTAMP_RETRY)
-        .and_then(|v| h::decode_big_integer(h::ORIGINAL_TIMESTAMP_RETRY, v).ok())
-        .unwrap_or_else(|| record.timestamp().map_or(report.now_ms, |t| t.as_i64()));
-    let (attempt, due_ms) = match hop {
-        Hop::Retry {
-            attempt, due_ms, ..
-        } => (*attempt, *due_ms),
-        Hop::DeadLetter { .. } => (record.attempt().saturating_add(1), report.now_ms),
-    };
-    let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
-    headers.push(
-        h::ORIGINAL_TIMESTAMP_RETRY,
-        h::encode_big_integer(original_ms),
-    );
-    headers.push(h::ATTEMPTS, h::encode_i32(attempt));
-    headers.push(h::BACKOFF_TIMESTAMP, h::encode_big_integer(due_ms));
-    headers
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failure::Message;
 
-    fn record() -> Record {
+    fn retry() -> Hop {
+        Hop::Retry {
+            topic: "t-retry".into(),
+            attempt: 2,
+            due: EpochMillis::new(0),
+            delay: Duration::ZERO,
+        }
+    }
+
+    fn dlt() -> Hop {
+        Hop::DeadLetter {
+            topic: "t-dlt".into(),
+        }
+    }
+
+    #[test]
+    fn what_a_refusal_leads_to() {
+        use AfterRefusal::*;
+        use CopyShape::*;
+        let cases = [
+            (retry(), Some("t-dlt"), Full, ToDeadLetters("t-dlt".into())),
+            (retry(), None, Full, Drop),
+            (dlt(), Some("t-dlt"), Full, Shrink(Slim)),
+            (dlt(), Some("t-dlt"), Slim, Shrink(WithoutPayload)),
+            (dlt(), Some("t-dlt"), WithoutPayload, KeepTrying),
+        ];
+        for (hop, dlt, shape, expected) in cases {
+            assert_eq!(
+                after_refusal(&hop, dlt, shape),
+                expected,
+                "{hop:?} {shape:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_refusals_of_the_bytes_themselves_are_for_good() {
+        let production = |code| KafkaError::MessageProduction(code);
+        assert!(refused_for_good(&production(
+            RDKafkaErrorCode::MessageSizeTooLarge
+        )));
+        assert!(refused_for_good(&production(
+            RDKafkaErrorCode::InvalidRecord
+        )));
+        assert!(!refused_for_good(&production(
+            RDKafkaErrorCode::NotLeaderForPartition
+        )));
+        assert!(!refused_for_good(&production(
+            RDKafkaErrorCode::MessageTimedOut
+        )));
+    }
+
+    #[test]
+    fn shapes_step_down_and_drop_the_payload_last() {
         let mut headers = Headers::new();
         headers.push("traceparent", "00-abc");
-        Record::new("email.send", 2, 7)
-            .with_payload("{}")
-            .with_timestamp(crate::EpochMillis::new(1_764_320_000_000))
-            .with_headers(headers)
-    }
-
-    #[test]
-    fn first_hop_writes_spring_headers() {
-        let failure = Failure::transient(Message("잘못된 이메일 주소로 인해 발송 실패".into()));
-        let report = FailureReport {
-            failure: &failure,
-            class: FailureClass::Transient,
-            group: "email-send-group",
-            now_ms: 1_764_320_001_000,
-        };
-        let hop = Hop::Retry {
-            topic: "email.send-retry-1000".into(),
-            attempt: 2,
-            due_ms: 1_764_320_002_000,
-            delay: Duration::from_secs(1),
-        };
-        let headers = hop_headers(&record(), &hop, &report);
-        assert_eq!(headers.last("traceparent"), Some(&b"00-abc"[..]));
-        assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 2][..]));
-        assert_eq!(headers.last(h::ORIGINAL_TOPIC), Some(&b"email.send"[..]));
-        assert_eq!(headers.last(h::ORIGINAL_PARTITION), Some(&[0, 0, 0, 2][..]));
-        assert_eq!(
-            headers.last(h::ORIGINAL_OFFSET),
-            Some(&[0, 0, 0, 0, 0, 0, 0, 7][..])
-        );
-        assert_eq!(
-            h::decode_big_integer(
-                h::BACKOFF_TIMESTAMP,
-                headers.last(h::BACKOFF_TIMESTAMP).unwrap()
-            )
-            .unwrap(),
-            1_764_320_002_000
-        );
-        assert_eq!(headers.last(h::BACKOFF_TIMESTAMP).unwrap().len(), 6);
-        assert_eq!(
-            headers.text(h::EXCEPTION_MESSAGE).unwrap(),
-            "잘못된 이메일 주소로 인해 발송 실패"
-        );
-        assert_eq!(
-            headers.text(h::ORIGINAL_TIMESTAMP_TYPE).unwrap(),
-            "CreateTime"
-        );
-        // The name Spring 3.x writes (measured against spring-kafka 3.3, INTEROP.md D1).
-        assert_eq!(
-            headers.text(h::DLT_ORIGINAL_CONSUMER_GROUP).as_deref(),
-            Some("email-send-group")
-        );
-        assert!(!headers.contains(h::ORIGINAL_CONSUMER_GROUP));
-    }
-
-    #[test]
-    fn later_hops_keep_provenance_and_replace_the_failure() {
-        let first = Failure::msg("first");
-        let report = |f| FailureReport {
-            failure: f,
-            class: FailureClass::Transient,
-            group: "g",
-            now_ms: 10,
-        };
-        let hop1 = Hop::Retry {
-            topic: "t-retry-1000".into(),
-            attempt: 2,
-            due_ms: 20,
-            delay: Duration::from_secs(1),
-        };
-        let second_record = Record::new("t-retry-1000", 2, 99)
-            .with_payload("{}")
-            .with_headers(hop_headers(&record(), &hop1, &report(&first)))
-            .with_attempt(2);
-        let second = Failure::msg("second");
-        let dlt = Hop::DeadLetter {
-            topic: "t.dlt".into(),
-        };
-        let headers = hop_headers(&second_record, &dlt, &report(&second));
-        assert_eq!(headers.text(h::ORIGINAL_TOPIC).unwrap(), "email.send");
-        assert_eq!(
-            headers.last(h::ORIGINAL_OFFSET),
-            Some(&[0, 0, 0, 0, 0, 0, 0, 7][..])
-        );
-        assert_eq!(headers.text(h::EXCEPTION_MESSAGE).unwrap(), "second");
-        assert_eq!(
-            headers
-                .iter()
-                .filter(|x| x.key == h::EXCEPTION_MESSAGE)
-                .count(),
-            1
-        );
-        // Spring's DLT copy: the attempt a next delivery would have (2 deliveries: 3), due at
-        // the failure, appended after the first hop's values.
-        assert_eq!(headers.last(h::ATTEMPTS), Some(&[0, 0, 0, 3][..]));
-        assert_eq!(
-            headers.iter().filter(|x| x.key == h::ATTEMPTS).count(),
-            2,
-            "one per hop"
-        );
-        assert_eq!(
-            h::decode_big_integer(
-                h::BACKOFF_TIMESTAMP,
-                headers.last(h::BACKOFF_TIMESTAMP).unwrap()
-            )
-            .unwrap(),
-            10
-        );
+        let record = Record::new("t", 0, 5).with_payload("x");
+        assert_eq!(CopyShape::Full.apply(headers.clone(), &record, ""), headers);
+        assert!(CopyShape::Slim.keeps_payload());
+        let bare = CopyShape::WithoutPayload.apply(headers, &record, "too large");
+        assert!(!CopyShape::WithoutPayload.keeps_payload());
+        assert!(bare.contains(crate::headers::PAYLOAD_OMITTED));
+        assert!(!bare.contains("traceparent"));
     }
 }

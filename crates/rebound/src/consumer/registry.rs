@@ -1,7 +1,7 @@
-//! Which partitions this member owns, the worker task of each, and which ones are paused.
+//! Which partitions this member owns, the partition task of each, and which ones are paused.
 //!
 //! Shared by the polling thread (which dispatches records and pauses partitions) and the rebalance
-//! callbacks (which stop workers of revoked partitions). librdkafka has no "is paused" query and
+//! callbacks (which stop tasks of revoked partitions). librdkafka has no "is paused" query and
 //! resuming a partition that is not paused can redeliver records, so the pause state lives here.
 
 use std::collections::{HashMap, HashSet};
@@ -34,12 +34,12 @@ impl std::fmt::Display for Tp {
     }
 }
 
-/// The polling thread's handle on one partition's worker task.
-pub(crate) struct Worker {
+/// The polling thread's handle on one partition's partition task.
+pub(crate) struct PartitionTask {
     pub records: UnboundedSender<Record>,
-    /// Records sent to the worker and not yet taken by it: the flow-control gauge.
+    /// Records sent to the task and not yet taken by it: the flow-control gauge.
     pub buffered: Arc<AtomicUsize>,
-    /// The highest offset handed to the worker: a record at or below it is a redelivery.
+    /// The highest offset handed to the task: a record at or below it is a redelivery.
     pub dispatched_until: i64,
     /// Stop taking records; finish the one in hand.
     pub stop: CancellationToken,
@@ -51,49 +51,49 @@ pub(crate) struct Worker {
 #[derive(Default)]
 pub(crate) struct Registry {
     pub assigned: HashSet<Tp>,
-    pub workers: HashMap<Tp, Worker>,
+    pub tasks: HashMap<Tp, PartitionTask>,
     pub paused: HashSet<Tp>,
 }
 
 impl Registry {
-    /// Forgets `tps` and returns their workers, stopped, for the caller to wait on.
-    pub fn release(&mut self, tps: &[Tp]) -> Vec<Worker> {
+    /// Forgets `tps` and returns their tasks, stopped, for the caller to wait on.
+    pub fn release(&mut self, tps: &[Tp]) -> Vec<PartitionTask> {
         let mut released = Vec::new();
         for tp in tps {
             self.assigned.remove(tp);
             self.paused.remove(tp);
-            if let Some(worker) = self.workers.remove(tp) {
-                worker.stop.cancel();
-                released.push(worker);
+            if let Some(task) = self.tasks.remove(tp) {
+                task.stop.cancel();
+                released.push(task);
             }
         }
         released
     }
 }
 
-/// Waits for stopped workers to finish the record in hand, up to `grace`, then aborts the rest.
-pub(crate) fn wait_for_workers(workers: &[Worker], grace: Duration) {
+/// Waits for stopped tasks to finish the record in hand, up to `grace`, then aborts the rest.
+pub(crate) fn wait_for_tasks(tasks: &[PartitionTask], grace: Duration) {
     let deadline = Instant::now() + grace;
-    for worker in workers {
-        worker.exited.wait_until(deadline);
+    for task in tasks {
+        task.exited.wait_until(deadline);
     }
-    let late: Vec<&Worker> = workers.iter().filter(|w| !w.exited.is_set()).collect();
+    let late: Vec<&PartitionTask> = tasks.iter().filter(|task| !task.exited.is_set()).collect();
     if !late.is_empty() {
         tracing::warn!(
             count = late.len(),
-            "workers still busy after the {grace:?} grace period; abandoning their records uncommitted"
+            "partition tasks still busy after the {grace:?} grace period; abandoning their records uncommitted"
         );
-        for worker in &late {
-            worker.abort.cancel();
+        for task in &late {
+            task.abort.cancel();
         }
         let deadline = Instant::now() + Duration::from_secs(2);
-        for worker in late {
-            worker.exited.wait_until(deadline);
+        for task in late {
+            task.exited.wait_until(deadline);
         }
     }
 }
 
-/// Set once, when a worker task ends (or is dropped unstarted); waited on from a plain thread.
+/// Set once, when a partition task ends (or is dropped unstarted); waited on from a plain thread.
 #[derive(Clone, Default)]
 pub(crate) struct ExitLatch(Arc<(Mutex<bool>, Condvar)>);
 
@@ -122,7 +122,7 @@ impl ExitLatch {
     }
 }
 
-/// Sets its latch when dropped, however the worker task ends.
+/// Sets its latch when dropped, however the partition task ends.
 pub(crate) struct ExitGuard(ExitLatch);
 
 impl Drop for ExitGuard {

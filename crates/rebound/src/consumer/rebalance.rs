@@ -7,7 +7,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
 
-use super::registry::{self, wait_for_workers, Registry, Tp};
+use super::registry::{self, wait_for_tasks, Registry, Tp};
 
 pub(crate) struct RebalanceContext {
     pub registry: Arc<Mutex<Registry>>,
@@ -31,13 +31,13 @@ fn names(tps: &[Tp]) -> String {
 }
 
 impl ConsumerContext for RebalanceContext {
-    /// Before partitions go: let their workers finish the record in hand (bounded by the grace
+    /// Before partitions go: let their tasks finish the record in hand (bounded by the grace
     /// period), then commit what is done. Committing after the revocation would fail.
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let revoked = tps(list);
-            let workers = registry::lock(&self.registry).release(&revoked);
-            wait_for_workers(&workers, self.grace);
+            let tasks = registry::lock(&self.registry).release(&revoked);
+            wait_for_tasks(&tasks, self.grace);
             commit_stored(consumer);
             tracing::info!(partitions = %names(&revoked), "partitions revoked");
         }
@@ -56,7 +56,7 @@ impl ConsumerContext for RebalanceContext {
     }
 }
 
-/// Commits the offsets the workers stored. "Nothing to commit" is not an error.
+/// Commits the offsets the tasks stored. "Nothing to commit" is not an error.
 pub(crate) fn commit_stored<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}

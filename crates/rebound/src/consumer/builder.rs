@@ -1,0 +1,263 @@
+//! Configuring a consumer: [`RetryingConsumerBuilder`] and the settings it collects, and which
+//! topics of the chain a consumer reads and writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::events::{Event, Observer};
+use super::handler::Handler;
+use super::runtime::RetryingConsumer;
+use crate::config::KafkaConfig;
+use crate::error::Error;
+use crate::failure::Classifier;
+use crate::naming::TopicChain;
+use crate::policy::RetryPolicy;
+use crate::record::Record;
+
+/// Everything a running consumer needs to know, fixed at [`RetryingConsumerBuilder::build`].
+pub(crate) struct Settings {
+    pub kafka: KafkaConfig,
+    pub group: String,
+    pub instance_id: Option<String>,
+    pub chain: TopicChain,
+    pub policy: RetryPolicy,
+    pub classifier: Classifier,
+    pub handler: Arc<dyn Handler>,
+    pub dlt_handler: Option<Arc<dyn Handler>>,
+    pub observer: Option<Observer>,
+    pub handler_timeout: Option<Duration>,
+    pub grace: Duration,
+    pub pause_above: usize,
+    pub resume_below: usize,
+    /// Copies of failed records this consumer may have waiting for their acknowledgement.
+    pub copy_budget: usize,
+    pub create_topics: bool,
+    pub default_partitions: i32,
+    pub replication: i32,
+}
+
+/// The default of [`RetryingConsumerBuilder::max_copies_in_flight`].
+const DEFAULT_COPY_BUDGET: usize = 8192;
+
+impl Settings {
+    /// How many of the consumer's copies in flight one partition may hold: a quarter, so that a
+    /// partition whose copies are stuck (its target's leader gone) leaves room for the others.
+    pub(crate) fn copies_per_partition(&self) -> usize {
+        (self.copy_budget / 4).max(1)
+    }
+}
+
+/// Builds a [`RetryingConsumer`].
+pub struct RetryingConsumerBuilder {
+    pub(crate) settings: Settings,
+    handler: Option<Arc<dyn Handler>>,
+}
+
+impl RetryingConsumer {
+    /// A consumer of `topic` and its retry chain in consumer group `group`, with the default
+    /// policy (Spring's: 3 deliveries, 1 s fixed back-off, `-retry` and `-dlt` suffixes) until
+    /// [`policy`](RetryingConsumerBuilder::policy) says otherwise.
+    pub fn builder(kafka: KafkaConfig, topic: &str, group: &str) -> RetryingConsumerBuilder {
+        let policy = RetryPolicy::default();
+        RetryingConsumerBuilder {
+            settings: Settings {
+                kafka,
+                group: group.to_string(),
+                instance_id: None,
+                chain: TopicChain::new(topic, &policy),
+                policy,
+                classifier: Classifier::new(),
+                handler: Arc::new(|_: Record| async { Ok(()) }),
+                dlt_handler: None,
+                observer: None,
+                handler_timeout: None,
+                grace: Duration::from_secs(10),
+                pause_above: 500,
+                resume_below: 125,
+                copy_budget: DEFAULT_COPY_BUDGET,
+                create_topics: true,
+                default_partitions: 1,
+                replication: -1,
+            },
+            handler: None,
+        }
+    }
+
+    /// A consumer of a dead-letter topic alone (its own group): every record goes to `handler`,
+    /// which is called again with back-off (1 s doubling, at most 60 s) until it succeeds; the
+    /// offset is committed only then. Logs `Received message in dlt listener: <topic>-<p>@<o>`.
+    pub fn dead_letters(
+        kafka: KafkaConfig,
+        dlt_topic: &str,
+        group: &str,
+    ) -> RetryingConsumerBuilder {
+        let mut builder = RetryingConsumer::builder(kafka, dlt_topic, group);
+        builder.settings.policy = RetryPolicy::new(1).without_dlt();
+        builder.settings.chain = TopicChain {
+            main: String::new(),
+            retries: Vec::new(),
+            dlt: Some(dlt_topic.to_string()),
+        };
+        builder
+    }
+}
+
+impl RetryingConsumerBuilder {
+    /// Sets the policy and derives the chain's topic names from it.
+    pub fn policy(mut self, policy: RetryPolicy) -> Self {
+        let main = self.settings.chain.main.clone();
+        if !main.is_empty() {
+            self.settings.chain = TopicChain::new(&main, &policy);
+        }
+        self.settings.policy = policy;
+        self
+    }
+
+    /// The record handler (required): `Ok` commits a record, a [`Failure`](crate::Failure)
+    /// sends it on through the chain.
+    pub fn handler(mut self, handler: impl Handler) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// A hook for records that reach the DLT: the consumer also reads the DLT (same group) and
+    /// calls it, retrying until it succeeds.
+    pub fn dlt_handler(mut self, handler: impl Handler) -> Self {
+        self.settings.dlt_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Called for every [`Event`]: records handled, failed, forwarded, dead-lettered. Keep it
+    /// quick (update counters); it runs on the partition's task.
+    pub fn on_event(mut self, observer: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.settings.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Decides the class of failures the handler left unclassified (default: transient).
+    pub fn classifier(mut self, classifier: Classifier) -> Self {
+        self.settings.classifier = classifier;
+        self
+    }
+
+    /// Static group membership (KIP-345): a restarted worker with the same id gets its partitions
+    /// back without a rebalance. Give each worker of a deployment a stable, distinct id.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.settings.instance_id = Some(id.into());
+        self
+    }
+
+    /// A handler call that takes longer fails as transient.
+    pub fn handler_timeout(mut self, limit: Duration) -> Self {
+        self.settings.handler_timeout = Some(limit);
+        self
+    }
+
+    /// How long records in hand may take to finish on shutdown or revocation (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.settings.grace = grace;
+        self
+    }
+
+    /// Records buffered per partition before it is paused (default 500); resumed at a quarter.
+    ///
+    /// This bounds the memory a waiting partition holds: a record with Rebound's retry headers
+    /// takes about 2 KiB in hand, so the default is about 1 MiB per partition. Larger values
+    /// pause less often on bursty handlers; smaller ones hold less (see BENCHMARKS.md).
+    pub fn max_buffered(mut self, records: usize) -> Self {
+        self.settings.pause_above = records.max(4);
+        self.settings.resume_below = self.settings.pause_above / 4;
+        self
+    }
+
+    /// Copies of failed records that may wait for the broker's acknowledgement at once, over the
+    /// whole consumer (default 8192); one partition may hold a quarter of them.
+    ///
+    /// A partition goes on handling records while the copies of its failed ones are on their way
+    /// to the retry topic or the DLT, and stores its offset only up to the oldest copy not yet
+    /// acknowledged. This budget bounds the memory those copies hold (each is held twice until
+    /// acknowledged, by Rebound and in librdkafka's queue, with its ~15 headers: a few KiB per
+    /// copy with a 200-byte payload) and how far a partition runs ahead of a broker that is slow
+    /// to acknowledge, which is what a crash would hand out again.
+    ///
+    /// Too small a budget throttles a consumer whose failures are frequent and whose broker
+    /// acknowledges slowly: on Tansu, 256 copies per partition held the poison-isolation
+    /// benchmark to 0.24 of its clean pace, 2,048 let it reach 0.65 (see BENCHMARKS.md).
+    ///
+    /// ```no_run
+    /// # use rebound::{KafkaConfig, Record, RetryingConsumer};
+    /// let consumer = RetryingConsumer::builder(KafkaConfig::from_env(), "email.send", "email-send-group")
+    ///     .max_copies_in_flight(1024) // at most 1,024 copies waiting, 256 on one partition
+    ///     .handler(|_: Record| async { Ok(()) })
+    ///     .build()?;
+    /// # Ok::<(), rebound::Error>(())
+    /// ```
+    pub fn max_copies_in_flight(mut self, copies: usize) -> Self {
+        self.settings.copy_budget = copies.max(1);
+        self
+    }
+
+    /// Whether to create missing chain topics on start (default true), and with what settings.
+    pub fn create_topics(mut self, create: bool) -> Self {
+        self.settings.create_topics = create;
+        self
+    }
+
+    /// Partitions of the main topic if it must be created (default 1).
+    pub fn default_partitions(mut self, partitions: i32) -> Self {
+        self.settings.default_partitions = partitions.max(1);
+        self
+    }
+
+    /// Replication factor of created topics (default -1: the broker's default).
+    pub fn replication_factor(mut self, replication: i32) -> Self {
+        self.settings.replication = replication;
+        self
+    }
+
+    /// Checks the settings. Nothing touches the cluster before [`RetryingConsumer::run`].
+    pub fn build(mut self) -> Result<RetryingConsumer, Error> {
+        self.settings.handler = match (self.handler, &self.settings.dlt_handler) {
+            (Some(handler), _) => handler,
+            // A dead-letter consumer's handler is its DLT hook.
+            (None, Some(_)) if self.settings.chain.main.is_empty() => {
+                Arc::new(|_: Record| async { Ok(()) })
+            }
+            (None, _) => return Err(Error::NoHandler),
+        };
+        if self.settings.chain.main.is_empty() && self.settings.dlt_handler.is_none() {
+            self.settings.dlt_handler = Some(self.settings.handler.clone());
+        }
+        Ok(RetryingConsumer::new(self.settings))
+    }
+}
+
+/// The topics to subscribe to: the main topic, the retry topics, and the DLT when this consumer
+/// listens to it.
+pub(crate) fn subscribed_topics(settings: &Settings) -> Vec<&str> {
+    let chain = &settings.chain;
+    let mut topics: Vec<&str> = Vec::new();
+    if !chain.main.is_empty() {
+        topics.push(&chain.main);
+    }
+    for retry in &chain.retries {
+        if !topics.contains(&retry.name.as_str()) {
+            topics.push(&retry.name);
+        }
+    }
+    if chain.main.is_empty() || settings.dlt_handler.is_some() {
+        topics.extend(chain.dlt.as_deref());
+    }
+    topics
+}
+
+/// Every topic the consumer reads or writes, main (or DLT alone) first.
+pub(crate) fn all_chain_topics(settings: &Settings) -> Vec<&str> {
+    let mut topics = subscribed_topics(settings);
+    if let Some(dlt) = settings.chain.dlt.as_deref() {
+        if !topics.contains(&dlt) {
+            topics.push(dlt);
+        }
+    }
+    topics
+}

@@ -1,0 +1,197 @@
+//! One partition's task: takes its records in offset order, waits until a retry record is due,
+//! runs the handler, sends failures on, and stores the offset once a record is done. A waiting
+//! partition holds up nobody else: each partition has its own task.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures::stream::StreamExt;
+use futures::FutureExt;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use super::dead_letters::deliver_dead_letter;
+use super::events::Event;
+use super::forward::{forward_failed, Failed};
+use super::handler::{attempt_in_place, Attempt};
+use super::progress::{room_for_copy, settle_copy, store_offset, Copy, Progress, Room};
+use super::registry::{ExitGuard, Tp};
+use super::route::{attempt_of, next_hop, wait_until_due};
+use super::runtime::Shared;
+use crate::naming::Stage;
+use crate::record::Record;
+use crate::time::EpochMillis;
+
+/// How the poller controls a partition's task.
+pub(crate) struct PartitionControl {
+    /// Stop taking records; finish the one in hand.
+    pub stop: CancellationToken,
+    /// Drop the record in hand, uncommitted.
+    pub abort: CancellationToken,
+    /// Records handed to the task and not yet taken: the flow-control gauge.
+    pub buffered: Arc<AtomicUsize>,
+    /// Tells the poller when the task has ended, however it ends.
+    pub exit: ExitGuard,
+}
+
+/// The task of partition `tp`, fed by the poller through `records`.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    tp: Tp,
+    mut records: UnboundedReceiver<Record>,
+    control: PartitionControl,
+) {
+    let _exit = control.exit;
+    let mut progress = Progress::default();
+    let copies_per_partition = shared.settings.copies_per_partition();
+    loop {
+        let record = tokio::select! {
+            biased;
+            _ = control.abort.cancelled() => return,
+            Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
+                if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
+                    return;
+                }
+                continue;
+            }
+            _ = control.stop.cancelled() => break,
+            next = records.recv(), if progress.copies.len() < copies_per_partition => match next {
+                Some(record) => record,
+                None => break,
+            },
+        };
+        let left = control.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left == shared.settings.resume_below {
+            // The poller resumes the partition if it paused it.
+            let _ = shared.resume.send(tp.clone());
+        }
+        let offset = record.offset();
+        let processed = tokio::select! {
+            biased;
+            _ = control.abort.cancelled() => return,
+            processed = process(&shared, record, &control.stop) => processed,
+        };
+        match processed {
+            Processed::Done => {
+                if let Some(offset) = progress.done(offset) {
+                    store_offset(&shared, &tp, offset);
+                }
+            }
+            Processed::Forwarding(copy) => {
+                match room_for_copy(&shared, &tp, &mut progress, &control.stop, &control.abort)
+                    .await
+                {
+                    Room::Granted(permit) => {
+                        // The permit goes back when the copy is acknowledged (or given up).
+                        let copy = copy.map(move |acknowledged| {
+                            drop(permit);
+                            acknowledged
+                        });
+                        progress.copying(offset, Box::pin(copy));
+                    }
+                    Room::Stopped => break,
+                    Room::End => return,
+                }
+            }
+            Processed::Stopped => break,
+        }
+    }
+    // Stopping: what is done so far is stored; copies still waiting for their acknowledgement
+    // get it or give up when the stop reaches their back-off (`abort` cuts the wait short).
+    while !progress.copies.is_empty() {
+        let acknowledged = tokio::select! {
+            biased;
+            _ = control.abort.cancelled() => return,
+            acknowledged = progress.copies.next() => acknowledged == Some(true),
+        };
+        if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
+            return;
+        }
+    }
+}
+
+/// What handling a record in place led to.
+enum Processed {
+    /// The record is done: handled, or given up (no DLT).
+    Done,
+    /// The record failed; its copy to the next retry topic or the DLT is on its way.
+    Forwarding(Copy),
+    /// Stopped before the record was done.
+    Stopped,
+}
+
+/// Handles one record: waits until it is due, runs the handler, and starts the copy of a
+/// failed record.
+async fn process(shared: &Arc<Shared>, mut record: Record, stop: &CancellationToken) -> Processed {
+    let settings = &shared.settings;
+    match settings.chain.stage_of(record.topic()) {
+        Some(Stage::Retry(topic)) => {
+            let attempt = attempt_of(&record, *topic.attempts.start());
+            record = record.with_attempt(attempt);
+            if let Some(wait) = wait_until_due(&record) {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return Processed::Stopped,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+        Some(Stage::Dlt) => {
+            return match deliver_dead_letter(shared, record, stop).await {
+                true => Processed::Done,
+                false => Processed::Stopped,
+            }
+        }
+        Some(Stage::Main) | None => record = record.with_attempt(1),
+    }
+
+    let started = std::time::Instant::now();
+    let attempt = attempt_in_place(
+        settings.handler.as_ref(),
+        &record,
+        settings.handler_timeout,
+        &settings.classifier,
+        settings.policy.blocking(),
+        stop,
+    )
+    .await;
+    let failure = match attempt {
+        Attempt::Done => {
+            shared.emit(Event::Handled {
+                topic: record.topic(),
+                attempt: record.attempt(),
+                latency: started.elapsed(),
+            });
+            return Processed::Done;
+        }
+        Attempt::Stopped => return Processed::Stopped,
+        Attempt::Failed(failure) => failure,
+    };
+    let class = settings.classifier.classify(&failure);
+    shared.emit(Event::Failed {
+        topic: record.topic(),
+        attempt: record.attempt(),
+        class,
+        latency: started.elapsed(),
+    });
+    let now = EpochMillis::now();
+    let Some(hop) = next_hop(&settings.chain, &settings.policy, &record, class, now) else {
+        tracing::error!(
+            record = %record.coordinates(), attempt = record.attempt(), %class, error = %failure,
+            "record failed and there is no dead-letter topic: skipped"
+        );
+        return Processed::Done;
+    };
+    let failed = Failed {
+        record,
+        failure,
+        class,
+        at: now,
+    };
+    Processed::Forwarding(Box::pin(forward_failed(
+        shared.clone(),
+        failed,
+        hop,
+        stop.clone(),
+    )))
+}

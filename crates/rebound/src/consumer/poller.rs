@@ -1,0 +1,179 @@
+//! The polling thread: polls librdkafka without pause (so the member never leaves its group
+//! while partitions wait, and the rebalance callbacks can wait for records in hand), hands each
+//! record to its partition's task, and pauses a partition whose task holds too much.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::TopicPartitionList;
+use tokio_util::sync::CancellationToken;
+
+use super::partition::{self, PartitionControl};
+use super::rebalance::{commit_stored, RebalanceContext};
+use super::registry::{self, wait_for_tasks, ExitLatch, PartitionTask, Registry, Tp};
+use super::runtime::Shared;
+use crate::record::Record;
+
+/// Runs on the `rebound-poll` thread until `stopping` is set; then stops every partition task
+/// (waiting up to the grace period), commits what is done and leaves the group.
+pub(crate) fn poll_loop(
+    shared: Arc<Shared>,
+    registry: Arc<Mutex<Registry>>,
+    resume: std_mpsc::Receiver<Tp>,
+    stopping: Arc<AtomicBool>,
+    runtime: tokio::runtime::Handle,
+) {
+    let consumer = shared.consumer.clone();
+    while !stopping.load(Ordering::SeqCst) {
+        for tp in resume.try_iter() {
+            if registry::lock(&registry).paused.remove(&tp) {
+                set_paused(&consumer, &tp, false);
+            }
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+            Some(Ok(message)) => {
+                if let Some(full) = dispatch(&shared, &registry, &runtime, &message) {
+                    drop(message);
+                    pause_unless_draining(&shared, &registry, full);
+                }
+            }
+        }
+    }
+    let tasks: Vec<PartitionTask> = {
+        let mut registry = registry::lock(&registry);
+        let all: Vec<Tp> = registry.assigned.iter().cloned().collect();
+        registry.release(&all)
+    };
+    wait_for_tasks(&tasks, shared.settings.grace);
+    commit_stored(&consumer);
+    consumer.unsubscribe();
+    tracing::info!("consumer stopped");
+}
+
+/// A partition whose task has `pause_above` records or more in hand.
+struct Full {
+    tp: Tp,
+    buffered: Arc<AtomicUsize>,
+}
+
+/// How long the poller gives a full partition's task to catch up before pausing the partition.
+///
+/// Pausing is expensive: librdkafka drops what it prefetched for the partition and fetches it
+/// again after the resume, which costs the broker a second read of every such record. A task
+/// that is merely behind (its thread descheduled for a few milliseconds while the poller ran)
+/// catches up within this time, and the poller waiting is what lets it; a task that is waiting
+/// for a due time or held by a slow handler does not, and its partition is paused so that the
+/// others go on. The wait is at most this long per pause, so no partition holds up the others
+/// for longer.
+const CATCH_UP: Duration = Duration::from_millis(20);
+
+/// Waits up to [`CATCH_UP`] for a full partition's task to drain below the limit; pauses the
+/// partition if it does not.
+fn pause_unless_draining(shared: &Shared, registry: &Mutex<Registry>, full: Full) {
+    let limit = shared.settings.pause_above;
+    let started = std::time::Instant::now();
+    while full.buffered.load(Ordering::SeqCst) >= limit {
+        if started.elapsed() >= CATCH_UP {
+            let mut registry = registry::lock(registry);
+            if registry.assigned.contains(&full.tp) && registry.paused.insert(full.tp.clone()) {
+                set_paused(&shared.consumer, &full.tp, true);
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Hands a record to its partition's task, starting the task if needed. Returns the partition
+/// when its task has too much in hand and the partition is not paused yet.
+fn dispatch(
+    shared: &Arc<Shared>,
+    registry: &Mutex<Registry>,
+    runtime: &tokio::runtime::Handle,
+    message: &BorrowedMessage<'_>,
+) -> Option<Full> {
+    let tp = Tp {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+    };
+    let mut registry = registry::lock(registry);
+    if !registry.assigned.contains(&tp) {
+        return None; // Revoked while in flight: its new owner reads it again.
+    }
+    let task = registry
+        .tasks
+        .entry(tp.clone())
+        .or_insert_with(|| spawn_partition(shared, runtime, &tp));
+    if message.offset() <= task.dispatched_until {
+        return None; // Re-fetched after a resume: the task already has it.
+    }
+    task.dispatched_until = message.offset();
+    let buffered = task.buffered.fetch_add(1, Ordering::SeqCst) + 1;
+    if task.records.send(Record::from_message(message)).is_err() {
+        return None;
+    }
+    if buffered < shared.settings.pause_above {
+        return None;
+    }
+    let counter = task.buffered.clone();
+    if registry.paused.contains(&tp) {
+        return None;
+    }
+    Some(Full {
+        tp,
+        buffered: counter,
+    })
+}
+
+fn spawn_partition(
+    shared: &Arc<Shared>,
+    runtime: &tokio::runtime::Handle,
+    tp: &Tp,
+) -> PartitionTask {
+    let (records, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let exited = ExitLatch::default();
+    let task = PartitionTask {
+        records,
+        buffered: Arc::new(AtomicUsize::new(0)),
+        dispatched_until: -1,
+        stop: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        exited: exited.clone(),
+    };
+    let control = PartitionControl {
+        stop: task.stop.clone(),
+        abort: task.abort.clone(),
+        buffered: task.buffered.clone(),
+        exit: exited.guard(),
+    };
+    runtime.spawn(partition::run(
+        shared.clone(),
+        tp.clone(),
+        receiver,
+        control,
+    ));
+    task
+}
+
+fn set_paused(consumer: &BaseConsumer<RebalanceContext>, tp: &Tp, pause: bool) {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(&tp.topic, tp.partition);
+    let result = if pause {
+        consumer.pause(&list)
+    } else {
+        consumer.resume(&list)
+    };
+    match result {
+        Ok(()) if pause => tracing::debug!(%tp, "partition paused: its task holds enough records"),
+        Ok(()) => tracing::debug!(%tp, "partition resumed"),
+        Err(e) => {
+            tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state")
+        }
+    }
+}

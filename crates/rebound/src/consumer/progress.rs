@@ -1,0 +1,178 @@
+//! A partition's progress: which offset may be stored while copies of failed records are still
+//! on their way, and the consumer-wide budget of such copies.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::stream::{FuturesOrdered, StreamExt};
+use rdkafka::consumer::Consumer;
+use tokio_util::sync::CancellationToken;
+
+use super::registry::Tp;
+use super::runtime::Shared;
+
+/// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
+pub(crate) type Copy = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// The records of one partition that are done in order, and the copies still in flight.
+///
+/// The partition goes on with the next records while copies of failed ones wait for their
+/// acknowledgement (a round trip of the broker's `acks=all`), so failures do not serialise the
+/// partition on the broker's latency. Offsets are still stored in order: never past a copy that
+/// is not acknowledged yet. How many copies may be in flight is bounded per consumer and per
+/// partition ([`Settings::copies_per_partition`](super::builder::Settings::copies_per_partition)).
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// Copies in flight, oldest first, with their source offsets in the same order.
+    pub copies: FuturesOrdered<Copy>,
+    copy_offsets: VecDeque<i64>,
+    /// The last record processed (handled, or its copy sent off).
+    last_processed: Option<i64>,
+}
+
+impl Progress {
+    /// A record done in place. Returns the offset to store, if nothing before it is in flight.
+    pub fn done(&mut self, offset: i64) -> Option<i64> {
+        self.last_processed = Some(offset);
+        self.copy_offsets.is_empty().then_some(offset)
+    }
+
+    /// A record whose copy is on its way.
+    pub fn copying(&mut self, offset: i64, copy: Copy) {
+        self.last_processed = Some(offset);
+        self.copy_offsets.push_back(offset);
+        self.copies.push_back(copy);
+    }
+
+    /// The oldest copy was acknowledged: everything before the next copy in flight is done.
+    pub fn acknowledged(&mut self) -> Option<i64> {
+        self.copy_offsets.pop_front();
+        match self.copy_offsets.front() {
+            Some(next) => Some(next - 1),
+            None => self.last_processed,
+        }
+    }
+}
+
+/// What waiting for room in the consumer's copy budget led to.
+pub(crate) enum Room {
+    Granted(tokio::sync::OwnedSemaphorePermit),
+    /// Stopping: the copy was not sent, so the record is not done (nor anything after it).
+    Stopped,
+    /// Aborted, or one of the partition's own copies was stopped: the task ends.
+    End,
+}
+
+/// Waits for a permit of the consumer's copy budget. Meanwhile this partition's own copies are
+/// settled as they are acknowledged, which frees their permits: a partition never waits on
+/// permits that only it could give back.
+pub(crate) async fn room_for_copy(
+    shared: &Shared,
+    tp: &Tp,
+    progress: &mut Progress,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) -> Room {
+    if let Ok(permit) = shared.copy_permits.clone().try_acquire_owned() {
+        return Room::Granted(permit);
+    }
+    tracing::debug!(%tp, "waiting for room in the consumer's budget of copies in flight");
+    // One request for the whole wait, so that it keeps its place in the semaphore's queue.
+    let permit = shared.copy_permits.clone().acquire_owned();
+    tokio::pin!(permit);
+    loop {
+        tokio::select! {
+            biased;
+            _ = abort.cancelled() => return Room::End,
+            Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
+                if !settle_copy(shared, tp, progress, acknowledged) {
+                    return Room::End;
+                }
+            }
+            _ = stop.cancelled() => return Room::Stopped,
+            permit = &mut permit => {
+                // The semaphore is never closed.
+                return permit.map_or(Room::End, Room::Granted);
+            }
+        }
+    }
+}
+
+/// The oldest copy in flight finished: stores what it frees. `false` if it was stopped before
+/// its acknowledgement, in which case nothing from it on may be stored and the task ends.
+pub(crate) fn settle_copy(
+    shared: &Shared,
+    tp: &Tp,
+    progress: &mut Progress,
+    acknowledged: bool,
+) -> bool {
+    if !acknowledged {
+        return false;
+    }
+    if let Some(offset) = progress.acknowledged() {
+        store_offset(shared, tp, offset);
+    }
+    true
+}
+
+/// Stores `offset` as done; librdkafka commits `offset + 1`, the next record to read, with its
+/// next auto-commit (every 500 ms), on revocation and at shutdown.
+pub(crate) fn store_offset(shared: &Shared, tp: &Tp, offset: i64) {
+    if let Err(e) = shared
+        .consumer
+        .store_offset(&tp.topic, tp.partition, offset)
+    {
+        // The partition was revoked meanwhile: its new owner handles the record again.
+        tracing::debug!(%tp, offset, error = %e, "could not store offset");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy() -> Copy {
+        Box::pin(async { true })
+    }
+
+    #[test]
+    fn offsets_are_stored_in_order_around_copies_in_flight() {
+        let mut progress = Progress::default();
+        assert_eq!(
+            progress.done(0),
+            Some(0),
+            "nothing in flight: stored at once"
+        );
+        progress.copying(1, copy());
+        assert_eq!(progress.done(2), None, "behind the copy of 1");
+        assert_eq!(progress.done(3), None);
+        progress.copying(4, copy());
+        assert_eq!(progress.done(5), None);
+        assert_eq!(
+            progress.acknowledged(),
+            Some(3),
+            "up to the copy of 4, still in flight"
+        );
+        assert_eq!(progress.acknowledged(), Some(5), "everything processed");
+        assert_eq!(progress.done(6), Some(6));
+    }
+
+    #[test]
+    fn an_acknowledged_copy_with_nothing_after_it_stores_its_own_offset() {
+        let mut progress = Progress::default();
+        progress.copying(7, copy());
+        assert_eq!(progress.acknowledged(), Some(7));
+    }
+
+    #[test]
+    fn consecutive_copies_free_their_offsets_one_by_one() {
+        let mut progress = Progress::default();
+        progress.copying(10, copy());
+        progress.copying(11, copy());
+        progress.copying(12, copy());
+        assert_eq!(progress.acknowledged(), Some(10));
+        assert_eq!(progress.acknowledged(), Some(11));
+        assert_eq!(progress.acknowledged(), Some(12));
+    }
+}

@@ -1,0 +1,119 @@
+//! Java's byte encodings of the numbers Spring's headers carry, and their decoding (which
+//! accepts what any well-meaning writer produces and refuses the rest without panicking).
+
+use bytes::Bytes;
+
+use super::names::ATTEMPTS;
+
+/// Why a header could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The header is not there.
+    #[error("header {key} is missing")]
+    Missing {
+        /// The header's name.
+        key: &'static str,
+    },
+    /// The header has a length its encoding cannot have.
+    #[error("header {key} has {len} bytes, expected {expected}")]
+    BadLength {
+        /// The header's name.
+        key: &'static str,
+        /// The length found.
+        len: usize,
+        /// The lengths the encoding allows.
+        expected: &'static str,
+    },
+    /// The header decodes to a value that makes no sense (an attempt number below 1).
+    #[error("header {key} holds {value}, which is out of range")]
+    OutOfRange {
+        /// The header's name.
+        key: &'static str,
+        /// The value decoded.
+        value: i64,
+    },
+}
+
+/// Encodes an int as Java's `ByteBuffer.putInt`: 4 bytes big-endian.
+pub fn encode_i32(value: i32) -> Bytes {
+    Bytes::copy_from_slice(&value.to_be_bytes())
+}
+
+/// Encodes a long as Java's `ByteBuffer.putLong`: 8 bytes big-endian.
+pub fn encode_i64(value: i64) -> Bytes {
+    Bytes::copy_from_slice(&value.to_be_bytes())
+}
+
+/// Encodes a long as Java's `BigInteger.valueOf(v).toByteArray()`: the shortest big-endian two's
+/// complement form that keeps the sign (1.7e12 ms takes 6 bytes).
+pub fn encode_big_integer(value: i64) -> Bytes {
+    let bytes = value.to_be_bytes();
+    let mut start = 0;
+    while start < 7 {
+        let (b, next) = (bytes[start], bytes[start + 1]);
+        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
+        if !redundant {
+            break;
+        }
+        start += 1;
+    }
+    Bytes::copy_from_slice(&bytes[start..])
+}
+
+/// Decodes 1 to 8 bytes of big-endian two's complement (`BigInteger` or a plain long).
+pub fn decode_big_integer(key: &'static str, bytes: &[u8]) -> Result<i64, HeaderError> {
+    if bytes.is_empty() || bytes.len() > 8 {
+        return Err(HeaderError::BadLength {
+            key,
+            len: bytes.len(),
+            expected: "1 to 8",
+        });
+    }
+    let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0x00 };
+    let mut full = [fill; 8];
+    full[8 - bytes.len()..].copy_from_slice(bytes);
+    Ok(i64::from_be_bytes(full))
+}
+
+/// Decodes an int written by `ByteBuffer.putInt` (4 bytes) or a single byte (Spring reads both).
+pub fn decode_attempts(bytes: &[u8]) -> Result<u32, HeaderError> {
+    let value = match bytes.len() {
+        1 => bytes[0] as i8 as i64,
+        4 => i32::from_be_bytes(bytes.try_into().expect("4 bytes")) as i64,
+        len => {
+            return Err(HeaderError::BadLength {
+                key: ATTEMPTS,
+                len,
+                expected: "1 or 4",
+            })
+        }
+    };
+    if value < 1 {
+        return Err(HeaderError::OutOfRange {
+            key: ATTEMPTS,
+            value,
+        });
+    }
+    Ok(value as u32)
+}
+
+/// Decodes an int written by `ByteBuffer.putInt` (exactly 4 bytes).
+pub fn decode_i32(key: &'static str, bytes: &[u8]) -> Result<i32, HeaderError> {
+    let array: [u8; 4] = bytes.try_into().map_err(|_| HeaderError::BadLength {
+        key,
+        len: bytes.len(),
+        expected: "4",
+    })?;
+    Ok(i32::from_be_bytes(array))
+}
+
+/// Decodes a long written by `ByteBuffer.putLong` (exactly 8 bytes).
+pub fn decode_i64(key: &'static str, bytes: &[u8]) -> Result<i64, HeaderError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| HeaderError::BadLength {
+        key,
+        len: bytes.len(),
+        expected: "8",
+    })?;
+    Ok(i64::from_be_bytes(array))
+}

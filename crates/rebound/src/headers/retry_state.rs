@@ -1,0 +1,241 @@
+//! The retry state a record carries from hop to hop, read ([`RetryState`]) and written
+//! ([`HopStamp`]): Spring's `retry_topic-*` headers, its provenance and exception headers, and
+//! Rebound's failure class and times.
+
+use crate::failure::{Failure, FailureClass};
+use crate::record::Record;
+use crate::time::EpochMillis;
+
+use super::codec::{decode_attempts, decode_big_integer, encode_big_integer, encode_i32};
+use super::codec::{encode_i64, HeaderError};
+use super::names::*;
+use super::Headers;
+
+/// The retry state on a record, as the last value of each header (Kafka's `lastHeader`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryState {
+    /// The delivery this is (`retry_topic-attempts`); `None` when absent.
+    pub attempt: Option<Result<u32, HeaderError>>,
+    /// When this delivery is due (`retry_topic-backoff-timestamp`); `None` when absent.
+    pub due: Option<Result<EpochMillis, HeaderError>>,
+    /// The first record's timestamp (`retry_topic-original-timestamp`), when readable.
+    pub original_timestamp: Option<EpochMillis>,
+}
+
+impl RetryState {
+    /// Reads the three `retry_topic-*` headers. Corrupt values are kept as errors for the caller
+    /// to report; nothing here panics.
+    pub fn read(headers: &Headers) -> RetryState {
+        RetryState {
+            attempt: headers.last(ATTEMPTS).map(decode_attempts),
+            due: headers
+                .last(BACKOFF_TIMESTAMP)
+                .map(|b| decode_big_integer(BACKOFF_TIMESTAMP, b).map(EpochMillis::new)),
+            original_timestamp: headers
+                .last(ORIGINAL_TIMESTAMP_RETRY)
+                .and_then(|b| decode_big_integer(ORIGINAL_TIMESTAMP_RETRY, b).ok())
+                .map(EpochMillis::new),
+        }
+    }
+}
+
+/// Where the copy of a failed record goes, as its headers say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextDelivery {
+    /// To a retry topic, as delivery `attempt`, not before `due`.
+    Retry {
+        /// The attempt number the copy will be delivered as.
+        attempt: u32,
+        /// When it is due.
+        due: EpochMillis,
+    },
+    /// To the dead-letter topic.
+    DeadLetter,
+}
+
+/// What a hop writes on the copy of a failed record.
+#[derive(Debug)]
+pub struct HopStamp<'a> {
+    /// The failure the record failed with on this delivery.
+    pub failure: &'a Failure,
+    /// How the failure was classified.
+    pub class: FailureClass,
+    /// The consumer group that failed the record.
+    pub group: &'a str,
+    /// When it failed.
+    pub failed_at: EpochMillis,
+    /// Where the copy goes.
+    pub next: NextDelivery,
+}
+
+impl HopStamp<'_> {
+    /// The headers of the copy of `record`: the source's own headers, the provenance of the first
+    /// hop (kept as it was), the latest failure (replacing an earlier one), and the retry state of
+    /// the next delivery.
+    pub fn headers_for(&self, record: &Record) -> Headers {
+        let mut headers = record.headers().clone();
+        if !headers.contains(ORIGINAL_TOPIC) {
+            headers.push(ORIGINAL_TOPIC, record.topic().to_string());
+            headers.push(ORIGINAL_PARTITION, encode_i32(record.partition()));
+            headers.push(ORIGINAL_OFFSET, encode_i64(record.offset()));
+            if let Some(ts) = record.timestamp() {
+                headers.push(ORIGINAL_TIMESTAMP, encode_i64(ts.as_i64()));
+                // Java's `TimestampType.toString()`, which Spring writes and `forName` reads back.
+                headers.push(ORIGINAL_TIMESTAMP_TYPE, "CreateTime");
+            }
+        }
+        // Spring 3.x writes the failing group under the `kafka_dlt-` name in a retry chain too;
+        // either name already there (a record from an older Rebound) is kept.
+        if !headers.contains(DLT_ORIGINAL_CONSUMER_GROUP)
+            && !headers.contains(ORIGINAL_CONSUMER_GROUP)
+        {
+            headers.push(DLT_ORIGINAL_CONSUMER_GROUP, self.group.to_string());
+        }
+        let failure = self.failure;
+        headers.set(EXCEPTION_FQCN, failure.type_name().to_string());
+        match failure.root_cause() {
+            Some(cause) => headers.set(EXCEPTION_CAUSE_FQCN, cause),
+            None => headers.remove(EXCEPTION_CAUSE_FQCN),
+        }
+        headers.set(EXCEPTION_MESSAGE, failure.to_string());
+        headers.set(EXCEPTION_STACKTRACE, failure.chain_text());
+        headers.set(FAILURE_CLASS, self.class.as_str());
+        if !headers.contains(FIRST_FAILED_AT) {
+            headers.push(FIRST_FAILED_AT, self.failed_at.to_string());
+        }
+        headers.set(FAILED_AT, self.failed_at.to_string());
+        // As Spring does (spring-kafka 3.3 and 4.0, measured in INTEROP.md, D3 and D4): the three
+        // retry headers are appended on every hop, the DLT's included, and readers take the
+        // last. A DLT copy carries the attempt a next delivery would have (deliveries + 1), due
+        // at the failure, so `rebound dlt` and Spring's tools count the same deliveries.
+        let original = RetryState::read(&headers)
+            .original_timestamp
+            .or(record.timestamp())
+            .unwrap_or(self.failed_at);
+        let (attempt, due) = match self.next {
+            NextDelivery::Retry { attempt, due } => (attempt, due),
+            NextDelivery::DeadLetter => (record.attempt().saturating_add(1), self.failed_at),
+        };
+        let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+        headers.push(
+            ORIGINAL_TIMESTAMP_RETRY,
+            encode_big_integer(original.as_i64()),
+        );
+        headers.push(ATTEMPTS, encode_i32(attempt));
+        headers.push(BACKOFF_TIMESTAMP, encode_big_integer(due.as_i64()));
+        headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failure::Message;
+
+    fn record() -> Record {
+        let mut headers = Headers::new();
+        headers.push("traceparent", "00-abc");
+        Record::new("email.send", 2, 7)
+            .with_payload("{}")
+            .with_timestamp(EpochMillis::new(1_764_320_000_000))
+            .with_headers(headers)
+    }
+
+    fn stamp(failure: &Failure, next: NextDelivery, failed_at: i64) -> HopStamp<'_> {
+        HopStamp {
+            failure,
+            class: FailureClass::Transient,
+            group: "email-send-group",
+            failed_at: EpochMillis::new(failed_at),
+            next,
+        }
+    }
+
+    #[test]
+    fn first_hop_writes_spring_headers() {
+        let failure = Failure::transient(Message("잘못된 이메일 주소로 인해 발송 실패".into()));
+        let next = NextDelivery::Retry {
+            attempt: 2,
+            due: EpochMillis::new(1_764_320_002_000),
+        };
+        let headers = stamp(&failure, next, 1_764_320_001_000).headers_for(&record());
+        assert_eq!(headers.last("traceparent"), Some(&b"00-abc"[..]));
+        assert_eq!(headers.last(ATTEMPTS), Some(&[0, 0, 0, 2][..]));
+        assert_eq!(headers.last(ORIGINAL_TOPIC), Some(&b"email.send"[..]));
+        assert_eq!(headers.last(ORIGINAL_PARTITION), Some(&[0, 0, 0, 2][..]));
+        assert_eq!(
+            headers.last(ORIGINAL_OFFSET),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 7][..])
+        );
+        let state = RetryState::read(&headers);
+        assert_eq!(state.due, Some(Ok(EpochMillis::new(1_764_320_002_000))));
+        assert_eq!(state.attempt, Some(Ok(2)));
+        assert_eq!(
+            state.original_timestamp,
+            Some(EpochMillis::new(1_764_320_000_000))
+        );
+        assert_eq!(headers.last(BACKOFF_TIMESTAMP).unwrap().len(), 6);
+        assert_eq!(
+            headers.text(EXCEPTION_MESSAGE).unwrap(),
+            "잘못된 이메일 주소로 인해 발송 실패"
+        );
+        assert_eq!(headers.text(ORIGINAL_TIMESTAMP_TYPE).unwrap(), "CreateTime");
+        // The name Spring 3.x writes (measured against spring-kafka 3.3, INTEROP.md D1).
+        assert_eq!(
+            headers.text(DLT_ORIGINAL_CONSUMER_GROUP).as_deref(),
+            Some("email-send-group")
+        );
+        assert!(!headers.contains(ORIGINAL_CONSUMER_GROUP));
+    }
+
+    #[test]
+    fn later_hops_keep_provenance_and_replace_the_failure() {
+        let first = Failure::msg("first");
+        let next = NextDelivery::Retry {
+            attempt: 2,
+            due: EpochMillis::new(20),
+        };
+        let second_record = Record::new("t-retry-1000", 2, 99)
+            .with_payload("{}")
+            .with_headers(stamp(&first, next, 10).headers_for(&record()))
+            .with_attempt(2);
+        let second = Failure::msg("second");
+        let headers = stamp(&second, NextDelivery::DeadLetter, 10).headers_for(&second_record);
+        assert_eq!(headers.text(ORIGINAL_TOPIC).unwrap(), "email.send");
+        assert_eq!(
+            headers.last(ORIGINAL_OFFSET),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 7][..])
+        );
+        assert_eq!(headers.text(EXCEPTION_MESSAGE).unwrap(), "second");
+        assert_eq!(
+            headers
+                .iter()
+                .filter(|x| x.key == EXCEPTION_MESSAGE)
+                .count(),
+            1
+        );
+        // Spring's DLT copy: the attempt a next delivery would have (2 deliveries: 3), due at
+        // the failure, appended after the first hop's values.
+        assert_eq!(headers.last(ATTEMPTS), Some(&[0, 0, 0, 3][..]));
+        assert_eq!(
+            headers.iter().filter(|x| x.key == ATTEMPTS).count(),
+            2,
+            "one per hop"
+        );
+        assert_eq!(
+            RetryState::read(&headers).due,
+            Some(Ok(EpochMillis::new(10)))
+        );
+    }
+
+    #[test]
+    fn corrupt_retry_state_reads_as_errors_not_panics() {
+        let mut headers = Headers::new();
+        headers.push(ATTEMPTS, bytes::Bytes::from_static(&[0, 2]));
+        headers.push(BACKOFF_TIMESTAMP, bytes::Bytes::from_static(&[0; 9]));
+        let state = RetryState::read(&headers);
+        assert!(matches!(state.attempt, Some(Err(_))));
+        assert!(matches!(state.due, Some(Err(_))));
+        assert_eq!(RetryState::read(&Headers::new()).attempt, None);
+    }
+}
