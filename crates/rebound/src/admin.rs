@@ -19,7 +19,7 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const UNREACHABLE_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Runs `attempt` until it succeeds, fails with an error other than an unreachable or
-/// leaderless cluster, or [`UNREACHABLE_PATIENCE`] runs out. A worker started while its broker
+/// leaderless cluster, or two minutes run out. A worker started while its broker
 /// restarts waits for it instead of exiting.
 pub async fn patiently<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, Error>
 where

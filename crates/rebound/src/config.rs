@@ -37,6 +37,7 @@ pub const RELIABLE_PRODUCER: &[(&str, &str)] = &[
 pub const BROKERS_ENV: &str = "KAFKA_BROKERS";
 
 impl KafkaConfig {
+    /// Brokers to bootstrap from (`host:port[,host:port…]`), no properties yet.
     pub fn new(brokers: impl Into<String>) -> Self {
         KafkaConfig {
             brokers: brokers.into(),
@@ -72,10 +73,12 @@ impl KafkaConfig {
         Ok(self)
     }
 
+    /// The bootstrap servers.
     pub fn brokers(&self) -> &str {
         &self.brokers
     }
 
+    /// The user's librdkafka properties, in the order given.
     pub fn properties(&self) -> &[(String, String)] {
         &self.properties
     }
@@ -96,8 +99,10 @@ impl KafkaConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// A configuration that cannot be used, with what to write instead.
 pub enum ConfigError {
     #[error("librdkafka property `{0}` is not of the form key=value (example: -X security.protocol=SASL_SSL)")]
+    /// A `-X` argument without `=`.
     BadProperty(String),
 }
 

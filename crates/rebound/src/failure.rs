@@ -19,6 +19,7 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
+    /// The lower-case name written in the `rebound-failure-class` header.
     pub fn as_str(self) -> &'static str {
         match self {
             FailureClass::Transient => "transient",
@@ -27,6 +28,7 @@ impl FailureClass {
         }
     }
 
+    /// Whether records failing this way go through the retry topics.
     pub fn is_retryable(self) -> bool {
         self == FailureClass::Transient
     }
@@ -69,14 +71,17 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure that might work later: retried in place, then through the retry topics.
     pub fn transient<E: Into<BoxError>>(error: E) -> Self {
         Failure::with_class(Some(FailureClass::Transient), error)
     }
 
+    /// A failure that will never work: straight to the DLT. `Failure::permanent("no such mailbox")` works with plain text too.
     pub fn permanent<E: Into<BoxError>>(error: E) -> Self {
         Failure::with_class(Some(FailureClass::Permanent), error)
     }
 
+    /// A payload that cannot be decoded: straight to the DLT.
     pub fn undecodable<E: Into<BoxError>>(error: E) -> Self {
         Failure::with_class(Some(FailureClass::Undecodable), error)
     }
@@ -87,10 +92,18 @@ impl Failure {
     }
 
     fn with_class<E: Into<BoxError>>(class: Option<FailureClass>, error: E) -> Self {
+        // Plain text (`Failure::permanent("no such mailbox")`) becomes a `Message` inside the
+        // box; name it so, rather than `&str`, where Spring writes the exception's class.
+        let type_name = match std::any::type_name::<E>() {
+            "&str" | "alloc::string::String" | "&alloc::string::String" => {
+                std::any::type_name::<Message>()
+            }
+            other => other,
+        };
         Failure {
             class,
             error: error.into(),
-            type_name: std::any::type_name::<E>(),
+            type_name,
         }
     }
 
@@ -99,10 +112,12 @@ impl Failure {
         self.type_name
     }
 
+    /// The class the handler gave, if it gave one.
     pub fn class(&self) -> Option<FailureClass> {
         self.class
     }
 
+    /// The underlying error.
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.error
     }
@@ -183,6 +198,7 @@ pub struct Classifier {
 }
 
 impl Classifier {
+    /// No rules: every unclassified failure is transient.
     pub fn new() -> Self {
         Classifier::default()
     }
@@ -208,6 +224,7 @@ impl Classifier {
         self
     }
 
+    /// The failure's own class if it has one, else the first matching rule's, else transient.
     pub fn classify(&self, failure: &Failure) -> FailureClass {
         if let Some(class) = failure.class {
             return class;
@@ -240,6 +257,28 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("send failed")]
     struct SendFailed(#[source] NoMailbox);
+
+    #[test]
+    fn plain_text_is_as_easy_for_every_class() {
+        for (failure, class) in [
+            (Failure::msg("busy"), FailureClass::Transient),
+            (
+                Failure::permanent("no such mailbox"),
+                FailureClass::Permanent,
+            ),
+            (
+                Failure::undecodable(String::from("not JSON")),
+                FailureClass::Undecodable,
+            ),
+        ] {
+            assert_eq!(failure.class(), Some(class));
+            assert_eq!(failure.type_name(), "rebound::failure::Message");
+        }
+        assert_eq!(
+            Failure::permanent("no such mailbox").to_string(),
+            "no such mailbox"
+        );
+    }
 
     #[test]
     fn unclassified_defaults_to_transient() {

@@ -13,6 +13,7 @@ use crate::policy::{Backoff, RetryPolicy, TopicReuse, TopicSuffixing};
 /// One retry topic of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryTopic {
+    /// The topic's name.
     pub name: String,
     /// The nominal delay a record waits on this topic before it is handled again.
     pub delay: Duration,
@@ -24,16 +25,22 @@ pub struct RetryTopic {
 /// The main topic, its retry topics in order, and its dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicChain {
+    /// The topic producers write to (empty for a consumer of a DLT alone).
     pub main: String,
+    /// The retry topics, shortest delay first.
     pub retries: Vec<RetryTopic>,
+    /// The dead-letter topic, unless the policy has none.
     pub dlt: Option<String>,
 }
 
 /// Where a topic sits in a chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage<'a> {
+    /// The main topic: first deliveries.
     Main,
+    /// A retry topic, with the deliveries it makes.
     Retry(&'a RetryTopic),
+    /// The dead-letter topic.
     Dlt,
 }
 

@@ -13,8 +13,11 @@ pub enum Backoff {
     Fixed(Duration),
     /// `initial * multiplier^(n-1)` before retry `n`, capped at `max`.
     Exponential {
+        /// The delay before the first retry.
         initial: Duration,
+        /// How much each delay grows over the previous one.
         multiplier: f64,
+        /// The longest delay.
         max: Duration,
     },
 }
@@ -71,10 +74,12 @@ pub struct BlockingRetries {
     /// Total in-place attempts (1 means no blocking retry). `u32::MAX` means retry until it works,
     /// which is what a dead-letter listener wants for an alert that must not be dropped.
     pub attempts: u32,
+    /// The delay between in-place tries.
     pub backoff: Backoff,
 }
 
 impl BlockingRetries {
+    /// `attempts` tries in place (the first included), `backoff` between them.
     pub fn new(attempts: u32, backoff: Backoff) -> Self {
         BlockingRetries {
             attempts: attempts.max(1),
@@ -165,6 +170,7 @@ impl RetryPolicy {
         }
     }
 
+    /// How the delay grows between deliveries (Spring's `@Backoff`).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
@@ -183,11 +189,13 @@ impl RetryPolicy {
         self
     }
 
+    /// The retry topics' suffix (default `-retry`).
     pub fn retry_suffix(mut self, suffix: impl Into<String>) -> Self {
         self.retry_suffix = suffix.into();
         self
     }
 
+    /// The DLT's suffix (default `-dlt`; the scenario uses `.dlt`).
     pub fn dlt_suffix(mut self, suffix: impl Into<String>) -> Self {
         self.dlt_suffix = suffix.into();
         self
@@ -199,33 +207,40 @@ impl RetryPolicy {
         self
     }
 
+    /// Tries in place before a record leaves for a retry topic (Spring's blocking retries).
     pub fn blocking_retries(mut self, blocking: BlockingRetries) -> Self {
         self.blocking = Some(blocking);
         self
     }
 
+    /// Whether equal trailing delays share one retry topic (Spring's default) or get one each.
     pub fn topic_reuse(mut self, reuse: TopicReuse) -> Self {
         self.reuse = reuse;
         self
     }
 
+    /// Whether retry topics are suffixed with their delay (default) or their index.
     pub fn topic_suffixing(mut self, suffixing: TopicSuffixing) -> Self {
         self.suffixing = suffixing;
         self
     }
 
+    /// Deliveries in all, the first included.
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
+    /// Whether records out of attempts go to a DLT.
     pub fn has_dlt(&self) -> bool {
         self.dlt
     }
 
+    /// The in-place retries, if any.
     pub fn blocking(&self) -> Option<&BlockingRetries> {
         self.blocking.as_ref()
     }
 
+    /// The longest a record may spend in the chain, counted from the first record's timestamp.
     pub fn overall_timeout(&self) -> Option<Duration> {
         self.timeout
     }

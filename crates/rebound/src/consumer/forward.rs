@@ -33,7 +33,10 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(kafka: &KafkaConfig, partitions: HashMap<String, i32>) -> Result<Self, KafkaError> {
+    pub(crate) fn new(
+        kafka: &KafkaConfig,
+        partitions: HashMap<String, i32>,
+    ) -> Result<Self, KafkaError> {
         // A copy is its source plus the failure headers, so it is larger than anything the
         // source's producer was allowed to write under librdkafka's own 1,000,000-byte default.
         // Allow what a Kafka broker accepts by default; a user's `-X message.max.bytes` wins.

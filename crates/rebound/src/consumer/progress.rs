@@ -33,20 +33,20 @@ pub(crate) struct Progress {
 
 impl Progress {
     /// A record done in place. Returns the offset to store, if nothing before it is in flight.
-    pub fn done(&mut self, offset: i64) -> Option<i64> {
+    pub(crate) fn done(&mut self, offset: i64) -> Option<i64> {
         self.last_processed = Some(offset);
         self.copy_offsets.is_empty().then_some(offset)
     }
 
     /// A record whose copy is on its way.
-    pub fn copying(&mut self, offset: i64, copy: Copy) {
+    pub(crate) fn copying(&mut self, offset: i64, copy: Copy) {
         self.last_processed = Some(offset);
         self.copy_offsets.push_back(offset);
         self.copies.push_back(copy);
     }
 
     /// The oldest copy was acknowledged: everything before the next copy in flight is done.
-    pub fn acknowledged(&mut self) -> Option<i64> {
+    pub(crate) fn acknowledged(&mut self) -> Option<i64> {
         self.copy_offsets.pop_front();
         match self.copy_offsets.front() {
             Some(next) => Some(next - 1),

@@ -57,7 +57,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Forgets `tps` and returns their tasks, stopped, for the caller to wait on.
-    pub fn release(&mut self, tps: &[Tp]) -> Vec<PartitionTask> {
+    pub(crate) fn release(&mut self, tps: &[Tp]) -> Vec<PartitionTask> {
         let mut released = Vec::new();
         for tp in tps {
             self.assigned.remove(tp);
@@ -98,15 +98,15 @@ pub(crate) fn wait_for_tasks(tasks: &[PartitionTask], grace: Duration) {
 pub(crate) struct ExitLatch(Arc<(Mutex<bool>, Condvar)>);
 
 impl ExitLatch {
-    pub fn guard(&self) -> ExitGuard {
+    pub(crate) fn guard(&self) -> ExitGuard {
         ExitGuard(self.clone())
     }
 
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         *lock(&self.0 .0)
     }
 
-    pub fn wait_until(&self, deadline: Instant) {
+    pub(crate) fn wait_until(&self, deadline: Instant) {
         let (lock, signal) = &*self.0;
         let mut done = self::lock(lock);
         while !*done {

@@ -28,14 +28,14 @@ pub(crate) enum Hop {
 }
 
 impl Hop {
-    pub fn topic(&self) -> &str {
+    pub(crate) fn topic(&self) -> &str {
         match self {
             Hop::Retry { topic, .. } | Hop::DeadLetter { topic } => topic,
         }
     }
 
     /// What the copy's headers say about its next delivery.
-    pub fn next_delivery(&self) -> NextDelivery {
+    pub(crate) fn next_delivery(&self) -> NextDelivery {
         match self {
             Hop::Retry { attempt, due, .. } => NextDelivery::Retry {
                 attempt: *attempt,
