@@ -139,6 +139,8 @@ impl Worker {
             Event::ForwardFailed { to, .. } => {
                 metrics.inc("mailer_forward_failures_total", &format!("topic=\"{to}\""))
             }
+            // Events a later version adds are not counted until the mailer knows them.
+            _ => {}
         };
         let mut builder = RetryingConsumer::builder(self.kafka.clone(), &self.topic, &self.group)
             .policy(self.policy)

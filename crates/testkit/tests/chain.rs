@@ -107,6 +107,7 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
                 rebound::Event::Forwarded { .. } => "forwarded",
                 rebound::Event::DeadLettered { .. } => "dead-lettered",
                 rebound::Event::ForwardFailed { .. } => "forward-failed",
+                _ => "other",
             };
             log.lock().unwrap().push(name.to_string());
         })
