@@ -2,6 +2,8 @@
 //! and the one conversion from a consumed librdkafka message (the header reader that never
 //! panics on a corrupt header lives here).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use rdkafka::message::{BorrowedMessage, Message};
 use serde::de::DeserializeOwned;
@@ -24,7 +26,8 @@ use crate::time::EpochMillis;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Record {
-    topic: String,
+    /// Shared by every record of a partition: the runtime hands out one allocation per partition.
+    topic: Arc<str>,
     partition: i32,
     offset: i64,
     key: Option<Bytes>,
@@ -37,7 +40,7 @@ pub struct Record {
 impl Record {
     /// A record at `topic-partition@offset` with no key, payload, timestamp or headers, on its
     /// first delivery. The `with_*` methods fill it in (tests and tools build records this way).
-    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32, offset: i64) -> Self {
         Record {
             topic: topic.into(),
             partition,
@@ -82,8 +85,14 @@ impl Record {
 
     /// Copies a consumed message out of librdkafka's buffers.
     pub fn from_message(message: &BorrowedMessage<'_>) -> Record {
+        Record::from_message_of(message, Arc::from(message.topic()))
+    }
+
+    /// [`from_message`](Self::from_message) with the topic's name already at hand, so that the
+    /// records of one partition share one allocation of it.
+    pub(crate) fn from_message_of(message: &BorrowedMessage<'_>, topic: Arc<str>) -> Record {
         Record {
-            topic: message.topic().to_string(),
+            topic,
             partition: message.partition(),
             offset: message.offset(),
             key: message.key().map(Bytes::copy_from_slice),

@@ -2,6 +2,7 @@
 //! runs the handler, sends failures on, and stores the offset once a record is done. A waiting
 //! partition holds up nobody else: each partition has its own task.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -14,13 +15,17 @@ use super::dead_letters::deliver_dead_letter;
 use super::events::Event;
 use super::forward::{forward_failed, Failed};
 use super::handler::{attempt_in_place, Attempt};
-use super::progress::{room_for_copy, settle_copy, store_offset, Copy, Progress, Room};
+use super::progress::{room_for_copy, settle_copy, Copy, OffsetStore, Progress, Room};
 use super::registry::{ExitGuard, Tp};
 use super::route::{attempt_of, next_hop, wait_until_due};
 use super::runtime::Shared;
 use crate::naming::Stage;
 use crate::record::Record;
 use crate::time::EpochMillis;
+
+/// How long done records of a batch in hand may wait before their offset is stored: well under
+/// librdkafka's 500 ms auto-commit, so that slow handlers do not delay commits.
+const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How the poller controls a partition's task.
 pub(crate) struct PartitionControl {
@@ -34,28 +39,39 @@ pub(crate) struct PartitionControl {
     pub exit: ExitGuard,
 }
 
-/// The task of partition `tp`, fed by the poller through `records`.
+/// The task of partition `tp`, fed by the poller through `records` in batches.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     tp: Tp,
-    mut records: UnboundedReceiver<Record>,
+    mut records: UnboundedReceiver<Vec<Record>>,
     control: PartitionControl,
 ) {
     let _exit = control.exit;
+    // Declared after `_exit`, so dropped before it: whatever is done is stored before the
+    // poller learns that the task ended (and commits).
+    let mut offsets = OffsetStore::new(&shared, &tp);
+    let mut inbox: VecDeque<Record> = VecDeque::new();
     let mut progress = Progress::default();
     let copies_per_partition = shared.settings.copies_per_partition();
     loop {
+        if inbox.is_empty() {
+            // The batch is done: store its progress once, not once per record.
+            offsets.flush();
+        } else {
+            // A long batch of slow records still stores its progress as it goes.
+            offsets.flush_if_older_than(STORE_AT_LEAST_EVERY);
+        }
         let record = tokio::select! {
             biased;
             _ = control.abort.cancelled() => return,
             Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
-                if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
+                if !settle_copy(&mut offsets, &mut progress, acknowledged) {
                     return;
                 }
                 continue;
             }
             _ = control.stop.cancelled() => break,
-            next = records.recv(), if progress.copies.len() < copies_per_partition => match next {
+            next = next_record(&mut inbox, &mut records), if progress.copies.len() < copies_per_partition => match next {
                 Some(record) => record,
                 None => break,
             },
@@ -74,12 +90,20 @@ pub(crate) async fn run(
         match processed {
             Processed::Done => {
                 if let Some(offset) = progress.done(offset) {
-                    store_offset(&shared, &tp, offset);
+                    offsets.set(offset);
                 }
             }
             Processed::Forwarding(copy) => {
-                match room_for_copy(&shared, &tp, &mut progress, &control.stop, &control.abort)
-                    .await
+                offsets.flush();
+                match room_for_copy(
+                    &shared,
+                    &tp,
+                    &mut offsets,
+                    &mut progress,
+                    &control.stop,
+                    &control.abort,
+                )
+                .await
                 {
                     Room::Granted(permit) => {
                         // The permit goes back when the copy is acknowledged (or given up).
@@ -104,10 +128,22 @@ pub(crate) async fn run(
             _ = control.abort.cancelled() => return,
             acknowledged = progress.copies.next() => acknowledged == Some(true),
         };
-        if !settle_copy(&shared, &tp, &mut progress, acknowledged) {
+        if !settle_copy(&mut offsets, &mut progress, acknowledged) {
             return;
         }
     }
+}
+
+/// The next record: from the batch in hand, else the next batch from the poller (`None` when
+/// the poller has dropped its end).
+async fn next_record(
+    inbox: &mut VecDeque<Record>,
+    records: &mut UnboundedReceiver<Vec<Record>>,
+) -> Option<Record> {
+    while inbox.is_empty() {
+        inbox.extend(records.recv().await?);
+    }
+    inbox.pop_front()
 }
 
 /// What handling a record in place led to.

@@ -34,15 +34,9 @@ pub(crate) fn poll_loop(
                 set_paused(&consumer, &tp, false);
             }
         }
-        match consumer.poll(Duration::from_millis(100)) {
-            None => {}
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
-            Some(Ok(message)) => {
-                if let Some(full) = dispatch(&shared, &registry, &runtime, &message) {
-                    drop(message);
-                    pause_unless_draining(&shared, &registry, full);
-                }
-            }
+        poll_round(&consumer, &registry);
+        for full in hand_out(&shared, &registry, &runtime) {
+            pause_unless_draining(&shared, &registry, full);
         }
     }
     let tasks: Vec<PartitionTask> = {
@@ -90,45 +84,89 @@ fn pause_unless_draining(shared: &Shared, registry: &Mutex<Registry>, full: Full
     }
 }
 
-/// Hands a record to its partition's task, starting the task if needed. Returns the partition
-/// when its task has too much in hand and the partition is not paused yet.
-fn dispatch(
+/// At most this many records are polled before they are handed to their tasks.
+const ROUND: usize = 256;
+
+/// Polls up to [`ROUND`] records (waiting up to 100 ms for the first, not at all for the rest)
+/// into the registry's per-partition batches.
+///
+/// The registry is locked per record, never across `poll`: the rebalance callbacks run inside
+/// `poll`, on this thread, and take the lock themselves (dropping the batches of the partitions
+/// they revoke).
+fn poll_round(consumer: &BaseConsumer<RebalanceContext>, registry: &Mutex<Registry>) {
+    let mut wait = Duration::from_millis(100);
+    for _ in 0..ROUND {
+        match consumer.poll(wait) {
+            None => return,
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+            Some(Ok(message)) => collect(&mut registry::lock(registry), &message),
+        }
+        wait = Duration::ZERO;
+    }
+}
+
+/// Adds a polled record to its partition's batch of the round.
+fn collect(registry: &mut Registry, message: &BorrowedMessage<'_>) {
+    let (topic, partition) = (message.topic(), message.partition());
+    let index = match registry
+        .polled
+        .iter()
+        .position(|(tp, _)| tp.is(topic, partition))
+    {
+        Some(index) => index,
+        None => {
+            // The name allocated once per partition, shared by its `Tp` and its records.
+            let tp = match registry.tasks.keys().find(|tp| tp.is(topic, partition)) {
+                Some(tp) => tp.clone(),
+                None => Tp {
+                    topic: topic.into(),
+                    partition,
+                },
+            };
+            registry.polled.push((tp, Vec::new()));
+            registry.polled.len() - 1
+        }
+    };
+    let (tp, records) = &mut registry.polled[index];
+    records.push(Record::from_message_of(message, tp.topic.clone()));
+}
+
+/// Hands each partition's batch to its task, starting the task if needed. Returns the
+/// partitions whose task now has too much in hand and that are not paused yet.
+fn hand_out(
     shared: &Arc<Shared>,
     registry: &Mutex<Registry>,
     runtime: &tokio::runtime::Handle,
-    message: &BorrowedMessage<'_>,
-) -> Option<Full> {
-    let tp = Tp {
-        topic: message.topic().to_string(),
-        partition: message.partition(),
-    };
+) -> Vec<Full> {
     let mut registry = registry::lock(registry);
-    if !registry.assigned.contains(&tp) {
-        return None; // Revoked while in flight: its new owner reads it again.
+    let registry = &mut *registry;
+    let mut full = Vec::new();
+    for (tp, mut records) in std::mem::take(&mut registry.polled) {
+        if !registry.assigned.contains(&tp) {
+            continue; // Revoked while in flight: its new owner reads it again.
+        }
+        let task = registry
+            .tasks
+            .entry(tp.clone())
+            .or_insert_with(|| spawn_partition(shared, runtime, &tp));
+        // Re-fetched after a resume: the task already has these.
+        let dispatched_until = task.dispatched_until;
+        records.retain(|record| record.offset() > dispatched_until);
+        let Some(last) = records.last() else { continue };
+        task.dispatched_until = last.offset();
+        let count = records.len();
+        let buffered = task.buffered.fetch_add(count, Ordering::SeqCst) + count;
+        if task.records.send(records).is_err() {
+            continue;
+        }
+        if buffered >= shared.settings.pause_above && !registry.paused.contains(&tp) {
+            full.push(Full {
+                buffered: task.buffered.clone(),
+                tp,
+            });
+        }
     }
-    let task = registry
-        .tasks
-        .entry(tp.clone())
-        .or_insert_with(|| spawn_partition(shared, runtime, &tp));
-    if message.offset() <= task.dispatched_until {
-        return None; // Re-fetched after a resume: the task already has it.
-    }
-    task.dispatched_until = message.offset();
-    let buffered = task.buffered.fetch_add(1, Ordering::SeqCst) + 1;
-    if task.records.send(Record::from_message(message)).is_err() {
-        return None;
-    }
-    if buffered < shared.settings.pause_above {
-        return None;
-    }
-    let counter = task.buffered.clone();
-    if registry.paused.contains(&tp) {
-        return None;
-    }
-    Some(Full {
-        tp,
-        buffered: counter,
-    })
+    full
 }
 
 fn spawn_partition(

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::Consumer;
@@ -70,6 +71,7 @@ pub(crate) enum Room {
 pub(crate) async fn room_for_copy(
     shared: &Shared,
     tp: &Tp,
+    offsets: &mut OffsetStore<'_>,
     progress: &mut Progress,
     stop: &CancellationToken,
     abort: &CancellationToken,
@@ -86,9 +88,10 @@ pub(crate) async fn room_for_copy(
             biased;
             _ = abort.cancelled() => return Room::End,
             Some(acknowledged) = progress.copies.next(), if !progress.copies.is_empty() => {
-                if !settle_copy(shared, tp, progress, acknowledged) {
+                if !settle_copy(offsets, progress, acknowledged) {
                     return Room::End;
                 }
+                offsets.flush();
             }
             _ = stop.cancelled() => return Room::Stopped,
             permit = &mut permit => {
@@ -99,11 +102,10 @@ pub(crate) async fn room_for_copy(
     }
 }
 
-/// The oldest copy in flight finished: stores what it frees. `false` if it was stopped before
-/// its acknowledgement, in which case nothing from it on may be stored and the task ends.
+/// The oldest copy in flight finished: marks what it frees as done. `false` if it was stopped
+/// before its acknowledgement, in which case nothing from it on may be stored and the task ends.
 pub(crate) fn settle_copy(
-    shared: &Shared,
-    tp: &Tp,
+    offsets: &mut OffsetStore<'_>,
     progress: &mut Progress,
     acknowledged: bool,
 ) -> bool {
@@ -111,20 +113,65 @@ pub(crate) fn settle_copy(
         return false;
     }
     if let Some(offset) = progress.acknowledged() {
-        store_offset(shared, tp, offset);
+        offsets.set(offset);
     }
     true
 }
 
-/// Stores `offset` as done; librdkafka commits `offset + 1`, the next record to read, with its
-/// next auto-commit (every 500 ms), on revocation and at shutdown.
-pub(crate) fn store_offset(shared: &Shared, tp: &Tp, offset: i64) {
-    if let Err(e) = shared
-        .consumer
-        .store_offset(&tp.topic, tp.partition, offset)
-    {
-        // The partition was revoked meanwhile: its new owner handles the record again.
-        tracing::debug!(%tp, offset, error = %e, "could not store offset");
+/// The offset a partition may store, handed to librdkafka once per batch rather than once per
+/// record (each store looks the topic up in librdkafka), and always before the task ends: it
+/// flushes when dropped. librdkafka commits `offset + 1`, the next record to read, with its next
+/// auto-commit (every 500 ms), on revocation and at shutdown.
+pub(crate) struct OffsetStore<'a> {
+    shared: &'a Shared,
+    tp: &'a Tp,
+    pending: Option<i64>,
+    last_flush: Instant,
+}
+
+impl<'a> OffsetStore<'a> {
+    pub(crate) fn new(shared: &'a Shared, tp: &'a Tp) -> Self {
+        OffsetStore {
+            shared,
+            tp,
+            pending: None,
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Flushes when the last flush is older than `age`.
+    pub(crate) fn flush_if_older_than(&mut self, age: Duration) {
+        if self.pending.is_some() && self.last_flush.elapsed() >= age {
+            self.flush();
+        }
+    }
+
+    /// Everything up to `offset` is done.
+    pub(crate) fn set(&mut self, offset: i64) {
+        self.pending = Some(offset);
+    }
+
+    /// Hands the latest done offset to librdkafka.
+    pub(crate) fn flush(&mut self) {
+        let Some(offset) = self.pending.take() else {
+            return;
+        };
+        self.last_flush = Instant::now();
+        let tp = self.tp;
+        if let Err(e) = self
+            .shared
+            .consumer
+            .store_offset(&tp.topic, tp.partition, offset)
+        {
+            // The partition was revoked meanwhile: its new owner handles the record again.
+            tracing::debug!(%tp, offset, error = %e, "could not store offset");
+        }
+    }
+}
+
+impl Drop for OffsetStore<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 

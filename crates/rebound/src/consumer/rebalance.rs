@@ -20,7 +20,7 @@ fn tps(list: &TopicPartitionList) -> Vec<Tp> {
     list.elements()
         .iter()
         .map(|e| Tp {
-            topic: e.topic().to_string(),
+            topic: e.topic().into(),
             partition: e.partition(),
         })
         .collect()

@@ -21,11 +21,18 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A topic and partition.
+/// A topic and partition. The name is shared: cloning a `Tp` allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Tp {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: i32,
+}
+
+impl Tp {
+    /// Whether this is `partition` of `topic`, without building a `Tp` to compare with.
+    pub(crate) fn is(&self, topic: &str, partition: i32) -> bool {
+        self.partition == partition && &*self.topic == topic
+    }
 }
 
 impl std::fmt::Display for Tp {
@@ -34,9 +41,10 @@ impl std::fmt::Display for Tp {
     }
 }
 
-/// The polling thread's handle on one partition's partition task.
+/// The polling thread's handle on one partition's task.
 pub(crate) struct PartitionTask {
-    pub records: UnboundedSender<Record>,
+    /// Records go to the task in batches: one wake-up per poll round, not per record.
+    pub records: UnboundedSender<Vec<Record>>,
     /// Records sent to the task and not yet taken by it: the flow-control gauge.
     pub buffered: Arc<AtomicUsize>,
     /// The highest offset handed to the task: a record at or below it is a redelivery.
@@ -53,12 +61,17 @@ pub(crate) struct Registry {
     pub assigned: HashSet<Tp>,
     pub tasks: HashMap<Tp, PartitionTask>,
     pub paused: HashSet<Tp>,
+    /// Records polled in the current round, per partition, not yet handed to their tasks. A
+    /// revocation drops a partition's batch (its records are not committed, so whoever owns the
+    /// partition next reads them again); the others are handed out at the end of the round.
+    pub polled: Vec<(Tp, Vec<Record>)>,
 }
 
 impl Registry {
     /// Forgets `tps` and returns their tasks, stopped, for the caller to wait on.
     pub(crate) fn release(&mut self, tps: &[Tp]) -> Vec<PartitionTask> {
         let mut released = Vec::new();
+        self.polled.retain(|(tp, _)| !tps.contains(tp));
         for tp in tps {
             self.assigned.remove(tp);
             self.paused.remove(tp);
