@@ -77,6 +77,10 @@ pub(crate) async fn run(
             },
         };
         let left = control.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left + 1 == shared.settings.pause_above {
+            // The poller may be waiting for this task to catch up before pausing it.
+            shared.drained.notify();
+        }
         if left == shared.settings.resume_below {
             // The poller resumes the partition if it paused it.
             let _ = shared.resume.send(tp.clone());

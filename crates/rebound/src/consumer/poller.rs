@@ -71,16 +71,16 @@ const CATCH_UP: Duration = Duration::from_millis(20);
 /// partition if it does not.
 fn pause_unless_draining(shared: &Shared, registry: &Mutex<Registry>, full: Full) {
     let limit = shared.settings.pause_above;
-    let started = std::time::Instant::now();
-    while full.buffered.load(Ordering::SeqCst) >= limit {
-        if started.elapsed() >= CATCH_UP {
-            let mut registry = registry::lock(registry);
-            if registry.assigned.contains(&full.tp) && registry.paused.insert(full.tp.clone()) {
-                set_paused(&shared.consumer, &full.tp, true);
-            }
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
+    let deadline = std::time::Instant::now() + CATCH_UP;
+    let drained = shared
+        .drained
+        .wait_until(deadline, || full.buffered.load(Ordering::SeqCst) < limit);
+    if drained {
+        return;
+    }
+    let mut registry = registry::lock(registry);
+    if registry.assigned.contains(&full.tp) && registry.paused.insert(full.tp.clone()) {
+        set_paused(&shared.consumer, &full.tp, true);
     }
 }
 

@@ -27,6 +27,44 @@ pub(crate) struct Shared {
     pub resume: std_mpsc::Sender<Tp>,
     /// One permit per copy in flight, shared by every partition (`copy_budget` in all).
     pub copy_permits: Arc<tokio::sync::Semaphore>,
+    /// Signalled when a partition's task drains below `pause_above`, for the poller waiting on it.
+    pub drained: Drained,
+}
+
+/// A task drained below the pause limit: the poller, waiting for it to catch up, goes on at once
+/// instead of sleeping in steps (each step of which left the task idle once it caught up).
+#[derive(Default)]
+pub(crate) struct Drained {
+    lock: std::sync::Mutex<()>,
+    signal: std::sync::Condvar,
+}
+
+impl Drained {
+    /// Called by a task when its buffer falls below the limit. Taking the lock means the signal
+    /// cannot slip between the poller's check and its wait.
+    pub(crate) fn notify(&self) {
+        let _guard = super::registry::lock(&self.lock);
+        self.signal.notify_all();
+    }
+
+    /// Waits until `done()` or `deadline`; `true` if done.
+    pub(crate) fn wait_until(&self, deadline: std::time::Instant, done: impl Fn() -> bool) -> bool {
+        let mut guard = super::registry::lock(&self.lock);
+        loop {
+            if done() {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            guard = self
+                .signal
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
 }
 
 impl Shared {
@@ -131,6 +169,7 @@ impl RetryingConsumer {
             consumer: Arc::new(consumer),
             forwarder,
             resume: resume_tx,
+            drained: Drained::default(),
         });
         let stopping = Arc::new(AtomicBool::new(false));
         // If this future is dropped instead of being shut down (a `select!` that lost, a task
