@@ -50,7 +50,7 @@ pub mod record;
 pub mod time;
 
 pub use config::KafkaConfig;
-pub use consumer::{Event, Handler, RetryingConsumer, RetryingConsumerBuilder};
+pub use consumer::{Event, Handler, ProcessingOrder, RetryingConsumer, RetryingConsumerBuilder};
 pub use error::Error;
 pub use failure::{Classifier, Failure, FailureClass};
 pub use naming::{RetryTopic, Stage, TopicChain};

@@ -123,6 +123,11 @@ impl Record {
         self.key.as_deref()
     }
 
+    /// The key as the runtime orders records by it (a cheap reference-counted copy).
+    pub(crate) fn order_key(&self) -> Option<Bytes> {
+        self.key.clone()
+    }
+
     /// The payload's bytes; `None` for a tombstone.
     pub fn payload(&self) -> Option<&[u8]> {
         self.payload.as_deref()

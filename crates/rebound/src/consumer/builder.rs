@@ -34,10 +34,51 @@ pub(crate) struct Settings {
     pub create_topics: bool,
     pub default_partitions: i32,
     pub replication: i32,
+    /// Which records of a partition may run at once.
+    pub order: ProcessingOrder,
+    /// Records whose handler may run at once over the whole consumer, in `Key` and `Unordered`.
+    pub max_in_flight: usize,
 }
 
 /// The default of [`RetryingConsumerBuilder::max_copies_in_flight`].
 const DEFAULT_COPY_BUDGET: usize = 8192;
+
+/// The default of [`RetryingConsumerBuilder::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// Which records of a partition may be handled at the same time.
+///
+/// | order | runs at once | in order | offsets stored up to |
+/// |---|---|---|---|
+/// | `Partition` (default) | one record per partition | every record of a partition | the last record done |
+/// | `Key` | records of different keys, up to `max_in_flight` | the records of one key, through the retry chain too | the lowest record not finished |
+/// | `Unordered` | any records, up to `max_in_flight` | none | the lowest record not finished |
+///
+/// In `Key` order, records without a key are ordered among themselves as if they had one key.
+/// After a crash, records that finished above the lowest unfinished one are handled again: at
+/// most `max_in_flight` of them per partition.
+///
+/// ```no_run
+/// use rebound::{KafkaConfig, ProcessingOrder, Record, RetryingConsumer};
+/// let consumer = RetryingConsumer::builder(KafkaConfig::from_env(), "email.send", "email-send-group")
+///     .processing_order(ProcessingOrder::Key) // e-mails to one person arrive in order
+///     .max_in_flight(32)                      // 32 e-mails on their way at once
+///     .handler(|_: Record| async { Ok(()) })
+///     .build()?;
+/// # Ok::<(), rebound::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProcessingOrder {
+    /// One record at a time per partition, in offset order.
+    #[default]
+    Partition,
+    /// Records with different keys run concurrently; records with the same key one after
+    /// another in offset order.
+    Key,
+    /// Any record may run beside any other.
+    Unordered,
+}
 
 impl Settings {
     /// How many of the consumer's copies in flight one partition may hold: a quarter, so that a
@@ -78,6 +119,8 @@ impl RetryingConsumer {
                 create_topics: true,
                 default_partitions: 1,
                 replication: -1,
+                order: ProcessingOrder::Partition,
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             },
             handler: None,
         }
@@ -194,6 +237,23 @@ impl RetryingConsumerBuilder {
     /// ```
     pub fn max_copies_in_flight(mut self, copies: usize) -> Self {
         self.settings.copy_budget = copies.max(1);
+        self
+    }
+
+    /// Which records of a partition may run at the same time (default
+    /// [`ProcessingOrder::Partition`]: one at a time). See [`ProcessingOrder`] for what each
+    /// guarantees.
+    pub fn processing_order(mut self, order: ProcessingOrder) -> Self {
+        self.settings.order = order;
+        self
+    }
+
+    /// How many records may be in their handler at once over the whole consumer, in
+    /// [`ProcessingOrder::Key`] and [`ProcessingOrder::Unordered`] (default 64). Size an I/O
+    /// handler's pool to it (the mailer's SMTP connections are). Records waiting for their due
+    /// time on a retry topic, or behind an earlier record of their key, do not count.
+    pub fn max_in_flight(mut self, records: usize) -> Self {
+        self.settings.max_in_flight = records.max(1);
         self
     }
 

@@ -22,7 +22,10 @@
 //! | `poller.rs` | the poll thread: dispatch to partition tasks, pause and resume |
 //! | `rebalance.rs` | the rebalance callbacks: stop revoked partitions' tasks, commit |
 //! | `registry.rs` | which partitions this member owns, their tasks, which are paused |
-//! | `partition.rs` | one partition's loop: wait until due, handle, send failures on |
+//! | `partition.rs` | one partition's loop, one record at a time (`ProcessingOrder::Partition`) |
+//! | `concurrent.rs` | one partition's loop, records at once (`ProcessingOrder::Key`, `Unordered`) |
+//! | `in_flight.rs` | pure: the offset to store around records finishing out of order; key queues |
+//! | `process.rs` | one record: its attempt, its due time, the handler, the start of its copy |
 //! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
 //! | `route.rs` | pure decisions: which attempt, when due, which next hop |
 //! | `forward.rs` | delivering a failed record's copy: retries, refusals, smaller shapes |
@@ -31,19 +34,22 @@
 //! | `events.rs` | what the runtime reports to an observer |
 
 mod builder;
+mod concurrent;
 mod dead_letters;
 mod events;
 mod forward;
 mod handler;
+mod in_flight;
 mod partition;
 mod poller;
+mod process;
 mod progress;
 mod rebalance;
 mod registry;
 mod route;
 mod runtime;
 
-pub use builder::RetryingConsumerBuilder;
+pub use builder::{ProcessingOrder, RetryingConsumerBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use events::Event;
 pub use handler::Handler;
 pub use runtime::RetryingConsumer;

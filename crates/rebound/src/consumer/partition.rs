@@ -11,21 +11,15 @@ use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-use super::dead_letters::deliver_dead_letter;
-use super::events::Event;
-use super::forward::{forward_failed, Failed};
-use super::handler::{attempt_in_place, Attempt};
-use super::progress::{room_for_copy, settle_copy, Copy, OffsetStore, Progress, Room};
+use super::process::{process, Processed};
+use super::progress::{room_for_copy, settle_copy, OffsetStore, Progress, Room};
 use super::registry::{ExitGuard, Tp};
-use super::route::{attempt_of, next_hop, wait_until_due};
 use super::runtime::Shared;
-use crate::naming::Stage;
 use crate::record::Record;
-use crate::time::EpochMillis;
 
 /// How long done records of a batch in hand may wait before their offset is stored: well under
 /// librdkafka's 500 ms auto-commit, so that slow handlers do not delay commits.
-const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How the poller controls a partition's task.
 pub(crate) struct PartitionControl {
@@ -140,7 +134,7 @@ pub(crate) async fn run(
 
 /// The next record: from the batch in hand, else the next batch from the poller (`None` when
 /// the poller has dropped its end).
-async fn next_record(
+pub(crate) async fn next_record(
     inbox: &mut VecDeque<Record>,
     records: &mut UnboundedReceiver<Vec<Record>>,
 ) -> Option<Record> {
@@ -148,90 +142,4 @@ async fn next_record(
         inbox.extend(records.recv().await?);
     }
     inbox.pop_front()
-}
-
-/// What handling a record in place led to.
-enum Processed {
-    /// The record is done: handled, or given up (no DLT).
-    Done,
-    /// The record failed; its copy to the next retry topic or the DLT is on its way.
-    Forwarding(Copy),
-    /// Stopped before the record was done.
-    Stopped,
-}
-
-/// Handles one record: waits until it is due, runs the handler, and starts the copy of a
-/// failed record.
-async fn process(shared: &Arc<Shared>, mut record: Record, stop: &CancellationToken) -> Processed {
-    let settings = &shared.settings;
-    match settings.chain.stage_of(record.topic()) {
-        Some(Stage::Retry(topic)) => {
-            let attempt = attempt_of(&record, *topic.attempts.start());
-            record = record.with_attempt(attempt);
-            if let Some(wait) = wait_until_due(&record) {
-                tokio::select! {
-                    biased;
-                    _ = stop.cancelled() => return Processed::Stopped,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-        }
-        Some(Stage::Dlt) => {
-            return match deliver_dead_letter(shared, record, stop).await {
-                true => Processed::Done,
-                false => Processed::Stopped,
-            }
-        }
-        Some(Stage::Main) | None => record = record.with_attempt(1),
-    }
-
-    let started = std::time::Instant::now();
-    let attempt = attempt_in_place(
-        settings.handler.as_ref(),
-        &record,
-        settings.handler_timeout,
-        &settings.classifier,
-        settings.policy.blocking(),
-        stop,
-    )
-    .await;
-    let failure = match attempt {
-        Attempt::Done => {
-            shared.emit(Event::Handled {
-                topic: record.topic(),
-                attempt: record.attempt(),
-                latency: started.elapsed(),
-            });
-            return Processed::Done;
-        }
-        Attempt::Stopped => return Processed::Stopped,
-        Attempt::Failed(failure) => failure,
-    };
-    let class = settings.classifier.classify(&failure);
-    shared.emit(Event::Failed {
-        topic: record.topic(),
-        attempt: record.attempt(),
-        class,
-        latency: started.elapsed(),
-    });
-    let now = EpochMillis::now();
-    let Some(hop) = next_hop(&settings.chain, &settings.policy, &record, class, now) else {
-        tracing::error!(
-            record = %record.coordinates(), attempt = record.attempt(), %class, error = %failure,
-            "record failed and there is no dead-letter topic: skipped"
-        );
-        return Processed::Done;
-    };
-    let failed = Failed {
-        record,
-        failure,
-        class,
-        at: now,
-    };
-    Processed::Forwarding(Box::pin(forward_failed(
-        shared.clone(),
-        failed,
-        hop,
-        stop.clone(),
-    )))
 }

@@ -12,6 +12,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::TopicPartitionList;
 use tokio_util::sync::CancellationToken;
 
+use super::builder::ProcessingOrder;
+use super::concurrent;
 use super::partition::{self, PartitionControl};
 use super::rebalance::{commit_stored, RebalanceContext};
 use super::registry::{self, wait_for_tasks, ExitLatch, PartitionTask, Registry, Tp};
@@ -190,12 +192,11 @@ fn spawn_partition(
         buffered: task.buffered.clone(),
         exit: exited.guard(),
     };
-    runtime.spawn(partition::run(
-        shared.clone(),
-        tp.clone(),
-        receiver,
-        control,
-    ));
+    let (shared, tp) = (shared.clone(), tp.clone());
+    match shared.settings.order {
+        ProcessingOrder::Partition => runtime.spawn(partition::run(shared, tp, receiver, control)),
+        _ => runtime.spawn(concurrent::run(shared, tp, receiver, control)),
+    };
     task
 }
 

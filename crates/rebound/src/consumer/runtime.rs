@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub copy_permits: Arc<tokio::sync::Semaphore>,
     /// Signalled when a partition's task drains below `pause_above`, for the poller waiting on it.
     pub drained: Drained,
+    /// One permit per record in its handler, in `Key` and `Unordered` order (`max_in_flight`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// A task drained below the pause limit: the poller, waiting for it to catch up, goes on at once
@@ -162,6 +164,7 @@ impl RetryingConsumer {
         tracing::info!(group = %settings.group, topics = ?topics, "consumer started");
 
         let forwarder = Forwarder::new(&settings.kafka, partitions)?;
+        let settings_max_in_flight = settings.max_in_flight;
         let (resume_tx, resume_rx) = std_mpsc::channel();
         let shared = Arc::new(Shared {
             copy_permits: Arc::new(tokio::sync::Semaphore::new(settings.copy_budget)),
@@ -170,6 +173,7 @@ impl RetryingConsumer {
             forwarder,
             resume: resume_tx,
             drained: Drained::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings_max_in_flight)),
         });
         let stopping = Arc::new(AtomicBool::new(false));
         // If this future is dropped instead of being shut down (a `select!` that lost, a task
