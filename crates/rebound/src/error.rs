@@ -25,6 +25,10 @@ pub enum Error {
     /// [`RetryingConsumerBuilder::build`](crate::RetryingConsumerBuilder::build) without a handler.
     #[error("the consumer has no handler: call `.handler(...)` before `run`")]
     NoHandler,
+    /// [`ProcessingOrder::Key`](crate::ProcessingOrder::Key) cannot keep a key's order through
+    /// the retry chain on this cluster (the message says why and what to change).
+    #[error("key order cannot hold through the retry chain: {0}")]
+    KeyOrder(String),
     /// The polling thread could not be started or ended abnormally.
     #[error("the consumer thread stopped unexpectedly: {0}")]
     Crashed(String),

@@ -275,6 +275,16 @@ impl RetryingConsumerBuilder {
         self
     }
 
+    /// The settings as built, for the unit tests of what reads them.
+    #[cfg(test)]
+    pub(crate) fn into_settings(self) -> Settings {
+        let mut settings = self.settings;
+        if let Some(handler) = self.handler {
+            settings.handler = handler;
+        }
+        settings
+    }
+
     /// Checks the settings. Nothing touches the cluster before [`RetryingConsumer::run`].
     pub fn build(mut self) -> Result<RetryingConsumer, Error> {
         self.settings.handler = match (self.handler, &self.settings.dlt_handler) {

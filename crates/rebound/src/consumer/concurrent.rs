@@ -9,9 +9,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::consumer::Consumer;
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +26,7 @@ use super::process::{handle, prepare, Prepared, Processed};
 use super::progress::OffsetStore;
 use super::registry::Tp;
 use super::runtime::Shared;
+use crate::naming::Stage;
 use crate::record::Record;
 
 /// A record's future ended.
@@ -49,6 +53,16 @@ pub(crate) async fn run(
     let mut keys = KeyQueues::default();
     let mut running: FuturesUnordered<BoxFuture<'static, Finished>> = FuturesUnordered::new();
     let by_key = shared.settings.order == ProcessingOrder::Key;
+    let stage = shared.settings.chain.stage_of(&tp.topic);
+    // In `Key` order a main partition's keys wait on their records in the retry chain, and a
+    // retry partition's records free their keys when they finish.
+    let waits_on_holds = by_key && matches!(stage, Some(Stage::Main));
+    let frees_holds = by_key && matches!(stage, Some(Stage::Retry(_)));
+    let held = |key: &OrderKey| waits_on_holds && shared.held.is_held(tp.partition, key);
+    let mut released = shared.held.watch();
+    if waits_on_holds && !wait_for_retry_tails(&shared, &tp, &control.stop).await {
+        return;
+    }
     // Records taken and not finished (running, waiting for their due time or their key): what
     // the task holds, bounded like a sequential task's buffer.
     let hold_limit = shared
@@ -69,13 +83,22 @@ pub(crate) async fn run(
                     if let Some(offset) = window.finish(finished.offset) {
                         offsets.set(offset);
                     }
+                    if frees_holds {
+                        shared.held.finished(tp.partition, finished.key.clone());
+                    }
                 }
                 // A record stopped before it was done stays unfinished: nothing past it is
                 // stored, and the records of its key stay behind it.
                 if by_key && finished.done {
-                    if let Some(next) = keys.release(&finished.key) {
+                    let hold = held(&finished.key);
+                    if let Some(next) = keys.release(&finished.key, hold) {
                         running.push(start(&shared, next, &control.stop));
                     }
+                }
+            }
+            Ok(()) = released.changed(), if keys.has_blocked() => {
+                for record in keys.unblock(held) {
+                    running.push(start(&shared, record, &control.stop));
                 }
             }
             _ = control.stop.cancelled() => break,
@@ -85,7 +108,8 @@ pub(crate) async fn run(
                 window.take(record.offset());
                 if by_key {
                     let key = record.order_key();
-                    if let Some(record) = keys.admit(key, record) {
+                    let hold = held(&key);
+                    if let Some(record) = keys.admit(key, record, hold) {
                         running.push(start(&shared, record, &control.stop));
                     }
                 } else {
@@ -109,6 +133,71 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// How long a main partition's task waits, after it is assigned, for the retry records left by
+/// an earlier owner to be taken (and so to hold their keys) before it runs any record.
+const RETRY_TAIL_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Waits until this consumer has taken every record that was in partition `tp.partition` of each
+/// retry topic when the main partition was assigned: those records hold their keys, and a later
+/// record of such a key must not run before them. `false` when stopped meanwhile.
+async fn wait_for_retry_tails(shared: &Arc<Shared>, tp: &Tp, stop: &CancellationToken) -> bool {
+    let retries: Vec<String> = shared
+        .settings
+        .chain
+        .retries
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    let consumer = shared.consumer.clone();
+    let partition = tp.partition;
+    // The last offset of each retry partition with records not yet committed.
+    let tails = tokio::task::spawn_blocking(move || {
+        let mut tails = Vec::new();
+        for topic in retries {
+            let timeout = Duration::from_secs(10);
+            let Ok((low, high)) = consumer.fetch_watermarks(&topic, partition, timeout) else {
+                continue;
+            };
+            let mut list = TopicPartitionList::new();
+            list.add_partition(&topic, partition);
+            let committed = consumer
+                .committed_offsets(list, timeout)
+                .ok()
+                .and_then(|list| list.elements().first().map(|e| e.offset()))
+                .and_then(|offset| match offset {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                })
+                .unwrap_or(low);
+            if committed < high {
+                tails.push((topic, high - 1));
+            }
+        }
+        tails
+    })
+    .await
+    .unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + RETRY_TAIL_PATIENCE;
+    for (topic, last) in tails {
+        while shared
+            .held
+            .taken_until(&topic, partition)
+            .is_none_or(|taken| taken < last)
+        {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(%tp, retry_topic = %topic, "the retry records left by an earlier owner were not all taken within 60 s; going on, a key's order may not hold for them");
+                return true;
+            }
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    }
+    true
 }
 
 /// A record left the task's buffer: the flow-control gauge and the poller's signals.

@@ -13,6 +13,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
+use super::builder::ProcessingOrder;
 use super::events::Event;
 use super::route::Hop;
 use super::runtime::Shared;
@@ -207,6 +208,13 @@ pub(crate) async fn forward_failed(
     let from = record.topic();
     match &hop {
         Hop::Retry { topic, delay, .. } => {
+            if shared.settings.order == ProcessingOrder::Key {
+                // Before the source record counts as finished, so its key stays held.
+                shared.held.copied(
+                    record.order_key(),
+                    (Arc::from(topic.as_str()), partition, offset),
+                );
+            }
             shared.emit(Event::Forwarded { from, to: topic });
             tracing::info!(
                 "{} failed on attempt {}/{} ({class}: {failure}); retrying through {topic}-{partition}@{offset} in {} ms",

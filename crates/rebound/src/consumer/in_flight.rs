@@ -59,40 +59,91 @@ impl Window {
 /// themselves as one key (so a keyless topic in `Key` mode keeps the partition's order).
 pub(crate) type OrderKey = Option<Bytes>;
 
-/// Which keys have a record running, and the records waiting behind it, in offset order.
+/// Which keys have a record running, and the records waiting behind it, in offset order. A key
+/// may also wait with nothing running: held by a record of it in the retry chain.
 #[derive(Debug, Default)]
 pub(crate) struct KeyQueues {
-    /// A key is here while a record of it runs (or is held); its queue holds the ones waiting.
-    busy: HashMap<OrderKey, VecDeque<Record>>,
+    busy: HashMap<OrderKey, KeyState>,
+    /// Keys with records waiting and nothing running (held from outside).
+    blocked: usize,
+}
+
+#[derive(Debug, Default)]
+struct KeyState {
+    running: bool,
+    waiting: VecDeque<Record>,
 }
 
 impl KeyQueues {
     /// `record` with key `key` is next in offset order: returns it if it may run now, or keeps it
-    /// behind the running record of its key.
-    pub(crate) fn admit(&mut self, key: OrderKey, record: Record) -> Option<Record> {
+    /// behind the running record of its key, or behind the hold on its key (`held`).
+    pub(crate) fn admit(&mut self, key: OrderKey, record: Record, held: bool) -> Option<Record> {
         match self.busy.get_mut(&key) {
-            Some(queue) => {
-                queue.push_back(record);
+            Some(state) => {
+                state.waiting.push_back(record);
+                None
+            }
+            None if held => {
+                self.blocked += 1;
+                let waiting = VecDeque::from([record]);
+                self.busy.insert(
+                    key,
+                    KeyState {
+                        running: false,
+                        waiting,
+                    },
+                );
                 None
             }
             None => {
-                self.busy.insert(key, VecDeque::new());
+                self.busy.insert(
+                    key,
+                    KeyState {
+                        running: true,
+                        waiting: VecDeque::new(),
+                    },
+                );
                 Some(record)
             }
         }
     }
 
-    /// The running record of `key` finished: returns the next record of the key to run, if any
-    /// waits (the key stays busy with it), else frees the key.
-    pub(crate) fn release(&mut self, key: &OrderKey) -> Option<Record> {
-        let queue = self.busy.get_mut(key)?;
-        match queue.pop_front() {
-            Some(next) => Some(next),
-            None => {
-                self.busy.remove(key);
-                None
+    /// The running record of `key` finished: returns the next record of the key to run, if one
+    /// waits and the key is not `held`; else frees the key, or leaves its records blocked.
+    pub(crate) fn release(&mut self, key: &OrderKey, held: bool) -> Option<Record> {
+        let state = self.busy.get_mut(key)?;
+        state.running = false;
+        if state.waiting.is_empty() {
+            self.busy.remove(key);
+            return None;
+        }
+        if held {
+            self.blocked += 1;
+            return None;
+        }
+        state.running = true;
+        state.waiting.pop_front()
+    }
+
+    /// Whether some key has records waiting on a hold.
+    pub(crate) fn has_blocked(&self) -> bool {
+        self.blocked > 0
+    }
+
+    /// The first waiting record of every blocked key that `held` no longer holds.
+    pub(crate) fn unblock(&mut self, held: impl Fn(&OrderKey) -> bool) -> Vec<Record> {
+        let mut ready = Vec::new();
+        for (key, state) in self.busy.iter_mut() {
+            if state.running || held(key) {
+                continue;
+            }
+            if let Some(record) = state.waiting.pop_front() {
+                state.running = true;
+                self.blocked -= 1;
+                ready.push(record);
             }
         }
+        ready
     }
 }
 
@@ -144,20 +195,54 @@ mod tests {
     #[test]
     fn a_key_runs_one_record_at_a_time_in_offset_order() {
         let mut keys = KeyQueues::default();
-        assert!(keys.admit(key("a"), record(0)).is_some());
-        assert!(keys.admit(key("b"), record(1)).is_some(), "other keys run");
-        assert!(keys.admit(key("a"), record(2)).is_none(), "behind 0");
-        assert!(keys.admit(key("a"), record(3)).is_none(), "behind 2");
+        let offset = |r: Option<Record>| r.map(|r| r.offset());
+        assert!(keys.admit(key("a"), record(0), false).is_some());
         assert!(
-            keys.admit(None, record(4)).is_some(),
-            "keyless records are one key"
+            keys.admit(key("b"), record(1), false).is_some(),
+            "other keys run"
         );
-        assert!(keys.admit(None, record(5)).is_none());
-        assert_eq!(keys.release(&key("a")).map(|r| r.offset()), Some(2));
-        assert_eq!(keys.release(&key("a")).map(|r| r.offset()), Some(3));
-        assert_eq!(keys.release(&key("a")).map(|r| r.offset()), None);
-        assert!(keys.admit(key("a"), record(6)).is_some(), "free again");
-        assert_eq!(keys.release(&None).map(|r| r.offset()), Some(5));
-        assert_eq!(keys.release(&None).map(|r| r.offset()), None);
+        assert!(keys.admit(key("a"), record(2), false).is_none(), "behind 0");
+        assert!(keys.admit(key("a"), record(3), false).is_none(), "behind 2");
+        assert!(
+            keys.admit(None, record(4), false).is_some(),
+            "keyless: one key"
+        );
+        assert!(keys.admit(None, record(5), false).is_none());
+        assert_eq!(offset(keys.release(&key("a"), false)), Some(2));
+        assert_eq!(offset(keys.release(&key("a"), false)), Some(3));
+        assert_eq!(offset(keys.release(&key("a"), false)), None);
+        assert!(
+            keys.admit(key("a"), record(6), false).is_some(),
+            "free again"
+        );
+        assert_eq!(offset(keys.release(&None, false)), Some(5));
+        assert_eq!(offset(keys.release(&None, false)), None);
+        assert!(!keys.has_blocked());
+    }
+
+    #[test]
+    fn a_held_key_waits_until_its_hold_is_gone() {
+        let mut keys = KeyQueues::default();
+        let offsets = |records: Vec<Record>| records.iter().map(Record::offset).collect::<Vec<_>>();
+        // A record of "a" went to a retry topic: its key is held when it finishes here.
+        assert!(keys.admit(key("a"), record(0), false).is_some());
+        assert!(keys.admit(key("a"), record(1), false).is_none());
+        assert!(keys.release(&key("a"), true).is_none(), "held: 1 stays");
+        assert!(keys.has_blocked());
+        // A new record of a held key waits even with nothing running.
+        assert!(keys.admit(key("b"), record(2), true).is_none());
+        assert!(keys.admit(key("b"), record(3), false).is_none(), "behind 2");
+        assert!(
+            keys.admit(key("c"), record(4), false).is_some(),
+            "other keys flow"
+        );
+        assert_eq!(
+            offsets(keys.unblock(|k| *k == key("a"))),
+            [2],
+            "b is free, a is not"
+        );
+        assert_eq!(offsets(keys.unblock(|_| false)), [1]);
+        assert!(!keys.has_blocked());
+        assert_eq!(keys.release(&key("b"), false).map(|r| r.offset()), Some(3));
     }
 }

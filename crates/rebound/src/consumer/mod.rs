@@ -25,6 +25,8 @@
 //! | `partition.rs` | one partition's loop, one record at a time (`ProcessingOrder::Partition`) |
 //! | `concurrent.rs` | one partition's loop, records at once (`ProcessingOrder::Key`, `Unordered`) |
 //! | `in_flight.rs` | pure: the offset to store around records finishing out of order; key queues |
+//! | `held_keys.rs` | `Key` order through the retry chain: which keys a retry record holds |
+//! | `order.rs` | whether `Key` order can hold on this cluster, checked at start |
 //! | `process.rs` | one record: its attempt, its due time, the handler, the start of its copy |
 //! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
 //! | `route.rs` | pure decisions: which attempt, when due, which next hop |
@@ -39,7 +41,9 @@ mod dead_letters;
 mod events;
 mod forward;
 mod handler;
+mod held_keys;
 mod in_flight;
+mod order;
 mod partition;
 mod poller;
 mod process;

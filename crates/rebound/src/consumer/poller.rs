@@ -18,6 +18,7 @@ use super::partition::{self, PartitionControl};
 use super::rebalance::{commit_stored, RebalanceContext};
 use super::registry::{self, wait_for_tasks, ExitLatch, PartitionTask, Registry, Tp};
 use super::runtime::Shared;
+use crate::naming::Stage;
 use crate::record::Record;
 
 /// Runs on the `rebound-poll` thread until `stopping` is set; then stops every partition task
@@ -143,6 +144,7 @@ fn hand_out(
     let mut registry = registry::lock(registry);
     let registry = &mut *registry;
     let mut full = Vec::new();
+    let hold_keys = shared.settings.order == ProcessingOrder::Key;
     for (tp, mut records) in std::mem::take(&mut registry.polled) {
         if !registry.assigned.contains(&tp) {
             continue; // Revoked while in flight: its new owner reads it again.
@@ -155,6 +157,12 @@ fn hand_out(
         let dispatched_until = task.dispatched_until;
         records.retain(|record| record.offset() > dispatched_until);
         let Some(last) = records.last() else { continue };
+        if hold_keys && is_retry_topic(shared, &tp) {
+            for record in &records {
+                let at = (tp.topic.clone(), tp.partition, record.offset());
+                shared.held.taken(record.order_key(), at);
+            }
+        }
         task.dispatched_until = last.offset();
         let count = records.len();
         let buffered = task.buffered.fetch_add(count, Ordering::SeqCst) + count;
@@ -169,6 +177,13 @@ fn hand_out(
         }
     }
     full
+}
+
+fn is_retry_topic(shared: &Shared, tp: &Tp) -> bool {
+    matches!(
+        shared.settings.chain.stage_of(&tp.topic),
+        Some(Stage::Retry(_))
+    )
 }
 
 fn spawn_partition(

@@ -7,11 +7,14 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
 
+use super::held_keys::HeldKeys;
 use super::registry::{self, wait_for_tasks, Registry, Tp};
 
 pub(crate) struct RebalanceContext {
     pub registry: Arc<Mutex<Registry>>,
     pub grace: Duration,
+    /// Forgets the key holds of revoked partitions (their next owner counts them anew).
+    pub held: Arc<HeldKeys>,
 }
 
 impl ClientContext for RebalanceContext {}
@@ -39,6 +42,9 @@ impl ConsumerContext for RebalanceContext {
             let tasks = registry::lock(&self.registry).release(&revoked);
             wait_for_tasks(&tasks, self.grace);
             commit_stored(consumer);
+            for tp in &revoked {
+                self.held.forget(tp.partition);
+            }
             tracing::info!(partitions = %names(&revoked), "partitions revoked");
         }
     }

@@ -11,6 +11,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use super::builder::{all_chain_topics, subscribed_topics, Settings};
 use super::events::Event;
 use super::forward::Forwarder;
+use super::held_keys::HeldKeys;
+use super::order::check_key_order;
 use super::poller::poll_loop;
 use super::rebalance::RebalanceContext;
 use super::registry::{Registry, Tp};
@@ -31,6 +33,8 @@ pub(crate) struct Shared {
     pub drained: Drained,
     /// One permit per record in its handler, in `Key` and `Unordered` order (`max_in_flight`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Keys held by their records in the retry chain, in `Key` order.
+    pub held: Arc<HeldKeys>,
 }
 
 /// A task drained below the pause limit: the poller, waiting for it to catch up, goes on at once
@@ -140,10 +144,13 @@ impl RetryingConsumer {
         })
         .await?;
 
+        check_key_order(&settings, &partitions)?;
         let registry = Arc::new(Mutex::new(Registry::default()));
+        let held = Arc::new(HeldKeys::default());
         let context = RebalanceContext {
             registry: registry.clone(),
             grace: settings.grace,
+            held: held.clone(),
         };
         let mut defaults = vec![
             ("group.id", settings.group.as_str()),
@@ -174,6 +181,7 @@ impl RetryingConsumer {
             resume: resume_tx,
             drained: Drained::default(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings_max_in_flight)),
+            held,
         });
         let stopping = Arc::new(AtomicBool::new(false));
         // If this future is dropped instead of being shut down (a `select!` that lost, a task

@@ -1,0 +1,193 @@
+//! Key order through the retry chain, in [`ProcessingOrder::Key`]: a key whose record is in a
+//! retry topic holds its later records on the main topic until that record is handled or
+//! dead-lettered, while every other key flows.
+//!
+//! The count of a key's records in the chain, per partition number (a record keeps its partition
+//! number on each hop, and the consumer holds partition *p* of every chain topic, which
+//! [`check_key_order`](super::order::check_key_order) makes sure of):
+//!
+//! - a copy to a retry topic acknowledged: +1, and the copy is remembered as expected;
+//! - a retry record taken by its partition's task that this consumer did not write (it was
+//!   there before a restart or a rebalance): +1;
+//! - a retry record finished (handled, sent to the next retry topic, or dead-lettered): -1.
+//!
+//! A key is held while its count is above zero. Every change that frees a key bumps a version
+//! the main topic's tasks watch, so none misses a release.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::in_flight::OrderKey;
+use super::registry::lock;
+
+/// A record's place: topic, partition, offset.
+type Coordinates = (Arc<str>, i32, i64);
+
+/// The keys held by records in the retry chain, consumer-wide.
+pub(crate) struct HeldKeys {
+    inner: Mutex<Inner>,
+    released: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    held: HashMap<(i32, OrderKey), u32>,
+    /// Copies this consumer wrote to retry topics and has not taken back yet.
+    expected: HashSet<Coordinates>,
+    /// Per retry partition, the highest offset its task has taken (for the start-up gate).
+    taken_until: HashMap<(Arc<str>, i32), i64>,
+}
+
+impl Default for HeldKeys {
+    fn default() -> Self {
+        HeldKeys {
+            inner: Mutex::new(Inner::default()),
+            released: watch::channel(0).0,
+        }
+    }
+}
+
+impl HeldKeys {
+    /// A copy of a record with `key` was acknowledged at `copy` in a retry topic.
+    pub(crate) fn copied(&self, key: OrderKey, copy: Coordinates) {
+        let mut inner = lock(&self.inner);
+        *inner.held.entry((copy.1, key)).or_default() += 1;
+        inner.expected.insert(copy);
+    }
+
+    /// A retry partition's task took the record at `at`.
+    pub(crate) fn taken(&self, key: OrderKey, at: Coordinates) {
+        let mut inner = lock(&self.inner);
+        let until = inner
+            .taken_until
+            .entry((at.0.clone(), at.1))
+            .or_insert(at.2);
+        *until = (*until).max(at.2);
+        if !inner.expected.remove(&at) {
+            *inner.held.entry((at.1, key)).or_default() += 1;
+        }
+    }
+
+    /// A retry record of `key` on partition `partition` finished.
+    pub(crate) fn finished(&self, partition: i32, key: OrderKey) {
+        let freed = {
+            let mut inner = lock(&self.inner);
+            let slot = (partition, key);
+            match inner.held.get_mut(&slot) {
+                Some(count) if *count > 1 => {
+                    *count -= 1;
+                    false
+                }
+                Some(_) => {
+                    inner.held.remove(&slot);
+                    true
+                }
+                None => false,
+            }
+        };
+        if freed {
+            self.released.send_modify(|version| *version += 1);
+        }
+    }
+
+    /// Whether records of `key` on partition `partition` must wait.
+    pub(crate) fn is_held(&self, partition: i32, key: &OrderKey) -> bool {
+        lock(&self.inner)
+            .held
+            .contains_key(&(partition, key.clone()))
+    }
+
+    /// The highest offset taken from a retry partition, if any.
+    pub(crate) fn taken_until(&self, topic: &str, partition: i32) -> Option<i64> {
+        lock(&self.inner)
+            .taken_until
+            .iter()
+            .find(|((t, p), _)| &**t == topic && *p == partition)
+            .map(|(_, until)| *until)
+    }
+
+    /// Forgets everything about partition number `partition` of the chain: it was revoked, and
+    /// whoever owns it next counts its retry records again from the topics.
+    pub(crate) fn forget(&self, partition: i32) {
+        let mut inner = lock(&self.inner);
+        inner.held.retain(|(p, _), _| *p != partition);
+        inner.expected.retain(|(_, p, _)| *p != partition);
+        inner.taken_until.retain(|(_, p), _| *p != partition);
+    }
+
+    /// A receiver that changes whenever a key is freed.
+    pub(crate) fn watch(&self) -> watch::Receiver<u64> {
+        self.released.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn key(k: &str) -> OrderKey {
+        Some(Bytes::copy_from_slice(k.as_bytes()))
+    }
+
+    fn at(topic: &str, partition: i32, offset: i64) -> Coordinates {
+        (Arc::from(topic), partition, offset)
+    }
+
+    #[test]
+    fn a_key_is_held_from_its_copy_until_its_retry_finishes() {
+        let held = HeldKeys::default();
+        let mut released = held.watch();
+        held.copied(key("a"), at("t-retry-1000", 2, 7));
+        assert!(held.is_held(2, &key("a")));
+        assert!(!held.is_held(1, &key("a")), "per partition");
+        assert!(!held.is_held(2, &key("b")));
+        held.taken(key("a"), at("t-retry-1000", 2, 7));
+        assert!(
+            held.is_held(2, &key("a")),
+            "taken back: still one in the chain"
+        );
+        // On to the next retry topic: the copy counts before the source finishes.
+        held.copied(key("a"), at("t-retry-2000", 2, 3));
+        held.finished(2, key("a"));
+        assert!(held.is_held(2, &key("a")));
+        assert!(!released.has_changed().unwrap());
+        held.taken(key("a"), at("t-retry-2000", 2, 3));
+        held.finished(2, key("a"));
+        assert!(
+            !held.is_held(2, &key("a")),
+            "handled or dead-lettered: free"
+        );
+        assert!(released.has_changed().unwrap());
+        released.mark_unchanged();
+    }
+
+    #[test]
+    fn a_retry_record_from_before_a_restart_holds_its_key() {
+        let held = HeldKeys::default();
+        held.taken(None, at("t-retry", 0, 40));
+        assert!(held.is_held(0, &None), "keyless records are one key");
+        assert_eq!(held.taken_until("t-retry", 0), Some(40));
+        assert_eq!(held.taken_until("t-retry", 1), None);
+        held.finished(0, None);
+        assert!(!held.is_held(0, &None));
+        held.finished(0, None);
+        assert!(!held.is_held(0, &None), "never below zero");
+    }
+
+    #[test]
+    fn a_revoked_partition_is_forgotten() {
+        let held = HeldKeys::default();
+        held.copied(key("a"), at("t-retry", 3, 1));
+        held.copied(key("a"), at("t-retry", 4, 1));
+        held.forget(3);
+        assert!(!held.is_held(3, &key("a")));
+        assert!(held.is_held(4, &key("a")));
+        // Taken again by the next owner (maybe this one): counted once, not expected twice.
+        held.taken(key("a"), at("t-retry", 3, 1));
+        held.finished(3, key("a"));
+        assert!(!held.is_held(3, &key("a")));
+    }
+}
