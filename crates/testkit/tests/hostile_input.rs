@@ -8,9 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 use rebound::headers::{self as h, Headers, Provenance};
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer};
 use testkit::*;
@@ -107,21 +106,7 @@ async fn send(
     if let Some(payload) = payload {
         record = record.payload(payload);
     }
-    let delivery = producer
-        .send(record, Timeout::After(Duration::from_secs(30)))
-        .await
-        .map_err(|(e, _)| e)
-        .expect("produce");
-    (delivery.partition, delivery.offset)
-}
-
-fn kafka_headers(headers: &Headers) -> OwnedHeaders {
-    headers.iter().fold(OwnedHeaders::new(), |acc, x| {
-        acc.insert(KafkaHeader {
-            key: &x.key,
-            value: x.value.as_deref(),
-        })
-    })
+    deliver(producer, record).await
 }
 
 /// A producer that accepts records up to 2 MB (librdkafka's default limit is 1,000,000 bytes).
@@ -405,10 +390,7 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     .await;
     let dead = read_all(&dlt);
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        dead[0].payload().map(<[u8]>::len),
-        Some(big.len())
-    );
+    assert_eq!(dead[0].payload().map(<[u8]>::len), Some(big.len()));
     assert_eq!(count(&retry), 0);
     assert_eq!(calls_for(&calls, "megabyte").len(), 1);
     assert!(running.alive());
