@@ -1,5 +1,6 @@
 //! Test support for Rebound's integration tests and benchmarks, all against a real broker
-//! (`KAFKA_BROKERS`, default `127.0.0.1:9092`; `cargo xtask broker start` starts one).
+//! (`KAFKA_BROKERS`, default `127.0.0.1:9092`; `cargo xtask broker start` starts one). Without a
+//! broker there, a test fails at once with one line saying so ([`kafka`]).
 //!
 //! The one home of what the tests (and the benchmark) need around the code under test: which
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
