@@ -1,6 +1,11 @@
-//! What every scenario needs: topic names, topic creation, a batching producer that fills a topic
-//! with 200-byte JSON records, a tally of handled records with first/last timestamps, and the
-//! hand-written rdkafka consumer settings the baselines share.
+//! What every scenario needs around its measurements: a batching producer that fills a topic
+//! with 200-byte JSON records, a tally of handled records with first/last timestamps, CPU meters,
+//! and the hand-written rdkafka consumer settings the baselines share.
+//!
+//! Names, topic creation (which waits until every partition has a leader), counting and header
+//! conversion are testkit's, the same code the integration tests use: the benchmark's own copy of
+//! them once read a fresh topic's watermarks before its partitions had a leader, and the delay
+//! scenario failed with `NotLeaderForPartition`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,38 +13,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, StreamExt};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{
     BaseProducer, BaseRecord, FutureProducer, FutureRecord, Producer, ProducerContext,
 };
 use rdkafka::util::Timeout;
 use rebound::headers::Headers;
-use rebound::KafkaConfig;
+use rebound::{EpochMillis, KafkaConfig};
 use tokio_util::sync::CancellationToken;
 
 /// The size of every benchmark record's payload.
 pub const PAYLOAD_BYTES: usize = 200;
 
-/// A topic or group name no earlier run used.
+/// A topic or group name no earlier run used, `bench-` first so that a broker's benchmark
+/// topics are told from the tests' at a glance.
 pub fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "bench-{prefix}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000
-    )
+    testkit::unique(&format!("bench-{prefix}"))
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    EpochMillis::now().as_i64()
 }
 
 pub fn now_micros() -> i64 {
@@ -72,22 +65,10 @@ pub fn kind_of(payload: &[u8]) -> &str {
         .unwrap_or("")
 }
 
-/// Creates `topics` with `partitions` partitions each and waits until the metadata shows them.
+/// Creates `topics` with `partitions` partitions each and waits until every partition has a
+/// leader, so that the scenario may produce and read at once.
 pub async fn create_topics(kafka: &KafkaConfig, topics: &[&str], partitions: i32) -> Result<()> {
-    rebound::admin::create_topics(kafka, topics, partitions, -1)
-        .await
-        .with_context(|| format!("could not create {topics:?}"))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let counts = rebound::admin::partition_counts(kafka, topics)?;
-        if topics.iter().all(|t| counts.get(*t) == Some(&partitions)) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("topics {topics:?} did not show up in the metadata within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    testkit::topics::create(kafka, topics, partitions, &[]).await
 }
 
 /// Deletes topics a scenario made (best effort: a broker that cannot is left as it is).
@@ -105,28 +86,6 @@ pub async fn delete_topics(kafka: &KafkaConfig, topics: &[String]) {
     if let Err(e) = admin.delete_topics(&names, &options).await {
         eprintln!("  (could not delete the scenario's topics: {e})");
     }
-}
-
-/// Sum of high minus low watermarks over the partitions of `topic`.
-pub fn count(kafka: &KafkaConfig, topic: &str) -> Result<i64> {
-    Ok(watermarks(kafka, topic)?
-        .iter()
-        .map(|(low, high)| high - low)
-        .sum())
-}
-
-/// Low and high watermarks of each partition of `topic`, by partition number.
-pub fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i64, i64)>> {
-    let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    (0..partitions as i32)
-        .map(|p| Ok(consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?))
-        .collect()
 }
 
 /// A producer that makes big batches (linger 20 ms): Tansu reads single-record batches slowly,
@@ -152,18 +111,6 @@ pub struct Spec {
     pub headers: Option<Headers>,
 }
 
-/// `headers` as librdkafka takes them.
-pub fn kafka_headers(headers: &Headers) -> OwnedHeaders {
-    headers
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {
-            acc.insert(Header {
-                key: &h.key,
-                value: h.value.as_deref(),
-            })
-        })
-}
-
 /// Produces `n` records made by `make(i)` into `topic` with many sends in flight, and checks
 /// that the topic then holds them. Prints the rate.
 pub async fn fill(
@@ -173,7 +120,7 @@ pub async fn fill(
     make: impl Fn(u64) -> Spec,
 ) -> Result<()> {
     let producer = batching_producer(kafka)?;
-    let before = count(kafka, topic)?;
+    let before = testkit::read::count(kafka, topic)?;
     let started = Instant::now();
     let producer_ref = &producer;
     let make = &make;
@@ -185,7 +132,7 @@ pub async fn fill(
                 .key(&spec.key)
                 .payload(&spec.payload);
             if let Some(h) = &spec.headers {
-                record = record.headers(kafka_headers(h));
+                record = record.headers(testkit::kafka_headers(h));
             }
             producer_ref
                 .send(record, Timeout::Never)
@@ -198,7 +145,7 @@ pub async fn fill(
     }
     producer.flush(Duration::from_secs(60))?;
     let elapsed = started.elapsed();
-    let after = count(kafka, topic)?;
+    let after = testkit::read::count(kafka, topic)?;
     if after - before != n as i64 {
         bail!(
             "{topic} holds {} new records after producing {n}",
@@ -220,6 +167,23 @@ pub fn plain(i: u64, partitions: i32, kind: &str) -> Spec {
         key: format!("user{i}"),
         payload: payload(i, kind),
         headers: None,
+    }
+}
+
+/// Record `i` as a copy Rebound wrote of record `i` of `origin` (spread and keyed like
+/// [`plain`]): a retry-topic copy due at `retry_due` (epoch ms), or a dead letter (`None`).
+pub fn copy(i: u64, partitions: i32, origin: &str, retry_due: Option<i64>) -> Spec {
+    let partition = (i % partitions as u64) as i32;
+    Spec {
+        partition,
+        key: format!("user{i}"),
+        payload: payload(i, "ok"),
+        headers: Some(hop_headers(
+            origin,
+            partition,
+            (i / partitions as u64) as i64,
+            retry_due,
+        )),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use rebound::{Backoff, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
 
-use crate::kit::{self, Spec};
+use crate::kit;
 use crate::report::Table;
 use crate::Ctx;
 
@@ -172,20 +172,8 @@ pub async fn memory(ctx: &Ctx) -> Result<()> {
         topics.extend([main.clone(), retry.clone(), format!("{main}-dlt")]);
         let due = kit::now_ms() + 3_600_000;
         let partitions = ctx.partitions;
-        let main_ref = &main;
         kit::fill(&ctx.kafka, &retry, size, |i| {
-            let partition = (i % partitions as u64) as i32;
-            Spec {
-                partition,
-                key: format!("user{i}"),
-                payload: kit::payload(i, "ok"),
-                headers: Some(kit::hop_headers(
-                    main_ref,
-                    partition,
-                    (i / partitions as u64) as i64,
-                    Some(due),
-                )),
-            }
+            kit::copy(i, partitions, &main, Some(due))
         })
         .await?;
         for (v, (label, extra, buffered)) in variants.iter().enumerate() {

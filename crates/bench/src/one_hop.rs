@@ -155,7 +155,7 @@ fn baseline_one_hop(
         if m.topic() == main {
             tally.start();
             let headers = if spring_headers {
-                kit::kafka_headers(&kit::hop_headers(
+                testkit::kafka_headers(&kit::hop_headers(
                     &main,
                     m.partition(),
                     m.offset(),

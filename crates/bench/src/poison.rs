@@ -117,7 +117,7 @@ fn baseline_poison(
         };
         tally.start();
         state.in_flight.push_back(m.offset());
-        let headers = kit::kafka_headers(&kit::hop_headers(
+        let headers = testkit::kafka_headers(&kit::hop_headers(
             &main,
             m.partition(),
             m.offset(),

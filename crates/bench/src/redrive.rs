@@ -17,7 +17,7 @@ use rebound_ops::redrive::{redrive as rebound_redrive, RedriveOptions};
 use rebound_ops::Filter;
 use tokio_util::sync::CancellationToken;
 
-use crate::kit::{self, Spec};
+use crate::kit;
 use crate::report::{median, ratio, runs, thousands, Table};
 use crate::Ctx;
 
@@ -141,18 +141,7 @@ async fn make_dlt(ctx: &Ctx, dlt: &str, origin: &str, n: u64) -> Result<()> {
     kit::create_topics(&ctx.kafka, &[dlt], ctx.partitions).await?;
     let partitions = ctx.partitions;
     kit::fill(&ctx.kafka, dlt, n, |i| {
-        let partition = (i % partitions as u64) as i32;
-        Spec {
-            partition,
-            key: format!("user{i}"),
-            payload: kit::payload(i, "ok"),
-            headers: Some(kit::hop_headers(
-                origin,
-                partition,
-                (i / partitions as u64) as i64,
-                None,
-            )),
-        }
+        kit::copy(i, partitions, origin, None)
     })
     .await
 }

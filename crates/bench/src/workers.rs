@@ -348,9 +348,9 @@ pub async fn workers(ctx: &Ctx) -> Result<()> {
         kit::plain(i, ctx.partitions, "ok")
     })
     .await?;
-    let highs: Vec<i64> = kit::watermarks(&ctx.kafka, &topic)?
+    let highs: Vec<i64> = rebound_ops::reader::watermarks(&ctx.kafka, &topic)?
         .into_iter()
-        .map(|(_, high)| high)
+        .map(|(_, _, high)| high)
         .collect();
     let mut contenders = Vec::new();
     if ctx.runs_baseline() {

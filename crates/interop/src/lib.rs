@@ -4,13 +4,16 @@
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use rebound::headers::{Header, Headers};
 use serde_json::Value;
+// The process helpers live in testkit (the mailer's own tests use them too); re-exported so that
+// the interop tests find everything they need in `interop::*`.
+pub use testkit::process::{json_lines, service, tail, temp_dir, Process};
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
@@ -153,92 +156,9 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     path
 }
 
-/// A temporary folder of a test's own.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(testkit::unique(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The JSON lines of a file (lines that are not JSON are skipped).
-pub fn json_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// A child process killed when dropped, its output in `<dir>/<name>.log`.
-pub struct Process {
-    child: Child,
-    pub name: String,
-    pub log: PathBuf,
-}
-
-impl Process {
-    pub fn spawn(dir: &Path, name: &str, command: &mut Command) -> Process {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = command
-            .env("KAFKA_BROKERS", testkit::kafka().brokers())
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Process {
-            child,
-            name: name.to_string(),
-            log,
-        }
-    }
-
-    pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits for the process to exit; panics with its log if it failed or took too long.
-    pub fn wait_success(mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "{} failed ({status}):\n{}",
-                    self.name,
-                    self.log_text()
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} still running after {timeout:?}:\n{}",
-                self.name,
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A `mailer` subcommand as a process.
 pub fn mailer(dir: &Path, name: &str, args: &[&str]) -> Process {
-    let mut command = Command::new(workspace_binary("mailer"));
-    command
-        .args(args)
-        .env("RUST_LOG", "info,rdkafka=warn,librdkafka=error");
-    Process::spawn(dir, name, &mut command)
+    service(dir, name, &workspace_binary("mailer"), args)
 }
 
 /// Runs the `rebound` command to completion; panics with its output when it fails.
@@ -370,12 +290,6 @@ impl Spring {
     }
 }
 
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// The headers of an event (`[[name, hex or null], …]`).
 pub fn event_headers(event: &Value) -> Headers {
     event["headers"]
@@ -424,13 +338,10 @@ pub fn chain(main: &str, delays: &[u64]) -> Vec<String> {
 /// Creates every topic of `names` with `partitions` partitions (Spring's retry topics must have
 /// the main topic's partition count, as Rebound creates them, so the tests create them all).
 pub async fn create_topics(names: &[String], partitions: i32) {
-    futures_join(names.iter().map(|n| testkit::create_topic(n, partitions))).await;
-}
-
-async fn futures_join<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
-    for f in futures {
-        f.await;
-    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    testkit::Cluster::default()
+        .create_topics(&names, partitions, &[])
+        .await;
 }
 
 /// One record of a chain as the comparison sees it.

@@ -7,15 +7,8 @@ use std::time::Duration;
 
 use interop::*;
 use rebound::headers as h;
+use testkit::process::free_port;
 use testkit::{count, create_topic, read_all, text, unique, wait_until};
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_producer_rust_worker() {
@@ -23,7 +16,7 @@ async fn java_producer_rust_worker() {
     let topic = unique("email.send");
     let dlt = format!("{topic}.dlt");
     create_topic(&topic, 1).await;
-    let smtp_port = port().to_string();
+    let smtp_port = free_port().to_string();
     let smtp_out = dir.join("smtp.jsonl");
     let dlt_log = dir.join("dlt.jsonl");
     let _smtp = mailer(
@@ -110,7 +103,7 @@ async fn rust_api_spring_listener() {
     create_topics(&topics, 1).await;
     let dlt = format!("{topic}.dlt");
     let status = format!("{topic}.status");
-    let api_port = port();
+    let api_port = free_port();
     let _api = mailer(
         &dir,
         "api",

@@ -1,62 +1,16 @@
 //! The scenario end to end, with every part a real process: the API, the worker, the dead-letter
 //! worker, a real SMTP server and a webhook receiver standing in for Slack, on the real broker.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use rebound::headers::{self as h, Headers};
+use testkit::process::{free_port, json_lines, service, temp_dir, Process};
 use testkit::*;
 
-/// A `mailer` subcommand running as its own process; killed when dropped.
-struct Service(Child);
-
-impl Service {
-    fn start(dir: &Path, name: &str, args: &[&str]) -> Service {
-        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mailer"))
-            .args(args)
-            .env("KAFKA_BROKERS", kafka().brokers())
-            .env("RUST_LOG", "info,rdkafka=warn,librdkafka=error")
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        Service(child)
-    }
-
-    fn alive(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A `mailer` subcommand running as its own process on the test broker; killed when dropped.
+fn mailer(dir: &Path, name: &str, args: &[&str]) -> Process {
+    service(dir, name, Path::new(env!("CARGO_BIN_EXE_mailer")), args)
 }
 
 async fn wait_for_http(url: &str) {
@@ -74,14 +28,14 @@ async fn the_scenario_through_the_http_api() {
     let topic = unique("email.send");
     let (dlt, status_topic) = (format!("{topic}.dlt"), format!("{topic}.status"));
     create_topic(&topic, 1).await;
-    let (api_port, smtp_port, hook_port) = (port(), port(), port());
+    let (api_port, smtp_port, hook_port) = (free_port(), free_port(), free_port());
     let topics = ["--topic", &topic, "--status-topic", &status_topic];
     let (smtp_out, hook_out, dlt_log) = (
         dir.join("smtp.jsonl"),
         dir.join("hooks.jsonl"),
         dir.join("dlt.jsonl"),
     );
-    let _smtp = Service::start(
+    let _smtp = mailer(
         &dir,
         "smtp",
         &[
@@ -92,7 +46,7 @@ async fn the_scenario_through_the_http_api() {
             smtp_out.to_str().unwrap(),
         ],
     );
-    let _hook = Service::start(
+    let _hook = mailer(
         &dir,
         "hook",
         &[
@@ -103,7 +57,7 @@ async fn the_scenario_through_the_http_api() {
             hook_out.to_str().unwrap(),
         ],
     );
-    let _api = Service::start(
+    let _api = mailer(
         &dir,
         "api",
         &[
@@ -123,7 +77,7 @@ async fn the_scenario_through_the_http_api() {
         "--smtp-port",
         &smtp_port_text,
     ];
-    let _worker = Service::start(&dir, "worker", &[&worker_args[..], &topics].concat());
+    let _worker = mailer(&dir, "worker", &[&worker_args[..], &topics].concat());
     let dlt_group = unique("email-send-dlt-group");
     let webhook = format!("http://127.0.0.1:{hook_port}/services/T000/B000/secret");
     let dlt_args = [
@@ -137,7 +91,7 @@ async fn the_scenario_through_the_http_api() {
         "--alert-window-secs",
         "1",
     ];
-    let mut dlt_worker = Service::start(&dir, "dlt-worker", &[&dlt_args[..], &topics].concat());
+    let mut dlt_worker = mailer(&dir, "dlt-worker", &[&dlt_args[..], &topics].concat());
     let base = format!("http://127.0.0.1:{api_port}");
     wait_for_http(&format!("{base}/healthz")).await;
 
@@ -196,7 +150,7 @@ async fn the_scenario_through_the_http_api() {
     );
 
     // The good e-mail reached the SMTP server once, Korean intact.
-    let mails = lines(&smtp_out);
+    let mails = json_lines(&smtp_out);
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0]["to"], serde_json::json!(["member@naver.com"]));
     assert_eq!(mails[0]["subject"], "제목");
@@ -231,15 +185,15 @@ async fn the_scenario_through_the_http_api() {
 
     // Each dead letter logged once and alerted once.
     wait_until(Duration::from_secs(10), "two alerts", || async {
-        lines(&hook_out).len() == 2
+        json_lines(&hook_out).len() == 2
     })
     .await;
-    let logged = lines(&dlt_log);
+    let logged = json_lines(&dlt_log);
     assert_eq!(logged.len(), 2, "{logged:?}");
     assert!(logged.iter().any(|l| l["payload"]["subject"] == "제목"
         && l["key"] == "fail@naver.com"
         && l["attempts"] == 5));
-    let alerts = lines(&hook_out);
+    let alerts = json_lines(&hook_out);
     for recipient in ["fail@naver.com", "nobody@naver.com"] {
         assert_eq!(
             alerts
@@ -268,11 +222,11 @@ async fn slack_down_then_back_loses_no_alert() {
     let dir = temp_dir("slack-down");
     let dlt = unique("email.send") + ".dlt";
     create_topic(&dlt, 1).await;
-    let (hook_port, metrics_port) = (port(), port());
+    let (hook_port, metrics_port) = (free_port(), free_port());
     let down = dir.join("slack-is-down");
     std::fs::write(&down, "").unwrap();
     let hook_out = dir.join("hooks.jsonl");
-    let _hook = Service::start(
+    let _hook = mailer(
         &dir,
         "hook",
         &[
@@ -290,7 +244,7 @@ async fn slack_down_then_back_loses_no_alert() {
     let dlt_log = dir.join("dlt.jsonl");
     let group = unique("g");
     let status_topic = format!("{dlt}.status");
-    let mut worker = Service::start(
+    let mut worker = mailer(
         &dir,
         "dlt-worker",
         &[
@@ -345,17 +299,17 @@ async fn slack_down_then_back_loses_no_alert() {
         || async { failures().await.unwrap_or(0) >= 2 },
     )
     .await;
-    assert!(lines(&hook_out).is_empty());
+    assert!(json_lines(&hook_out).is_empty());
     assert!(worker.alive(), "the worker survives Slack being down");
 
     std::fs::remove_file(&down).unwrap();
     wait_until(
         Duration::from_secs(60),
         "every dead letter alerted after Slack came back",
-        || async { lines(&hook_out).len() == 3 },
+        || async { json_lines(&hook_out).len() == 3 },
     )
     .await;
-    let alerts = lines(&hook_out);
+    let alerts = json_lines(&hook_out);
     for i in 0..3 {
         assert!(
             alerts.iter().any(|a| a["text"]
@@ -366,7 +320,7 @@ async fn slack_down_then_back_loses_no_alert() {
         );
     }
     assert_eq!(
-        lines(&dlt_log).len(),
+        json_lines(&dlt_log).len(),
         3,
         "logged once each despite the retried alerts"
     );
@@ -380,10 +334,10 @@ async fn smtp_server_gone_then_back_loses_and_doubles_nothing() {
     let topic = unique("email.send");
     let status_topic = format!("{topic}.status");
     create_topic(&topic, 1).await;
-    let (api_port, smtp_port) = (port(), port());
+    let (api_port, smtp_port) = (free_port(), free_port());
     let smtp_out = dir.join("smtp.jsonl");
     let topics = ["--topic", &topic, "--status-topic", &status_topic];
-    let _api = Service::start(
+    let _api = mailer(
         &dir,
         "api",
         &[
@@ -406,7 +360,7 @@ async fn smtp_server_gone_then_back_loses_and_doubles_nothing() {
         "--delay-ms",
         "500",
     ];
-    let _worker = Service::start(&dir, "worker", &[&worker_args[..], &topics].concat());
+    let _worker = mailer(&dir, "worker", &[&worker_args[..], &topics].concat());
     let base = format!("http://127.0.0.1:{api_port}");
     wait_for_http(&format!("{base}/healthz")).await;
     let client = reqwest::Client::new();
@@ -445,7 +399,7 @@ async fn smtp_server_gone_then_back_loses_and_doubles_nothing() {
         || async { states().await.iter().all(|s| s == "retrying") },
     )
     .await;
-    let _smtp = Service::start(
+    let _smtp = mailer(
         &dir,
         "smtp",
         &[
@@ -462,7 +416,7 @@ async fn smtp_server_gone_then_back_loses_and_doubles_nothing() {
         || async { states().await.iter().all(|s| s == "sent") },
     )
     .await;
-    let mails = lines(&smtp_out);
+    let mails = json_lines(&smtp_out);
     let recipients: std::collections::BTreeSet<String> = mails
         .iter()
         .map(|m| m["to"][0].as_str().unwrap().to_string())

@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,6 +36,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::headers as h;
 use rebound::{Backoff, RetryPolicy, TopicChain};
+use testkit::process::Process;
 use testkit::*;
 
 const ATTEMPTS: u32 = 4;
@@ -96,7 +97,7 @@ impl Rng {
 /// One worker process of the group, with a stable instance id.
 struct Worker {
     id: String,
-    child: Child,
+    process: Process,
 }
 
 struct Fleet {
@@ -111,13 +112,11 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn spawn(&self, id: &str) -> Child {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("{id}.log")))
-            .unwrap();
-        Command::new(env!("CARGO_BIN_EXE_chaos-worker"))
+    /// Starts worker `id` on the private broker; its log (`<id>.log`) is appended to across
+    /// restarts.
+    fn spawn(&self, id: &str) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chaos-worker"));
+        command
             .args(["--topic", &self.topic, "--group", &self.group])
             .args(["--instance-id", id])
             .args(["--attempts", &ATTEMPTS.to_string(), "--delay-ms", "50"])
@@ -130,43 +129,39 @@ impl Fleet {
                     .map(|d| vec!["-X".to_string(), format!("debug={d}")])
                     .unwrap_or_default(),
             )
-            .env("KAFKA_BROKERS", self.kafka.brokers())
             .env(
                 "RUST_LOG",
                 std::env::var("REBOUND_CHAOS_WORKER_LOG")
                     .unwrap_or_else(|_| "warn,rebound=info".into()),
-            )
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start chaos-worker")
+            );
+        let log = self.dir.join(format!("{id}.log"));
+        Process::spawn_on(&self.kafka, &log, id, &mut command)
     }
 
     fn start(&mut self, id: &str) {
-        let child = self.spawn(id);
+        let process = self.spawn(id);
         self.workers.push(Worker {
             id: id.to_string(),
-            child,
+            process,
         });
     }
 
     fn kill_9(&mut self, index: usize) -> String {
         let worker = &mut self.workers[index];
-        let _ = worker.child.kill();
-        let _ = worker.child.wait();
+        worker.process.kill();
         self.kills += 1;
         worker.id.clone()
     }
 
     fn restart(&mut self, index: usize) {
         let id = self.workers[index].id.clone();
-        self.workers[index].child = self.spawn(&id);
+        self.workers[index].process = self.spawn(&id);
     }
 
     /// Restarts any worker that exited by itself, and notes it: a worker must not die.
     fn watch(&mut self) {
         for index in 0..self.workers.len() {
-            if let Ok(Some(status)) = self.workers[index].child.try_wait() {
+            if let Some(status) = self.workers[index].process.exited() {
                 let id = self.workers[index].id.clone();
                 eprintln!("chaos: worker {id} exited by itself ({status}); restarting it");
                 self.unexpected_exits.push(format!("{id}: {status}"));
@@ -178,26 +173,13 @@ impl Fleet {
     /// SIGTERM to every worker, then wait (SIGKILL after 15 s).
     fn stop_all(&mut self) {
         for worker in &self.workers {
-            let _ = Command::new("kill")
-                .args(["-TERM", &worker.child.id().to_string()])
-                .status();
+            worker.process.terminate();
         }
         let deadline = Instant::now() + Duration::from_secs(15);
         for worker in &mut self.workers {
-            while worker.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
-        }
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for worker in &mut self.workers {
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
+            worker
+                .process
+                .stop_within(deadline.saturating_duration_since(Instant::now()));
         }
     }
 }
@@ -205,10 +187,8 @@ impl Drop for Fleet {
 /// Successful handlings per worker, from the journal.
 fn handled_by_worker(path: &Path) -> String {
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
-        if let Some(worker) = line.split(' ').nth(1) {
-            *by.entry(worker.to_string()).or_default() += 1;
-        }
+    for entry in testkit::journal::read(path) {
+        *by.entry(entry.worker).or_default() += 1;
     }
     by.iter()
         .map(|(w, n)| format!("{w} {n}"))
@@ -218,15 +198,9 @@ fn handled_by_worker(path: &Path) -> String {
 
 /// Journal lines: `(id, attempt)` of every successful handling.
 fn journal(path: &Path) -> Vec<(u64, u32)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split(' ');
-            let id = parts.next()?.parse().ok()?;
-            let _worker = parts.next()?;
-            Some((id, parts.next()?.parse().ok()?))
-        })
+    testkit::journal::read(path)
+        .into_iter()
+        .map(|e| (e.id, e.attempt))
         .collect()
 }
 

@@ -8,9 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 use rebound::headers::{self as h, Headers, Provenance};
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer};
 use testkit::*;
@@ -107,21 +106,7 @@ async fn send(
     if let Some(payload) = payload {
         record = record.payload(payload);
     }
-    let delivery = producer
-        .send(record, Timeout::After(Duration::from_secs(30)))
-        .await
-        .map_err(|(e, _)| e)
-        .expect("produce");
-    (delivery.partition, delivery.offset)
-}
-
-fn kafka_headers(headers: &Headers) -> OwnedHeaders {
-    headers.iter().fold(OwnedHeaders::new(), |acc, x| {
-        acc.insert(KafkaHeader {
-            key: &x.key,
-            value: x.value.as_deref(),
-        })
-    })
+    deliver(producer, record).await
 }
 
 /// A producer that accepts records up to 2 MB (librdkafka's default limit is 1,000,000 bytes).

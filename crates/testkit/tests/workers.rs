@@ -3,96 +3,52 @@
 //! (at-least-once), losses are not.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use rebound::headers::Headers;
+use testkit::process::{temp_dir, Process};
 use testkit::*;
 
-struct Worker {
-    child: Child,
-    name: String,
+/// Starts a chain-worker named `name` on the test broker, with static membership when
+/// `is_static`. Its log is beside the journal (`journal.<name>.log`), appended to when a worker
+/// of the same name starts again.
+fn start_worker(
+    topic: &str,
+    group: &str,
+    name: &str,
+    is_static: bool,
+    journal: &Path,
+    work_ms: u64,
+) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chain-worker"));
+    if is_static {
+        command.args(["--instance-id", name]);
+    }
+    command
+        .args(["--topic", topic, "--group", group, "--name", name])
+        .args([
+            "--attempts",
+            "4",
+            "--delay-ms",
+            "300",
+            "--work-ms",
+            &work_ms.to_string(),
+        ])
+        .arg("--journal")
+        .arg(journal)
+        // The tests read "partitions assigned" from the log.
+        .env("RUST_LOG", "info,rdkafka=warn");
+    let log = journal.with_extension(format!("{name}.log"));
+    Process::spawn_on(&kafka(), &log, name, &mut command)
 }
 
-impl Worker {
-    /// Starts a worker named `name`, with static membership when `is_static`.
-    fn start(
-        topic: &str,
-        group: &str,
-        name: &str,
-        is_static: bool,
-        journal: &Path,
-        work_ms: u64,
-    ) -> Worker {
-        let log = journal.with_extension(format!("{name}.log"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chain-worker"));
-        if is_static {
-            command.args(["--instance-id", name]);
-        }
-        let child = command
-            .args(["--topic", topic, "--group", group, "--name", name])
-            .args([
-                "--attempts",
-                "4",
-                "--delay-ms",
-                "300",
-                "--work-ms",
-                &work_ms.to_string(),
-            ])
-            .arg("--journal")
-            .arg(journal)
-            .env("KAFKA_BROKERS", kafka().brokers())
-            // The tests read "partitions assigned" from the log.
-            .env("RUST_LOG", "info,rdkafka=warn")
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start chain-worker");
-        Worker {
-            child,
-            name: name.to_string(),
-        }
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Journal lines: `id worker attempt coordinates`.
+/// Journal lines as `(id, worker, attempt)`.
 fn journal(path: &Path) -> Vec<(u64, String, u32)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split(' ');
-            Some((
-                parts.next()?.parse().ok()?,
-                parts.next()?.to_string(),
-                parts.next()?.parse().ok()?,
-            ))
-        })
+    testkit::journal::read(path)
+        .into_iter()
+        .map(|e| (e.id, e.worker, e.attempt))
         .collect()
 }
 
@@ -102,12 +58,6 @@ fn dead_ids(dlt: &str) -> BTreeSet<u64> {
         .filter_map(|r| serde_json::from_slice::<serde_json::Value>(r.payload()?).ok())
         .filter_map(|v| v["id"].as_u64())
         .collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Jobs: every 3rd fails twice (handled on attempt 3), every 10th from 7 is permanent.
@@ -169,18 +119,18 @@ async fn killed_worker_loses_nothing() {
     let journal_path = dir.join("journal");
     let (ok, dead) = produce_jobs(&topic, 120).await;
 
-    let mut worker = Worker::start(&topic, &group, "kill-w1", true, &journal_path, 25);
+    let mut worker = start_worker(&topic, &group, "kill-w1", true, &journal_path, 25);
     wait_until(Duration::from_secs(60), "some progress", || async {
         journal(&journal_path).len() >= 30
     })
     .await;
-    worker.kill_9();
+    worker.kill();
     let at_kill = journal(&journal_path).len();
     assert!(
         at_kill < ok.len(),
         "the kill landed mid-run ({at_kill} handled)"
     );
-    let _restarted = Worker::start(&topic, &group, "kill-w1", true, &journal_path, 0);
+    let _restarted = start_worker(&topic, &group, "kill-w1", true, &journal_path, 0);
     wait_for_all(
         &journal_path,
         &format!("{topic}.dlt"),
@@ -220,16 +170,15 @@ async fn two_workers_share_the_group_and_one_leaves() {
 
     // Both members first, then the work: on Kafka one worker handles 200 jobs in about 3 s,
     // which can be less than the second process needs to start and join under load.
-    let mut first = Worker::start(&topic, &group, "pair-a", false, &journal_path, 40);
-    let second = Worker::start(&topic, &group, "pair-b", false, &journal_path, 40);
+    let mut first = start_worker(&topic, &group, "pair-a", false, &journal_path, 40);
+    let second = start_worker(&topic, &group, "pair-b", false, &journal_path, 40);
     wait_until(
         Duration::from_secs(60),
         "both workers hold partitions",
         || async {
-            [&first, &second].iter().all(|w| {
-                std::fs::read_to_string(journal_path.with_extension(format!("{}.log", w.name)))
-                    .is_ok_and(|log| log.contains("partitions assigned"))
-            })
+            [&first, &second]
+                .iter()
+                .all(|w| w.log_text().contains("partitions assigned"))
         },
     )
     .await;
@@ -246,6 +195,7 @@ async fn two_workers_share_the_group_and_one_leaves() {
     })
     .await;
     first.terminate();
+    first.stop_within(Duration::from_secs(60));
     wait_for_all(
         &journal_path,
         &format!("{topic}.dlt"),

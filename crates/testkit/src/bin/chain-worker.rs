@@ -4,12 +4,13 @@
 //! Payloads are JSON `{"id": N, "fail_times": K, "permanent": bool}`: the handler fails
 //! transiently on attempts 1..=K, permanently when `permanent`, and succeeds otherwise.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use rebound::{Backoff, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use testkit::journal::Journal;
+use testkit::Fate;
 
 #[derive(Parser)]
 struct Args {
@@ -61,13 +62,7 @@ async fn main() -> anyhow::Result<()> {
     let kafka = KafkaConfig::new(&args.brokers)
         .property("session.timeout.ms", "10000")
         .properties_from_args(&args.property)?;
-    let journal = Arc::new(Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&args.journal)?,
-    ));
-    let worker = args.name.clone();
+    let journal = Arc::new(Journal::open(&args.journal, &args.name)?);
     let work = Duration::from_millis(args.work_ms);
     let policy = RetryPolicy::new(args.attempts)
         .backoff(Backoff::exponential(
@@ -84,33 +79,15 @@ async fn main() -> anyhow::Result<()> {
         .shutdown_grace(Duration::from_secs(2))
         .handler(move |record: Record| {
             let journal = journal.clone();
-            let worker = worker.clone();
             async move {
                 let job: Job = record.json()?;
-                if job.permanent {
-                    return Err(Failure::permanent(rebound::failure::Message(format!(
-                        "job {} can never work",
-                        job.id
-                    ))));
-                }
-                if record.attempt() <= job.fail_times {
-                    return Err(Failure::msg(format!(
-                        "job {} fails on attempt {}",
-                        job.id,
-                        record.attempt()
-                    )));
-                }
+                let fate = Fate {
+                    fail_times: job.fail_times,
+                    permanent: job.permanent,
+                };
+                fate.judge(job.id, record.attempt())?;
                 tokio::time::sleep(work).await;
-                let line = format!(
-                    "{} {} {} {}\n",
-                    job.id,
-                    worker,
-                    record.attempt(),
-                    record.coordinates()
-                );
-                // One write per line: O_APPEND keeps the lines of concurrent workers whole
-                // (`writeln!` writes a line in pieces, which interleaved on Kafka's pace).
-                journal.lock().unwrap().write_all(line.as_bytes())?;
+                journal.handled(job.id, &record)?;
                 Ok(())
             }
         })

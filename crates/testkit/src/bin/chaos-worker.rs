@@ -2,17 +2,15 @@
 //! `{"id": N}` and decides each record's fate from its id alone ([`testkit::Fate::of`]): fail
 //! transiently on attempts `1..=fail_times`, fail permanently, or succeed.
 //!
-//! Every successful handling appends one line to the journal, shared by several processes:
-//! `id worker attempt topic-partition@offset`. Each line is written with a single `write(2)` on a
-//! file opened with `O_APPEND`, so lines of concurrent processes never interleave.
+//! Every successful handling appends one line to the journal, shared by several processes
+//! ([`testkit::journal`]).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use rebound::failure::Message;
-use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use rebound::{Backoff, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use testkit::journal::Journal;
 use testkit::Fate;
 
 #[derive(Parser)]
@@ -57,13 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let kafka = KafkaConfig::new(&args.brokers)
         .property("session.timeout.ms", "10000")
         .properties_from_args(&args.property)?;
-    let journal = Arc::new(Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&args.journal)?,
-    ));
-    let worker = args.instance_id.clone();
+    let journal = Arc::new(Journal::open(&args.journal, &args.instance_id)?);
     let policy = RetryPolicy::new(args.attempts)
         .backoff(Backoff::exponential(
             Duration::from_millis(args.delay_ms),
@@ -76,32 +68,10 @@ async fn main() -> anyhow::Result<()> {
         .shutdown_grace(Duration::from_secs(2))
         .handler(move |record: Record| {
             let journal = journal.clone();
-            let worker = worker.clone();
             async move {
                 let job: Job = record.json()?;
-                let fate = Fate::of(job.id);
-                if fate.permanent {
-                    return Err(Failure::permanent(Message(format!(
-                        "job {} can never work",
-                        job.id
-                    ))));
-                }
-                if record.attempt() <= fate.fail_times {
-                    return Err(Failure::msg(format!(
-                        "job {} fails on attempt {}",
-                        job.id,
-                        record.attempt()
-                    )));
-                }
-                let line = format!(
-                    "{} {} {} {}\n",
-                    job.id,
-                    worker,
-                    record.attempt(),
-                    record.coordinates()
-                );
-                // One write per line: O_APPEND keeps concurrent writers' lines whole.
-                journal.lock().unwrap().write_all(line.as_bytes())?;
+                Fate::of(job.id).judge(job.id, record.attempt())?;
+                journal.handled(job.id, &record)?;
                 Ok(())
             }
         })

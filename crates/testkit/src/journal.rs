@@ -1,0 +1,66 @@
+//! The journal of the test workers (`chain-worker`, `chaos-worker`): one line per successful
+//! handling, `id worker attempt topic-partition@offset`, appended by several processes to one
+//! file. The tests read it to know what was handled, by whom and on which attempt.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+use rebound::Record;
+
+/// A worker's end of the journal.
+pub struct Journal {
+    file: Mutex<File>,
+    worker: String,
+}
+
+impl Journal {
+    /// Opens `path` for appending (`O_APPEND`), as worker `worker`.
+    pub fn open(path: &Path, worker: &str) -> io::Result<Journal> {
+        Ok(Journal {
+            file: Mutex::new(OpenOptions::new().create(true).append(true).open(path)?),
+            worker: worker.to_string(),
+        })
+    }
+
+    /// Notes that job `id` was handled from `record`. One `write(2)` per line: with `O_APPEND`
+    /// the lines of concurrent workers stay whole (`writeln!` writes a line in pieces, which
+    /// interleaved on Kafka's pace).
+    pub fn handled(&self, id: u64, record: &Record) -> io::Result<()> {
+        let line = format!(
+            "{id} {} {} {}\n",
+            self.worker,
+            record.attempt(),
+            record.coordinates()
+        );
+        self.file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write_all(line.as_bytes())
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: u64,
+    pub worker: String,
+    pub attempt: u32,
+}
+
+/// Every whole line of the journal at `path` (none before the first is written).
+pub fn read(path: &Path) -> Vec<Entry> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            Some(Entry {
+                id: parts.next()?.parse().ok()?,
+                worker: parts.next()?.to_string(),
+                attempt: parts.next()?.parse().ok()?,
+            })
+        })
+        .collect()
+}

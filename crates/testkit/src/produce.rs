@@ -1,0 +1,69 @@
+//! Producing records the way Rebound's own copies are produced (idempotent, acknowledged by all
+//! in-sync replicas), and Rebound's headers as librdkafka takes them.
+
+use std::time::Duration;
+
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rebound::headers::Headers;
+
+use crate::broker::Cluster;
+
+impl Cluster {
+    /// An idempotent producer with `acks=all` and a short linger.
+    pub fn producer(&self) -> FutureProducer {
+        self.0
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "2"),
+            ])
+            .create()
+            .unwrap()
+    }
+}
+
+/// `headers` as librdkafka takes them, in order, null values kept.
+pub fn kafka_headers(headers: &Headers) -> OwnedHeaders {
+    headers
+        .iter()
+        .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {
+            acc.insert(KafkaHeader {
+                key: &h.key,
+                value: h.value.as_deref(),
+            })
+        })
+}
+
+/// Produces one record and waits for the broker's acknowledgement.
+pub async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: Option<i32>,
+    key: Option<&str>,
+    payload: &[u8],
+    headers: &Headers,
+) -> (i32, i64) {
+    let mut record = FutureRecord::<str, [u8]>::to(topic)
+        .payload(payload)
+        .headers(kafka_headers(headers));
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    deliver(producer, record).await
+}
+
+/// Sends `record` as it is (any payload, or none; raw headers) and waits for the broker's
+/// acknowledgement: its partition and offset.
+pub async fn deliver(producer: &FutureProducer, record: FutureRecord<'_, str, [u8]>) -> (i32, i64) {
+    let delivery = producer
+        .send(record, Timeout::After(Duration::from_secs(30)))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produce");
+    (delivery.partition, delivery.offset)
+}
