@@ -84,7 +84,8 @@ pub(crate) async fn run(
                         offsets.set(offset);
                     }
                     if frees_holds {
-                        shared.held.finished(tp.partition, finished.key.clone());
+                        let at = (tp.topic.clone(), tp.partition, finished.offset);
+                        shared.held.finished(finished.key.clone(), at);
                     }
                 }
                 // A record stopped before it was done stays unfinished: nothing past it is

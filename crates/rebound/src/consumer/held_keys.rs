@@ -11,6 +11,10 @@
 //!   there before a restart or a rebalance): +1;
 //! - a retry record finished (handled, sent to the next retry topic, or dead-lettered): -1.
 //!
+//! A copy can be taken back before its acknowledgement reaches the forwarder (the broker answers
+//! the consumer's fetch first): then the take counts it and the acknowledgement does not, so
+//! each record in the chain counts once whichever comes first.
+//!
 //! A key is held while its count is above zero. Every change that frees a key bumps a version
 //! the main topic's tasks watch, so none misses a release.
 
@@ -36,6 +40,8 @@ struct Inner {
     held: HashMap<(i32, OrderKey), u32>,
     /// Copies this consumer wrote to retry topics and has not taken back yet.
     expected: HashSet<Coordinates>,
+    /// Retry records counted when taken (not expected then), until they finish.
+    counted_on_take: HashSet<Coordinates>,
     /// Per retry partition, the highest offset its task has taken (for the start-up gate).
     taken_until: HashMap<(Arc<str>, i32), i64>,
 }
@@ -53,6 +59,9 @@ impl HeldKeys {
     /// A copy of a record with `key` was acknowledged at `copy` in a retry topic.
     pub(crate) fn copied(&self, key: OrderKey, copy: Coordinates) {
         let mut inner = lock(&self.inner);
+        if inner.counted_on_take.contains(&copy) {
+            return; // Taken back before this acknowledgement: already counted.
+        }
         *inner.held.entry((copy.1, key)).or_default() += 1;
         inner.expected.insert(copy);
     }
@@ -67,14 +76,16 @@ impl HeldKeys {
         *until = (*until).max(at.2);
         if !inner.expected.remove(&at) {
             *inner.held.entry((at.1, key)).or_default() += 1;
+            inner.counted_on_take.insert(at);
         }
     }
 
-    /// A retry record of `key` on partition `partition` finished.
-    pub(crate) fn finished(&self, partition: i32, key: OrderKey) {
+    /// The retry record of `key` at `at` finished.
+    pub(crate) fn finished(&self, key: OrderKey, at: Coordinates) {
         let freed = {
             let mut inner = lock(&self.inner);
-            let slot = (partition, key);
+            let slot = (at.1, key);
+            inner.counted_on_take.remove(&at);
             match inner.held.get_mut(&slot) {
                 Some(count) if *count > 1 => {
                     *count -= 1;
@@ -114,6 +125,7 @@ impl HeldKeys {
         let mut inner = lock(&self.inner);
         inner.held.retain(|(p, _), _| *p != partition);
         inner.expected.retain(|(_, p, _)| *p != partition);
+        inner.counted_on_take.retain(|(_, p, _)| *p != partition);
         inner.taken_until.retain(|(_, p), _| *p != partition);
     }
 
@@ -151,11 +163,11 @@ mod tests {
         );
         // On to the next retry topic: the copy counts before the source finishes.
         held.copied(key("a"), at("t-retry-2000", 2, 3));
-        held.finished(2, key("a"));
+        held.finished(key("a"), at("t-retry-1000", 2, 7));
         assert!(held.is_held(2, &key("a")));
         assert!(!released.has_changed().unwrap());
         held.taken(key("a"), at("t-retry-2000", 2, 3));
-        held.finished(2, key("a"));
+        held.finished(key("a"), at("t-retry-2000", 2, 3));
         assert!(
             !held.is_held(2, &key("a")),
             "handled or dead-lettered: free"
@@ -171,10 +183,20 @@ mod tests {
         assert!(held.is_held(0, &None), "keyless records are one key");
         assert_eq!(held.taken_until("t-retry", 0), Some(40));
         assert_eq!(held.taken_until("t-retry", 1), None);
-        held.finished(0, None);
+        held.finished(None, at("t-retry", 0, 40));
         assert!(!held.is_held(0, &None));
-        held.finished(0, None);
+        held.finished(None, at("t-retry", 0, 40));
         assert!(!held.is_held(0, &None), "never below zero");
+    }
+
+    #[test]
+    fn a_copy_taken_back_before_its_acknowledgement_counts_once() {
+        let held = HeldKeys::default();
+        held.taken(key("a"), at("t-retry", 1, 9));
+        held.copied(key("a"), at("t-retry", 1, 9));
+        assert!(held.is_held(1, &key("a")));
+        held.finished(key("a"), at("t-retry", 1, 9));
+        assert!(!held.is_held(1, &key("a")), "one record, counted once");
     }
 
     #[test]
@@ -187,7 +209,7 @@ mod tests {
         assert!(held.is_held(4, &key("a")));
         // Taken again by the next owner (maybe this one): counted once, not expected twice.
         held.taken(key("a"), at("t-retry", 3, 1));
-        held.finished(3, key("a"));
+        held.finished(key("a"), at("t-retry", 3, 1));
         assert!(!held.is_held(3, &key("a")));
     }
 }
