@@ -8,11 +8,14 @@
 //!   Slack, grouping floods.
 //! - [`smtp_sink`], [`webhook_sink`]: a real SMTP server and a Slack stand-in for the demo and tests.
 //! - [`demo`]: runs all of it with sample traffic and prints what happened.
+//! - [`config`]: the services' settings (flags, environment, `--config` file); [`logging`]: their
+//!   log lines.
 
 pub mod api;
 pub mod config;
 pub mod demo;
 pub mod dlt_worker;
+pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod smtp_sink;

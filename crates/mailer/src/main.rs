@@ -3,13 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use mailer::config::{self, pick, Kafka};
+use mailer::config::{ApiArgs, DltArgs, WorkerArgs};
 use mailer::metrics::Metrics;
-use mailer::worker::{SmtpSettings, TlsMode};
-use rebound::{Backoff, RetryPolicy};
 
 /// The e-mail system of the scenario, on Rebound.
 ///
@@ -27,13 +24,22 @@ struct Cli {
     command: Command,
 }
 
+/// How a service's settings resolve, under each service's options.
+const SETTINGS_HELP: &str = "Each setting: the flag, else its environment variable, else the key \
+of the --config file with the flag's name in snake_case (--smtp-port: smtp_port = 2525), else the \
+default. A key no service knows, or a value of the wrong type, stops the service with an error \
+naming the file, the key and the line.";
+
 #[derive(Subcommand)]
 enum Command {
     /// The producer service: POST /emails, GET /emails/{id}, /healthz, /metrics.
+    #[command(after_help = SETTINGS_HELP)]
     Api(ApiArgs),
     /// The e-mail service: consumes email.send and sends over SMTP with retry topics and a DLT.
+    #[command(after_help = SETTINGS_HELP)]
     Worker(WorkerArgs),
     /// The dead-letter service: logs each dead letter as JSON and alerts Slack.
+    #[command(after_help = SETTINGS_HELP)]
     DltWorker(DltArgs),
     /// A real SMTP server for the demo and tests (451 for fail@naver.com, 550 for nobody@naver.com).
     SmtpSink(SmtpSinkArgs),
@@ -41,89 +47,6 @@ enum Command {
     WebhookSink(WebhookSinkArgs),
     /// Run the whole scenario locally and print what happened (needs a broker: `cargo xtask demo`).
     Demo(mailer::demo::DemoArgs),
-}
-
-#[derive(Args)]
-struct ApiArgs {
-    #[command(flatten)]
-    kafka: Kafka,
-    /// Address to listen on.
-    #[arg(long, env = "MAILER_LISTEN")]
-    listen: Option<SocketAddr>,
-    /// How long to wait for Kafka's acknowledgement before answering 503.
-    #[arg(long, env = "MAILER_SEND_TIMEOUT_MS")]
-    send_timeout_ms: Option<u64>,
-    /// Requests per second allowed per client address (bursts of twice that); more get 429.
-    /// 0 turns the limit off.
-    #[arg(long, env = "MAILER_RATE_LIMIT")]
-    rate_limit: Option<f64>,
-}
-
-#[derive(Args)]
-struct WorkerArgs {
-    #[command(flatten)]
-    kafka: Kafka,
-    /// Consumer group.
-    #[arg(long, env = "MAILER_GROUP")]
-    group: Option<String>,
-    /// Static group membership id: give each worker its own, stable across restarts.
-    #[arg(long, env = "MAILER_INSTANCE_ID")]
-    instance_id: Option<String>,
-    /// Deliveries in all, the first included.
-    #[arg(long, env = "MAILER_ATTEMPTS")]
-    attempts: Option<u32>,
-    /// Delay before the first retry, ms.
-    #[arg(long, env = "MAILER_DELAY_MS")]
-    delay_ms: Option<u64>,
-    /// Growth of the delay per retry.
-    #[arg(long, env = "MAILER_MULTIPLIER")]
-    multiplier: Option<f64>,
-    /// Cap on the delay, ms.
-    #[arg(long, env = "MAILER_MAX_DELAY_MS")]
-    max_delay_ms: Option<u64>,
-    /// Suffix of the dead-letter topic.
-    #[arg(long, env = "MAILER_DLT_SUFFIX")]
-    dlt_suffix: Option<String>,
-    #[arg(long, env = "MAILER_SMTP_HOST")]
-    smtp_host: Option<String>,
-    #[arg(long, env = "MAILER_SMTP_PORT")]
-    smtp_port: Option<u16>,
-    #[arg(long, env = "MAILER_SMTP_TLS", value_enum)]
-    smtp_tls: Option<TlsMode>,
-    #[arg(long, env = "MAILER_SMTP_USERNAME")]
-    smtp_username: Option<String>,
-    /// Prefer the environment variable for secrets.
-    #[arg(long, env = "MAILER_SMTP_PASSWORD", hide_env_values = true)]
-    smtp_password: Option<String>,
-    #[arg(long, env = "MAILER_SMTP_TIMEOUT_MS")]
-    smtp_timeout_ms: Option<u64>,
-    /// Where to serve GET /metrics.
-    #[arg(long, env = "MAILER_METRICS_LISTEN")]
-    metrics_listen: Option<SocketAddr>,
-}
-
-#[derive(Args)]
-struct DltArgs {
-    #[command(flatten)]
-    kafka: Kafka,
-    #[arg(long, env = "MAILER_DLT_GROUP")]
-    group: Option<String>,
-    #[arg(long, env = "MAILER_INSTANCE_ID")]
-    instance_id: Option<String>,
-    /// Append the JSON log lines to this file as well as stdout.
-    #[arg(long, env = "MAILER_DLT_LOG_FILE")]
-    log_file: Option<PathBuf>,
-    /// Do not print the JSON log lines to stdout.
-    #[arg(long)]
-    no_stdout: bool,
-    /// Slack incoming-webhook URL (a secret: prefer the environment variable).
-    #[arg(long, env = "MAILER_SLACK_WEBHOOK", hide_env_values = true)]
-    slack_webhook: Option<String>,
-    /// Dead letters with the same error within this many seconds make one alert and one summary.
-    #[arg(long, env = "MAILER_ALERT_WINDOW_SECS")]
-    alert_window_secs: Option<u64>,
-    #[arg(long, env = "MAILER_METRICS_LISTEN")]
-    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Args)]
@@ -157,106 +80,48 @@ struct WebhookSinkArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    config::init_logging();
+    mailer::logging::init_logging();
     match Cli::parse().command {
         Command::Api(args) => {
-            let file = args.kafka.file()?;
-            let listen = pick(args.listen, &file, "listen", "127.0.0.1:8080".parse()?);
-            let timeout = pick(args.send_timeout_ms, &file, "send_timeout_ms", 5000);
+            let s = args.resolve()?;
             mailer::api::run(
-                args.kafka.kafka()?,
-                args.kafka.topic(),
-                args.kafka.status_topic(),
-                listen,
-                Duration::from_millis(timeout),
-                Some(pick(args.rate_limit, &file, "rate_limit", 100.0)).filter(|r| *r > 0.0),
+                s.shared.kafka,
+                s.shared.topic,
+                s.shared.status_topic,
+                s.listen,
+                s.send_timeout,
+                s.rate_limit,
             )
             .await
         }
         Command::Worker(args) => {
-            let file = args.kafka.file()?;
-            let delay = Duration::from_millis(pick(args.delay_ms, &file, "delay_ms", 1000));
-            let multiplier = pick(args.multiplier, &file, "multiplier", 2.0);
-            let max_delay =
-                Duration::from_millis(pick(args.max_delay_ms, &file, "max_delay_ms", 30_000));
-            let backoff = if multiplier == 1.0 {
-                Backoff::Fixed(delay)
-            } else {
-                Backoff::exponential(delay, multiplier).with_max(max_delay)
-            };
-            let policy = RetryPolicy::new(pick(args.attempts, &file, "attempts", 5))
-                .backoff(backoff)
-                .dlt_suffix(pick(
-                    args.dlt_suffix,
-                    &file,
-                    "dlt_suffix",
-                    ".dlt".to_string(),
-                ));
-            let metrics = Arc::new(Metrics::default());
-            if let Some(listen) = args
-                .metrics_listen
-                .or_else(|| file.string("metrics_listen").and_then(|s| s.parse().ok()))
-            {
-                tokio::spawn(mailer::metrics::serve(listen, metrics.clone()));
-            }
-            let smtp = SmtpSettings {
-                host: pick(args.smtp_host, &file, "smtp_host", "127.0.0.1".to_string()),
-                port: pick(args.smtp_port, &file, "smtp_port", 25),
-                tls: args.smtp_tls.unwrap_or_default(),
-                username: args.smtp_username.or_else(|| file.string("smtp_username")),
-                password: args.smtp_password.or_else(|| file.string("smtp_password")),
-                timeout: Duration::from_millis(pick(
-                    args.smtp_timeout_ms,
-                    &file,
-                    "smtp_timeout_ms",
-                    10_000,
-                )),
-            };
+            let s = args.resolve()?;
             mailer::worker::Worker {
-                kafka: args.kafka.kafka()?,
-                topic: args.kafka.topic(),
-                group: pick(args.group, &file, "group", "email-send-group".to_string()),
-                instance_id: args.instance_id.or_else(|| file.string("instance_id")),
-                policy,
-                smtp,
-                status_topic: args.kafka.status_topic(),
-                metrics,
+                kafka: s.shared.kafka,
+                topic: s.shared.topic,
+                group: s.group,
+                instance_id: s.instance_id,
+                policy: s.policy,
+                smtp: s.smtp,
+                status_topic: s.shared.status_topic,
+                metrics: serve_metrics(s.metrics_listen),
             }
             .run()
             .await
         }
         Command::DltWorker(args) => {
-            let file = args.kafka.file()?;
-            let metrics = Arc::new(Metrics::default());
-            if let Some(listen) = args
-                .metrics_listen
-                .or_else(|| file.string("metrics_listen").and_then(|s| s.parse().ok()))
-            {
-                tokio::spawn(mailer::metrics::serve(listen, metrics.clone()));
-            }
+            let s = args.resolve()?;
             mailer::dlt_worker::DltWorker {
-                kafka: args.kafka.kafka()?,
-                dlt_topic: args.kafka.dlt_topic(),
-                group: pick(
-                    args.group,
-                    &file,
-                    "dlt_group",
-                    "email-send-dlt-group".to_string(),
-                ),
-                instance_id: args.instance_id.or_else(|| file.string("instance_id")),
-                status_topic: args.kafka.status_topic(),
-                log_stdout: !args.no_stdout,
-                log_file: args
-                    .log_file
-                    .or_else(|| file.string("dlt_log_file").map(PathBuf::from)),
-                slack_webhook: args.slack_webhook.or_else(|| file.string("slack_webhook")),
-                group_window: Duration::from_secs(pick(
-                    args.alert_window_secs,
-                    &file,
-                    "alert_window_secs",
-                    60,
-                )),
-                metrics,
+                kafka: s.shared.kafka,
+                dlt_topic: s.shared.dlt_topic,
+                group: s.group,
+                instance_id: s.instance_id,
+                status_topic: s.shared.status_topic,
+                log_stdout: s.log_stdout,
+                log_file: s.log_file,
+                slack_webhook: s.slack_webhook,
+                group_window: s.group_window,
+                metrics: serve_metrics(s.metrics_listen),
             }
             .run()
             .await
@@ -283,4 +148,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => mailer::demo::run(args).await,
     }
+}
+
+/// The service's metrics, served at `GET /metrics` on `listen` when given.
+fn serve_metrics(listen: Option<SocketAddr>) -> Arc<Metrics> {
+    let metrics = Arc::new(Metrics::default());
+    if let Some(listen) = listen {
+        tokio::spawn(mailer::metrics::serve(listen, metrics.clone()));
+    }
+    metrics
 }

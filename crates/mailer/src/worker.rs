@@ -19,7 +19,10 @@ use crate::message::EmailMessage;
 use crate::metrics::Metrics;
 use crate::status::{now_ms, State, StatusEvent, StatusPublisher};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+/// How the worker speaks TLS to the SMTP server; the same names for the flag, the environment
+/// and the `--config` file: `none`, `starttls`, `tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// Plain SMTP (a relay on loopback or a private network).
     #[default]

@@ -1,0 +1,403 @@
+//! The services' flags (each with its environment variable) and how they resolve, with the
+//! `--config` file and the defaults, into the settings a service runs with: a flag wins over its
+//! environment variable (clap decides that), which wins over the file's key, which wins over the
+//! default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use rebound::{Backoff, KafkaConfig, RetryPolicy};
+
+use super::file::{ConfigError, File};
+use crate::worker::{SmtpSettings, TlsMode};
+
+/// What every Kafka-facing service takes.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Bootstrap servers [default: 127.0.0.1:9092]
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub brokers: Option<String>,
+    /// Any librdkafka property, repeatable: -X security.protocol=SASL_SSL (over the file's
+    /// `[properties]` table)
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
+    /// The topic e-mails are published to [default: email.send]
+    #[arg(long, env = "MAILER_TOPIC")]
+    pub topic: Option<String>,
+    /// The dead-letter topic [default: <topic>.dlt]
+    #[arg(long, env = "MAILER_DLT_TOPIC")]
+    pub dlt_topic: Option<String>,
+    /// The topic of delivery status events [default: email.status]
+    #[arg(long, env = "MAILER_STATUS_TOPIC")]
+    pub status_topic: Option<String>,
+    /// A TOML file with any of these settings, under the flags' names in snake_case
+    /// (`smtp_port = 2525`); a flag or variable given wins over it. A key no service knows, or a
+    /// value of the wrong type, is an error.
+    #[arg(long, env = "MAILER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The settings every Kafka-facing service resolves.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub kafka: KafkaConfig,
+    pub topic: String,
+    pub dlt_topic: String,
+    pub status_topic: String,
+}
+
+impl Common {
+    /// Reads the `--config` file once and resolves the shared settings; the file is handed back
+    /// for the service's own.
+    pub fn resolve(self) -> Result<(Shared, File), ConfigError> {
+        let file = File::read(self.config.as_deref())?;
+        let brokers = self
+            .brokers
+            .or_else(|| file.brokers.clone())
+            .unwrap_or_else(|| "127.0.0.1:9092".into());
+        let kafka = file
+            .properties
+            .iter()
+            .fold(KafkaConfig::new(brokers), |kafka, (key, value)| {
+                kafka.property(key, value.to_string())
+            })
+            .properties_from_args(&self.property)?;
+        let topic = self
+            .topic
+            .or_else(|| file.topic.clone())
+            .unwrap_or_else(|| "email.send".into());
+        let dlt_topic = self
+            .dlt_topic
+            .or_else(|| file.dlt_topic.clone())
+            .unwrap_or_else(|| format!("{topic}.dlt"));
+        let status_topic = self
+            .status_topic
+            .or_else(|| file.status_topic.clone())
+            .unwrap_or_else(|| "email.status".into());
+        let shared = Shared {
+            kafka,
+            topic,
+            dlt_topic,
+            status_topic,
+        };
+        Ok((shared, file))
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "MAILER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// How long to wait for Kafka's acknowledgement before answering 503, ms [default: 5000]
+    #[arg(long, env = "MAILER_SEND_TIMEOUT_MS")]
+    pub send_timeout_ms: Option<u64>,
+    /// Requests per second allowed per client address (bursts of twice that); more get 429.
+    /// 0 turns the limit off [default: 100]
+    #[arg(long, env = "MAILER_RATE_LIMIT")]
+    pub rate_limit: Option<f64>,
+}
+
+/// What `mailer api` runs with.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub shared: Shared,
+    pub listen: SocketAddr,
+    pub send_timeout: Duration,
+    /// `None`: no limit.
+    pub rate_limit: Option<f64>,
+}
+
+impl ApiArgs {
+    pub fn resolve(self) -> Result<ApiSettings, ConfigError> {
+        let (shared, file) = self.common.resolve()?;
+        Ok(ApiSettings {
+            shared,
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            send_timeout: Duration::from_millis(
+                self.send_timeout_ms
+                    .or(file.send_timeout_ms)
+                    .unwrap_or(5000),
+            ),
+            rate_limit: Some(self.rate_limit.or(file.rate_limit).unwrap_or(100.0))
+                .filter(|r| *r > 0.0),
+        })
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Consumer group [default: email-send-group]
+    #[arg(long, env = "MAILER_GROUP")]
+    pub group: Option<String>,
+    /// Static group membership id: give each worker its own, stable across restarts
+    #[arg(long, env = "MAILER_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Deliveries in all, the first included [default: 5]
+    #[arg(long, env = "MAILER_ATTEMPTS")]
+    pub attempts: Option<u32>,
+    /// Delay before the first retry, ms [default: 1000]
+    #[arg(long, env = "MAILER_DELAY_MS")]
+    pub delay_ms: Option<u64>,
+    /// Growth of the delay per retry; 1 keeps it fixed [default: 2]
+    #[arg(long, env = "MAILER_MULTIPLIER")]
+    pub multiplier: Option<f64>,
+    /// Cap on the delay, ms [default: 30000]
+    #[arg(long, env = "MAILER_MAX_DELAY_MS")]
+    pub max_delay_ms: Option<u64>,
+    /// Suffix of the dead-letter topic [default: .dlt]
+    #[arg(long, env = "MAILER_DLT_SUFFIX")]
+    pub dlt_suffix: Option<String>,
+    /// SMTP server host [default: 127.0.0.1]
+    #[arg(long, env = "MAILER_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP server port [default: 25]
+    #[arg(long, env = "MAILER_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// TLS to the SMTP server [default: none]
+    #[arg(long, env = "MAILER_SMTP_TLS", value_enum)]
+    pub smtp_tls: Option<TlsMode>,
+    /// SMTP user name (with the password: authenticate)
+    #[arg(long, env = "MAILER_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// SMTP password; prefer the environment variable for secrets
+    #[arg(long, env = "MAILER_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// Give up on an SMTP exchange after this long, ms (a transient failure) [default: 10000]
+    #[arg(long, env = "MAILER_SMTP_TIMEOUT_MS")]
+    pub smtp_timeout_ms: Option<u64>,
+    /// Where to serve GET /metrics [default: nowhere]
+    #[arg(long, env = "MAILER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// What `mailer worker` runs with.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub shared: Shared,
+    pub group: String,
+    pub instance_id: Option<String>,
+    pub policy: RetryPolicy,
+    pub smtp: SmtpSettings,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl WorkerArgs {
+    pub fn resolve(self) -> Result<WorkerSettings, ConfigError> {
+        let (shared, file) = self.common.resolve()?;
+        let delay = Duration::from_millis(self.delay_ms.or(file.delay_ms).unwrap_or(1000));
+        let multiplier = self.multiplier.or(file.multiplier).unwrap_or(2.0);
+        let max_delay =
+            Duration::from_millis(self.max_delay_ms.or(file.max_delay_ms).unwrap_or(30_000));
+        let backoff = if multiplier == 1.0 {
+            Backoff::Fixed(delay)
+        } else {
+            Backoff::exponential(delay, multiplier).with_max(max_delay)
+        };
+        let policy = RetryPolicy::new(self.attempts.or(file.attempts).unwrap_or(5))
+            .backoff(backoff)
+            .dlt_suffix(
+                self.dlt_suffix
+                    .or(file.dlt_suffix)
+                    .unwrap_or_else(|| ".dlt".into()),
+            );
+        let smtp = SmtpSettings {
+            host: self
+                .smtp_host
+                .or(file.smtp_host)
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: self.smtp_port.or(file.smtp_port).unwrap_or(25),
+            tls: self.smtp_tls.or(file.smtp_tls).unwrap_or_default(),
+            username: self.smtp_username.or(file.smtp_username),
+            password: self.smtp_password.or(file.smtp_password),
+            timeout: Duration::from_millis(
+                self.smtp_timeout_ms
+                    .or(file.smtp_timeout_ms)
+                    .unwrap_or(10_000),
+            ),
+        };
+        Ok(WorkerSettings {
+            shared,
+            group: self
+                .group
+                .or(file.group)
+                .unwrap_or_else(|| "email-send-group".into()),
+            instance_id: self.instance_id.or(file.instance_id),
+            policy,
+            smtp,
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
+        })
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DltArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Consumer group of the dead-letter topic (file key: `dlt_group`)
+    /// [default: email-send-dlt-group]
+    #[arg(long, env = "MAILER_DLT_GROUP")]
+    pub group: Option<String>,
+    /// Static group membership id: give each worker its own, stable across restarts
+    #[arg(long, env = "MAILER_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Append the JSON log lines to this file as well as stdout (file key: `dlt_log_file`)
+    #[arg(long, env = "MAILER_DLT_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Do not print the JSON log lines to stdout
+    #[arg(long)]
+    pub no_stdout: bool,
+    /// Slack incoming-webhook URL (a secret: prefer the environment variable)
+    #[arg(long, env = "MAILER_SLACK_WEBHOOK", hide_env_values = true)]
+    pub slack_webhook: Option<String>,
+    /// Dead letters with the same error within this many seconds make one alert and one summary
+    /// [default: 60]
+    #[arg(long, env = "MAILER_ALERT_WINDOW_SECS")]
+    pub alert_window_secs: Option<u64>,
+    /// Where to serve GET /metrics [default: nowhere]
+    #[arg(long, env = "MAILER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// What `mailer dlt-worker` runs with.
+#[derive(Debug, Clone)]
+pub struct DltSettings {
+    pub shared: Shared,
+    pub group: String,
+    pub instance_id: Option<String>,
+    pub log_stdout: bool,
+    pub log_file: Option<PathBuf>,
+    pub slack_webhook: Option<String>,
+    pub group_window: Duration,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl DltArgs {
+    pub fn resolve(self) -> Result<DltSettings, ConfigError> {
+        let (shared, file) = self.common.resolve()?;
+        Ok(DltSettings {
+            shared,
+            group: self
+                .group
+                .or(file.dlt_group)
+                .unwrap_or_else(|| "email-send-dlt-group".into()),
+            instance_id: self.instance_id.or(file.instance_id),
+            log_stdout: !(self.no_stdout || file.no_stdout.unwrap_or(false)),
+            log_file: self.log_file.or(file.dlt_log_file),
+            slack_webhook: self.slack_webhook.or(file.slack_webhook),
+            group_window: Duration::from_secs(
+                self.alert_window_secs
+                    .or(file.alert_window_secs)
+                    .unwrap_or(60),
+            ),
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Worker {
+        #[command(flatten)]
+        args: WorkerArgs,
+    }
+
+    #[derive(Parser)]
+    struct Dlt {
+        #[command(flatten)]
+        args: DltArgs,
+    }
+
+    fn parse<P: Parser>(flags: &[&str]) -> P {
+        P::try_parse_from(std::iter::once("mailer").chain(flags.iter().copied())).unwrap()
+    }
+
+    /// The only test that sets `MAILER_*` variables (the process's environment is shared by the
+    /// tests running beside it): every case runs here, one after the other.
+    #[test]
+    fn a_flag_wins_over_the_environment_which_wins_over_the_file_which_wins_over_the_default() {
+        let dir = std::env::temp_dir().join(format!("mailer-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mailer.toml");
+        std::fs::write(
+            &file,
+            "smtp_port = 2525\ntopic = \"from-file\"\ndlt_group = \"dlt-from-file\"\n\
+             no_stdout = true\n[properties]\n\"client.id\" = \"from-file\"\n",
+        )
+        .unwrap();
+        let config = file.to_str().unwrap();
+        // (uses the file, MAILER_SMTP_PORT, --smtp-port, the port the worker uses)
+        let cases: &[(bool, Option<&str>, Option<&str>, u16)] = &[
+            (false, None, None, 25),
+            (true, None, None, 2525),
+            (true, Some("2526"), None, 2526),
+            (true, Some("2526"), Some("2527"), 2527),
+            (false, Some("2526"), None, 2526),
+            (false, None, Some("2527"), 2527),
+        ];
+        for (with_file, env, flag, port) in cases {
+            match env {
+                Some(value) => std::env::set_var("MAILER_SMTP_PORT", value),
+                None => std::env::remove_var("MAILER_SMTP_PORT"),
+            }
+            let mut flags = Vec::new();
+            if *with_file {
+                flags.extend(["--config", config]);
+            }
+            if let Some(flag) = flag {
+                flags.extend(["--smtp-port", flag]);
+            }
+            let settings = parse::<Worker>(&flags).args.resolve().unwrap();
+            assert_eq!(
+                settings.smtp.port, *port,
+                "file {with_file}, env {env:?}, flag {flag:?}"
+            );
+        }
+        std::env::remove_var("MAILER_SMTP_PORT");
+
+        // The shared settings and the dead-letter worker's own keys follow the same order.
+        let settings = parse::<Worker>(&["--config", config, "-X", "client.id=from-flag"])
+            .args
+            .resolve()
+            .unwrap();
+        assert_eq!(settings.shared.topic, "from-file");
+        assert_eq!(settings.shared.dlt_topic, "from-file.dlt");
+        assert_eq!(
+            settings.shared.kafka.properties().last(),
+            Some(&("client.id".to_string(), "from-flag".to_string())),
+            "-X after the file's [properties]: later wins"
+        );
+        let dlt = parse::<Dlt>(&["--config", config]).args.resolve().unwrap();
+        assert_eq!(
+            (dlt.group.as_str(), dlt.log_stdout),
+            ("dlt-from-file", false)
+        );
+        let dlt = parse::<Dlt>(&["--config", config, "--group", "g"])
+            .args
+            .resolve()
+            .unwrap();
+        assert_eq!(dlt.group, "g");
+
+        // A bad file stops every service, whatever the flags say.
+        std::fs::write(&file, "smtp_port = \"2525\"\n").unwrap();
+        let error = parse::<Worker>(&["--config", config, "--smtp-port", "25"])
+            .args
+            .resolve()
+            .unwrap_err();
+        assert!(error.to_string().contains("key `smtp_port`"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
