@@ -159,6 +159,11 @@ impl Ledger {
     }
 }
 
+/// A fresh identifier for one run of an operation: the `run` of the entries it writes.
+pub(crate) fn run_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

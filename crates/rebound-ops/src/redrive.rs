@@ -12,9 +12,10 @@ use rebound::{EpochMillis, KafkaConfig};
 
 use crate::dead_letter::{Position, Status};
 use crate::error::Error;
-use crate::ledger::{Action, Entry, Ledger};
+use crate::filter::Filter;
+use crate::ledger::{run_id, Action, Entry, Ledger};
+use crate::list::{list_with, Listed, Source};
 use crate::write::Writer;
-use crate::{list_with, run_id, Filter, Listed, Source};
 
 #[derive(Debug, Clone)]
 pub struct RedriveOptions {

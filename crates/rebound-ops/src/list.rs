@@ -1,0 +1,107 @@
+//! Listing dead letters with their handling state: the DLT (or its archive) read once, each
+//! record joined with what the ledger says about it, kept if the filter selects it.
+
+use std::collections::HashMap;
+
+use rebound::KafkaConfig;
+
+use crate::dead_letter::{DeadLetter, Position, Status};
+use crate::error::Error;
+use crate::filter::Filter;
+use crate::ledger::{History, Ledger};
+use crate::reader;
+
+/// A dead letter with its handling state.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The dead letter, decoded.
+    pub dead_letter: DeadLetter,
+    /// Its handling state (pending when the ledger does not mention it).
+    pub status: Status,
+    /// What the ledger says about it.
+    pub history: History,
+    /// Its key in the ledger: `p@o`, or `archive:p@o` for an archived copy.
+    pub ledger_key: String,
+}
+
+impl Listed {
+    /// `dead_letter`, read from `source`, with its ledger `history`.
+    pub fn new(dead_letter: DeadLetter, source: Source, history: History) -> Listed {
+        let prefix = match source {
+            Source::Dlt => "",
+            Source::Archive => "archive:",
+        };
+        Listed {
+            ledger_key: format!("{prefix}{}", dead_letter.position()),
+            status: history.status(),
+            dead_letter,
+            history,
+        }
+    }
+}
+
+/// Where dead letters are read from: the DLT itself, or the archive of discarded ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// The dead-letter topic.
+    #[default]
+    Dlt,
+    /// `<dlt>.archive`: the copies of discarded dead letters.
+    Archive,
+}
+
+/// The dead letters of `dlt` (or of its archive) that `filter` selects, oldest first.
+pub fn list(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    source: Source,
+    filter: &Filter,
+) -> Result<Vec<Listed>, Error> {
+    let ledger = Ledger::read(kafka, dlt)?;
+    let histories = ledger.histories();
+    list_with(kafka, dlt, source, filter, &histories)
+}
+
+/// [`list`] with the ledger already read: redrive and discard read it once for both.
+pub(crate) fn list_with(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    source: Source,
+    filter: &Filter,
+    histories: &HashMap<String, History>,
+) -> Result<Vec<Listed>, Error> {
+    let topic = match source {
+        Source::Dlt => dlt.to_string(),
+        Source::Archive => rebound::naming::archive_topic(dlt),
+    };
+    let mut selection = filter.selection();
+    for record in reader::read_to_end(kafka, &topic)? {
+        let mut listed = Listed::new(DeadLetter::from_record(record), source, History::default());
+        if let Some(history) = histories.get(&listed.ledger_key) {
+            listed.status = history.status();
+            listed.history = history.clone();
+        }
+        selection.offer(listed);
+    }
+    Ok(selection.finish())
+}
+
+/// One dead letter by position, whatever its state.
+pub fn show(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    source: Source,
+    position: Position,
+) -> Result<Listed, Error> {
+    let filter = Filter {
+        positions: vec![position],
+        ..Filter::default()
+    };
+    list(kafka, dlt, source, &filter)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound {
+            topic: dlt.to_string(),
+            position,
+        })
+}
