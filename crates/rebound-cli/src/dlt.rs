@@ -238,12 +238,12 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             });
             tokio::task::spawn_blocking(move || {
                 ops::reader::follow(&kafka, &dlt, from_beginning, &stop, |record| {
-                    let listed = Listed {
-                        ledger_key: String::new(),
-                        status: ops::Status::Pending,
-                        history: Default::default(),
-                        dead_letter: DeadLetter::from_record(record),
-                    };
+                    // A live dead letter has no ledger history yet.
+                    let listed = Listed::new(
+                        DeadLetter::from_record(record),
+                        Source::Dlt,
+                        ops::History::default(),
+                    );
                     print_list(std::slice::from_ref(&listed), json);
                 })
             })

@@ -2,44 +2,13 @@
 //! Rebound, from Spring's retry-topic chain (`kafka_original-*`) or Spring's plain dead-letter
 //! publisher (`kafka_dlt-*`), or with no headers at all.
 
-use std::fmt;
 use std::str::FromStr;
 
 use rebound::headers::{DeadLetterMarks, FailureInfo, Provenance};
 use rebound::{EpochMillis, Record};
 
-/// Where a dead letter sits in its DLT: `partition@offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Position {
-    pub partition: i32,
-    pub offset: i64,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.partition, self.offset)
-    }
-}
-
-impl FromStr for Position {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (p, o) = s
-            .split_once('@')
-            .ok_or_else(|| format!("`{s}` is not partition@offset (example: 0@17)"))?;
-        Ok(Position {
-            partition: p
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad partition in `{s}`"))?,
-            offset: o
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad offset in `{s}`"))?,
-        })
-    }
-}
+use crate::error::ParseError;
+use crate::id::Position;
 
 /// The handling state of a dead letter, from the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,16 +30,14 @@ impl Status {
 }
 
 impl FromStr for Status {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "pending" => Ok(Status::Pending),
             "redriven" => Ok(Status::Redriven),
             "discarded" => Ok(Status::Discarded),
-            other => Err(format!(
-                "unknown status `{other}` (pending, redriven, discarded)"
-            )),
+            other => Err(ParseError::UnknownStatus(other.to_string())),
         }
     }
 }

@@ -5,11 +5,12 @@ use rebound::headers::DiscardStamp;
 use rebound::naming::archive_topic;
 use rebound::{EpochMillis, KafkaConfig};
 
-use crate::dead_letter::{Position, Status};
+use crate::dead_letter::Status;
 use crate::error::Error;
 use crate::filter::Filter;
+use crate::id::{Position, Source};
 use crate::ledger::{run_id, Action, Entry, Ledger};
-use crate::list::{list_with, Source};
+use crate::list::list_with;
 use crate::write::Writer;
 
 #[derive(Debug, Clone, Default)]
@@ -79,13 +80,13 @@ pub async fn discard(
         writer
             .record(&[Entry {
                 v: 1,
-                dead_letter: listed.ledger_key.clone(),
+                dead_letter: listed.id,
                 action: Action::Discarded,
                 run: report.run.clone(),
                 by: by.to_string(),
                 at: EpochMillis::now(),
                 to: Some(archive.clone()),
-                copy: Some(copy.to_string()),
+                copy: Some(copy),
                 reason: Some(reason.to_string()),
                 force: false,
             }])

@@ -5,7 +5,8 @@ use regex::Regex;
 
 use rebound::EpochMillis;
 
-use crate::dead_letter::{DeadLetter, Position, Status};
+use crate::dead_letter::{DeadLetter, Status};
+use crate::id::Position;
 use crate::list::Listed;
 
 /// Which dead letters an operation applies to. Every condition given must hold; the default

@@ -25,6 +25,7 @@ use rebound::{EpochMillis, KafkaConfig};
 
 use crate::dead_letter::Status;
 use crate::error::Error;
+use crate::id::{DeadLetterId, Position};
 use crate::reader;
 
 /// A claim older than this without an answer is taken as abandoned (its run crashed).
@@ -44,8 +45,8 @@ pub enum Action {
 pub struct Entry {
     /// Format version.
     pub v: u32,
-    /// The dead letter: `p@o`, or `archive:p@o`.
-    pub dead_letter: String,
+    /// The dead letter: `p@o`, or `archive:p@o` (in the JSON).
+    pub dead_letter: DeadLetterId,
     pub action: Action,
     /// The run (one redrive or discard command) that wrote it.
     pub run: String,
@@ -56,7 +57,7 @@ pub struct Entry {
     pub to: Option<String>,
     /// The copy's `p@o` in `to` (redriven) or in the archive (discarded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copy: Option<String>,
+    pub copy: Option<Position>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -101,10 +102,10 @@ impl Ledger {
     }
 
     /// The history of every dead letter the ledger mentions.
-    pub fn histories(&self) -> HashMap<String, History> {
-        let mut histories: HashMap<String, History> = HashMap::new();
+    pub fn histories(&self) -> HashMap<DeadLetterId, History> {
+        let mut histories: HashMap<DeadLetterId, History> = HashMap::new();
         for (_, entry) in &self.entries {
-            let history = histories.entry(entry.dead_letter.clone()).or_default();
+            let history = histories.entry(entry.dead_letter).or_default();
             match entry.action {
                 Action::Redriven => {
                     history.status = Some(Status::Redriven);
@@ -119,16 +120,16 @@ impl Ledger {
     }
 
     /// The dead letters whose claim by `run` is granted (see the module docs).
-    pub fn granted(&self, run: &str, now: EpochMillis) -> Vec<String> {
+    pub fn granted(&self, run: &str, now: EpochMillis) -> Vec<DeadLetterId> {
         #[derive(Default)]
         struct State {
             active: Option<(String, EpochMillis)>,
             done: bool,
         }
-        let mut states: HashMap<&str, State> = HashMap::new();
+        let mut states: HashMap<DeadLetterId, State> = HashMap::new();
         let mut granted = Vec::new();
         for (_, entry) in &self.entries {
-            let state = states.entry(entry.dead_letter.as_str()).or_default();
+            let state = states.entry(entry.dead_letter).or_default();
             let active_elsewhere = state.active.as_ref().is_some_and(|(r, at)| {
                 r != &entry.run && now.since(*at).is_none_or(|age| age < STALE_CLAIM)
             });
@@ -138,7 +139,7 @@ impl Ledger {
                     if !blocked {
                         state.active = Some((entry.run.clone(), entry.at));
                         if entry.run == run {
-                            granted.push(entry.dead_letter.clone());
+                            granted.push(entry.dead_letter);
                         }
                     }
                 }
@@ -168,12 +169,20 @@ pub(crate) fn run_id() -> String {
 mod tests {
     use super::*;
 
+    fn id(text: &str) -> DeadLetterId {
+        text.parse().unwrap()
+    }
+
+    fn texts(ids: Vec<DeadLetterId>) -> Vec<String> {
+        ids.iter().map(DeadLetterId::to_string).collect()
+    }
+
     fn entry(dl: &str, action: Action, run: &str, at: i64) -> (i64, Entry) {
         (
             0,
             Entry {
                 v: 1,
-                dead_letter: dl.into(),
+                dead_letter: id(dl),
                 action,
                 run: run.into(),
                 by: "tester".into(),
@@ -196,8 +205,8 @@ mod tests {
                 entry("0@2", Action::Claim, "a", 2),
             ],
         };
-        assert_eq!(ledger.granted("a", EpochMillis::new(10)), ["0@1"]);
-        assert_eq!(ledger.granted("b", EpochMillis::new(10)), ["0@2"]);
+        assert_eq!(texts(ledger.granted("a", EpochMillis::new(10))), ["0@1"]);
+        assert_eq!(texts(ledger.granted("b", EpochMillis::new(10))), ["0@2"]);
     }
 
     #[test]
@@ -220,7 +229,7 @@ mod tests {
             },
         ));
         assert_eq!(
-            Ledger { entries }.granted("c", EpochMillis::new(10)),
+            texts(Ledger { entries }.granted("c", EpochMillis::new(10))),
             ["0@1"]
         );
     }
@@ -237,8 +246,34 @@ mod tests {
             ],
         };
         let later = EpochMillis::new(STALE_CLAIM.as_millis() as i64 + 1);
-        assert_eq!(ledger.granted("b", later), ["0@1", "0@2"]);
-        assert_eq!(ledger.granted("b", EpochMillis::new(10)), ["0@1"]);
+        assert_eq!(texts(ledger.granted("b", later)), ["0@1", "0@2"]);
+        assert_eq!(texts(ledger.granted("b", EpochMillis::new(10))), ["0@1"]);
+    }
+
+    #[test]
+    fn entries_keep_their_json() {
+        let redriven = Entry {
+            to: Some("email.send".into()),
+            copy: Some(Position {
+                partition: 2,
+                offset: 40,
+            }),
+            ..entry("3@17", Action::Redriven, "r1", 1_764_320_000_000).1
+        };
+        let json = r#"{"v":1,"dead_letter":"3@17","action":"redriven","run":"r1","by":"tester","at":1764320000000,"to":"email.send","copy":"2@40"}"#;
+        assert_eq!(serde_json::to_string(&redriven).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Entry>(json).unwrap(), redriven);
+        let discarded = Entry {
+            reason: Some("탈퇴한 사용자".into()),
+            force: true,
+            ..entry("archive:0@5", Action::Discarded, "r2", 7).1
+        };
+        let json = r#"{"v":1,"dead_letter":"archive:0@5","action":"discarded","run":"r2","by":"tester","at":7,"reason":"탈퇴한 사용자","force":true}"#;
+        assert_eq!(serde_json::to_string(&discarded).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Entry>(json).unwrap(), discarded);
+        // An entry whose dead letter is not an id is unreadable (and skipped by `read`).
+        let foreign = json.replace("archive:0@5", "somewhere");
+        assert!(serde_json::from_str::<Entry>(&foreign).is_err());
     }
 
     #[test]
@@ -251,8 +286,8 @@ mod tests {
             ],
         };
         let h = ledger.histories();
-        assert_eq!(h["0@1"].status(), Status::Redriven);
-        assert_eq!(h["0@1"].redrives, 1);
-        assert_eq!(h["0@2"].status(), Status::Discarded);
+        assert_eq!(h[&id("0@1")].status(), Status::Redriven);
+        assert_eq!(h[&id("0@1")].redrives, 1);
+        assert_eq!(h[&id("0@2")].status(), Status::Discarded);
     }
 }

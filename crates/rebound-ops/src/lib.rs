@@ -26,6 +26,7 @@ pub mod dead_letter;
 pub mod discard;
 mod error;
 mod filter;
+mod id;
 pub mod ledger;
 mod list;
 pub mod reader;
@@ -34,11 +35,12 @@ pub mod stats;
 pub mod topics;
 mod write;
 
-pub use dead_letter::{DeadLetter, Position, Status};
-pub use error::Error;
+pub use dead_letter::{DeadLetter, Status};
+pub use error::{Error, ParseError};
 pub use filter::Filter;
+pub use id::{DeadLetterId, Position, Source};
 pub use ledger::{History, Ledger};
-pub use list::{list, show, Listed, Source};
+pub use list::{list, show, Listed};
 
 /// `user@host` of whoever runs the operation, for the ledger.
 pub fn operator_name() -> String {

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use rebound::KafkaConfig;
 
-use crate::dead_letter::{DeadLetter, Position, Status};
+use crate::dead_letter::{DeadLetter, Status};
 use crate::error::Error;
 use crate::filter::Filter;
+use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{History, Ledger};
 use crate::reader;
 
@@ -20,34 +21,20 @@ pub struct Listed {
     pub status: Status,
     /// What the ledger says about it.
     pub history: History,
-    /// Its key in the ledger: `p@o`, or `archive:p@o` for an archived copy.
-    pub ledger_key: String,
+    /// Which dead letter it is: its key in the ledger.
+    pub id: DeadLetterId,
 }
 
 impl Listed {
     /// `dead_letter`, read from `source`, with its ledger `history`.
     pub fn new(dead_letter: DeadLetter, source: Source, history: History) -> Listed {
-        let prefix = match source {
-            Source::Dlt => "",
-            Source::Archive => "archive:",
-        };
         Listed {
-            ledger_key: format!("{prefix}{}", dead_letter.position()),
+            id: DeadLetterId::new(source, dead_letter.position()),
             status: history.status(),
             dead_letter,
             history,
         }
     }
-}
-
-/// Where dead letters are read from: the DLT itself, or the archive of discarded ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Source {
-    /// The dead-letter topic.
-    #[default]
-    Dlt,
-    /// `<dlt>.archive`: the copies of discarded dead letters.
-    Archive,
 }
 
 /// The dead letters of `dlt` (or of its archive) that `filter` selects, oldest first.
@@ -68,16 +55,13 @@ pub(crate) fn list_with(
     dlt: &str,
     source: Source,
     filter: &Filter,
-    histories: &HashMap<String, History>,
+    histories: &HashMap<DeadLetterId, History>,
 ) -> Result<Vec<Listed>, Error> {
-    let topic = match source {
-        Source::Dlt => dlt.to_string(),
-        Source::Archive => rebound::naming::archive_topic(dlt),
-    };
+    let topic = source.topic(dlt);
     let mut selection = filter.selection();
     for record in reader::read_to_end(kafka, &topic)? {
         let mut listed = Listed::new(DeadLetter::from_record(record), source, History::default());
-        if let Some(history) = histories.get(&listed.ledger_key) {
+        if let Some(history) = histories.get(&listed.id) {
             listed.status = history.status();
             listed.history = history.clone();
         }

@@ -10,11 +10,12 @@ use tokio_util::sync::CancellationToken;
 use rebound::headers::RedriveStamp;
 use rebound::{EpochMillis, KafkaConfig};
 
-use crate::dead_letter::{Position, Status};
+use crate::dead_letter::Status;
 use crate::error::Error;
 use crate::filter::Filter;
+use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{run_id, Action, Entry, Ledger};
-use crate::list::{list_with, Listed, Source};
+use crate::list::{list_with, Listed};
 use crate::write::Writer;
 
 #[derive(Debug, Clone)]
@@ -138,13 +139,13 @@ pub async fn redrive(
     let claims = entries(&report.run, options, &plans, Action::Claim);
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
-    let granted: std::collections::HashSet<String> = Ledger::read(kafka, dlt)?
+    let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)?
         .granted(&report.run, EpochMillis::now())
         .into_iter()
         .collect();
     let (mine, theirs): (Vec<Plan>, Vec<Plan>) = plans
         .into_iter()
-        .partition(|p| granted.contains(&p.listed.ledger_key));
+        .partition(|p| granted.contains(&p.listed.id));
     for plan in theirs {
         let reason = "claimed by another redrive run at the same time".to_string();
         report.outcomes.push((
@@ -286,11 +287,11 @@ async fn send_one(
     let mut done = entry(
         run,
         options,
-        &plan.listed.ledger_key,
+        plan.listed.id,
         Action::Redriven,
         Some(&plan.topic),
     );
-    done.copy = Some(copy.to_string());
+    done.copy = Some(copy);
     writer.record(&[done]).await?;
     Ok((
         dl.position(),
@@ -307,7 +308,7 @@ fn entries(run: &str, options: &RedriveOptions, plans: &[Plan], action: Action) 
         .iter()
         .map(|p| {
             let to = (action == Action::Claim).then_some(p.topic.as_str());
-            entry(run, options, &p.listed.ledger_key, action, to)
+            entry(run, options, p.listed.id, action, to)
         })
         .collect()
 }
@@ -315,13 +316,13 @@ fn entries(run: &str, options: &RedriveOptions, plans: &[Plan], action: Action) 
 fn entry(
     run: &str,
     options: &RedriveOptions,
-    key: &str,
+    dead_letter: DeadLetterId,
     action: Action,
     to: Option<&str>,
 ) -> Entry {
     Entry {
         v: 1,
-        dead_letter: key.to_string(),
+        dead_letter,
         action,
         run: run.to_string(),
         by: options.by.clone(),

@@ -12,8 +12,8 @@ use rebound::config::{KafkaConfig, RELIABLE_PRODUCER};
 use rebound::headers::Headers;
 use rebound::naming::{archive_topic, ledger_topic};
 
-use crate::dead_letter::Position;
 use crate::error::Error;
+use crate::id::Position;
 use crate::ledger::Entry;
 
 pub(crate) struct Writer {
@@ -79,11 +79,12 @@ impl Writer {
     pub async fn record(&self, entries: &[Entry]) -> Result<(), Error> {
         let sends = entries.iter().map(|entry| {
             let json = serde_json::to_vec(entry).expect("ledger entries serialize");
+            let key = entry.dead_letter.to_string();
             async move {
                 self.send(
                     &self.ledger,
                     Some(0),
-                    Some(entry.dead_letter.as_bytes()),
+                    Some(key.as_bytes()),
                     Some(&json),
                     &Headers::new(),
                 )
