@@ -13,6 +13,7 @@ use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 use tokio_util::sync::CancellationToken;
 
 use crate::filters::{format_time, Selection};
+use crate::skips::skip_text;
 
 #[derive(Subcommand, Debug)]
 pub enum DltCommand {
@@ -212,7 +213,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 }
             }
             for (position, why) in &report.skipped {
-                println!("{position}\tskipped: {why}");
+                println!("{position}\tskipped: {}", skip_text(why));
             }
             let verb = if dry_run {
                 "would discard"
@@ -314,7 +315,9 @@ async fn redrive(
                 copy: Some(copy),
             } => println!("{position}\tsent to {topic}-{copy}"),
             Outcome::Sent { topic, copy: None } => println!("{position}\twould be sent to {topic}"),
-            Outcome::Skipped { reason } => println!("{position}\tskipped: {reason}"),
+            Outcome::Skipped { reason } => {
+                println!("{position}\tskipped: {}", skip_text(reason))
+            }
         }
     }
     let elapsed = started.elapsed().as_secs_f64();

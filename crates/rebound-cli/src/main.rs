@@ -3,6 +3,7 @@
 mod connection;
 mod dlt;
 mod filters;
+mod skips;
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@ use crate::filter::Filter;
 use crate::id::{Position, Source};
 use crate::ledger::{run_id, Action, Entry, Ledger};
 use crate::list::list_with;
+use crate::skip::SkipReason;
 use crate::write::Writer;
 
 #[derive(Debug, Clone, Default)]
@@ -19,7 +20,7 @@ pub struct DiscardReport {
     pub dry_run: bool,
     /// Discarded dead letters and where their archive copy is.
     pub archived: Vec<(Position, Option<Position>)>,
-    pub skipped: Vec<(Position, String)>,
+    pub skipped: Vec<(Position, SkipReason)>,
 }
 
 pub async fn discard(
@@ -41,7 +42,7 @@ pub async fn discard(
         .into_iter()
         .partition(|l| l.status == Status::Pending);
     for listed in done {
-        let why = format!("already {}", listed.status.as_str());
+        let why = SkipReason::AlreadyHandled(listed.status);
         report.skipped.push((listed.dead_letter.position(), why));
     }
     if dry_run {

@@ -31,6 +31,7 @@ pub mod ledger;
 mod list;
 pub mod reader;
 pub mod redrive;
+mod skip;
 pub mod stats;
 pub mod topics;
 mod write;
@@ -41,6 +42,7 @@ pub use filter::Filter;
 pub use id::{DeadLetterId, Position, Source};
 pub use ledger::{History, Ledger};
 pub use list::{list, show, Listed};
+pub use skip::SkipReason;
 
 /// `user@host` of whoever runs the operation, for the ledger.
 pub fn operator_name() -> String {

@@ -10,13 +10,17 @@ use tokio_util::sync::CancellationToken;
 use rebound::headers::RedriveStamp;
 use rebound::{EpochMillis, KafkaConfig};
 
-use crate::dead_letter::Status;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{run_id, Action, Entry, Ledger};
-use crate::list::{list_with, Listed};
+use crate::list::list_with;
+use crate::skip::SkipReason;
 use crate::write::Writer;
+
+mod plan;
+
+use plan::{plan, Plan};
 
 #[derive(Debug, Clone)]
 pub struct RedriveOptions {
@@ -58,7 +62,7 @@ pub enum Outcome {
         copy: Option<Position>,
     },
     Skipped {
-        reason: String,
+        reason: SkipReason,
     },
 }
 
@@ -85,12 +89,6 @@ impl RedriveReport {
 
 /// Progress callbacks: `(done, total)` after each record.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
-
-struct Plan {
-    listed: Listed,
-    topic: String,
-    partition: Option<i32>,
-}
 
 /// Redrives what `filter` selects. `cancel` stops it between records: what was sent is recorded,
 /// the rest is released.
@@ -147,10 +145,11 @@ pub async fn redrive(
         .into_iter()
         .partition(|p| granted.contains(&p.listed.id));
     for plan in theirs {
-        let reason = "claimed by another redrive run at the same time".to_string();
         report.outcomes.push((
             plan.listed.dead_letter.position(),
-            Outcome::Skipped { reason },
+            Outcome::Skipped {
+                reason: SkipReason::ClaimedByAnotherRun,
+            },
         ));
     }
 
@@ -201,55 +200,15 @@ pub async fn redrive(
         let released = entries(&report.run, options, &unsent, Action::Released);
         writer.record(&released).await?;
         for plan in unsent {
-            let reason = "interrupted before sending".to_string();
             report.outcomes.push((
                 plan.listed.dead_letter.position(),
-                Outcome::Skipped { reason },
+                Outcome::Skipped {
+                    reason: SkipReason::Interrupted,
+                },
             ));
         }
     }
     Ok(report)
-}
-
-fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, String> {
-    // Never, even with --force: the copy would be an empty record in place of the real one.
-    if let Some(omitted) = &listed.dead_letter.payload_omitted {
-        return Err(format!(
-            "its payload was too large to be dead-lettered: {omitted}; re-publish that record instead"
-        ));
-    }
-    if !options.force {
-        match listed.status {
-            Status::Redriven => {
-                return Err("already redriven (use --force to send it again)".into())
-            }
-            Status::Discarded if options.source == Source::Dlt => {
-                return Err("discarded (redrive it from the archive)".into())
-            }
-            _ => {}
-        }
-        let times = listed.dead_letter.redrive_count + listed.history.redrives;
-        if times >= options.poison_after {
-            return Err(format!(
-                "poison loop: redriven {times} times already (use --force)"
-            ));
-        }
-    }
-    let origin = listed.dead_letter.origin.as_ref();
-    let topic = options
-        .to
-        .clone()
-        .or_else(|| origin.map(|o| o.topic.clone()))
-        .ok_or("no original topic in its headers: name one with --to")?;
-    // Back to the same partition when going home; elsewhere the key decides.
-    let partition = origin
-        .filter(|o| options.to.is_none() || options.to.as_deref() == Some(o.topic.as_str()))
-        .and_then(|o| o.partition);
-    Ok(Plan {
-        listed,
-        topic,
-        partition,
-    })
 }
 
 async fn send_one(
