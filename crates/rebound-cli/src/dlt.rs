@@ -13,6 +13,7 @@ use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 use tokio_util::sync::CancellationToken;
 
 use crate::filters::{format_time, Selection};
+use crate::operator::operator_name;
 use crate::skips::skip_text;
 
 #[derive(Subcommand, Debug)]
@@ -182,13 +183,13 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 dry_run,
                 rate,
                 force,
-                by: by.unwrap_or_else(ops::operator_name),
                 poison_after,
                 source: if archived {
                     Source::Archive
                 } else {
                     Source::Dlt
                 },
+                ..RedriveOptions::new(by.unwrap_or_else(operator_name))
             };
             redrive(&kafka, &dlt, &selection, &options).await?;
         }
@@ -199,7 +200,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             dry_run,
             by,
         } => {
-            let by = by.unwrap_or_else(ops::operator_name);
+            let by = by.unwrap_or_else(operator_name);
             let report =
                 ops::discard::discard(&kafka, &dlt, &selection.filter()?, &reason, &by, dry_run)
                     .await?;

@@ -3,6 +3,7 @@
 mod connection;
 mod dlt;
 mod filters;
+mod operator;
 mod skips;
 
 use std::time::Duration;

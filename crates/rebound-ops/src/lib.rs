@@ -43,17 +43,3 @@ pub use id::{DeadLetterId, Position, Source};
 pub use ledger::{History, Ledger};
 pub use list::{list, show, Listed};
 pub use skip::SkipReason;
-
-/// `user@host` of whoever runs the operation, for the ledger.
-pub fn operator_name() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
-}

@@ -22,10 +22,12 @@ mod plan;
 
 use plan::{plan, Plan};
 
+/// How a redrive runs. [`RedriveOptions::new`] gives the defaults; the fields are the knobs.
 #[derive(Debug, Clone)]
 pub struct RedriveOptions {
     /// Send here instead of each dead letter's original topic.
     pub to: Option<String>,
+    /// Plan only: report what would be sent, write nothing (not even a claim).
     pub dry_run: bool,
     /// Records per second, at most.
     pub rate: Option<f64>,
@@ -39,14 +41,18 @@ pub struct RedriveOptions {
     pub source: Source,
 }
 
-impl Default for RedriveOptions {
-    fn default() -> Self {
+impl RedriveOptions {
+    /// A redrive run by `by` (who, for the ledger and the copies' headers: the library does not
+    /// guess it from the environment, its caller knows who is acting): from the DLT, back to each
+    /// dead letter's original topic, as fast as the cluster acknowledges, skipping what was
+    /// redriven already and poison loops (3 redrives).
+    pub fn new(by: impl Into<String>) -> Self {
         RedriveOptions {
             to: None,
             dry_run: false,
             rate: None,
             force: false,
-            by: super::operator_name(),
+            by: by.into(),
             poison_after: 3,
             source: Source::Dlt,
         }

@@ -118,10 +118,7 @@ mod tests {
     }
 
     fn options(f: impl FnOnce(&mut RedriveOptions)) -> RedriveOptions {
-        let mut options = RedriveOptions {
-            by: "tester".into(),
-            ..RedriveOptions::default()
-        };
+        let mut options = RedriveOptions::new("tester");
         f(&mut options);
         options
     }
