@@ -135,7 +135,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             } else {
                 Source::Dlt
             };
-            let listed = ops::list(&kafka, &dlt, source, &selection.filter()?)?;
+            let listed = ops::list(&kafka, &dlt, source, &selection.filter()?).await?;
             print_list(&listed, json);
         }
         DltCommand::Archive {
@@ -143,7 +143,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             selection,
             json,
         } => {
-            let listed = ops::list(&kafka, &dlt, Source::Archive, &selection.filter()?)?;
+            let listed = ops::list(&kafka, &dlt, Source::Archive, &selection.filter()?).await?;
             print_list(&listed, json);
         }
         DltCommand::Show {
@@ -157,7 +157,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             } else {
                 Source::Dlt
             };
-            let listed = ops::show(&kafka, &dlt, source, position)?;
+            let listed = ops::show(&kafka, &dlt, source, position).await?;
             if json {
                 println!("{}", detail_json(&listed));
             } else {
@@ -256,7 +256,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             selection,
             json,
         } => {
-            let listed = ops::list(&kafka, &dlt, Source::Dlt, &selection.filter()?)?;
+            let listed = ops::list(&kafka, &dlt, Source::Dlt, &selection.filter()?).await?;
             let stats = ops::stats::stats(&listed, rebound::EpochMillis::now());
             if json {
                 println!("{}", serde_json::to_string(&stats)?);

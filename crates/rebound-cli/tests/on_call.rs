@@ -308,7 +308,9 @@ async fn discard_archives_first_and_the_archive_can_be_redriven() {
     assert_eq!(entry["action"], "discarded");
     assert_eq!(entry["copy"], "0@0");
 
-    let listed = ops::list(&kafka(), &dlt, Source::Dlt, &Filter::default()).unwrap();
+    let listed = ops::list(&kafka(), &dlt, Source::Dlt, &Filter::default())
+        .await
+        .unwrap();
     let statuses: Vec<Status> = listed.iter().map(|l| l.status).collect();
     assert_eq!(
         statuses,

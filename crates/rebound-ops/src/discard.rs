@@ -31,8 +31,8 @@ pub async fn discard(
     by: &str,
     dry_run: bool,
 ) -> Result<DiscardReport, Error> {
-    let histories = Ledger::read(kafka, dlt)?.histories();
-    let selected = list_with(kafka, dlt, Source::Dlt, filter, &histories)?;
+    let histories = Ledger::read(kafka, dlt).await?.histories();
+    let selected = list_with(kafka, dlt, Source::Dlt, filter, &histories).await?;
     let mut report = DiscardReport {
         run: run_id(),
         dry_run,

@@ -85,9 +85,9 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
+    pub async fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
         let mut entries = Vec::new();
-        for record in reader::read_to_end(kafka, &ledger_topic(dlt))? {
+        for record in reader::read_to_end(kafka, &ledger_topic(dlt)).await? {
             // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
             // one bad line must not lock operators out.
             match record.payload().map(serde_json::from_slice::<Entry>) {

@@ -12,9 +12,10 @@
 //! use rebound::KafkaConfig;
 //! use rebound_ops::{Filter, Source};
 //!
-//! # fn main() -> Result<(), rebound_ops::Error> {
+//! # async fn run() -> Result<(), rebound_ops::Error> {
 //! let kafka = KafkaConfig::from_env();
-//! for listed in rebound_ops::list(&kafka, "email.send.dlt", Source::Dlt, &Filter::default())? {
+//! let listed = rebound_ops::list(&kafka, "email.send.dlt", Source::Dlt, &Filter::default()).await?;
+//! for listed in listed {
 //!     let dead_letter = &listed.dead_letter;
 //!     println!("{} {} {}", dead_letter.position(), listed.status.as_str(), dead_letter.error_message());
 //! }

@@ -38,19 +38,19 @@ impl Listed {
 }
 
 /// The dead letters of `dlt` (or of its archive) that `filter` selects, oldest first.
-pub fn list(
+pub async fn list(
     kafka: &KafkaConfig,
     dlt: &str,
     source: Source,
     filter: &Filter,
 ) -> Result<Vec<Listed>, Error> {
-    let ledger = Ledger::read(kafka, dlt)?;
+    let ledger = Ledger::read(kafka, dlt).await?;
     let histories = ledger.histories();
-    list_with(kafka, dlt, source, filter, &histories)
+    list_with(kafka, dlt, source, filter, &histories).await
 }
 
 /// [`list`] with the ledger already read: redrive and discard read it once for both.
-pub(crate) fn list_with(
+pub(crate) async fn list_with(
     kafka: &KafkaConfig,
     dlt: &str,
     source: Source,
@@ -59,7 +59,7 @@ pub(crate) fn list_with(
 ) -> Result<Vec<Listed>, Error> {
     let topic = source.topic(dlt);
     let mut selection = filter.selection();
-    for record in reader::read_to_end(kafka, &topic)? {
+    for record in reader::read_to_end(kafka, &topic).await? {
         let mut listed = Listed::new(DeadLetter::from_record(record), source, History::default());
         if let Some(history) = histories.get(&listed.id) {
             listed.status = history.status();
@@ -71,7 +71,7 @@ pub(crate) fn list_with(
 }
 
 /// One dead letter by position, whatever its state.
-pub fn show(
+pub async fn show(
     kafka: &KafkaConfig,
     dlt: &str,
     source: Source,
@@ -81,7 +81,8 @@ pub fn show(
         positions: vec![position],
         ..Filter::default()
     };
-    list(kafka, dlt, source, &filter)?
+    list(kafka, dlt, source, &filter)
+        .await?
         .into_iter()
         .next()
         .ok_or_else(|| Error::NotFound {

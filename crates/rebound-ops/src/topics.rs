@@ -10,7 +10,8 @@ use rebound::naming::{classify, retry_order, TopicRole};
 use rebound::KafkaConfig;
 
 use crate::error::Error;
-use crate::reader::{assigning_consumer, watermarks_of};
+use crate::reader::blocking::{assigning_consumer, watermarks_of};
+use crate::reader::unblock;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,7 +32,14 @@ pub struct ChainInfo {
 }
 
 /// Every chain on the cluster with record counts, groups and lag.
-pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
+pub async fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
+    let kafka = kafka.clone();
+    unblock(move || discover_blocking(&kafka)).await
+}
+
+/// [`discover`] on the calling thread: a metadata request, the watermarks of every chain topic,
+/// and each group's committed offsets.
+fn discover_blocking(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
     let consumer = assigning_consumer(kafka)?;
     let metadata = consumer.fetch_metadata(None, TIMEOUT)?;
     let partitions: BTreeMap<String, i32> = metadata

@@ -25,10 +25,18 @@ impl Writer {
     pub async fn new(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
         let ledger = ledger_topic(dlt);
         let archive = archive_topic(dlt);
-        let missing: Vec<&str> = [ledger.as_str(), archive.as_str()]
-            .into_iter()
-            .filter(|t| crate::reader::partitions(kafka, t).ok().flatten().is_none())
-            .collect();
+        let mut missing = Vec::new();
+        for topic in [ledger.as_str(), archive.as_str()] {
+            // Unknown counts as missing: creating a topic that exists is harmless.
+            if crate::reader::partitions(kafka, topic)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                missing.push(topic);
+            }
+        }
         if !missing.is_empty() {
             admin::create_topics(kafka, &missing, 1, -1).await?;
         }

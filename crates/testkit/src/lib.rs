@@ -180,7 +180,9 @@ impl Cluster {
         let mut ends = HashMap::new();
         let mut list = TopicPartitionList::new();
         // Rebound's own watermark read: it asks again while a partition is between leaders.
-        for (p, low, high) in rebound_ops::reader::watermarks(&self.0, topic).expect("watermarks") {
+        for (p, low, high) in
+            rebound_ops::reader::blocking::watermarks(&self.0, topic).expect("watermarks")
+        {
             if high > low {
                 ends.insert(p, high);
                 list.add_partition_offset(topic, p, Offset::Offset(low))
@@ -212,7 +214,7 @@ impl Cluster {
     }
 
     pub fn count(&self, topic: &str) -> i64 {
-        rebound_ops::reader::watermarks(&self.0, topic)
+        rebound_ops::reader::blocking::watermarks(&self.0, topic)
             .expect("watermarks")
             .iter()
             .map(|(_, low, high)| high - low)

@@ -106,9 +106,9 @@ pub async fn redrive(
     progress: Progress<'_>,
     cancel: &CancellationToken,
 ) -> Result<RedriveReport, Error> {
-    let ledger = Ledger::read(kafka, dlt)?;
+    let ledger = Ledger::read(kafka, dlt).await?;
     let histories = ledger.histories();
-    let selected = list_with(kafka, dlt, options.source, filter, &histories)?;
+    let selected = list_with(kafka, dlt, options.source, filter, &histories).await?;
     let mut report = RedriveReport {
         run: run_id(),
         dry_run: options.dry_run,
@@ -143,7 +143,8 @@ pub async fn redrive(
     let claims = entries(&report.run, options, &plans, Action::Claim);
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
-    let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)?
+    let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
+        .await?
         .granted(&report.run, EpochMillis::now())
         .into_iter()
         .collect();

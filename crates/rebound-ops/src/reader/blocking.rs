@@ -1,4 +1,7 @@
-//! Reading a whole topic (or what is in it now) without joining a consumer group.
+//! The blocking primitives of [`reader`](super): each call waits on librdkafka (metadata
+//! requests, polls) on the calling thread. Operations call them through the async functions of
+//! [`reader`](super), on Tokio's blocking pool; they are public for callers that are threads of
+//! their own (a test's synchronous helper, a follower thread).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -28,7 +31,7 @@ pub(crate) fn assigning_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer, Er
         .create()?)
 }
 
-/// Partition count of `topic`, `None` when it does not exist.
+/// Partition count of `topic`, `None` when it does not exist. Blocks.
 pub fn partitions(kafka: &KafkaConfig, topic: &str) -> Result<Option<i32>, Error> {
     let consumer = assigning_consumer(kafka)?;
     partitions_with(&consumer, topic)
@@ -43,7 +46,8 @@ pub(crate) fn partitions_with(consumer: &BaseConsumer, topic: &str) -> Result<Op
         .map(|t| t.partitions().len() as i32))
 }
 
-/// Low and high watermarks of every partition of `topic` (empty when it does not exist).
+/// `(partition, low, high)`: the watermarks of every partition of `topic` (empty when it does
+/// not exist). Blocks.
 pub fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
     let consumer = assigning_consumer(kafka)?;
     let Some(count) = partitions_with(&consumer, topic)? else {
@@ -77,7 +81,7 @@ pub(crate) fn watermarks_of(
 }
 
 /// Every record in `topic` now, in partition then offset order. Records written while reading
-/// are left for the next read.
+/// are left for the next read. Blocks.
 pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Error> {
     let consumer = assigning_consumer(kafka)?;
     let Some(count) = partitions_with(&consumer, topic)? else {
