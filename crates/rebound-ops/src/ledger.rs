@@ -87,7 +87,9 @@ pub struct Ledger {
 impl Ledger {
     pub async fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
         let mut entries = Vec::new();
-        for record in reader::read_to_end(kafka, &ledger_topic(dlt)).await? {
+        let mut records = reader::scan(kafka, &ledger_topic(dlt));
+        while let Some(record) = records.next().await {
+            let record = record?;
             // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
             // one bad line must not lock operators out.
             match record.payload().map(serde_json::from_slice::<Entry>) {

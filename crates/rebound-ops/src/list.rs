@@ -58,9 +58,11 @@ pub(crate) async fn list_with(
     histories: &HashMap<DeadLetterId, History>,
 ) -> Result<Vec<Listed>, Error> {
     let topic = source.topic(dlt);
+    // One record at a time: only what the filter selects (at most twice the limit) is kept.
     let mut selection = filter.selection();
-    for record in reader::read_to_end(kafka, &topic).await? {
-        let mut listed = Listed::new(DeadLetter::from_record(record), source, History::default());
+    let mut records = reader::scan(kafka, &topic);
+    while let Some(record) = records.next().await {
+        let mut listed = Listed::new(DeadLetter::from_record(record?), source, History::default());
         if let Some(history) = histories.get(&listed.id) {
             listed.status = history.status();
             listed.history = history.clone();

@@ -4,6 +4,7 @@
 //! their own (a test's synchronous helper, a follower thread).
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -80,13 +81,20 @@ pub(crate) fn watermarks_of(
     }
 }
 
-/// Every record in `topic` now, in partition then offset order. Records written while reading
-/// are left for the next read. Blocks.
-pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Error> {
+/// Calls `on_record` with every record in `topic` now, in offset order within each partition
+/// (partitions interleave as the broker answers), until the end or until it answers
+/// [`ControlFlow::Break`]. Records written while reading are left for the next read. Nothing is
+/// kept here: what to keep is the caller's choice. Blocks.
+pub fn scan(
+    kafka: &KafkaConfig,
+    topic: &str,
+    mut on_record: impl FnMut(Record) -> ControlFlow<()>,
+) -> Result<(), Error> {
     let consumer = assigning_consumer(kafka)?;
     let Some(count) = partitions_with(&consumer, topic)? else {
-        return Ok(Vec::new());
+        return Ok(());
     };
+    // Where "now" ends in each partition that has records.
     let mut ends = HashMap::new();
     let mut list = TopicPartitionList::new();
     for p in 0..count {
@@ -96,9 +104,8 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             list.add_partition_offset(topic, p, Offset::Offset(low))?;
         }
     }
-    let mut records = Vec::new();
     if ends.is_empty() {
-        return Ok(records);
+        return Ok(());
     }
     consumer.assign(&list)?;
     let mut last_progress = Instant::now();
@@ -107,11 +114,13 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             Some(Ok(m)) => {
                 last_progress = Instant::now();
                 let end = ends.get(&m.partition()).copied();
-                if end.is_some_and(|end| m.offset() < end) {
-                    records.push(Record::from_message(&m));
-                }
                 if end.is_some_and(|end| m.offset() + 1 >= end) {
                     ends.remove(&m.partition());
+                }
+                if end.is_some_and(|end| m.offset() < end)
+                    && on_record(Record::from_message(&m)).is_break()
+                {
+                    return Ok(());
                 }
             }
             Some(Err(e)) => return Err(e.into()),
@@ -124,8 +133,7 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             None => {}
         }
     }
-    records.sort_by_key(|r| (r.partition(), r.offset()));
-    Ok(records)
+    Ok(())
 }
 
 /// Follows `topic` live, calling `on_record` for each new record until `stop` is set. Starts at
