@@ -13,13 +13,18 @@ use crate::id::Position;
 /// The handling state of a dead letter, from the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Status {
+    /// Nobody has handled it (or a redrive of it was released unsent).
     Pending,
+    /// A copy was sent back and acknowledged.
     Redriven,
+    /// Archived, not to be redriven from the DLT.
     Discarded,
 }
 
 impl Status {
+    /// Its name, as output and parsed: `pending`, `redriven` or `discarded`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -45,8 +50,11 @@ impl FromStr for Status {
 /// A decoded dead letter.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
+    /// The DLT (or archive) record as read: key, payload and every header.
     pub record: Record,
+    /// Where it first came from, when the headers say.
     pub origin: Option<Provenance>,
+    /// Its last failure (every field empty when the headers say nothing).
     pub failure: FailureInfo,
     /// Deliveries made before it died, when the headers say.
     pub attempts: Option<u32>,
@@ -74,6 +82,7 @@ impl DeadLetter {
         }
     }
 
+    /// Where it sits in the topic it was read from.
     pub fn position(&self) -> Position {
         Position {
             partition: self.record.partition(),
@@ -94,6 +103,8 @@ impl DeadLetter {
             .unwrap_or("(no failure headers)")
     }
 
+    /// How Rebound classed the failure (`transient`, `permanent`, …), else the failure's type
+    /// (Spring's exception class), else `-`.
     pub fn error_class(&self) -> &str {
         self.failure
             .class

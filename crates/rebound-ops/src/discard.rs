@@ -14,15 +14,23 @@ use crate::list::list_with;
 use crate::skip::SkipReason;
 use crate::write::Writer;
 
+/// What a discard did.
 #[derive(Debug, Clone, Default)]
 pub struct DiscardReport {
+    /// The run's id: the `run` of its ledger entries.
     pub run: String,
+    /// A dry run: nothing was written.
     pub dry_run: bool,
-    /// Discarded dead letters and where their archive copy is.
+    /// Discarded dead letters and where their archive copy is (`None` in a dry run).
     pub archived: Vec<(Position, Option<Position>)>,
+    /// Selected dead letters left alone, and why.
     pub skipped: Vec<(Position, SkipReason)>,
 }
 
+/// Discards the pending dead letters of `dlt` that `filter` selects, for `reason`, by `by` (who,
+/// for the ledger and the archive copy's headers): each is copied to `<dlt>.archive`, then marked
+/// `discarded` in the ledger. Those already handled are skipped. With `dry_run`, only reports
+/// what it would discard.
 pub async fn discard(
     kafka: &KafkaConfig,
     dlt: &str,

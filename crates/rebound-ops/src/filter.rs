@@ -41,8 +41,8 @@ impl Filter {
             .error
             .as_ref()
             .is_none_or(|re| re.is_match(dead_letter.error_message()));
-        // A record without a timestamp counts as dead at the epoch: `--until` keeps it,
-        // `--since` drops it.
+        // A record without a timestamp counts as dead at the epoch: `until` keeps it, `since`
+        // drops it.
         let died = dead_letter.died_at().unwrap_or_default();
         let since_ok = self.since.is_none_or(|t| died >= t);
         let until_ok = self.until.is_none_or(|t| died < t);
@@ -62,7 +62,7 @@ impl Filter {
 }
 
 /// The dead letters a [`Filter`] selects from a read, oldest first. With a limit it never holds
-/// more than twice the limit, so a DLT of millions listed with `--limit 20` stays small.
+/// more than twice the limit, so a DLT of millions listed with a limit of 20 stays small.
 pub(crate) struct Selection<'a> {
     filter: &'a Filter,
     kept: Vec<Listed>,

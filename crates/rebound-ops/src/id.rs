@@ -28,7 +28,7 @@ impl fmt::Display for Position {
     }
 }
 
-/// `p@o`, spaces around either number allowed (a person types it after `--at`).
+/// `p@o`, spaces around either number allowed (a person types it).
 impl FromStr for Position {
     type Err = ParseError;
 

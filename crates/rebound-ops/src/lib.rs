@@ -23,6 +23,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod dead_letter;
 pub mod discard;
 mod error;

@@ -88,7 +88,7 @@ pub async fn show(
         .into_iter()
         .next()
         .ok_or_else(|| Error::NotFound {
-            topic: dlt.to_string(),
+            topic: source.topic(dlt),
             position,
         })
 }

@@ -15,19 +15,27 @@ use crate::reader::unblock;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One topic of a chain (its JSON is part of `rebound topics --json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TopicInfo {
+    /// The topic's name.
     pub name: String,
+    /// Its place in the chain.
     pub role: TopicRole,
+    /// How many partitions it has.
     pub partitions: i32,
+    /// Records in it now (high minus low watermark, summed over partitions).
     pub records: i64,
     /// Consumer groups with committed offsets on this topic, and their lag.
     pub groups: Vec<(String, i64)>,
 }
 
+/// A retry chain found on the cluster (one line of `rebound topics --json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChainInfo {
+    /// The main topic's name (the topic itself may be absent from the cluster).
     pub main: String,
+    /// Its topics on the cluster: main, retries (as their delays grow), DLT, ledger, archive.
     pub topics: Vec<TopicInfo>,
 }
 

@@ -59,28 +59,39 @@ impl RedriveOptions {
     }
 }
 
-/// What happened to one selected dead letter.
+/// What happened to one selected dead letter. Sent or not, nothing else: a new way of not being
+/// sent is a new [`SkipReason`], so this enum is exhaustive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Sent to `topic` at `copy` (or would be, in a dry run).
     Sent {
+        /// The topic the copy went to.
         topic: String,
+        /// Where the copy is in `topic`; `None` in a dry run.
         copy: Option<Position>,
     },
+    /// Left alone.
     Skipped {
+        /// Why.
         reason: SkipReason,
     },
 }
 
+/// What a redrive did.
 #[derive(Debug, Clone, Default)]
 pub struct RedriveReport {
+    /// The run's id: the `run` of its ledger entries and the copies' `rebound-redrive-id`.
     pub run: String,
+    /// A dry run: nothing was written.
     pub dry_run: bool,
+    /// Cancelled before every granted dead letter was sent (the rest were released).
     pub interrupted: bool,
+    /// Each selected dead letter (by its position in the source) and what happened to it.
     pub outcomes: Vec<(Position, Outcome)>,
 }
 
 impl RedriveReport {
+    /// How many were sent (or would be, in a dry run).
     pub fn sent(&self) -> usize {
         self.outcomes
             .iter()
@@ -88,6 +99,7 @@ impl RedriveReport {
             .count()
     }
 
+    /// How many were skipped.
     pub fn skipped(&self) -> usize {
         self.outcomes.len() - self.sent()
     }
