@@ -7,20 +7,21 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use rebound::headers::RedriveStamp;
 use rebound::{EpochMillis, KafkaConfig};
 
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::id::{DeadLetterId, Position, Source};
-use crate::ledger::{run_id, Action, Entry, Ledger};
+use crate::ledger::{run_id, Action, Ledger};
 use crate::list::list_with;
 use crate::skip::SkipReason;
 use crate::write::Writer;
 
 mod plan;
+mod send;
 
 use plan::{plan, Plan};
+use send::{entries, send_one};
 
 /// How a redrive runs. [`RedriveOptions::new`] gives the defaults; the fields are the knobs.
 #[derive(Debug, Clone)]
@@ -228,86 +229,4 @@ pub async fn redrive(
         }
     }
     Ok(report)
-}
-
-async fn send_one(
-    writer: &Writer,
-    plan: Plan,
-    options: &RedriveOptions,
-    run: &str,
-    dlt: &str,
-) -> Result<(Position, Outcome), Error> {
-    let dl = &plan.listed.dead_letter;
-    let from = format!("{dlt}-{}", dl.position());
-    let headers = RedriveStamp {
-        run,
-        count: dl.redrive_count + plan.listed.history.redrives + 1,
-        at: EpochMillis::now(),
-        by: &options.by,
-        from: &from,
-    }
-    .headers_for(dl.record.headers());
-    let send = |partition| {
-        writer.send(
-            &plan.topic,
-            partition,
-            dl.record.key(),
-            dl.record.payload(),
-            &headers,
-        )
-    };
-    // The original partition may not exist in the target any more: let the key decide then.
-    let copy = match send(plan.partition).await {
-        Ok(copy) => copy,
-        Err(_) if plan.partition.is_some() => send(None).await?,
-        Err(e) => return Err(e),
-    };
-    let mut done = entry(
-        run,
-        options,
-        plan.listed.id,
-        Action::Redriven,
-        Some(&plan.topic),
-    );
-    done.copy = Some(copy);
-    writer.record(&[done]).await?;
-    Ok((
-        dl.position(),
-        Outcome::Sent {
-            topic: plan.topic.clone(),
-            copy: Some(copy),
-        },
-    ))
-}
-
-/// One ledger entry per plan; claims name their target topic.
-fn entries(run: &str, options: &RedriveOptions, plans: &[Plan], action: Action) -> Vec<Entry> {
-    plans
-        .iter()
-        .map(|p| {
-            let to = (action == Action::Claim).then_some(p.topic.as_str());
-            entry(run, options, p.listed.id, action, to)
-        })
-        .collect()
-}
-
-fn entry(
-    run: &str,
-    options: &RedriveOptions,
-    dead_letter: DeadLetterId,
-    action: Action,
-    to: Option<&str>,
-) -> Entry {
-    Entry {
-        v: 1,
-        dead_letter,
-        action,
-        run: run.to_string(),
-        by: options.by.clone(),
-        at: EpochMillis::now(),
-        to: to.map(String::from),
-        copy: None,
-        reason: None,
-        force: options.force,
-    }
 }
