@@ -187,9 +187,8 @@ impl Completions {
 /// Runs Rebound's redrive of every dead letter of `dlt`; returns (seconds, send-phase rate).
 async fn rebound_run(ctx: &Ctx, dlt: &str, n: u64, rate: Option<f64>) -> Result<(f64, f64)> {
     let options = RedriveOptions {
-        by: "rebound-bench".into(),
         rate,
-        ..RedriveOptions::default()
+        ..RedriveOptions::new("rebound-bench")
     };
     let completions = Completions::new();
     let progress = |_: usize, _: usize| completions.note();

@@ -348,7 +348,7 @@ pub async fn workers(ctx: &Ctx) -> Result<()> {
         kit::plain(i, ctx.partitions, "ok")
     })
     .await?;
-    let highs: Vec<i64> = rebound_ops::reader::watermarks(&ctx.kafka, &topic)?
+    let highs: Vec<i64> = rebound_ops::reader::blocking::watermarks(&ctx.kafka, &topic)?
         .into_iter()
         .map(|(_, _, high)| high)
         .collect();

@@ -3,6 +3,8 @@
 mod connection;
 mod dlt;
 mod filters;
+mod operator;
+mod skips;
 
 use std::time::Duration;
 
@@ -83,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Topics { json } => topics(&cli.connection.kafka()?, json)?,
+        Command::Topics { json } => topics(&cli.connection.kafka()?, json).await?,
         Command::Dlt(command) => dlt::run(cli.connection.kafka()?, command).await?,
         Command::Chain {
             topic,
@@ -121,8 +123,8 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
-    let chains = rebound_ops::topics::discover(kafka)?;
+async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
+    let chains = rebound_ops::topics::discover(kafka).await?;
     if json {
         for chain in &chains {
             println!("{}", serde_json::to_string(chain)?);

@@ -234,8 +234,7 @@ async fn rate_limited_redrive_keeps_the_pace() {
     seed_dead_letters(&main, &dlt, 1000, |i| format!("k{i}"), |_| "boom".into()).await;
     let options = RedriveOptions {
         rate: Some(200.0),
-        by: "tester".into(),
-        ..RedriveOptions::default()
+        ..RedriveOptions::new("tester")
     };
     // The pace is measured from the first acknowledged copy to the last: listing and claiming
     // before it depend on the broker (Tansu reads single-record batches slowly), not on --rate.
@@ -309,7 +308,9 @@ async fn discard_archives_first_and_the_archive_can_be_redriven() {
     assert_eq!(entry["action"], "discarded");
     assert_eq!(entry["copy"], "0@0");
 
-    let listed = ops::list(&kafka(), &dlt, Source::Dlt, &Filter::default()).unwrap();
+    let listed = ops::list(&kafka(), &dlt, Source::Dlt, &Filter::default())
+        .await
+        .unwrap();
     let statuses: Vec<Status> = listed.iter().map(|l| l.status).collect();
     assert_eq!(
         statuses,
@@ -449,10 +450,7 @@ async fn two_operators_at_once_send_each_record_once() {
     seed_dead_letters(&main, &dlt, 200, |i| format!("k{i}"), |_| "boom".into()).await;
     let dlt = dlt.as_str();
     let run = |by: &'static str| async move {
-        let options = RedriveOptions {
-            by: by.into(),
-            ..RedriveOptions::default()
-        };
+        let options = RedriveOptions::new(by);
         redrive(
             &kafka(),
             dlt,

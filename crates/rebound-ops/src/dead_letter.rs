@@ -2,55 +2,29 @@
 //! Rebound, from Spring's retry-topic chain (`kafka_original-*`) or Spring's plain dead-letter
 //! publisher (`kafka_dlt-*`), or with no headers at all.
 
-use std::fmt;
 use std::str::FromStr;
 
 use rebound::headers::{DeadLetterMarks, FailureInfo, Provenance};
 use rebound::{EpochMillis, Record};
 
-/// Where a dead letter sits in its DLT: `partition@offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Position {
-    pub partition: i32,
-    pub offset: i64,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.partition, self.offset)
-    }
-}
-
-impl FromStr for Position {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (p, o) = s
-            .split_once('@')
-            .ok_or_else(|| format!("`{s}` is not partition@offset (example: 0@17)"))?;
-        Ok(Position {
-            partition: p
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad partition in `{s}`"))?,
-            offset: o
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad offset in `{s}`"))?,
-        })
-    }
-}
+use crate::error::ParseError;
+use crate::id::Position;
 
 /// The handling state of a dead letter, from the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Status {
+    /// Nobody has handled it (or a redrive of it was released unsent).
     Pending,
+    /// A copy was sent back and acknowledged.
     Redriven,
+    /// Archived, not to be redriven from the DLT.
     Discarded,
 }
 
 impl Status {
+    /// Its name, as output and parsed: `pending`, `redriven` or `discarded`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -61,16 +35,14 @@ impl Status {
 }
 
 impl FromStr for Status {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "pending" => Ok(Status::Pending),
             "redriven" => Ok(Status::Redriven),
             "discarded" => Ok(Status::Discarded),
-            other => Err(format!(
-                "unknown status `{other}` (pending, redriven, discarded)"
-            )),
+            other => Err(ParseError::UnknownStatus(other.to_string())),
         }
     }
 }
@@ -78,8 +50,11 @@ impl FromStr for Status {
 /// A decoded dead letter.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
+    /// The DLT (or archive) record as read: key, payload and every header.
     pub record: Record,
+    /// Where it first came from, when the headers say.
     pub origin: Option<Provenance>,
+    /// Its last failure (every field empty when the headers say nothing).
     pub failure: FailureInfo,
     /// Deliveries made before it died, when the headers say.
     pub attempts: Option<u32>,
@@ -107,6 +82,7 @@ impl DeadLetter {
         }
     }
 
+    /// Where it sits in the topic it was read from.
     pub fn position(&self) -> Position {
         Position {
             partition: self.record.partition(),
@@ -127,6 +103,8 @@ impl DeadLetter {
             .unwrap_or("(no failure headers)")
     }
 
+    /// How Rebound classed the failure (`transient`, `permanent`, …), else the failure's type
+    /// (Spring's exception class), else `-`.
     pub fn error_class(&self) -> &str {
         self.failure
             .class

@@ -5,21 +5,32 @@ use rebound::headers::DiscardStamp;
 use rebound::naming::archive_topic;
 use rebound::{EpochMillis, KafkaConfig};
 
-use crate::dead_letter::{Position, Status};
+use crate::dead_letter::Status;
 use crate::error::Error;
-use crate::ledger::{Action, Entry, Ledger};
+use crate::filter::Filter;
+use crate::id::{Position, Source};
+use crate::ledger::{run_id, Action, Entry, Ledger};
+use crate::list::list_with;
+use crate::skip::SkipReason;
 use crate::write::Writer;
-use crate::{list_with, run_id, Filter, Source};
 
+/// What a discard did.
 #[derive(Debug, Clone, Default)]
 pub struct DiscardReport {
+    /// The run's id: the `run` of its ledger entries.
     pub run: String,
+    /// A dry run: nothing was written.
     pub dry_run: bool,
-    /// Discarded dead letters and where their archive copy is.
+    /// Discarded dead letters and where their archive copy is (`None` in a dry run).
     pub archived: Vec<(Position, Option<Position>)>,
-    pub skipped: Vec<(Position, String)>,
+    /// Selected dead letters left alone, and why.
+    pub skipped: Vec<(Position, SkipReason)>,
 }
 
+/// Discards the pending dead letters of `dlt` that `filter` selects, for `reason`, by `by` (who,
+/// for the ledger and the archive copy's headers): each is copied to `<dlt>.archive`, then marked
+/// `discarded` in the ledger. Those already handled are skipped. With `dry_run`, only reports
+/// what it would discard.
 pub async fn discard(
     kafka: &KafkaConfig,
     dlt: &str,
@@ -28,8 +39,8 @@ pub async fn discard(
     by: &str,
     dry_run: bool,
 ) -> Result<DiscardReport, Error> {
-    let histories = Ledger::read(kafka, dlt)?.histories();
-    let selected = list_with(kafka, dlt, Source::Dlt, filter, &histories)?;
+    let histories = Ledger::read(kafka, dlt).await?.histories();
+    let selected = list_with(kafka, dlt, Source::Dlt, filter, &histories).await?;
     let mut report = DiscardReport {
         run: run_id(),
         dry_run,
@@ -39,7 +50,7 @@ pub async fn discard(
         .into_iter()
         .partition(|l| l.status == Status::Pending);
     for listed in done {
-        let why = format!("already {}", listed.status.as_str());
+        let why = SkipReason::AlreadyHandled(listed.status);
         report.skipped.push((listed.dead_letter.position(), why));
     }
     if dry_run {
@@ -78,13 +89,13 @@ pub async fn discard(
         writer
             .record(&[Entry {
                 v: 1,
-                dead_letter: listed.ledger_key.clone(),
+                dead_letter: listed.id,
                 action: Action::Discarded,
                 run: report.run.clone(),
                 by: by.to_string(),
                 at: EpochMillis::now(),
                 to: Some(archive.clone()),
-                copy: Some(copy.to_string()),
+                copy: Some(copy),
                 reason: Some(reason.to_string()),
                 force: false,
             }])

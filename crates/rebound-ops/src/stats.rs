@@ -11,14 +11,20 @@ use rebound::EpochMillis;
 use crate::dead_letter::Status;
 use crate::Listed;
 
+/// The counts of a selection of dead letters (its JSON is `rebound dlt stats --json`).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
+    /// Dead letters counted.
     pub total: usize,
+    /// Of which pending.
     pub pending: usize,
+    /// Of which redriven.
     pub redriven: usize,
+    /// Of which discarded.
     pub discarded: usize,
     /// `(fingerprint, count, one example message)`, most frequent first.
     pub by_error: Vec<(String, usize, String)>,
+    /// Original topic (`(unknown)` without provenance headers) to count.
     pub by_topic: BTreeMap<String, usize>,
     /// Hour (`YYYY-MM-DDTHH`, UTC) to count.
     pub by_hour: BTreeMap<String, usize>,
@@ -53,6 +59,7 @@ pub fn fingerprint(message: &str) -> String {
         })
 }
 
+/// The counts of `listed`; ages are measured at `now`.
 pub fn stats(listed: &[Listed], now: EpochMillis) -> Stats {
     let mut stats = Stats {
         total: listed.len(),

@@ -10,28 +10,44 @@ use rebound::naming::{classify, retry_order, TopicRole};
 use rebound::KafkaConfig;
 
 use crate::error::Error;
-use crate::reader::{assigning_consumer, watermarks_of};
+use crate::reader::blocking::{assigning_consumer, watermarks_of};
+use crate::reader::unblock;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One topic of a chain (its JSON is part of `rebound topics --json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TopicInfo {
+    /// The topic's name.
     pub name: String,
+    /// Its place in the chain.
     pub role: TopicRole,
+    /// How many partitions it has.
     pub partitions: i32,
+    /// Records in it now (high minus low watermark, summed over partitions).
     pub records: i64,
     /// Consumer groups with committed offsets on this topic, and their lag.
     pub groups: Vec<(String, i64)>,
 }
 
+/// A retry chain found on the cluster (one line of `rebound topics --json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChainInfo {
+    /// The main topic's name (the topic itself may be absent from the cluster).
     pub main: String,
+    /// Its topics on the cluster: main, retries (as their delays grow), DLT, ledger, archive.
     pub topics: Vec<TopicInfo>,
 }
 
 /// Every chain on the cluster with record counts, groups and lag.
-pub fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
+pub async fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
+    let kafka = kafka.clone();
+    unblock(move || discover_blocking(&kafka)).await
+}
+
+/// [`discover`] on the calling thread: a metadata request, the watermarks of every chain topic,
+/// and each group's committed offsets.
+fn discover_blocking(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
     let consumer = assigning_consumer(kafka)?;
     let metadata = consumer.fetch_metadata(None, TIMEOUT)?;
     let partitions: BTreeMap<String, i32> = metadata

@@ -12,8 +12,8 @@ use rebound::config::{KafkaConfig, RELIABLE_PRODUCER};
 use rebound::headers::Headers;
 use rebound::naming::{archive_topic, ledger_topic};
 
-use crate::dead_letter::Position;
 use crate::error::Error;
+use crate::id::Position;
 use crate::ledger::Entry;
 
 pub(crate) struct Writer {
@@ -25,10 +25,18 @@ impl Writer {
     pub async fn new(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
         let ledger = ledger_topic(dlt);
         let archive = archive_topic(dlt);
-        let missing: Vec<&str> = [ledger.as_str(), archive.as_str()]
-            .into_iter()
-            .filter(|t| crate::reader::partitions(kafka, t).ok().flatten().is_none())
-            .collect();
+        let mut missing = Vec::new();
+        for topic in [ledger.as_str(), archive.as_str()] {
+            // Unknown counts as missing: creating a topic that exists is harmless.
+            if crate::reader::partitions(kafka, topic)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                missing.push(topic);
+            }
+        }
         if !missing.is_empty() {
             admin::create_topics(kafka, &missing, 1, -1).await?;
         }
@@ -79,11 +87,12 @@ impl Writer {
     pub async fn record(&self, entries: &[Entry]) -> Result<(), Error> {
         let sends = entries.iter().map(|entry| {
             let json = serde_json::to_vec(entry).expect("ledger entries serialize");
+            let key = entry.dead_letter.to_string();
             async move {
                 self.send(
                     &self.ledger,
                     Some(0),
-                    Some(entry.dead_letter.as_bytes()),
+                    Some(key.as_bytes()),
                     Some(&json),
                     &Headers::new(),
                 )

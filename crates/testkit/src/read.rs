@@ -1,6 +1,6 @@
 //! Reading what a topic holds, without joining a consumer group.
 //!
-//! Counts use Rebound's watermark read ([`rebound_ops::reader::watermarks`]), which asks again
+//! Counts use Rebound's watermark read ([`rebound_ops::reader::blocking::watermarks`]), which asks again
 //! while a partition is between leaders (a topic just created, a broker restarting) instead of
 //! failing with `NotLeaderForPartition`.
 
@@ -18,7 +18,7 @@ use crate::broker::Cluster;
 /// Number of records in `topic` now (the sum of its partitions' watermark spans; 0 when it does
 /// not exist).
 pub fn count(kafka: &KafkaConfig, topic: &str) -> Result<i64> {
-    Ok(rebound_ops::reader::watermarks(kafka, topic)
+    Ok(rebound_ops::reader::blocking::watermarks(kafka, topic)
         .with_context(|| format!("could not read the watermarks of {topic}"))?
         .iter()
         .map(|(_, low, high)| high - low)
@@ -38,7 +38,9 @@ impl Cluster {
             .unwrap();
         let mut ends = HashMap::new();
         let mut list = TopicPartitionList::new();
-        for (p, low, high) in rebound_ops::reader::watermarks(&self.0, topic).expect("watermarks") {
+        for (p, low, high) in
+            rebound_ops::reader::blocking::watermarks(&self.0, topic).expect("watermarks")
+        {
             if high > low {
                 ends.insert(p, high);
                 list.add_partition_offset(topic, p, Offset::Offset(low))

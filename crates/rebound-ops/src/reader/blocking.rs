@@ -1,6 +1,10 @@
-//! Reading a whole topic (or what is in it now) without joining a consumer group.
+//! The blocking primitives of [`reader`](super): each call waits on librdkafka (metadata
+//! requests, polls) on the calling thread. Operations call them through the async functions of
+//! [`reader`](super), on Tokio's blocking pool; they are public for callers that are threads of
+//! their own (a test's synchronous helper, a follower thread).
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -28,7 +32,7 @@ pub(crate) fn assigning_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer, Er
         .create()?)
 }
 
-/// Partition count of `topic`, `None` when it does not exist.
+/// Partition count of `topic`, `None` when it does not exist. Blocks.
 pub fn partitions(kafka: &KafkaConfig, topic: &str) -> Result<Option<i32>, Error> {
     let consumer = assigning_consumer(kafka)?;
     partitions_with(&consumer, topic)
@@ -43,7 +47,8 @@ pub(crate) fn partitions_with(consumer: &BaseConsumer, topic: &str) -> Result<Op
         .map(|t| t.partitions().len() as i32))
 }
 
-/// Low and high watermarks of every partition of `topic` (empty when it does not exist).
+/// `(partition, low, high)`: the watermarks of every partition of `topic` (empty when it does
+/// not exist). Blocks.
 pub fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
     let consumer = assigning_consumer(kafka)?;
     let Some(count) = partitions_with(&consumer, topic)? else {
@@ -76,13 +81,20 @@ pub(crate) fn watermarks_of(
     }
 }
 
-/// Every record in `topic` now, in partition then offset order. Records written while reading
-/// are left for the next read.
-pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Error> {
+/// Calls `on_record` with every record in `topic` now, in offset order within each partition
+/// (partitions interleave as the broker answers), until the end or until it answers
+/// [`ControlFlow::Break`]. Records written while reading are left for the next read. Nothing is
+/// kept here: what to keep is the caller's choice. Blocks.
+pub fn scan(
+    kafka: &KafkaConfig,
+    topic: &str,
+    mut on_record: impl FnMut(Record) -> ControlFlow<()>,
+) -> Result<(), Error> {
     let consumer = assigning_consumer(kafka)?;
     let Some(count) = partitions_with(&consumer, topic)? else {
-        return Ok(Vec::new());
+        return Ok(());
     };
+    // Where "now" ends in each partition that has records.
     let mut ends = HashMap::new();
     let mut list = TopicPartitionList::new();
     for p in 0..count {
@@ -92,9 +104,8 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             list.add_partition_offset(topic, p, Offset::Offset(low))?;
         }
     }
-    let mut records = Vec::new();
     if ends.is_empty() {
-        return Ok(records);
+        return Ok(());
     }
     consumer.assign(&list)?;
     let mut last_progress = Instant::now();
@@ -103,11 +114,13 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             Some(Ok(m)) => {
                 last_progress = Instant::now();
                 let end = ends.get(&m.partition()).copied();
-                if end.is_some_and(|end| m.offset() < end) {
-                    records.push(Record::from_message(&m));
-                }
                 if end.is_some_and(|end| m.offset() + 1 >= end) {
                     ends.remove(&m.partition());
+                }
+                if end.is_some_and(|end| m.offset() < end)
+                    && on_record(Record::from_message(&m)).is_break()
+                {
+                    return Ok(());
                 }
             }
             Some(Err(e)) => return Err(e.into()),
@@ -120,8 +133,7 @@ pub fn read_to_end(kafka: &KafkaConfig, topic: &str) -> Result<Vec<Record>, Erro
             None => {}
         }
     }
-    records.sort_by_key(|r| (r.partition(), r.offset()));
-    Ok(records)
+    Ok(())
 }
 
 /// Follows `topic` live, calling `on_record` for each new record until `stop` is set. Starts at

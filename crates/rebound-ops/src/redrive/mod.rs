@@ -7,19 +7,28 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use rebound::headers::RedriveStamp;
 use rebound::{EpochMillis, KafkaConfig};
 
-use crate::dead_letter::{Position, Status};
 use crate::error::Error;
-use crate::ledger::{Action, Entry, Ledger};
+use crate::filter::Filter;
+use crate::id::{DeadLetterId, Position, Source};
+use crate::ledger::{run_id, Action, Ledger};
+use crate::list::list_with;
+use crate::skip::SkipReason;
 use crate::write::Writer;
-use crate::{list_with, run_id, Filter, Listed, Source};
 
+mod plan;
+mod send;
+
+use plan::{plan, Plan};
+use send::{entries, send_one};
+
+/// How a redrive runs. [`RedriveOptions::new`] gives the defaults; the fields are the knobs.
 #[derive(Debug, Clone)]
 pub struct RedriveOptions {
     /// Send here instead of each dead letter's original topic.
     pub to: Option<String>,
+    /// Plan only: report what would be sent, write nothing (not even a claim).
     pub dry_run: bool,
     /// Records per second, at most.
     pub rate: Option<f64>,
@@ -33,42 +42,57 @@ pub struct RedriveOptions {
     pub source: Source,
 }
 
-impl Default for RedriveOptions {
-    fn default() -> Self {
+impl RedriveOptions {
+    /// A redrive run by `by` (who, for the ledger and the copies' headers: the library does not
+    /// guess it from the environment, its caller knows who is acting): from the DLT, back to each
+    /// dead letter's original topic, as fast as the cluster acknowledges, skipping what was
+    /// redriven already and poison loops (3 redrives).
+    pub fn new(by: impl Into<String>) -> Self {
         RedriveOptions {
             to: None,
             dry_run: false,
             rate: None,
             force: false,
-            by: super::operator_name(),
+            by: by.into(),
             poison_after: 3,
             source: Source::Dlt,
         }
     }
 }
 
-/// What happened to one selected dead letter.
+/// What happened to one selected dead letter. Sent or not, nothing else: a new way of not being
+/// sent is a new [`SkipReason`], so this enum is exhaustive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Sent to `topic` at `copy` (or would be, in a dry run).
     Sent {
+        /// The topic the copy went to.
         topic: String,
+        /// Where the copy is in `topic`; `None` in a dry run.
         copy: Option<Position>,
     },
+    /// Left alone.
     Skipped {
-        reason: String,
+        /// Why.
+        reason: SkipReason,
     },
 }
 
+/// What a redrive did.
 #[derive(Debug, Clone, Default)]
 pub struct RedriveReport {
+    /// The run's id: the `run` of its ledger entries and the copies' `rebound-redrive-id`.
     pub run: String,
+    /// A dry run: nothing was written.
     pub dry_run: bool,
+    /// Cancelled before every granted dead letter was sent (the rest were released).
     pub interrupted: bool,
+    /// Each selected dead letter (by its position in the source) and what happened to it.
     pub outcomes: Vec<(Position, Outcome)>,
 }
 
 impl RedriveReport {
+    /// How many were sent (or would be, in a dry run).
     pub fn sent(&self) -> usize {
         self.outcomes
             .iter()
@@ -76,6 +100,7 @@ impl RedriveReport {
             .count()
     }
 
+    /// How many were skipped.
     pub fn skipped(&self) -> usize {
         self.outcomes.len() - self.sent()
     }
@@ -83,12 +108,6 @@ impl RedriveReport {
 
 /// Progress callbacks: `(done, total)` after each record.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
-
-struct Plan {
-    listed: Listed,
-    topic: String,
-    partition: Option<i32>,
-}
 
 /// Redrives what `filter` selects. `cancel` stops it between records: what was sent is recorded,
 /// the rest is released.
@@ -100,9 +119,9 @@ pub async fn redrive(
     progress: Progress<'_>,
     cancel: &CancellationToken,
 ) -> Result<RedriveReport, Error> {
-    let ledger = Ledger::read(kafka, dlt)?;
+    let ledger = Ledger::read(kafka, dlt).await?;
     let histories = ledger.histories();
-    let selected = list_with(kafka, dlt, options.source, filter, &histories)?;
+    let selected = list_with(kafka, dlt, options.source, filter, &histories).await?;
     let mut report = RedriveReport {
         run: run_id(),
         dry_run: options.dry_run,
@@ -137,18 +156,20 @@ pub async fn redrive(
     let claims = entries(&report.run, options, &plans, Action::Claim);
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
-    let granted: std::collections::HashSet<String> = Ledger::read(kafka, dlt)?
+    let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
+        .await?
         .granted(&report.run, EpochMillis::now())
         .into_iter()
         .collect();
     let (mine, theirs): (Vec<Plan>, Vec<Plan>) = plans
         .into_iter()
-        .partition(|p| granted.contains(&p.listed.ledger_key));
+        .partition(|p| granted.contains(&p.listed.id));
     for plan in theirs {
-        let reason = "claimed by another redrive run at the same time".to_string();
         report.outcomes.push((
             plan.listed.dead_letter.position(),
-            Outcome::Skipped { reason },
+            Outcome::Skipped {
+                reason: SkipReason::ClaimedByAnotherRun,
+            },
         ));
     }
 
@@ -199,135 +220,13 @@ pub async fn redrive(
         let released = entries(&report.run, options, &unsent, Action::Released);
         writer.record(&released).await?;
         for plan in unsent {
-            let reason = "interrupted before sending".to_string();
             report.outcomes.push((
                 plan.listed.dead_letter.position(),
-                Outcome::Skipped { reason },
+                Outcome::Skipped {
+                    reason: SkipReason::Interrupted,
+                },
             ));
         }
     }
     Ok(report)
-}
-
-fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, String> {
-    // Never, even with --force: the copy would be an empty record in place of the real one.
-    if let Some(omitted) = &listed.dead_letter.payload_omitted {
-        return Err(format!(
-            "its payload was too large to be dead-lettered: {omitted}; re-publish that record instead"
-        ));
-    }
-    if !options.force {
-        match listed.status {
-            Status::Redriven => {
-                return Err("already redriven (use --force to send it again)".into())
-            }
-            Status::Discarded if options.source == Source::Dlt => {
-                return Err("discarded (redrive it from the archive)".into())
-            }
-            _ => {}
-        }
-        let times = listed.dead_letter.redrive_count + listed.history.redrives;
-        if times >= options.poison_after {
-            return Err(format!(
-                "poison loop: redriven {times} times already (use --force)"
-            ));
-        }
-    }
-    let origin = listed.dead_letter.origin.as_ref();
-    let topic = options
-        .to
-        .clone()
-        .or_else(|| origin.map(|o| o.topic.clone()))
-        .ok_or("no original topic in its headers: name one with --to")?;
-    // Back to the same partition when going home; elsewhere the key decides.
-    let partition = origin
-        .filter(|o| options.to.is_none() || options.to.as_deref() == Some(o.topic.as_str()))
-        .and_then(|o| o.partition);
-    Ok(Plan {
-        listed,
-        topic,
-        partition,
-    })
-}
-
-async fn send_one(
-    writer: &Writer,
-    plan: Plan,
-    options: &RedriveOptions,
-    run: &str,
-    dlt: &str,
-) -> Result<(Position, Outcome), Error> {
-    let dl = &plan.listed.dead_letter;
-    let from = format!("{dlt}-{}", dl.position());
-    let headers = RedriveStamp {
-        run,
-        count: dl.redrive_count + plan.listed.history.redrives + 1,
-        at: EpochMillis::now(),
-        by: &options.by,
-        from: &from,
-    }
-    .headers_for(dl.record.headers());
-    let send = |partition| {
-        writer.send(
-            &plan.topic,
-            partition,
-            dl.record.key(),
-            dl.record.payload(),
-            &headers,
-        )
-    };
-    // The original partition may not exist in the target any more: let the key decide then.
-    let copy = match send(plan.partition).await {
-        Ok(copy) => copy,
-        Err(_) if plan.partition.is_some() => send(None).await?,
-        Err(e) => return Err(e),
-    };
-    let mut done = entry(
-        run,
-        options,
-        &plan.listed.ledger_key,
-        Action::Redriven,
-        Some(&plan.topic),
-    );
-    done.copy = Some(copy.to_string());
-    writer.record(&[done]).await?;
-    Ok((
-        dl.position(),
-        Outcome::Sent {
-            topic: plan.topic.clone(),
-            copy: Some(copy),
-        },
-    ))
-}
-
-/// One ledger entry per plan; claims name their target topic.
-fn entries(run: &str, options: &RedriveOptions, plans: &[Plan], action: Action) -> Vec<Entry> {
-    plans
-        .iter()
-        .map(|p| {
-            let to = (action == Action::Claim).then_some(p.topic.as_str());
-            entry(run, options, &p.listed.ledger_key, action, to)
-        })
-        .collect()
-}
-
-fn entry(
-    run: &str,
-    options: &RedriveOptions,
-    key: &str,
-    action: Action,
-    to: Option<&str>,
-) -> Entry {
-    Entry {
-        v: 1,
-        dead_letter: key.to_string(),
-        action,
-        run: run.to_string(),
-        by: options.by.clone(),
-        at: EpochMillis::now(),
-        to: to.map(String::from),
-        copy: None,
-        reason: None,
-        force: options.force,
-    }
 }

@@ -1,0 +1,271 @@
+//! `rebound dlt …`: the dead-letter commands.
+
+mod print;
+mod redrive;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Subcommand;
+use rebound::KafkaConfig;
+use rebound_ops::redrive::RedriveOptions;
+use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
+
+use crate::filters::Selection;
+use crate::operator::operator_name;
+use crate::skips::skip_text;
+
+use print::{detail_json, print_detail, print_list, print_stats};
+use redrive::redrive;
+
+#[derive(Subcommand, Debug)]
+pub enum DltCommand {
+    /// One row per dead letter: position, key, origin, attempts, times, error, handling status.
+    ///
+    /// Example: rebound dlt list email.send.dlt --status pending --error 'mailbox' --since 2h
+    List {
+        dlt: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// List the archive of discarded dead letters instead.
+        #[arg(long)]
+        archived: bool,
+        /// One JSON object per line, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one dead letter: every header decoded, the failure, the payload.
+    ///
+    /// Example: rebound dlt show email.send.dlt 0@3
+    Show {
+        dlt: String,
+        position: Position,
+        #[arg(long)]
+        archived: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send dead letters back to their original topic (from their headers) or --to another.
+    ///
+    /// Retry and failure headers are removed (the record starts again at attempt 1) and redrive
+    /// headers added (id, count, when, by whom). Each dead letter is claimed in the ledger first,
+    /// so two operators running the same command send it once. A dead letter already redriven is
+    /// skipped unless --force; one redriven --poison-after times is flagged as a poison loop.
+    /// Ctrl-C stops between records: what was sent is recorded, the rest released.
+    ///
+    /// Example: rebound dlt redrive email.send.dlt --error '451' --rate 50 --dry-run
+    Redrive {
+        dlt: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// Send to this topic instead of each dead letter's original topic.
+        #[arg(long)]
+        to: Option<String>,
+        /// Show what would be sent; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many records per second.
+        #[arg(long, value_name = "N/S")]
+        rate: Option<f64>,
+        /// Send again what was already redriven, and poison loops.
+        #[arg(long)]
+        force: bool,
+        /// A dead letter redriven this many times is a poison loop.
+        #[arg(long, default_value_t = 3)]
+        poison_after: u32,
+        /// Redrive from the archive of discarded dead letters.
+        #[arg(long)]
+        archived: bool,
+        /// Who runs it, for the ledger (default: $USER@host).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Mark dead letters as discarded, after writing an archive copy (payload, headers, reason,
+    /// who, when). Nothing is deleted from Kafka; `rebound dlt archive` lists the copies and
+    /// `rebound dlt redrive --archived` can send them later.
+    ///
+    /// Example: rebound dlt discard email.send.dlt --key nobody@naver.com --reason "member deleted"
+    Discard {
+        dlt: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// Why, for whoever looks later.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the archive of discarded dead letters.
+    Archive {
+        dlt: String,
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow new dead letters live, one line each (Ctrl-C to stop).
+    Tail {
+        dlt: String,
+        /// Start with the dead letters already there.
+        #[arg(long)]
+        from_beginning: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts by error (similar messages grouped), by original topic, by hour; the oldest pending.
+    Stats {
+        dlt: String,
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> {
+    match command {
+        DltCommand::List {
+            dlt,
+            selection,
+            archived,
+            json,
+        } => {
+            let source = if archived {
+                Source::Archive
+            } else {
+                Source::Dlt
+            };
+            let listed = ops::list(&kafka, &dlt, source, &selection.filter()?).await?;
+            print_list(&listed, json);
+        }
+        DltCommand::Archive {
+            dlt,
+            selection,
+            json,
+        } => {
+            let listed = ops::list(&kafka, &dlt, Source::Archive, &selection.filter()?).await?;
+            print_list(&listed, json);
+        }
+        DltCommand::Show {
+            dlt,
+            position,
+            archived,
+            json,
+        } => {
+            let source = if archived {
+                Source::Archive
+            } else {
+                Source::Dlt
+            };
+            let listed = ops::show(&kafka, &dlt, source, position).await?;
+            if json {
+                println!("{}", detail_json(&listed));
+            } else {
+                print_detail(&dlt, &listed);
+            }
+        }
+        DltCommand::Redrive {
+            dlt,
+            selection,
+            to,
+            dry_run,
+            rate,
+            force,
+            poison_after,
+            archived,
+            by,
+        } => {
+            if rate.is_some_and(|r| r <= 0.0) {
+                anyhow::bail!("--rate must be more than 0");
+            }
+            let options = RedriveOptions {
+                to,
+                dry_run,
+                rate,
+                force,
+                poison_after,
+                source: if archived {
+                    Source::Archive
+                } else {
+                    Source::Dlt
+                },
+                ..RedriveOptions::new(by.unwrap_or_else(operator_name))
+            };
+            redrive(&kafka, &dlt, &selection, &options).await?;
+        }
+        DltCommand::Discard {
+            dlt,
+            selection,
+            reason,
+            dry_run,
+            by,
+        } => {
+            let by = by.unwrap_or_else(operator_name);
+            let report =
+                ops::discard::discard(&kafka, &dlt, &selection.filter()?, &reason, &by, dry_run)
+                    .await?;
+            for (position, copy) in &report.archived {
+                match copy {
+                    Some(copy) => println!(
+                        "{position}\tdiscarded; archived at {}-{copy}",
+                        rebound::naming::archive_topic(&dlt)
+                    ),
+                    None => println!("{position}\twould be archived and discarded"),
+                }
+            }
+            for (position, why) in &report.skipped {
+                println!("{position}\tskipped: {}", skip_text(why));
+            }
+            let verb = if dry_run {
+                "would discard"
+            } else {
+                "discarded"
+            };
+            eprintln!(
+                "{verb} {}, skipped {}",
+                report.archived.len(),
+                report.skipped.len()
+            );
+        }
+        DltCommand::Tail {
+            dlt,
+            from_beginning,
+            json,
+        } => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            tokio::spawn(async move {
+                rebound::shutdown_signal().await;
+                flag.store(true, Ordering::SeqCst);
+            });
+            tokio::task::spawn_blocking(move || {
+                ops::reader::follow(&kafka, &dlt, from_beginning, &stop, |record| {
+                    // A live dead letter has no ledger history yet.
+                    let listed = Listed::new(
+                        DeadLetter::from_record(record),
+                        Source::Dlt,
+                        ops::History::default(),
+                    );
+                    print_list(std::slice::from_ref(&listed), json);
+                })
+            })
+            .await??;
+        }
+        DltCommand::Stats {
+            dlt,
+            selection,
+            json,
+        } => {
+            let listed = ops::list(&kafka, &dlt, Source::Dlt, &selection.filter()?).await?;
+            let stats = ops::stats::stats(&listed, rebound::EpochMillis::now());
+            if json {
+                println!("{}", serde_json::to_string(&stats)?);
+            } else {
+                print_stats(&dlt, &stats);
+            }
+        }
+    }
+    Ok(())
+}

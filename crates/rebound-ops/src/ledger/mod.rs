@@ -1,0 +1,127 @@
+//! The handling state of dead letters, kept in Kafka beside the DLT so every operator on every
+//! machine sees the same state and no database is needed.
+//!
+//! Two topics per DLT, each with one partition (one total order):
+//!
+//! - `<dlt>.ledger`: one JSON entry per action, key = the dead letter (`3@17`, or `archive:0@5`
+//!   for an archived copy). Actions: `claim` (a run is about to redrive it), `redriven` (the copy
+//!   was acknowledged), `released` (a run gave its claim up unsent), `discarded` (archived, not to
+//!   be redriven).
+//! - `<dlt>.archive`: the copy of each discarded dead letter: same key, payload and headers, plus
+//!   `rebound-discard-reason`, `-discarded-by`, `-discarded-at` and `rebound-dead-letter`.
+//!
+//! Two operators redriving the same selection at once: each run writes its claims, then reads the
+//! ledger back. A claim is granted only if no claim of another run precedes it unanswered, and (for
+//! a run that is not forced) no `redriven` or `discarded` entry precedes it. The ledger's single
+//! partition orders all claims, so exactly one run wins each dead letter ([`Ledger::granted`]).
+
+mod claims;
+mod entry;
+
+use std::collections::HashMap;
+
+use rebound::naming::ledger_topic;
+use rebound::KafkaConfig;
+
+use crate::dead_letter::Status;
+use crate::error::Error;
+use crate::id::DeadLetterId;
+use crate::reader;
+
+pub use claims::STALE_CLAIM;
+pub use entry::{Action, Entry};
+
+/// What the ledger says about one dead letter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// The state its last `redriven` or `discarded` entry set; `None` without one.
+    pub status: Option<Status>,
+    /// How many `redriven` entries it has.
+    pub redrives: u32,
+    /// Its latest entry, whatever the action.
+    pub last: Option<Entry>,
+}
+
+impl History {
+    /// Its handling state: pending unless an entry said otherwise.
+    pub fn status(&self) -> Status {
+        self.status.unwrap_or(Status::Pending)
+    }
+}
+
+/// The whole ledger of a DLT, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// Every readable entry with its offset in the ledger topic, in order.
+    pub entries: Vec<(i64, Entry)>,
+}
+
+impl Ledger {
+    /// Reads the ledger of `dlt` as it is now (empty when there is none yet). Unreadable entries
+    /// are skipped with a warning.
+    pub async fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
+        let mut entries = Vec::new();
+        let mut records = reader::scan(kafka, &ledger_topic(dlt));
+        while let Some(record) = records.next().await {
+            let record = record?;
+            // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
+            // one bad line must not lock operators out.
+            match record.payload().map(serde_json::from_slice::<Entry>) {
+                Some(Ok(entry)) => entries.push((record.offset(), entry)),
+                _ => tracing::warn!(
+                    offset = record.offset(),
+                    "skipping an unreadable ledger entry"
+                ),
+            }
+        }
+        Ok(Ledger { entries })
+    }
+
+    /// The history of every dead letter the ledger mentions.
+    pub fn histories(&self) -> HashMap<DeadLetterId, History> {
+        let mut histories: HashMap<DeadLetterId, History> = HashMap::new();
+        for (_, entry) in &self.entries {
+            let history = histories.entry(entry.dead_letter).or_default();
+            match entry.action {
+                Action::Redriven => {
+                    history.status = Some(Status::Redriven);
+                    history.redrives += 1;
+                }
+                Action::Discarded => history.status = Some(Status::Discarded),
+                Action::Claim | Action::Released => {}
+            }
+            history.last = Some(entry.clone());
+        }
+        histories
+    }
+}
+
+/// A fresh identifier for one run of an operation: the `run` of the entries it writes.
+pub(crate) fn run_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::entry::test_entry as entry;
+
+    fn id(text: &str) -> DeadLetterId {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn histories_count_redrives() {
+        let ledger = Ledger {
+            entries: vec![
+                entry("0@1", Action::Claim, "a", 0),
+                entry("0@1", Action::Redriven, "a", 1),
+                entry("0@2", Action::Discarded, "a", 1),
+            ],
+        };
+        let h = ledger.histories();
+        assert_eq!(h[&id("0@1")].status(), Status::Redriven);
+        assert_eq!(h[&id("0@1")].redrives, 1);
+        assert_eq!(h[&id("0@2")].status(), Status::Discarded);
+    }
+}

@@ -1,0 +1,94 @@
+//! Listing dead letters with their handling state: the DLT (or its archive) read once, each
+//! record joined with what the ledger says about it, kept if the filter selects it.
+
+use std::collections::HashMap;
+
+use rebound::KafkaConfig;
+
+use crate::dead_letter::{DeadLetter, Status};
+use crate::error::Error;
+use crate::filter::Filter;
+use crate::id::{DeadLetterId, Position, Source};
+use crate::ledger::{History, Ledger};
+use crate::reader;
+
+/// A dead letter with its handling state.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The dead letter, decoded.
+    pub dead_letter: DeadLetter,
+    /// Its handling state (pending when the ledger does not mention it).
+    pub status: Status,
+    /// What the ledger says about it.
+    pub history: History,
+    /// Which dead letter it is: its key in the ledger.
+    pub id: DeadLetterId,
+}
+
+impl Listed {
+    /// `dead_letter`, read from `source`, with its ledger `history`.
+    pub fn new(dead_letter: DeadLetter, source: Source, history: History) -> Listed {
+        Listed {
+            id: DeadLetterId::new(source, dead_letter.position()),
+            status: history.status(),
+            dead_letter,
+            history,
+        }
+    }
+}
+
+/// The dead letters of `dlt` (or of its archive) that `filter` selects, oldest first.
+pub async fn list(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    source: Source,
+    filter: &Filter,
+) -> Result<Vec<Listed>, Error> {
+    let ledger = Ledger::read(kafka, dlt).await?;
+    let histories = ledger.histories();
+    list_with(kafka, dlt, source, filter, &histories).await
+}
+
+/// [`list`] with the ledger already read: redrive and discard read it once for both.
+pub(crate) async fn list_with(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    source: Source,
+    filter: &Filter,
+    histories: &HashMap<DeadLetterId, History>,
+) -> Result<Vec<Listed>, Error> {
+    let topic = source.topic(dlt);
+    // One record at a time: only what the filter selects (at most twice the limit) is kept.
+    let mut selection = filter.selection();
+    let mut records = reader::scan(kafka, &topic);
+    while let Some(record) = records.next().await {
+        let mut listed = Listed::new(DeadLetter::from_record(record?), source, History::default());
+        if let Some(history) = histories.get(&listed.id) {
+            listed.status = history.status();
+            listed.history = history.clone();
+        }
+        selection.offer(listed);
+    }
+    Ok(selection.finish())
+}
+
+/// One dead letter by position, whatever its state.
+pub async fn show(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    source: Source,
+    position: Position,
+) -> Result<Listed, Error> {
+    let filter = Filter {
+        positions: vec![position],
+        ..Filter::default()
+    };
+    list(kafka, dlt, source, &filter)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound {
+            topic: source.topic(dlt),
+            position,
+        })
+}

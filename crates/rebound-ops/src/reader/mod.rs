@@ -1,0 +1,137 @@
+//! Reading topics without joining a consumer group: partition counts, watermarks, every record a
+//! topic holds now (streamed, never collected here), or a live follow.
+//!
+//! librdkafka's consumer calls block the calling thread (metadata requests, polls, up to seconds
+//! on a slow cluster). The async functions here run them on Tokio's blocking pool, so an
+//! operation awaited on a runtime never stalls its workers (a web console serving other requests,
+//! the CLI's Ctrl-C handler). [`blocking`] has the same reads for callers that are threads
+//! themselves.
+
+pub mod blocking;
+
+use std::ops::ControlFlow;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use rebound::{KafkaConfig, Record};
+
+use crate::error::Error;
+
+pub use blocking::follow;
+
+/// Records read ahead of the caller: enough to keep the reading thread polling while the caller
+/// decodes, few enough that a slow caller holds little.
+const READ_AHEAD: usize = 1024;
+
+/// Partition count of `topic`, `None` when it does not exist.
+pub async fn partitions(kafka: &KafkaConfig, topic: &str) -> Result<Option<i32>, Error> {
+    let (kafka, topic) = (kafka.clone(), topic.to_string());
+    unblock(move || blocking::partitions(&kafka, &topic)).await
+}
+
+/// `(partition, low, high)`: the watermarks of every partition of `topic` (empty when it does not
+/// exist).
+pub async fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
+    let (kafka, topic) = (kafka.clone(), topic.to_string());
+    unblock(move || blocking::watermarks(&kafka, &topic)).await
+}
+
+/// Every record in `topic` now, one at a time: in offset order within each partition, partitions
+/// interleaved. Records written while reading are left for the next read. The read starts at the
+/// first [`Scan::next`] on a blocking-pool thread and stops when the [`Scan`] is dropped.
+///
+/// ```no_run
+/// # async fn run(kafka: &rebound::KafkaConfig) -> Result<(), rebound_ops::Error> {
+/// let mut records = rebound_ops::reader::scan(kafka, "email.send.dlt");
+/// let mut bytes = 0;
+/// while let Some(record) = records.next().await {
+///     bytes += record?.payload().map_or(0, <[u8]>::len);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn scan(kafka: &KafkaConfig, topic: &str) -> Scan {
+    Scan {
+        state: ScanState::NotStarted {
+            kafka: kafka.clone(),
+            topic: topic.to_string(),
+        },
+    }
+}
+
+/// A topic being read to its end: see [`scan`].
+#[derive(Debug)]
+pub struct Scan {
+    state: ScanState,
+}
+
+#[derive(Debug)]
+enum ScanState {
+    NotStarted {
+        kafka: KafkaConfig,
+        topic: String,
+    },
+    Reading {
+        records: mpsc::Receiver<Record>,
+        reader: JoinHandle<Result<(), Error>>,
+    },
+    Done,
+}
+
+impl Scan {
+    /// The next record; `None` at the end of what the topic held when the read started. After an
+    /// error, `None`.
+    pub async fn next(&mut self) -> Option<Result<Record, Error>> {
+        loop {
+            match &mut self.state {
+                ScanState::NotStarted { kafka, topic } => {
+                    let (kafka, topic) = (kafka.clone(), std::mem::take(topic));
+                    let (sender, records) = mpsc::channel(READ_AHEAD);
+                    let reader = tokio::task::spawn_blocking(move || {
+                        blocking::scan(&kafka, &topic, |record| {
+                            // A closed channel: the caller dropped the scan; stop reading.
+                            match sender.blocking_send(record) {
+                                Ok(()) => ControlFlow::Continue(()),
+                                Err(_) => ControlFlow::Break(()),
+                            }
+                        })
+                    });
+                    self.state = ScanState::Reading { records, reader };
+                }
+                ScanState::Reading { records, reader } => {
+                    if let Some(record) = records.recv().await {
+                        return Some(Ok(record));
+                    }
+                    // The channel closes when the reader returns: at the end, or on an error the
+                    // caller must see (a read cut short is not an end).
+                    let finished = joined(reader.await);
+                    self.state = ScanState::Done;
+                    return finished.err().map(Err);
+                }
+                ScanState::Done => return None,
+            }
+        }
+    }
+}
+
+/// Runs `read` on Tokio's blocking pool.
+pub(crate) async fn unblock<T, F>(read: F) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Error> + Send + 'static,
+{
+    joined(tokio::task::spawn_blocking(read).await)
+}
+
+/// The result of a blocking-pool task. A panic there is the caller's panic; a task the runtime
+/// cancelled (it is shutting down) is [`Error::Interrupted`].
+fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
+    match result {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(Error::Interrupted(e.to_string())),
+        },
+    }
+}

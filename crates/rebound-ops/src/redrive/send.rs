@@ -1,0 +1,103 @@
+//! One redriven copy and the ledger entries of a run: the copy carries the redrive stamp (who,
+//! when, which run, from where) and goes to its planned partition, or where its key lands when
+//! that partition no longer exists.
+
+use rebound::headers::RedriveStamp;
+use rebound::EpochMillis;
+
+use crate::error::Error;
+use crate::id::{DeadLetterId, Position};
+use crate::ledger::{Action, Entry};
+use crate::write::Writer;
+
+use super::{Outcome, Plan, RedriveOptions};
+
+/// Sends one planned copy, then records it `redriven` in the ledger (after the acknowledgement:
+/// an entry never claims a copy that is not there).
+pub(super) async fn send_one(
+    writer: &Writer,
+    plan: Plan,
+    options: &RedriveOptions,
+    run: &str,
+    dlt: &str,
+) -> Result<(Position, Outcome), Error> {
+    let dl = &plan.listed.dead_letter;
+    let from = format!("{dlt}-{}", dl.position());
+    let headers = RedriveStamp {
+        run,
+        count: dl.redrive_count + plan.listed.history.redrives + 1,
+        at: EpochMillis::now(),
+        by: &options.by,
+        from: &from,
+    }
+    .headers_for(dl.record.headers());
+    let send = |partition| {
+        writer.send(
+            &plan.topic,
+            partition,
+            dl.record.key(),
+            dl.record.payload(),
+            &headers,
+        )
+    };
+    // The original partition may not exist in the target any more: let the key decide then.
+    let copy = match send(plan.partition).await {
+        Ok(copy) => copy,
+        Err(_) if plan.partition.is_some() => send(None).await?,
+        Err(e) => return Err(e),
+    };
+    let mut done = entry(
+        run,
+        options,
+        plan.listed.id,
+        Action::Redriven,
+        Some(&plan.topic),
+    );
+    done.copy = Some(copy);
+    writer.record(&[done]).await?;
+    Ok((
+        dl.position(),
+        Outcome::Sent {
+            topic: plan.topic.clone(),
+            copy: Some(copy),
+        },
+    ))
+}
+
+/// One ledger entry per plan; claims name their target topic.
+pub(super) fn entries(
+    run: &str,
+    options: &RedriveOptions,
+    plans: &[Plan],
+    action: Action,
+) -> Vec<Entry> {
+    plans
+        .iter()
+        .map(|p| {
+            let to = (action == Action::Claim).then_some(p.topic.as_str());
+            entry(run, options, p.listed.id, action, to)
+        })
+        .collect()
+}
+
+/// An entry of this run about `dead_letter`.
+fn entry(
+    run: &str,
+    options: &RedriveOptions,
+    dead_letter: DeadLetterId,
+    action: Action,
+    to: Option<&str>,
+) -> Entry {
+    Entry {
+        v: 1,
+        dead_letter,
+        action,
+        run: run.to_string(),
+        by: options.by.clone(),
+        at: EpochMillis::now(),
+        to: to.map(String::from),
+        copy: None,
+        reason: None,
+        force: options.force,
+    }
+}
