@@ -103,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
                 instance_id: s.instance_id,
                 policy: s.policy,
                 smtp: s.smtp,
+                order: s.order,
                 status_topic: s.shared.status_topic,
                 metrics: serve_metrics(s.metrics_listen),
             }

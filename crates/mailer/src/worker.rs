@@ -12,8 +12,12 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rebound::{Event, Failure, FailureClass, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use rebound::{
+    Event, Failure, FailureClass, KafkaConfig, ProcessingOrder, Record, RetryPolicy,
+    RetryingConsumer,
+};
 
 use crate::message::EmailMessage;
 use crate::metrics::Metrics;
@@ -41,6 +45,33 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<String>,
     pub timeout: Duration,
+    /// E-mails on their way at once: the consumer's `max_in_flight`, and the SMTP connections
+    /// the transport keeps open for them (one SMTP session carries one e-mail at a time).
+    pub connections: usize,
+}
+
+/// Which e-mails the worker sends at the same time (the consumer's [`ProcessingOrder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// E-mails to one recipient (the record key) one after another, in order, through the retry
+    /// chain too; e-mails to others at the same time.
+    #[default]
+    Key,
+    /// One e-mail at a time per partition.
+    Partition,
+    /// Any e-mail beside any other.
+    Unordered,
+}
+
+impl Order {
+    fn processing_order(self) -> ProcessingOrder {
+        match self {
+            Order::Key => ProcessingOrder::Key,
+            Order::Partition => ProcessingOrder::Partition,
+            Order::Unordered => ProcessingOrder::Unordered,
+        }
+    }
 }
 
 pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
@@ -49,10 +80,14 @@ pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio
         TlsMode::Starttls => Tls::Required(TlsParameters::new(smtp.host.clone())?),
         TlsMode::Tls => Tls::Wrapper(TlsParameters::new(smtp.host.clone())?),
     };
+    // A pool of open sessions, one per e-mail in flight: without it every e-mail paid a TCP
+    // connection, the greeting and EHLO before its MAIL FROM.
+    let pool = PoolConfig::new().max_size(u32::try_from(smtp.connections).unwrap_or(u32::MAX));
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
         .port(smtp.port)
         .tls(tls)
-        .timeout(Some(smtp.timeout));
+        .timeout(Some(smtp.timeout))
+        .pool_config(pool);
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
     }
@@ -106,6 +141,7 @@ pub struct Worker {
     pub instance_id: Option<String>,
     pub policy: RetryPolicy,
     pub smtp: SmtpSettings,
+    pub order: Order,
     pub status_topic: String,
     pub metrics: Arc<Metrics>,
 }
@@ -149,6 +185,8 @@ impl Worker {
             .policy(self.policy)
             .handler(handler)
             .on_event(observer)
+            .processing_order(self.order.processing_order())
+            .max_in_flight(self.smtp.connections)
             .handler_timeout(self.smtp.timeout * 3);
         if let Some(id) = &self.instance_id {
             builder = builder.instance_id(id);

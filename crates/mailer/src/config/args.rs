@@ -11,7 +11,7 @@ use clap::Args;
 use rebound::{Backoff, KafkaConfig, RetryPolicy};
 
 use super::file::{ConfigError, File};
-use crate::worker::{SmtpSettings, TlsMode};
+use crate::worker::{Order, SmtpSettings, TlsMode};
 
 /// What every Kafka-facing service takes.
 #[derive(Args, Debug, Clone)]
@@ -175,6 +175,14 @@ pub struct WorkerArgs {
     /// Give up on an SMTP exchange after this long, ms (a transient failure) [default: 10000]
     #[arg(long, env = "MAILER_SMTP_TIMEOUT_MS")]
     pub smtp_timeout_ms: Option<u64>,
+    /// E-mails on their way at once, and the SMTP connections kept open for them [default: 16]
+    #[arg(long, env = "MAILER_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Which e-mails may be sent at the same time: `key` (e-mails to one recipient one after
+    /// another, in order; the others at once), `partition` (one at a time per partition) or
+    /// `unordered` [default: key]
+    #[arg(long, env = "MAILER_ORDER", value_enum)]
+    pub order: Option<Order>,
     /// Where to serve GET /metrics [default: nowhere]
     #[arg(long, env = "MAILER_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -189,6 +197,7 @@ pub struct WorkerSettings {
     pub policy: RetryPolicy,
     pub smtp: SmtpSettings,
     pub metrics_listen: Option<SocketAddr>,
+    pub order: Order,
 }
 
 impl WorkerArgs {
@@ -224,6 +233,11 @@ impl WorkerArgs {
                     .or(file.smtp_timeout_ms)
                     .unwrap_or(10_000),
             ),
+            connections: self
+                .max_in_flight
+                .or(file.max_in_flight)
+                .unwrap_or(16)
+                .max(1),
         };
         Ok(WorkerSettings {
             shared,
@@ -235,6 +249,7 @@ impl WorkerArgs {
             policy,
             smtp,
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            order: self.order.or(file.order).unwrap_or_default(),
         })
     }
 }

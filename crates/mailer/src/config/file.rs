@@ -46,6 +46,8 @@ pub struct File {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub smtp_timeout_ms: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub order: Option<crate::worker::Order>,
     // `mailer dlt-worker`.
     pub dlt_group: Option<String>,
     pub dlt_log_file: Option<PathBuf>,
