@@ -22,7 +22,7 @@ use crate::Ctx;
 const OPEN_LOOP_RATE: f64 = 1000.0;
 const CONNECTIONS: usize = 32;
 
-fn mailer_binary(ctx: &Ctx) -> Option<PathBuf> {
+pub fn mailer_binary(ctx: &Ctx) -> Option<PathBuf> {
     if let Some(path) = &ctx.mailer_bin {
         return Some(path.clone());
     }

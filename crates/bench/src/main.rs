@@ -6,6 +6,7 @@
 
 mod api;
 mod broker;
+mod concurrency;
 mod happy;
 mod kit;
 mod memory;
@@ -13,6 +14,7 @@ mod one_hop;
 mod poison;
 mod redrive;
 mod report;
+mod smtp;
 mod workers;
 
 use std::time::Instant;
@@ -128,6 +130,8 @@ enum Scenario {
     Redrive,
     Memory,
     Api,
+    Concurrency,
+    Smtp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
@@ -330,7 +334,7 @@ fn main() -> Result<()> {
 
     let started = Instant::now();
     runtime.block_on(async {
-        let steps: [(Scenario, &str); 9] = [
+        let steps: [(Scenario, &str); 11] = [
             (Scenario::Happy, "1. happy path"),
             (Scenario::Scaling, "1b. happy path, scaling with partitions"),
             (Scenario::Workers, "1c. happy path, a second worker process"),
@@ -340,6 +344,11 @@ fn main() -> Result<()> {
             (Scenario::Redrive, "5. redrive"),
             (Scenario::Memory, "6. memory"),
             (Scenario::Api, "7. API"),
+            (
+                Scenario::Concurrency,
+                "8. records at once inside a partition",
+            ),
+            (Scenario::Smtp, "9. e-mail over SMTP"),
         ];
         for (scenario, title) in steps {
             if !wanted(scenario) {
@@ -359,6 +368,8 @@ fn main() -> Result<()> {
                 Scenario::Redrive => redrive::redrive(&ctx).await,
                 Scenario::Memory => memory::memory(&ctx).await,
                 Scenario::Api => api::api(&ctx).await,
+                Scenario::Concurrency => concurrency::concurrency(&ctx).await,
+                Scenario::Smtp => smtp::smtp(&ctx).await,
                 Scenario::All => Ok(()),
             };
             if let Err(e) = result {

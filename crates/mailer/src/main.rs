@@ -62,6 +62,9 @@ struct SmtpSinkArgs {
     /// Recipients answered with 550 (repeatable).
     #[arg(long, default_value = "nobody@naver.com")]
     permanent: Vec<String>,
+    /// Answer each message this many ms after its last line, as a slow relay would.
+    #[arg(long, default_value_t = 0)]
+    answer_delay_ms: u64,
 }
 
 #[derive(Args)]
@@ -133,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
                 out: args.out,
                 transient: args.transient,
                 permanent: args.permanent,
+                answer_delay: std::time::Duration::from_millis(args.answer_delay_ms),
             }
             .run()
             .await

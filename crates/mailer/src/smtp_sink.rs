@@ -2,7 +2,8 @@
 //! lettre (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), and answers as the scenario needs:
 //! `fail@naver.com` gets `451` (transient: the retry chain), `nobody@naver.com` gets `550`
 //! (permanent: straight to the DLT), anyone else is accepted. Each accepted message is printed
-//! and appended to a file as one JSON line.
+//! and appended to a file as one JSON line. `--answer-delay-ms` makes it answer each message that
+//! much later, like a real relay (the benchmark's 50 ms server).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +18,8 @@ pub struct SmtpSink {
     pub out: Option<PathBuf>,
     pub transient: Vec<String>,
     pub permanent: Vec<String>,
+    /// How long the server takes to accept a message, after its last line.
+    pub answer_delay: std::time::Duration,
 }
 
 impl SmtpSink {
@@ -104,6 +107,9 @@ impl SmtpSink {
                         raw
                     };
                     data.extend_from_slice(&raw);
+                }
+                if !self.answer_delay.is_zero() {
+                    tokio::time::sleep(self.answer_delay).await;
                 }
                 self.deliver(&from, &to, &data, file_lock).await?;
                 write.write_all(b"250 2.0.0 queued\r\n").await?;

@@ -1,0 +1,226 @@
+//! Scenario 8: records at once inside a partition (`ProcessingOrder`).
+//!
+//! A handler that waits 20 ms (an I/O stand-in) on 8 partitions and 1,000 keys: `Partition`
+//! order is bounded by one record per partition at a time (8 / 20 ms = 400 records/s), `Key` and
+//! `Unordered` by `max_in_flight / 20 ms`. The same with 5 % of the keys failing once into the
+//! retry chain (200 ms back-off). And the bookkeeping's own cost: a no-op handler in `Key` order
+//! against `Partition` order on the happy path's records.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use anyhow::Result;
+use rebound::{Backoff, Failure, ProcessingOrder, Record, RetryPolicy};
+
+use crate::kit::{self, Tally};
+use crate::report::{ratio, runs, thousands, Runs, Table};
+use crate::Ctx;
+
+/// The handler's stand-in for I/O.
+const WORK: Duration = Duration::from_millis(20);
+/// Records per run with the slow handler (`Partition` order takes 10 s over them).
+const SLOW_RECORDS: u64 = 4_000;
+/// Keys the records are spread over.
+const KEYS: u64 = 1_000;
+/// `max_in_flight` of the concurrent runs.
+const IN_FLIGHT: usize = 64;
+
+/// One run's settings.
+#[derive(Clone, Copy)]
+struct Run {
+    order: ProcessingOrder,
+    work: Duration,
+    /// Records whose key is a multiple of this fail once (20: 5 % of the keys).
+    failing_every: Option<u64>,
+}
+
+async fn run(ctx: &Ctx, topic: &str, records: u64, run: Run) -> Result<f64> {
+    // Every record is counted once: when handled, whether on its first or its second delivery.
+    let tally = Tally::new(records);
+    let handler_tally = tally.clone();
+    let policy = RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(200)));
+    let consumer = ctx
+        .rebound(topic, "concurrency")
+        .policy(policy)
+        .processing_order(run.order)
+        .max_in_flight(IN_FLIGHT)
+        .handler(move |record: Record| {
+            let tally = handler_tally.clone();
+            async move {
+                black_box(record.payload());
+                if !run.work.is_zero() {
+                    tokio::time::sleep(run.work).await;
+                }
+                let key: u64 = record
+                    .key_text()
+                    .and_then(|k| k.trim_start_matches("key").parse().ok())
+                    .unwrap_or(0);
+                let fails = run
+                    .failing_every
+                    .is_some_and(|every| key.is_multiple_of(every));
+                if fails && record.attempt() == 1 {
+                    return Err(Failure::msg("451 mailbox busy"));
+                }
+                tally.tick();
+                Ok(())
+            }
+        })
+        .build()?;
+    kit::run_rebound(consumer, &tally, "concurrency").await?;
+    Ok(tally.rate())
+}
+
+fn keyed(i: u64, partitions: i32) -> kit::Spec {
+    kit::Spec {
+        partition: (i % partitions as u64) as i32,
+        key: format!("key{}", i % KEYS),
+        payload: kit::payload(i, "ok"),
+        headers: None,
+    }
+}
+
+/// Scenario 8.
+pub async fn concurrency(ctx: &Ctx) -> Result<()> {
+    let slow_records = if ctx.quick { 1_000 } else { SLOW_RECORDS };
+    let partitions = ctx.partitions;
+    let bound = IN_FLIGHT as f64 / WORK.as_secs_f64();
+    let partition_bound = partitions as f64 / WORK.as_secs_f64();
+    let slow = |order, failing_every| Run {
+        order,
+        work: WORK,
+        failing_every,
+    };
+    let cases = [
+        (
+            "Partition, 20 ms handler",
+            slow(ProcessingOrder::Partition, None),
+            partition_bound,
+        ),
+        (
+            "Key, 20 ms handler",
+            slow(ProcessingOrder::Key, None),
+            bound,
+        ),
+        (
+            "Unordered, 20 ms handler",
+            slow(ProcessingOrder::Unordered, None),
+            bound,
+        ),
+        (
+            "Key, 20 ms handler, 5 % of keys fail once",
+            slow(ProcessingOrder::Key, Some(20)),
+            bound,
+        ),
+    ];
+    let mut table = Table::new(&[
+        "run",
+        "median records/s",
+        "runs",
+        "bound records/s",
+        "of the bound",
+    ]);
+    let mut rates = Vec::new();
+    for (name, settings, bound) in cases {
+        let mut measured = Runs::default();
+        for _ in 0..ctx.repeat {
+            // A fresh topic per run: the retry topics of a failing run stay out of the next one.
+            let topic = kit::unique("concurrency");
+            kit::create_topics(&ctx.kafka, &[&topic], partitions).await?;
+            kit::fill(&ctx.kafka, &topic, slow_records, |i| keyed(i, partitions)).await?;
+            measured.push(
+                run(ctx, &topic, slow_records, settings).await?,
+                (f64::NAN, f64::NAN),
+            );
+            ctx.cleanup(&[topic]).await;
+        }
+        let median = measured.median();
+        eprintln!("  {name}: {median:.0}/s");
+        table.row(vec![
+            name.to_string(),
+            thousands(median),
+            runs(&measured.rate, thousands),
+            thousands(bound),
+            ratio(median / bound),
+        ]);
+        rates.push(median);
+    }
+    println!(
+        "{slow_records} records over {partitions} partitions and {KEYS} keys; the handler waits 20 ms; \
+         `max_in_flight({IN_FLIGHT})` in Key and Unordered order. Bound: one record per partition at \
+         a time in Partition order ({partitions} / 20 ms), `max_in_flight` / 20 ms otherwise. Records \
+         per second from the first handled to the last."
+    );
+    println!();
+    table.print();
+    let key_ratio = rates[1] / bound;
+    ctx.target(
+        "8. Key order, 20 ms handler",
+        "≥ 0.8 × max_in_flight / 20 ms",
+        format!(
+            "{:.2} ({:.0} of {:.0} records/s; {:.1} × Partition order)",
+            key_ratio,
+            rates[1],
+            bound,
+            rates[1] / rates[0]
+        ),
+        Some(key_ratio >= 0.8),
+    );
+    let failing_ratio = rates[3] / bound;
+    ctx.target(
+        "8. Key order, 5 % of keys into the retry chain",
+        "≥ 0.8 × max_in_flight / 20 ms",
+        format!("{:.2} ({:.0} records/s)", failing_ratio, rates[3]),
+        Some(failing_ratio >= 0.8),
+    );
+
+    // The bookkeeping: a no-op handler on the happy path's records, Key against Partition.
+    let topic = kit::unique("concurrency-noop");
+    kit::create_topics(&ctx.kafka, &[&topic], partitions).await?;
+    kit::fill(&ctx.kafka, &topic, ctx.records, |i| keyed(i, partitions)).await?;
+    let noop = |order| Run {
+        order,
+        work: Duration::ZERO,
+        failing_every: None,
+    };
+    let (mut by_partition, mut by_key) = (Runs::default(), Runs::default());
+    for _ in 0..ctx.repeat {
+        by_partition.push(
+            run(ctx, &topic, ctx.records, noop(ProcessingOrder::Partition)).await?,
+            (f64::NAN, f64::NAN),
+        );
+        by_key.push(
+            run(ctx, &topic, ctx.records, noop(ProcessingOrder::Key)).await?,
+            (f64::NAN, f64::NAN),
+        );
+    }
+    ctx.cleanup(&[topic]).await;
+    let noop_ratio = by_key.median() / by_partition.median();
+    println!();
+    println!("No-op handler, {} records, {KEYS} keys:", ctx.records);
+    println!();
+    let mut table = Table::new(&["run", "median records/s", "runs", "Key/Partition"]);
+    table.row(vec![
+        "Partition order".into(),
+        thousands(by_partition.median()),
+        runs(&by_partition.rate, thousands),
+        String::new(),
+    ]);
+    table.row(vec![
+        "Key order".into(),
+        thousands(by_key.median()),
+        runs(&by_key.rate, thousands),
+        ratio(noop_ratio),
+    ]);
+    table.print();
+    ctx.target(
+        "8. Key order, no-op handler",
+        "≥ 0.9 × Partition order",
+        format!(
+            "{noop_ratio:.2} ({:.0} vs {:.0} records/s)",
+            by_key.median(),
+            by_partition.median()
+        ),
+        Some(noop_ratio >= 0.9),
+    );
+    Ok(())
+}
