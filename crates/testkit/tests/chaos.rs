@@ -109,6 +109,8 @@ struct Fleet {
     workers: Vec<Worker>,
     kills: usize,
     unexpected_exits: Vec<String>,
+    /// The workers' `--order`.
+    order: &'static str,
 }
 
 impl Fleet {
@@ -121,6 +123,7 @@ impl Fleet {
             .args(["--instance-id", id])
             .args(["--attempts", &ATTEMPTS.to_string(), "--delay-ms", "50"])
             .args(["--multiplier", "2", "--dlt-suffix", ".dlt"])
+            .args(["--order", self.order])
             .arg("--journal")
             .arg(&self.journal)
             .args(["-X", &format!("session.timeout.ms={SESSION_TIMEOUT_MS}")])
@@ -548,7 +551,7 @@ fn audit(cluster: &Cluster, chain: &TopicChain, journal_path: &Path, n: u64) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_loses_nothing() {
     let _alone = SERIAL.lock().await;
-    run_chaos(1).await;
+    run_chaos(1, "partition").await;
 }
 
 /// Three nodes as production runs them (replication factor 3, `min.insync.replicas=2`): the node
@@ -557,13 +560,21 @@ async fn chaos_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_on_three_brokers_survives_the_leader_killed() {
     let _alone = SERIAL.lock().await;
-    run_chaos(3).await;
+    run_chaos(3, "partition").await;
+}
+
+/// Records run at once inside each partition (`ProcessingOrder::Key`): kills lose nothing there
+/// either, and what runs again after a kill stays within what was in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_in_key_order_loses_nothing() {
+    let _alone = SERIAL.lock().await;
+    run_chaos(1, "key").await;
 }
 
 /// The two runs take the machine's whole CPU each: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn run_chaos(nodes: usize) {
+async fn run_chaos(nodes: usize, order: &'static str) {
     init_tracing();
     let n = env_u64("REBOUND_CHAOS_RECORDS", 5000);
     let window = Duration::from_secs(env_u64("REBOUND_CHAOS_SECS", (n / 400).max(40)));
@@ -579,8 +590,8 @@ async fn run_chaos(nodes: usize) {
     )
     .max(1);
     println!(
-        "chaos: {n} records over {window:?}, {worker_count} workers, {kill_count} kills, \
-         1 broker kill on {nodes} node(s), seed {seed}"
+        "chaos: {n} records over {window:?}, {worker_count} workers in {order} order, \
+         {kill_count} kills, 1 broker kill on {nodes} node(s), seed {seed}"
     );
     let mut rng = Rng(seed);
 
@@ -611,6 +622,7 @@ async fn run_chaos(nodes: usize) {
         workers: Vec::new(),
         kills: 0,
         unexpected_exits: Vec::new(),
+        order,
     };
     for i in 1..=worker_count {
         fleet.start(&format!("chaos-w{i}"));

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -69,7 +70,34 @@ pub(crate) async fn run(
         .settings
         .pause_above
         .max(shared.settings.max_in_flight);
+    // Records whose future finished on its first poll, to settle like the ones from `running`.
+    let mut finished_now: Vec<Finished> = Vec::new();
     loop {
+        // Settling a record may start the next of its key, which may finish at once too.
+        while let Some(finished) = finished_now.pop() {
+            if !finished.done {
+                // Stopped before it was done: it stays unfinished, nothing past it is stored,
+                // and the records of its key stay behind it.
+                continue;
+            }
+            if let Some(offset) = window.finish(finished.offset) {
+                offsets.set(offset);
+            }
+            if frees_holds {
+                let at = (tp.topic.clone(), tp.partition, finished.offset);
+                shared.held.finished(finished.key.clone(), at);
+            }
+            if by_key {
+                let hold = held(&finished.key);
+                if let Some(next) = keys.release(&finished.key, hold) {
+                    launch(
+                        &mut running,
+                        &mut finished_now,
+                        start(&shared, next, &control.stop),
+                    );
+                }
+            }
+        }
         if inbox.is_empty() {
             offsets.flush();
         } else {
@@ -78,28 +106,10 @@ pub(crate) async fn run(
         tokio::select! {
             biased;
             _ = control.abort.cancelled() => return,
-            Some(finished) = running.next(), if !running.is_empty() => {
-                if finished.done {
-                    if let Some(offset) = window.finish(finished.offset) {
-                        offsets.set(offset);
-                    }
-                    if frees_holds {
-                        let at = (tp.topic.clone(), tp.partition, finished.offset);
-                        shared.held.finished(finished.key.clone(), at);
-                    }
-                }
-                // A record stopped before it was done stays unfinished: nothing past it is
-                // stored, and the records of its key stay behind it.
-                if by_key && finished.done {
-                    let hold = held(&finished.key);
-                    if let Some(next) = keys.release(&finished.key, hold) {
-                        running.push(start(&shared, next, &control.stop));
-                    }
-                }
-            }
+            Some(finished) = running.next(), if !running.is_empty() => finished_now.push(finished),
             Ok(()) = released.changed(), if keys.has_blocked() => {
                 for record in keys.unblock(held) {
-                    running.push(start(&shared, record, &control.stop));
+                    launch(&mut running, &mut finished_now, start(&shared, record, &control.stop));
                 }
             }
             _ = control.stop.cancelled() => break,
@@ -107,16 +117,23 @@ pub(crate) async fn run(
                 let Some(record) = next else { break };
                 taken(&shared, &tp, &control.buffered);
                 window.take(record.offset());
-                if by_key {
-                    let key = record.order_key();
-                    let hold = held(&key);
-                    if let Some(record) = keys.admit(key, record, hold) {
-                        running.push(start(&shared, record, &control.stop));
+                let record = match by_key {
+                    true => {
+                        let key = record.order_key();
+                        let hold = held(&key);
+                        keys.admit(key, record, hold)
                     }
-                } else {
-                    running.push(start(&shared, record, &control.stop));
+                    false => Some(record),
+                };
+                if let Some(record) = record {
+                    launch(&mut running, &mut finished_now, start(&shared, record, &control.stop));
                 }
             }
+        }
+    }
+    for finished in finished_now.drain(..).filter(|f| f.done) {
+        if let Some(offset) = window.finish(finished.offset) {
+            offsets.set(offset);
         }
     }
     // Stopping: the records running get the stop (due waits and back-offs end at once); what
@@ -199,6 +216,21 @@ async fn wait_for_retry_tails(shared: &Arc<Shared>, tp: &Tp, stop: &Cancellation
         }
     }
     true
+}
+
+/// Starts a record's future and polls it once at once: a record whose handler finishes without
+/// waiting (no due time, a permit free, a quick handler) is done without a trip through
+/// `running`; the others wait there.
+fn launch(
+    running: &mut FuturesUnordered<BoxFuture<'static, Finished>>,
+    finished_now: &mut Vec<Finished>,
+    future: BoxFuture<'static, Finished>,
+) {
+    let mut future = future;
+    match (&mut future).now_or_never() {
+        Some(finished) => finished_now.push(finished),
+        None => running.push(future),
+    }
 }
 
 /// A record left the task's buffer: the flow-control gauge and the poller's signals.

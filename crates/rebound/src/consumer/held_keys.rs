@@ -19,6 +19,7 @@
 //! the main topic's tasks watch, so none misses a release.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -32,12 +33,16 @@ type Coordinates = (Arc<str>, i32, i64);
 /// The keys held by records in the retry chain, consumer-wide.
 pub(crate) struct HeldKeys {
     inner: Mutex<Inner>,
+    /// How many keys are held: a lookup while none is skips the lock (the common case of a
+    /// healthy chain, asked once per record).
+    any: AtomicUsize,
     released: watch::Sender<u64>,
 }
 
 #[derive(Default)]
 struct Inner {
-    held: HashMap<(i32, OrderKey), u32>,
+    /// Per partition number, the count of each held key's records in the chain.
+    held: HashMap<i32, HashMap<OrderKey, u32>>,
     /// Copies this consumer wrote to retry topics and has not taken back yet.
     expected: HashSet<Coordinates>,
     /// Retry records counted when taken (not expected then), until they finish.
@@ -50,6 +55,7 @@ impl Default for HeldKeys {
     fn default() -> Self {
         HeldKeys {
             inner: Mutex::new(Inner::default()),
+            any: AtomicUsize::new(0),
             released: watch::channel(0).0,
         }
     }
@@ -62,8 +68,21 @@ impl HeldKeys {
         if inner.counted_on_take.contains(&copy) {
             return; // Taken back before this acknowledgement: already counted.
         }
-        *inner.held.entry((copy.1, key)).or_default() += 1;
+        self.hold(&mut inner, copy.1, key);
         inner.expected.insert(copy);
+    }
+
+    fn hold(&self, inner: &mut Inner, partition: i32, key: OrderKey) {
+        let count = inner
+            .held
+            .entry(partition)
+            .or_default()
+            .entry(key)
+            .or_default();
+        if *count == 0 {
+            self.any.fetch_add(1, Ordering::SeqCst);
+        }
+        *count += 1;
     }
 
     /// A retry partition's task took the record at `at`.
@@ -75,7 +94,7 @@ impl HeldKeys {
             .or_insert(at.2);
         *until = (*until).max(at.2);
         if !inner.expected.remove(&at) {
-            *inner.held.entry((at.1, key)).or_default() += 1;
+            self.hold(&mut inner, at.1, key);
             inner.counted_on_take.insert(at);
         }
     }
@@ -84,15 +103,18 @@ impl HeldKeys {
     pub(crate) fn finished(&self, key: OrderKey, at: Coordinates) {
         let freed = {
             let mut inner = lock(&self.inner);
-            let slot = (at.1, key);
             inner.counted_on_take.remove(&at);
-            match inner.held.get_mut(&slot) {
+            let Some(keys) = inner.held.get_mut(&at.1) else {
+                return;
+            };
+            match keys.get_mut(&key) {
                 Some(count) if *count > 1 => {
                     *count -= 1;
                     false
                 }
                 Some(_) => {
-                    inner.held.remove(&slot);
+                    keys.remove(&key);
+                    self.any.fetch_sub(1, Ordering::SeqCst);
                     true
                 }
                 None => false,
@@ -105,9 +127,13 @@ impl HeldKeys {
 
     /// Whether records of `key` on partition `partition` must wait.
     pub(crate) fn is_held(&self, partition: i32, key: &OrderKey) -> bool {
+        if self.any.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
         lock(&self.inner)
             .held
-            .contains_key(&(partition, key.clone()))
+            .get(&partition)
+            .is_some_and(|keys| keys.contains_key(key))
     }
 
     /// The highest offset taken from a retry partition, if any.
@@ -123,7 +149,9 @@ impl HeldKeys {
     /// whoever owns it next counts its retry records again from the topics.
     pub(crate) fn forget(&self, partition: i32) {
         let mut inner = lock(&self.inner);
-        inner.held.retain(|(p, _), _| *p != partition);
+        if let Some(keys) = inner.held.remove(&partition) {
+            self.any.fetch_sub(keys.len(), Ordering::SeqCst);
+        }
         inner.expected.retain(|(_, p, _)| *p != partition);
         inner.counted_on_take.retain(|(_, p, _)| *p != partition);
         inner.taken_until.retain(|(_, p), _| *p != partition);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use rebound::{Backoff, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
+use rebound::{Backoff, KafkaConfig, ProcessingOrder, Record, RetryPolicy, RetryingConsumer};
 use testkit::journal::Journal;
 use testkit::Fate;
 
@@ -36,6 +36,12 @@ struct Args {
     journal: std::path::PathBuf,
     #[arg(short = 'X')]
     property: Vec<String>,
+    /// `partition` (one record at a time per partition), `key` or `unordered`.
+    #[arg(long, default_value = "partition")]
+    order: String,
+    /// Records in their handler at once in `key` and `unordered` order.
+    #[arg(long, default_value_t = 32)]
+    max_in_flight: usize,
 }
 
 #[derive(serde::Deserialize)]
@@ -62,9 +68,17 @@ async fn main() -> anyhow::Result<()> {
             args.multiplier,
         ))
         .dlt_suffix(&args.dlt_suffix);
+    let order = match args.order.as_str() {
+        "partition" => ProcessingOrder::Partition,
+        "key" => ProcessingOrder::Key,
+        "unordered" => ProcessingOrder::Unordered,
+        other => anyhow::bail!("unknown --order {other} (partition, key, unordered)"),
+    };
     RetryingConsumer::builder(kafka, &args.topic, &args.group)
         .instance_id(&args.instance_id)
         .policy(policy)
+        .processing_order(order)
+        .max_in_flight(args.max_in_flight)
         .shutdown_grace(Duration::from_secs(2))
         .handler(move |record: Record| {
             let journal = journal.clone();
