@@ -4,6 +4,10 @@
 //! Run it with `cargo xtask bench [ARGS]`, which starts the test broker first. Figures and the
 //! exact commands are recorded in `BENCHMARKS.md`.
 
+// Every module is private to this binary, so `pub` in them already means "this crate": the
+// lint would only ask to spell it `pub(crate)` everywhere.
+#![allow(unreachable_pub)]
+
 mod api;
 mod broker;
 mod concurrency;
@@ -134,8 +138,9 @@ enum Scenario {
     Smtp,
 }
 
+/// Which contenders scenarios 1 and 2 run (`--contenders`).
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
-pub enum Contenders {
+enum Contenders {
     Both,
     Baseline,
     Rebound,
@@ -153,34 +158,62 @@ enum Hidden {
 
 /// What every scenario gets.
 pub struct Ctx {
+    /// The cluster every client talks to: `--brokers` (or the private broker) with the `-X`
+    /// properties.
     pub kafka: KafkaConfig,
     /// The local broker process serving `kafka`, for its CPU time.
     pub broker_pid: Option<String>,
-    pub contenders: Contenders,
+    /// Which contenders scenarios 1 and 2 run; ask [`Ctx::runs_baseline`] and
+    /// [`Ctx::runs_rebound`].
+    contenders: Contenders,
+    /// Records of the throughput scenarios (`--records`, default 500k; 20k with `--quick`).
     pub records: u64,
+    /// Partitions of the scenarios' topics (`--partitions`, default 8).
     pub partitions: i32,
+    /// Runs of each contender; the tables show the median (`--repeat`, default 3).
     pub repeat: usize,
+    /// A smoke run with small sizes (`--quick`): the figures mean nothing.
     pub quick: bool,
+    /// Whether each scenario deletes its topics when it ends (`--delete-topics`, default off).
     pub delete_topics: bool,
     /// `-X` properties, passed on to child processes.
     pub properties: Vec<String>,
+    /// Records of the one-hop scenario (`--hop-records`, default `records / 10`).
     pub hop_records: u64,
+    /// Records of the second-worker scenario (`--worker-records`, default 4 x `records`, at least
+    /// 400k): the topic must outlast the second process's join.
     pub worker_records: u64,
+    /// Records through the 1 s retry topic in the delay scenario (`--delay-records`, default
+    /// 10k; 2k with `--quick`).
     pub delay_records: u64,
+    /// Dead letters in the redrive scenario (`--dead-letters`, default `records / 5`).
     pub dead_letters: u64,
+    /// Records per second asked of the rate-limited redrive (`--rate`, default 2000).
     pub rate: f64,
+    /// Dead letters redriven at `rate` (`--rate-records`, default 10k; 2k with `--quick`).
     pub rate_records: u64,
+    /// Backlog sizes of the memory scenario, in records (`--backlog`, default 100k and 1M; 20k
+    /// and 200k with `--quick`).
     pub backlog: Vec<u64>,
+    /// One extra memory run per value (`--mem-variant`): comma-separated librdkafka
+    /// `key=value` properties and `buffered=N`; none by default.
     pub mem_variants: Vec<String>,
+    /// `max_buffered` of every Rebound consumer of scenarios 1-4; `None` keeps the library's
+    /// default.
     pub max_buffered: Option<usize>,
+    /// `max_copies_in_flight` of every Rebound consumer of scenarios 1-4; `None` keeps the
+    /// library's default.
     pub max_copies_in_flight: Option<usize>,
+    /// The `mailer` binary of the API scenario; `None` means `mailer` beside this binary.
     pub mailer_bin: Option<std::path::PathBuf>,
+    /// Seconds of load per API measurement (`--api-seconds`, default 10).
     pub api_seconds: u64,
     /// One line per target: scenario, target, measured, verdict.
     pub summary: std::sync::Mutex<Vec<[String; 4]>>,
 }
 
 impl Ctx {
+    /// Adds a line to the closing table of targets; `met: None` reads `n/a` (nothing to judge).
     pub fn target(&self, scenario: &str, target: &str, measured: String, met: Option<bool>) {
         let verdict = match met {
             Some(met) => report::verdict(met).to_string(),
@@ -207,18 +240,23 @@ impl Ctx {
         builder
     }
 
+    /// Starts counting the CPU time of this process and of the local broker, for per-record
+    /// figures.
     pub fn meter(&self) -> kit::Meter {
         kit::Meter::start(self.broker_pid.as_deref())
     }
 
+    /// Whether the hand-written rdkafka baseline runs (`--contenders both` or `baseline`).
     pub fn runs_baseline(&self) -> bool {
         self.contenders != Contenders::Rebound
     }
 
+    /// Whether Rebound runs (`--contenders both` or `rebound`).
     pub fn runs_rebound(&self) -> bool {
         self.contenders != Contenders::Baseline
     }
 
+    /// Deletes `topics` if `--delete-topics` asks for it; otherwise leaves them for a later look.
     pub async fn cleanup(&self, topics: &[String]) {
         if self.delete_topics {
             kit::delete_topics(&self.kafka, topics).await;

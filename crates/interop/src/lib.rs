@@ -180,7 +180,9 @@ pub fn rebound_cli(args: &[&str]) -> String {
 
 /// The Spring peer as a process: `java -jar spring-email.jar --<property>=<value> …`.
 pub struct Spring {
+    /// The JVM running the peer; its log holds Spring's own output.
     pub process: Process,
+    /// The JSON-lines file the peer appends its events to (`<dir>/<name>.events.jsonl`).
     pub events: PathBuf,
 }
 
@@ -240,6 +242,7 @@ impl Spring {
         json_lines(&events)
     }
 
+    /// Every event the peer has written so far, oldest first.
     pub fn events(&self) -> Vec<Value> {
         json_lines(&self.events)
     }
@@ -306,6 +309,7 @@ pub fn event_headers(event: &Value) -> Headers {
         .unwrap_or_default()
 }
 
+/// The bytes of a hex string, the form the peer writes header values in; panics on anything else.
 pub fn unhex(hex: &str) -> Vec<u8> {
     (0..hex.len())
         .step_by(2)
@@ -313,6 +317,7 @@ pub fn unhex(hex: &str) -> Vec<u8> {
         .collect()
 }
 
+/// `bytes` as lowercase hex, the peer's form of header values, to print a value that is not text.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -346,12 +351,19 @@ pub async fn create_topics(names: &[String], partitions: i32) {
 
 /// One record of a chain as the comparison sees it.
 pub struct Copy {
+    /// The topic it was read from.
     pub topic: String,
+    /// Its partition in that topic.
     pub partition: i32,
+    /// Its offset in that partition.
     pub offset: i64,
+    /// The key as text (invalid UTF-8 replaced); `None` without a key.
     pub key: Option<String>,
+    /// The payload as text (invalid UTF-8 replaced); empty without a payload.
     pub payload: String,
+    /// The record's timestamp, ms since the Unix epoch, when the broker gave one.
     pub timestamp: Option<i64>,
+    /// Every header, in the record's order.
     pub headers: Headers,
 }
 

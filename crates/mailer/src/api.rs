@@ -27,11 +27,17 @@ use crate::status::{now_ms, State as MailState, StatusEvent, StatusPublisher, St
 /// The largest request body accepted: the body limit plus room for the other fields.
 pub const MAX_REQUEST_BYTES: usize = MAX_BODY_BYTES + 16 * 1024;
 
+/// What the handlers share; [`run`] builds it from the settings, a test builds its own.
 pub struct AppState {
+    /// Publishes e-mails; with `acks=all`, a 202 means the broker has the e-mail.
     pub producer: FutureProducer,
+    /// The topic e-mails are published to.
     pub topic: String,
+    /// What happened to each e-mail, for `GET /emails/{id}` and idempotency keys.
     pub status: Arc<StatusStore>,
+    /// Publishes the `queued` event of each accepted e-mail.
     pub publisher: StatusPublisher,
+    /// Requests by HTTP status, for `GET /metrics`.
     pub metrics: Arc<Metrics>,
     /// How long to wait for the broker's acknowledgement before answering 503.
     pub send_timeout: Duration,
@@ -43,13 +49,16 @@ pub struct AppState {
 
 /// A token bucket per client address: `rate` requests per second, bursts up to `burst`.
 pub struct RateLimiter {
+    /// Tokens a client gets back per second: its sustained requests per second.
     pub rate: f64,
+    /// The most tokens a client holds: the requests it may make at once after a quiet spell.
     pub burst: f64,
     buckets:
         std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
 }
 
 impl RateLimiter {
+    /// A limiter with no clients yet; each starts with a full bucket.
     pub fn new(rate: f64, burst: f64) -> RateLimiter {
         RateLimiter {
             rate,
@@ -58,6 +67,7 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `client` may make a request now; if so, it spends one token.
     pub fn allow(&self, client: std::net::IpAddr) -> bool {
         let now = std::time::Instant::now();
         let mut buckets = self.buckets.lock().expect("lock");
@@ -77,6 +87,7 @@ impl RateLimiter {
     }
 }
 
+/// The API's routes: `POST /emails`, `GET /emails/{id}`, `GET /healthz` and `GET /metrics`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/emails", post(create_email))

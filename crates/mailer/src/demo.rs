@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The flags of `mailer demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Keep everything running after the story (Ctrl-C to stop).
@@ -116,6 +117,8 @@ fn spawn(
     Ok(child)
 }
 
+/// Tells the story: starts the services as child processes of this binary, sends the requests,
+/// prints the timeline and the final statuses, then stops them (at Ctrl-C with `--keep`).
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let clock = Arc::new(Clock(Instant::now()));
     let (api_port, smtp_port, hook_port) = (free_port()?, free_port()?, free_port()?);

@@ -22,16 +22,28 @@ use crate::message::EmailMessage;
 use crate::metrics::Metrics;
 use crate::status::{State, StatusEvent, StatusPublisher};
 
+/// The dead-letter service, as `mailer dlt-worker` resolves it ([`crate::config::DltSettings`]).
 pub struct DltWorker {
+    /// The cluster.
     pub kafka: KafkaConfig,
+    /// The dead-letter topic it consumes.
     pub dlt_topic: String,
+    /// Its consumer group.
     pub group: String,
+    /// Its static group membership id; `None`: dynamic membership.
     pub instance_id: Option<String>,
+    /// Where each dead e-mail's `dead` status event goes, for the API.
     pub status_topic: String,
+    /// Whether each dead letter's JSON line goes to stdout.
     pub log_stdout: bool,
+    /// A file the JSON lines are appended to as well.
     pub log_file: Option<PathBuf>,
+    /// The Slack incoming-webhook URL (a secret: only its host is logged); `None`: no alerts.
     pub slack_webhook: Option<String>,
+    /// Dead letters with the same error fingerprint within this window make one alert, then one
+    /// summary that counts them.
     pub group_window: Duration,
+    /// Where it counts dead letters and alerts; the caller serves them (`--metrics-listen`).
     pub metrics: Arc<Metrics>,
 }
 
@@ -43,6 +55,7 @@ pub struct Slack {
 }
 
 impl Slack {
+    /// A client of the webhook at `url`, with a 10 s timeout per post.
     pub fn new(url: String) -> anyhow::Result<Slack> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -58,6 +71,7 @@ impl Slack {
             .unwrap_or_else(|| "(invalid url)".into())
     }
 
+    /// Posts `message` (Slack's JSON); an error names the host and what went wrong, never the URL.
     pub async fn post(&self, message: &serde_json::Value) -> Result<(), SlackError> {
         let response = self
             .client
@@ -84,6 +98,7 @@ impl Slack {
     }
 }
 
+/// Why an alert did not reach Slack; the dead letter's handling fails transiently and is retried.
 #[derive(Debug, thiserror::Error)]
 #[error("Slack alert failed: {0}")]
 pub struct SlackError(String);
@@ -102,6 +117,8 @@ struct Window {
 }
 
 impl DltWorker {
+    /// Consumes the dead-letter topic until SIGINT or SIGTERM: logs, alerts and publishes each dead
+    /// letter's status.
     pub async fn run(self) -> anyhow::Result<()> {
         let publisher = StatusPublisher::new(&self.kafka, &self.status_topic).await?;
         let slack = self.slack_webhook.clone().map(Slack::new).transpose()?;
@@ -244,6 +261,8 @@ fn email_id(dead: &DeadLetter) -> Option<String> {
     Some(email.id)
 }
 
+/// The JSON log line of a dead letter: where it died and came from, the error, the attempts and
+/// the payload (as JSON when it is JSON).
 pub fn log_line(dead: &DeadLetter) -> serde_json::Value {
     let payload = dead.record.payload().map(|p| {
         serde_json::from_slice::<serde_json::Value>(p)

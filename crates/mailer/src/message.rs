@@ -12,14 +12,22 @@ use serde::{Deserialize, Serialize};
 /// ([`EmailMessage::identify`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmailMessage {
+    /// The e-mail's id; empty in what the API writes (the id is in [`ID_HEADER`]) until
+    /// [`EmailMessage::identify`] sets it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
+    /// The sender's address.
     pub from: String,
+    /// The recipient's address; also the record key, so one recipient's e-mails keep their order.
     pub to: String,
+    /// The subject line (UTF-8).
     pub subject: String,
+    /// The plain-text body (UTF-8).
     pub body: String,
+    /// Copy recipients; left out of the JSON when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cc: Vec<String>,
+    /// Where replies go, if not to `from`; left out of the JSON when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
 }
@@ -53,16 +61,23 @@ impl EmailMessage {
     }
 }
 
+/// The longest subject accepted, in characters: RFC 5322's limit on a header line.
 pub const MAX_SUBJECT_CHARS: usize = 998;
+/// The largest body accepted, in bytes of UTF-8.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
+/// The longest address accepted, in characters: RFC 5321's limit on a path.
 pub const MAX_ADDRESS_CHARS: usize = 254;
+/// The most `cc` addresses one e-mail may have.
 pub const MAX_CC: usize = 20;
+/// The longest idempotency key accepted, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
 /// One bad field and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    /// The field as the request names it (`to`, `cc[2]`), or `(body)` for the whole request.
     pub field: String,
+    /// What is wrong with it, to follow the field's name: `is required`, `must be a string`.
     pub reason: String,
 }
 
@@ -76,12 +91,20 @@ fn bad(field: &str, reason: impl Into<String>) -> FieldError {
 /// A request that passed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidRequest {
+    /// The sender: a valid address.
     pub from: String,
+    /// The recipient: a valid address.
     pub to: String,
+    /// The subject: not blank, one line, at most [`MAX_SUBJECT_CHARS`] characters.
     pub subject: String,
+    /// The body: not empty, at most [`MAX_BODY_BYTES`] bytes.
     pub body: String,
+    /// Copy recipients, each a valid address; at most [`MAX_CC`], empty if none were given.
     pub cc: Vec<String>,
+    /// Where replies go, a valid address, if given.
     pub reply_to: Option<String>,
+    /// The client's key for a retried request: the same key gets the first request's id back
+    /// instead of a second e-mail.
     pub idempotency_key: Option<String>,
 }
 

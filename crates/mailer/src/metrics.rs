@@ -10,6 +10,7 @@ const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 /// Bucket counts, count and sum of one histogram.
 type Histogram = ([u64; BUCKETS.len()], u64, f64);
 
+/// One service's metrics, shared by its tasks; [`Metrics::render`] writes them for `GET /metrics`.
 #[derive(Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(String, String), u64>>,
@@ -36,6 +37,7 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// Counts `value` into the histogram `name`, in seconds (buckets from 5 ms to 10 s).
     pub fn observe(&self, name: &str, value: Duration) {
         let seconds = value.as_secs_f64();
         let mut histograms = self.histograms.lock().expect("lock");
@@ -52,6 +54,7 @@ impl Metrics {
         *sum += seconds;
     }
 
+    /// Every metric in Prometheus's text format: counters first, then histograms, each by name.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let help = self.help.lock().expect("lock").clone();

@@ -13,16 +13,22 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
+/// The server's settings (`mailer smtp-sink`'s flags).
 pub struct SmtpSink {
+    /// Where to listen for SMTP connections (`--listen`, default `127.0.0.1:2525`).
     pub listen: SocketAddr,
+    /// The file each accepted message is appended to as one JSON line; `None` only prints it.
     pub out: Option<PathBuf>,
+    /// Recipients answered `451` (transient), in lower case: a recipient is compared lowercased.
     pub transient: Vec<String>,
+    /// Recipients answered `550` (permanent), in lower case: a recipient is compared lowercased.
     pub permanent: Vec<String>,
     /// How long the server takes to accept a message, after its last line.
     pub answer_delay: std::time::Duration,
 }
 
 impl SmtpSink {
+    /// Listens on `listen` and serves every connection on its own task, until the process ends.
     pub async fn run(self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.listen).await?;
         tracing::info!(listen = %self.listen, "smtp-sink listening");

@@ -12,12 +12,17 @@ use rdkafka::util::Timeout;
 use rebound::KafkaConfig;
 use serde::{Deserialize, Serialize};
 
+/// Where an e-mail is, as the API reports it (`status` of `GET /emails/{id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// In Kafka (the broker acknowledged it); no attempt to send it has ended yet.
     Queued,
+    /// A send failed transiently; a retry topic holds it until its next attempt.
     Retrying,
+    /// The SMTP server accepted it. Final.
     Sent,
+    /// In the dead-letter topic: failed permanently or ran out of attempts. Final.
     Dead,
 }
 
@@ -27,28 +32,37 @@ impl State {
     }
 }
 
+/// One change of an e-mail's state, as published to the status topic (JSON, key = `id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusEvent {
+    /// The e-mail's id.
     pub id: String,
+    /// Its new state.
     pub state: State,
-    /// Epoch ms.
+    /// When the state changed, ms since the Unix epoch.
     pub at: i64,
+    /// The recipient; set by the API when it queues the e-mail, kept by later events that omit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
-    /// The attempt that just failed (retrying) or succeeded (sent).
+    /// The attempt that just failed (retrying) or succeeded (sent); the attempts made (dead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// Deliveries in all under the retry policy (retrying).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// When the next attempt is due, ms since the Unix epoch (retrying).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<i64>,
+    /// Why the last attempt failed (retrying, dead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The request's idempotency key (queued), so a restarted API still knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
 
 impl StatusEvent {
+    /// An event of e-mail `id` entering `state` now, with nothing else said.
     pub fn new(id: &str, state: State) -> StatusEvent {
         StatusEvent {
             id: id.to_string(),
@@ -64,6 +78,7 @@ impl StatusEvent {
     }
 }
 
+/// The time now, ms since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -89,6 +104,8 @@ impl StatusPublisher {
         StatusPublisher::without_topic_creation(kafka, topic)
     }
 
+    /// The producer alone, the topic left as it is: the API creates it in the background, so that
+    /// a broker that is down does not hold its start.
     pub fn without_topic_creation(
         kafka: &KafkaConfig,
         topic: &str,
@@ -106,6 +123,8 @@ impl StatusPublisher {
         })
     }
 
+    /// Publishes `event`, keyed by the e-mail's id, waiting up to 10 s for the acknowledgement;
+    /// a failure is logged, not returned.
     pub async fn publish(&self, event: &StatusEvent) {
         let json = serde_json::to_vec(event).expect("status events serialize");
         let record = FutureRecord::to(&self.topic).key(&event.id).payload(&json);
@@ -155,10 +174,12 @@ impl StatusStore {
         }
     }
 
+    /// The latest event of e-mail `id`, if any arrived.
     pub fn get(&self, id: &str) -> Option<StatusEvent> {
         self.states.read().expect("lock").get(id).cloned()
     }
 
+    /// The id of the e-mail first queued with idempotency key `key`.
     pub fn id_for_key(&self, key: &str) -> Option<String> {
         self.keys.read().expect("lock").get(key).cloned()
     }

@@ -14,10 +14,15 @@ use axum::routing::post;
 use axum::Router;
 use tokio::io::AsyncWriteExt;
 
+/// The stand-in's settings (`mailer webhook-sink`'s flags).
 pub struct WebhookSink {
+    /// Where to listen for HTTP (`--listen`, default `127.0.0.1:9099`); any path takes a POST.
     pub listen: SocketAddr,
+    /// The file each received body is appended to, one line per request; `None` only prints it.
     pub out: Option<PathBuf>,
+    /// How many of the first requests get `500` (`--fail-first`, default 0).
     pub fail_first: usize,
+    /// While this file exists, every request gets `503`, as when Slack is down.
     pub down_while: Option<PathBuf>,
 }
 
@@ -28,6 +33,7 @@ struct Sink {
 }
 
 impl WebhookSink {
+    /// Listens on `listen` and answers webhook posts until the process ends.
     pub async fn run(self) -> anyhow::Result<()> {
         let listen = self.listen;
         let sink = Arc::new(Sink {

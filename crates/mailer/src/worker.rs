@@ -37,13 +37,21 @@ pub enum TlsMode {
     Tls,
 }
 
+/// The SMTP server and how the worker talks to it.
 #[derive(Debug, Clone)]
 pub struct SmtpSettings {
+    /// The server's host name or address (default `127.0.0.1`); also the name TLS verifies.
     pub host: String,
+    /// The server's port (default 25).
     pub port: u16,
+    /// TLS to the server (default none).
     pub tls: TlsMode,
+    /// The user name; with `password`, the worker authenticates. `None` by default.
     pub username: Option<String>,
+    /// The password, a secret; only used with `username`. `None` by default.
     pub password: Option<String>,
+    /// How long one SMTP exchange may take before it counts as a transient failure (default
+    /// 10 s); a handler call gets three times this.
     pub timeout: Duration,
     /// E-mails on their way at once: the consumer's `max_in_flight`, and the SMTP connections
     /// the transport keeps open for them (one SMTP session carries one e-mail at a time).
@@ -74,6 +82,8 @@ impl Order {
     }
 }
 
+/// The SMTP client for `smtp`: a pool of up to `connections` sessions, TLS and credentials as
+/// set.
 pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     let tls = match smtp.tls {
         TlsMode::None => Tls::None,
@@ -129,24 +139,38 @@ pub fn build_message(email: &EmailMessage) -> Result<Message, Failure> {
 #[derive(Debug, thiserror::Error)]
 #[error("SMTP send to {to} failed: {source}")]
 pub struct SendError {
+    /// The recipient.
     pub to: String,
+    /// lettre's error: the server's reply, a timeout or a connection failure.
     #[source]
     pub source: lettre::transport::smtp::Error,
 }
 
+/// The e-mail service, as `mailer worker` resolves it ([`crate::config::WorkerSettings`]).
 pub struct Worker {
+    /// The cluster.
     pub kafka: KafkaConfig,
+    /// The main topic it consumes; the retry topics and the DLT are named after it.
     pub topic: String,
+    /// Its consumer group.
     pub group: String,
+    /// Its static group membership id; `None`: dynamic membership.
     pub instance_id: Option<String>,
+    /// The retry chain: attempts, delays, DLT suffix.
     pub policy: RetryPolicy,
+    /// The SMTP server, and how many e-mails are on their way at once.
     pub smtp: SmtpSettings,
+    /// Which e-mails may be sent at the same time.
     pub order: Order,
+    /// Where the `sent` and `retrying` status events go, for the API.
     pub status_topic: String,
+    /// Where it counts sends, failures and forwards; the caller serves them (`--metrics-listen`).
     pub metrics: Arc<Metrics>,
 }
 
 impl Worker {
+    /// Consumes the chain until SIGINT or SIGTERM, sending each e-mail over SMTP and publishing
+    /// its status.
     pub async fn run(self) -> anyhow::Result<()> {
         let transport = Arc::new(transport(&self.smtp)?);
         let publisher = StatusPublisher::new(&self.kafka, &self.status_topic).await?;

@@ -70,7 +70,7 @@ pub(crate) struct Selection<'a> {
 
 impl Selection<'_> {
     /// Keeps `listed` if the filter selects it.
-    pub fn offer(&mut self, listed: Listed) {
+    pub(crate) fn offer(&mut self, listed: Listed) {
         if !self.filter.matches(&listed.dead_letter, listed.status) {
             return;
         }
@@ -84,7 +84,7 @@ impl Selection<'_> {
     }
 
     /// What was selected: the oldest first (by death, then position), at most the limit.
-    pub fn finish(mut self) -> Vec<Listed> {
+    pub(crate) fn finish(mut self) -> Vec<Listed> {
         self.trim(self.filter.limit.unwrap_or(usize::MAX));
         self.kept
     }

@@ -8,9 +8,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
 use rebound::admin;
-use rebound::config::{KafkaConfig, RELIABLE_PRODUCER};
+use rebound::config::RELIABLE_PRODUCER;
 use rebound::headers::Headers;
 use rebound::naming::{archive_topic, ledger_topic};
+use rebound::KafkaConfig;
 
 use crate::error::Error;
 use crate::id::Position;
@@ -22,7 +23,8 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub async fn new(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
+    /// Creates the ledger and archive topics of `dlt` if they are missing, then the producer.
+    pub(crate) async fn new(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
         let ledger = ledger_topic(dlt);
         let archive = archive_topic(dlt);
         let mut missing = Vec::new();
@@ -45,7 +47,7 @@ impl Writer {
     }
 
     /// Sends a record and waits for the acknowledgement.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         topic: &str,
         partition: Option<i32>,
@@ -84,7 +86,7 @@ impl Writer {
     }
 
     /// Appends entries to the ledger, in order, and waits until all are acknowledged.
-    pub async fn record(&self, entries: &[Entry]) -> Result<(), Error> {
+    pub(crate) async fn record(&self, entries: &[Entry]) -> Result<(), Error> {
         let sends = entries.iter().map(|entry| {
             let json = serde_json::to_vec(entry).expect("ledger entries serialize");
             let key = entry.dead_letter.to_string();

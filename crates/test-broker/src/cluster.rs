@@ -22,7 +22,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The nodes of one cluster and the folder that holds them.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The broker software every node runs.
     pub flavor: Flavor,
+    /// The nodes in `node.id` order (from 1); Tansu runs a single one.
     pub nodes: Vec<Node>,
     /// Holds one folder per node and the cluster id.
     pub dir: PathBuf,
@@ -142,7 +144,7 @@ impl Layout {
 }
 
 /// The client address of `node`.
-pub fn addr(node: &Node) -> SocketAddr {
+pub(crate) fn addr(node: &Node) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], node.port))
 }
 

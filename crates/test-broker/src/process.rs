@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 
 /// True if the process exists and is not a zombie.
-pub fn is_alive(pid: u32) -> bool {
+pub(crate) fn is_alive(pid: u32) -> bool {
     if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) {
         // "pid (comm) state ...": comm may hold spaces or parentheses, so read after the last ')'.
         return match stat
@@ -26,7 +26,7 @@ pub fn is_alive(pid: u32) -> bool {
 }
 
 /// The process's command line, arguments separated by spaces.
-pub fn cmdline(pid: u32) -> Option<String> {
+pub(crate) fn cmdline(pid: u32) -> Option<String> {
     fs::read(format!("/proc/{pid}/cmdline"))
         .ok()
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
@@ -34,7 +34,7 @@ pub fn cmdline(pid: u32) -> Option<String> {
 
 /// Signals the process group `pid` leads (brokers are started as group leaders, so a JVM's or
 /// Tansu's children go too), falling back to the process alone.
-pub fn signal(pid: u32, sig: &str) -> Result<()> {
+pub(crate) fn signal(pid: u32, sig: &str) -> Result<()> {
     let kill = |target: String| {
         Command::new("kill")
             .args([format!("-{sig}"), "--".to_string(), target])
@@ -53,7 +53,7 @@ pub fn signal(pid: u32, sig: &str) -> Result<()> {
 }
 
 /// The last `lines` lines of a log file, for error messages.
-pub fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     match fs::read(path) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);

@@ -88,6 +88,7 @@ impl PrivateBroker {
         PrivateBroker(test_broker::PrivateCluster::start(nodes).expect("start a private broker"))
     }
 
+    /// The client configuration of this broker: its nodes' bootstrap list, nothing else set.
     pub fn kafka(&self) -> KafkaConfig {
         KafkaConfig::new(self.0.bootstrap())
     }

@@ -44,8 +44,11 @@ impl Journal {
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The job's id, from the record's JSON payload (`{"id": N, …}`).
     pub id: u64,
+    /// The name of the worker that handled it, as given to [`Journal::open`].
     pub worker: String,
+    /// The delivery that succeeded: 1 on the main topic, 2 on the first retry topic, and so on.
     pub attempt: u32,
 }
 

@@ -43,6 +43,7 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// Creates `name` without topic-level settings, and waits until it can be used.
 pub async fn create_topic(name: &str, partitions: i32) {
     Cluster::default().create_topic(name, partitions).await
 }
@@ -54,10 +55,12 @@ pub async fn create_topic_with(name: &str, partitions: i32, config: &[(&str, &st
         .await
 }
 
+/// Partitions of `topic` once every one has a leader; `None` before (or when it does not exist).
 pub fn partition_count(topic: &str) -> Option<usize> {
     Cluster::default().partition_count(topic)
 }
 
+/// An idempotent producer with `acks=all` and a short linger, on the shared broker.
 pub fn producer() -> FutureProducer {
     Cluster::default().producer()
 }

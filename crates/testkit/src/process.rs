@@ -19,7 +19,9 @@ pub const SERVICE_LOG: &str = "info,rdkafka=warn,librdkafka=error";
 /// A child process, killed when dropped, its output (stdout and stderr) in a log file.
 pub struct Process {
     child: Child,
+    /// The name it was started under, for failure messages.
     pub name: String,
+    /// The file its stdout and stderr are appended to.
     pub log: PathBuf,
 }
 
@@ -56,6 +58,7 @@ impl Process {
         self.child.id()
     }
 
+    /// Whether the process still runs (an exited one is reaped).
     pub fn alive(&mut self) -> bool {
         self.exited().is_none()
     }
@@ -111,6 +114,7 @@ impl Process {
         }
     }
 
+    /// Everything the process has written so far (empty if its log cannot be read).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

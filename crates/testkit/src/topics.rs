@@ -83,6 +83,7 @@ fn usable_partitions(kafka: &KafkaConfig, topic: &str) -> Option<usize> {
 }
 
 impl Cluster {
+    /// Creates `name` without topic-level settings, and waits until it can be used.
     pub async fn create_topic(&self, name: &str, partitions: i32) {
         self.create_topic_with(name, partitions, &[]).await
     }

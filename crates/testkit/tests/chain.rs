@@ -13,13 +13,13 @@ use tokio_util_shim::Stopper;
 mod tokio_util_shim {
     use tokio::sync::oneshot;
 
-    pub struct Stopper {
+    pub(crate) struct Stopper {
         tx: Option<oneshot::Sender<()>>,
-        pub task: tokio::task::JoinHandle<Result<(), rebound::Error>>,
+        pub(crate) task: tokio::task::JoinHandle<Result<(), rebound::Error>>,
     }
 
     impl Stopper {
-        pub fn spawn(consumer: rebound::RetryingConsumer) -> Self {
+        pub(crate) fn spawn(consumer: rebound::RetryingConsumer) -> Self {
             let (tx, rx) = oneshot::channel::<()>();
             let task = tokio::spawn(consumer.run(async move {
                 let _ = rx.await;
@@ -27,7 +27,7 @@ mod tokio_util_shim {
             Stopper { tx: Some(tx), task }
         }
 
-        pub async fn stop(mut self) {
+        pub(crate) async fn stop(mut self) {
             let _ = self.tx.take().map(|tx| tx.send(()));
             (&mut self.task)
                 .await

@@ -26,7 +26,7 @@ pub struct Common {
     /// The topic e-mails are published to [default: email.send]
     #[arg(long, env = "MAILER_TOPIC")]
     pub topic: Option<String>,
-    /// The dead-letter topic [default: <topic>.dlt]
+    /// The dead-letter topic [default: the topic's name + .dlt]
     #[arg(long, env = "MAILER_DLT_TOPIC")]
     pub dlt_topic: Option<String>,
     /// The topic of delivery status events [default: email.status]
@@ -42,9 +42,14 @@ pub struct Common {
 /// The settings every Kafka-facing service resolves.
 #[derive(Debug, Clone)]
 pub struct Shared {
+    /// The cluster: the bootstrap servers (default `127.0.0.1:9092`), then the file's
+    /// `[properties]`, then the `-X` properties over them.
     pub kafka: KafkaConfig,
+    /// The topic e-mails are published to (default `email.send`).
     pub topic: String,
+    /// The dead-letter topic (default: `topic` with `.dlt` appended).
     pub dlt_topic: String,
+    /// The topic of delivery status events (default `email.status`).
     pub status_topic: String,
 }
 
@@ -86,8 +91,10 @@ impl Common {
     }
 }
 
+/// The flags of `mailer api`.
 #[derive(Args, Debug, Clone)]
 pub struct ApiArgs {
+    /// The flags every Kafka-facing service takes.
     #[command(flatten)]
     pub common: Common,
     /// Address to listen on [default: 127.0.0.1:8080]
@@ -105,14 +112,19 @@ pub struct ApiArgs {
 /// What `mailer api` runs with.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
+    /// The cluster and the topics.
     pub shared: Shared,
+    /// The address the HTTP API listens on (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
+    /// How long a request waits for Kafka's acknowledgement before it gets 503 (default 5 s).
     pub send_timeout: Duration,
+    /// Requests per second allowed per client address, bursts of twice that (default 100);
     /// `None`: no limit.
     pub rate_limit: Option<f64>,
 }
 
 impl ApiArgs {
+    /// Resolves the flags over the environment, the `--config` file and the defaults.
     pub fn resolve(self) -> Result<ApiSettings, ConfigError> {
         let (shared, file) = self.common.resolve()?;
         Ok(ApiSettings {
@@ -132,8 +144,10 @@ impl ApiArgs {
     }
 }
 
+/// The flags of `mailer worker`.
 #[derive(Args, Debug, Clone)]
 pub struct WorkerArgs {
+    /// The flags every Kafka-facing service takes.
     #[command(flatten)]
     pub common: Common,
     /// Consumer group [default: email-send-group]
@@ -191,16 +205,25 @@ pub struct WorkerArgs {
 /// What `mailer worker` runs with.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
+    /// The cluster and the topics.
     pub shared: Shared,
+    /// The consumer group (default `email-send-group`).
     pub group: String,
+    /// The static group membership id; `None`: dynamic membership.
     pub instance_id: Option<String>,
+    /// The retry chain: 5 deliveries in all, delays from 1 s doubling up to 30 s, DLT suffix
+    /// `.dlt` by default; a multiplier of 1 makes the delay fixed.
     pub policy: RetryPolicy,
+    /// The SMTP server and how the worker talks to it.
     pub smtp: SmtpSettings,
+    /// Where to serve `GET /metrics`; `None` (the default): nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Which e-mails may be sent at the same time (default: by key, the recipient).
     pub order: Order,
 }
 
 impl WorkerArgs {
+    /// Resolves the flags over the environment, the `--config` file and the defaults.
     pub fn resolve(self) -> Result<WorkerSettings, ConfigError> {
         let (shared, file) = self.common.resolve()?;
         let delay = Duration::from_millis(self.delay_ms.or(file.delay_ms).unwrap_or(1000));
@@ -254,8 +277,10 @@ impl WorkerArgs {
     }
 }
 
+/// The flags of `mailer dlt-worker`.
 #[derive(Args, Debug, Clone)]
 pub struct DltArgs {
+    /// The flags every Kafka-facing service takes.
     #[command(flatten)]
     pub common: Common,
     /// Consumer group of the dead-letter topic (file key: `dlt_group`)
@@ -286,17 +311,27 @@ pub struct DltArgs {
 /// What `mailer dlt-worker` runs with.
 #[derive(Debug, Clone)]
 pub struct DltSettings {
+    /// The cluster and the topics.
     pub shared: Shared,
+    /// The consumer group of the dead-letter topic (default `email-send-dlt-group`).
     pub group: String,
+    /// The static group membership id; `None`: dynamic membership.
     pub instance_id: Option<String>,
+    /// Whether each dead letter's JSON line goes to stdout (default: yes; `--no-stdout` says no).
     pub log_stdout: bool,
+    /// A file the JSON lines are appended to as well; `None` (the default): none.
     pub log_file: Option<PathBuf>,
+    /// The Slack incoming-webhook URL, a secret; `None` (the default): no alerts.
     pub slack_webhook: Option<String>,
+    /// Dead letters with the same error within this window make one alert and one summary
+    /// (default 60 s).
     pub group_window: Duration,
+    /// Where to serve `GET /metrics`; `None` (the default): nowhere.
     pub metrics_listen: Option<SocketAddr>,
 }
 
 impl DltArgs {
+    /// Resolves the flags over the environment, the `--config` file and the defaults.
     pub fn resolve(self) -> Result<DltSettings, ConfigError> {
         let (shared, file) = self.common.resolve()?;
         Ok(DltSettings {

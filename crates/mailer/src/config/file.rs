@@ -14,45 +14,78 @@ use serde::Deserialize;
 
 use crate::worker::TlsMode;
 
-/// Every key the file may hold; all optional.
+/// Every key the file may hold; all optional. A key is its flag's name in snake_case (two keys of
+/// `mailer dlt-worker` say whose they are: `dlt_group`, `dlt_log_file`), with the flag's meaning,
+/// unit and default.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     // Every service.
+    /// Bootstrap servers (`--brokers`).
     pub brokers: Option<String>,
     /// librdkafka properties, as `-X key=value` gives them (the flags win).
     #[serde(default)]
     pub properties: BTreeMap<String, Property>,
+    /// The topic e-mails are published to (`--topic`).
     pub topic: Option<String>,
+    /// The dead-letter topic (`--dlt-topic`).
     pub dlt_topic: Option<String>,
+    /// The topic of delivery status events (`--status-topic`).
     pub status_topic: Option<String>,
     // `mailer api`.
+    /// The address the API listens on (`--listen`).
     pub listen: Option<SocketAddr>,
+    /// How long the API waits for Kafka's acknowledgement, ms (`--send-timeout-ms`).
     pub send_timeout_ms: Option<u64>,
+    /// Requests per second allowed per client address; 0 turns the limit off (`--rate-limit`).
     pub rate_limit: Option<f64>,
     // `mailer worker` and `mailer dlt-worker`.
+    /// Static group membership id (`--instance-id`).
     pub instance_id: Option<String>,
+    /// Where to serve `GET /metrics` (`--metrics-listen`).
     pub metrics_listen: Option<SocketAddr>,
     // `mailer worker`.
+    /// The worker's consumer group (`--group` of `mailer worker`).
     pub group: Option<String>,
+    /// Deliveries in all, the first included (`--attempts`).
     pub attempts: Option<u32>,
+    /// Delay before the first retry, ms (`--delay-ms`).
     pub delay_ms: Option<u64>,
+    /// Growth of the delay per retry; 1 keeps it fixed (`--multiplier`).
     pub multiplier: Option<f64>,
+    /// Cap on the delay, ms (`--max-delay-ms`).
     pub max_delay_ms: Option<u64>,
+    /// Suffix of the dead-letter topic (`--dlt-suffix`).
     pub dlt_suffix: Option<String>,
+    /// SMTP server host (`--smtp-host`).
     pub smtp_host: Option<String>,
+    /// SMTP server port (`--smtp-port`).
     pub smtp_port: Option<u16>,
+    /// TLS to the SMTP server: `none`, `starttls` or `tls` (`--smtp-tls`).
     pub smtp_tls: Option<TlsMode>,
+    /// SMTP user name (`--smtp-username`).
     pub smtp_username: Option<String>,
+    /// SMTP password, a secret (`--smtp-password`).
     pub smtp_password: Option<String>,
+    /// Give up on an SMTP exchange after this long, ms (`--smtp-timeout-ms`).
     pub smtp_timeout_ms: Option<u64>,
+    /// E-mails on their way at once, and the SMTP connections kept open for them
+    /// (`--max-in-flight`).
     pub max_in_flight: Option<usize>,
+    /// Which e-mails may be sent at the same time: `key`, `partition` or `unordered` (`--order`).
     pub order: Option<crate::worker::Order>,
     // `mailer dlt-worker`.
+    /// The dead-letter worker's consumer group (`--group` of `mailer dlt-worker`).
     pub dlt_group: Option<String>,
+    /// A file the dead-letter worker appends its JSON lines to (`--log-file` of
+    /// `mailer dlt-worker`).
     pub dlt_log_file: Option<PathBuf>,
+    /// `true`: the dead-letter worker does not print its JSON lines (`--no-stdout`).
     pub no_stdout: Option<bool>,
+    /// Slack incoming-webhook URL, a secret (`--slack-webhook`).
     pub slack_webhook: Option<String>,
+    /// Dead letters with the same error within this many seconds make one alert
+    /// (`--alert-window-secs`).
     pub alert_window_secs: Option<u64>,
 }
 
@@ -64,9 +97,13 @@ pub struct File {
     expecting = "a string, a number or a boolean (quote a dotted name: \"linger.ms\" = 5)"
 )]
 pub enum Property {
+    /// A quoted value: `"security.protocol" = "SASL_SSL"`.
     Text(String),
+    /// A bare integer: `"linger.ms" = 5`.
     Integer(i64),
+    /// A bare number with a fraction or an exponent: `0.5`.
     Float(f64),
+    /// A bare `true` or `false`.
     Boolean(bool),
 }
 
@@ -84,20 +121,27 @@ impl std::fmt::Display for Property {
 /// Why the settings could not be read; each says where to look.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file given with `--config` could not be read.
     #[error("could not read the configuration file {}: {error}", path.display())]
     Read {
+        /// The file, as given.
         path: PathBuf,
+        /// Why the operating system refused it.
         error: std::io::Error,
     },
     /// A TOML syntax error, a value of the wrong type, or an unknown key.
     #[error("{}{}: {problem}", path.display(), at(key.as_deref(), *line))]
     Invalid {
+        /// The file, as given.
         path: PathBuf,
         /// The key, dotted (`properties.linger.ms`); `None` when the problem is not one key's.
         key: Option<String>,
+        /// The line, from 1, when the TOML parser says where.
         line: Option<usize>,
+        /// What is wrong, on one line.
         problem: String,
     },
+    /// A `-X` property that is not `key=value`.
     #[error(transparent)]
     Property(#[from] rebound::config::ConfigError),
 }
