@@ -11,7 +11,8 @@ use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rebound::headers as h;
-use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, TopicChain};
+use rebound::naming::TopicChain;
+use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 use crate::happy::run_baseline;
@@ -194,7 +195,7 @@ async fn rebound_one_hop(
             async move {
                 if record.attempt() == 1 {
                     tally.start();
-                    return Err(Failure::transient(rebound::failure::Message(
+                    return Err(Failure::transient(rebound::Message(
                         "first attempt fails".into(),
                     )));
                 }
@@ -340,7 +341,7 @@ pub async fn delay(ctx: &Ctx) -> Result<()> {
                 async move {
                     if record.attempt() == 1 {
                         tally.start();
-                        return Err(Failure::transient(rebound::failure::Message(
+                        return Err(Failure::transient(rebound::Message(
                             "first attempt fails".into(),
                         )));
                     }

@@ -147,13 +147,11 @@ async fn rebound_poisoned(
                 match kit::kind_of(record.payload().unwrap_or_default()) {
                     "permanent" => {
                         tally.start();
-                        Err(Failure::permanent(rebound::failure::Message(
-                            "poison record".into(),
-                        )))
+                        Err(Failure::permanent(rebound::Message("poison record".into())))
                     }
                     "transient" if record.attempt() == 1 => {
                         tally.start();
-                        Err(Failure::transient(rebound::failure::Message(
+                        Err(Failure::transient(rebound::Message(
                             "temporary fault".into(),
                         )))
                     }

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use interop::*;
-use rebound::failure::Message;
 use rebound::headers::{self as h, Headers};
+use rebound::Message;
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer};
 use testkit::{count, kafka, produce, producer, unique, wait_until};
 

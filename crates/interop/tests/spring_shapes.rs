@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use interop::*;
 use rebound::headers::{self as h, Headers};
-use rebound::{Backoff, RetryPolicy, TopicChain};
+use rebound::naming::TopicChain;
+use rebound::{Backoff, RetryPolicy};
 use serde_json::Value;
 use testkit::{count, unique};
 

@@ -108,7 +108,7 @@ pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio
 pub fn build_message(email: &EmailMessage) -> Result<Message, Failure> {
     let mailbox = |field: &str, value: &str| {
         value.parse::<Mailbox>().map_err(|e| {
-            Failure::permanent(rebound::failure::Message(format!(
+            Failure::permanent(rebound::Message(format!(
                 "{field} address {value:?} is invalid: {e}"
             )))
         })
@@ -129,9 +129,7 @@ pub fn build_message(email: &EmailMessage) -> Result<Message, Failure> {
     let body = Body::new_with_encoding(email.body.clone(), ContentTransferEncoding::EightBit)
         .unwrap_or_else(Body::new);
     builder.body(body).map_err(|e| {
-        Failure::permanent(rebound::failure::Message(format!(
-            "could not build the e-mail: {e}"
-        )))
+        Failure::permanent(rebound::Message(format!("could not build the e-mail: {e}")))
     })
 }
 

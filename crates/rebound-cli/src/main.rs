@@ -13,7 +13,8 @@ mod skips;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use rebound::{Backoff, RetryPolicy, TopicChain};
+use rebound::naming::TopicChain;
+use rebound::{Backoff, RetryPolicy};
 
 /// Retry topics, dead letters and redrive for Kafka.
 ///

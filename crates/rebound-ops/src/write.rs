@@ -8,10 +8,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
 use rebound::admin;
-use rebound::config::RELIABLE_PRODUCER;
 use rebound::headers::Headers;
 use rebound::naming::{archive_topic, ledger_topic};
 use rebound::KafkaConfig;
+use rebound::RELIABLE_PRODUCER;
 
 use crate::error::Error;
 use crate::id::Position;

@@ -12,7 +12,9 @@
 //! Topic names and headers are Spring Kafka's, byte for byte, so Rust and Java workers can share
 //! one chain and Spring's tools can read Rebound's dead letters (and the other way round).
 //!
-//! The pipeline, one module each: [`policy`] → [`naming`] → [`headers`] → [`consumer`].
+//! The pipeline: a [`RetryPolicy`] → its topic names ([`naming`]) → the headers of each hop
+//! ([`headers`]) → the [`RetryingConsumer`] runtime. [`ProcessingOrder`] lets a partition's records
+//! run at once, in key order if need be. ARCHITECTURE.md in the repository draws the data path.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -38,24 +40,28 @@
 //! }
 //! ```
 
+// One path per type: the modules whose types the crate root re-exports are private; `admin`,
+// `headers` and `naming` are namespaces of their own (`rebound::naming::TopicChain`).
 pub mod admin;
-pub mod config;
-pub mod consumer;
-pub mod error;
-pub mod failure;
+mod config;
+mod consumer;
+mod error;
+mod failure;
 pub mod headers;
 pub mod naming;
-pub mod policy;
-pub mod record;
-pub mod time;
+mod policy;
+mod record;
+mod time;
 
-pub use config::KafkaConfig;
-pub use consumer::{Event, Handler, ProcessingOrder, RetryingConsumer, RetryingConsumerBuilder};
+pub use config::{ConfigError, KafkaConfig, BROKERS_ENV, RELIABLE_PRODUCER};
+pub use consumer::{
+    Event, Handler, ProcessingOrder, RetryingConsumer, RetryingConsumerBuilder,
+    DEFAULT_MAX_IN_FLIGHT,
+};
 pub use error::Error;
-pub use failure::{Classifier, Failure, FailureClass};
-pub use naming::{RetryTopic, Stage, TopicChain};
+pub use failure::{Classifier, Failure, FailureClass, Message, UnknownFailureClass};
 pub use policy::{Backoff, BlockingRetries, RetryPolicy, TopicReuse, TopicSuffixing};
-pub use record::Record;
+pub use record::{DecodeError, Record};
 pub use time::EpochMillis;
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM: the usual `shutdown` future for

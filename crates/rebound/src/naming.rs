@@ -49,7 +49,8 @@ impl TopicChain {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use rebound::{Backoff, RetryPolicy, TopicChain};
+    /// use rebound::naming::TopicChain;
+    /// use rebound::{Backoff, RetryPolicy};
     ///
     /// let policy = RetryPolicy::new(5)
     ///     .backoff(Backoff::exponential(Duration::from_secs(1), 2.0))

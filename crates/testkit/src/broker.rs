@@ -9,8 +9,8 @@ use std::net::ToSocketAddrs;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rebound::config::BROKERS_ENV;
 use rebound::KafkaConfig;
+use rebound::BROKERS_ENV;
 
 /// How long the shared broker gets to answer the first time a test asks for it: a broker that
 /// is up answers in milliseconds; a few seconds cover one still finishing its start.

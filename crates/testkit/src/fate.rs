@@ -2,8 +2,8 @@
 //! `chaos-worker` binary (which handles): both decide from the record's id alone. The
 //! `chain-worker` reads the same fields from the payload instead.
 
-use rebound::failure::Message;
 use rebound::Failure;
+use rebound::Message;
 
 /// What the chaos test's handler does with record `id`, decided by the id alone so that the audit
 /// knows every record's expected end (see `tests/chaos.rs` and the `chaos-worker` binary).

@@ -253,7 +253,7 @@ async fn permanent_and_undecodable_go_straight_to_the_dlt() {
                 let order: Order = record.json()?;
                 seen.lock().unwrap().push(order.id);
                 if !order.valid {
-                    return Err(Failure::permanent(rebound::failure::Message(format!(
+                    return Err(Failure::permanent(rebound::Message(format!(
                         "order {} is invalid",
                         order.id
                     ))));
@@ -730,7 +730,7 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
         .policy(RetryPolicy::new(3))
         .max_copies_in_flight(2)
         .handler(|record: Record| async move {
-            Err(Failure::permanent(rebound::failure::Message(format!(
+            Err(Failure::permanent(rebound::Message(format!(
                 "{} is refused",
                 record.text()?
             ))))

@@ -35,7 +35,8 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::headers as h;
-use rebound::{Backoff, RetryPolicy, TopicChain};
+use rebound::naming::TopicChain;
+use rebound::{Backoff, RetryPolicy};
 use testkit::process::Process;
 use testkit::*;
 

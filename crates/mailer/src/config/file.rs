@@ -143,7 +143,7 @@ pub enum ConfigError {
     },
     /// A `-X` property that is not `key=value`.
     #[error(transparent)]
-    Property(#[from] rebound::config::ConfigError),
+    Property(#[from] rebound::ConfigError),
 }
 
 /// `: key `smtp_port`, line 3`, or as much of it as is known.
