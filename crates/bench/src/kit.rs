@@ -132,7 +132,7 @@ pub async fn fill(
                 .key(&spec.key)
                 .payload(&spec.payload);
             if let Some(h) = &spec.headers {
-                record = record.headers(testkit::kafka_headers(h));
+                record = record.headers(h.to_kafka());
             }
             producer_ref
                 .send(record, Timeout::Never)

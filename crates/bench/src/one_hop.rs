@@ -156,12 +156,7 @@ fn baseline_one_hop(
         if m.topic() == main {
             tally.start();
             let headers = if spring_headers {
-                testkit::kafka_headers(&kit::hop_headers(
-                    &main,
-                    m.partition(),
-                    m.offset(),
-                    Some(kit::now_ms()),
-                ))
+                kit::hop_headers(&main, m.partition(), m.offset(), Some(kit::now_ms())).to_kafka()
             } else {
                 OwnedHeaders::new().insert(Header {
                     key: h::ATTEMPTS,

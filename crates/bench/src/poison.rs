@@ -117,12 +117,7 @@ fn baseline_poison(
         };
         tally.start();
         state.in_flight.push_back(m.offset());
-        let headers = testkit::kafka_headers(&kit::hop_headers(
-            &main,
-            m.partition(),
-            m.offset(),
-            target.1,
-        ));
+        let headers = kit::hop_headers(&main, m.partition(), m.offset(), target.1).to_kafka();
         kit::send_waiting(&producer, copy_of(&m, target.0, headers))?;
     }
     let _ = producer.flush(Duration::from_secs(30));

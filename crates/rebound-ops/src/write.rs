@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
@@ -55,16 +54,7 @@ impl Writer {
         payload: Option<&[u8]>,
         headers: &Headers,
     ) -> Result<Position, Error> {
-        let owned =
-            headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {
-                    acc.insert(KafkaHeader {
-                        key: &h.key,
-                        value: h.value.as_deref(),
-                    })
-                });
-        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(owned);
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.to_kafka());
         if let Some(p) = partition {
             record = record.partition(p);
         }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::headers::Headers;
@@ -24,18 +23,6 @@ impl Cluster {
     }
 }
 
-/// `headers` as librdkafka takes them, in order, null values kept.
-pub fn kafka_headers(headers: &Headers) -> OwnedHeaders {
-    headers
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, h| {
-            acc.insert(KafkaHeader {
-                key: &h.key,
-                value: h.value.as_deref(),
-            })
-        })
-}
-
 /// Produces one record and waits for the broker's acknowledgement.
 pub async fn produce(
     producer: &FutureProducer,
@@ -47,7 +34,7 @@ pub async fn produce(
 ) -> (i32, i64) {
     let mut record = FutureRecord::<str, [u8]>::to(topic)
         .payload(payload)
-        .headers(kafka_headers(headers));
+        .headers(headers.to_kafka());
     if let Some(p) = partition {
         record = record.partition(p);
     }

@@ -704,7 +704,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
             &retry,
             case.key,
             Some(payload.as_bytes()),
-            kafka_headers(&case.headers),
+            case.headers.to_kafka(),
         )
         .await;
         sent_at.push(now_ms());
@@ -720,7 +720,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
         &retry,
         "backoff-duplicate-last-later",
         Some(b"later"),
-        kafka_headers(&later),
+        later.to_kafka(),
     )
     .await;
 
@@ -737,7 +737,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
         &topic,
         "main-stale-headers",
         Some(b"m"),
-        kafka_headers(&stale),
+        stale.to_kafka(),
     )
     .await;
     send(
@@ -745,7 +745,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
         &topic,
         "fail-main-stale-headers",
         Some(b"m"),
-        kafka_headers(&stale),
+        stale.to_kafka(),
     )
     .await;
 

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +58,7 @@ impl Forwarder {
         shape: CopyShape,
         headers: &Headers,
     ) -> Result<(i32, i64), KafkaError> {
-        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(to_kafka_headers(headers));
+        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.to_kafka());
         // Same partition number as the source, as Spring does, when the target has it.
         if self
             .partitions
@@ -80,18 +79,6 @@ impl Forwarder {
             .map(|delivery| (delivery.partition, delivery.offset))
             .map_err(|(e, _)| e)
     }
-}
-
-fn to_kafka_headers(headers: &Headers) -> OwnedHeaders {
-    headers.iter().fold(
-        OwnedHeaders::new_with_capacity(headers.len()),
-        |acc, header| {
-            acc.insert(KafkaHeader {
-                key: &header.key,
-                value: header.value.as_deref(),
-            })
-        },
-    )
 }
 
 /// Whether the broker (or the producer, before sending) refused the copy for what it is, so

@@ -131,6 +131,20 @@ impl Headers {
             .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
+    /// The headers as librdkafka takes them for a record to produce: in order, repeated keys and
+    /// null values kept.
+    pub fn to_kafka(&self) -> rdkafka::message::OwnedHeaders {
+        self.0.iter().fold(
+            rdkafka::message::OwnedHeaders::new_with_capacity(self.0.len()),
+            |acc, header| {
+                acc.insert(rdkafka::message::Header {
+                    key: &header.key,
+                    value: header.value.as_deref(),
+                })
+            },
+        )
+    }
+
     /// The first of `keys` present, as text: used to read both Spring header families.
     pub fn text_any(&self, keys: &[&str]) -> Option<String> {
         keys.iter().find_map(|k| self.text(k))
