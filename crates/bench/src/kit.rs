@@ -347,7 +347,7 @@ pub fn hop_headers(origin: &str, partition: i32, offset: i64, retry_due: Option<
     headers.push(h::ORIGINAL_TIMESTAMP, h::encode_i64(now - 60_000));
     headers.push(h::ORIGINAL_TIMESTAMP_TYPE, "CreateTime");
     headers.push(h::DLT_ORIGINAL_CONSUMER_GROUP, "bench-group");
-    headers.push(h::EXCEPTION_FQCN, "rebound::Message");
+    headers.push(h::EXCEPTION_FQCN, "rebound::failure::Message");
     headers.push(h::EXCEPTION_MESSAGE, "451 4.3.0 mailbox busy");
     headers.push(h::EXCEPTION_STACKTRACE, "451 4.3.0 mailbox busy");
     headers.push(h::FAILURE_CLASS, "transient");

@@ -217,7 +217,7 @@ async fn spring_main_topic_rebound_retry_topics() {
     assert_eq!(headers.text(h::EXCEPTION_MESSAGE).as_deref(), Some(KOREAN));
     assert_eq!(
         headers.text(h::EXCEPTION_FQCN).as_deref(),
-        Some("rebound::Message")
+        Some("rebound::failure::Message")
     );
     assert_eq!(headers.text(h::ORIGINAL_TOPIC), Some(main.clone()));
     let log = spring.process.log_text();

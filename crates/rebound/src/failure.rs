@@ -272,7 +272,7 @@ mod tests {
             ),
         ] {
             assert_eq!(failure.class(), Some(class));
-            assert_eq!(failure.type_name(), "rebound::Message");
+            assert_eq!(failure.type_name(), "rebound::failure::Message");
         }
         assert_eq!(
             Failure::permanent("no such mailbox").to_string(),
