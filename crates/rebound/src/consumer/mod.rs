@@ -30,7 +30,8 @@
 //! | `process.rs` | one record: its attempt, its due time, the handler, the start of its copy |
 //! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
 //! | `route.rs` | pure decisions: which attempt, when due, which next hop |
-//! | `forward.rs` | delivering a failed record's copy: retries, refusals, smaller shapes |
+//! | `forward.rs` | delivering a failed record's copy: the producer, tries until acknowledged |
+//! | `refusal.rs` | pure: whether a refusal is for good, smaller copy shapes, retry refused → DLT |
 //! | `progress.rs` | which offset may be stored around copies in flight; the copy budget |
 //! | `dead_letters.rs` | a record on the DLT: Spring's log line and the dead-letter hook |
 //! | `events.rs` | what the runtime reports to an observer |
@@ -49,6 +50,7 @@ mod poller;
 mod process;
 mod progress;
 mod rebalance;
+mod refusal;
 mod registry;
 mod route;
 mod runtime;
