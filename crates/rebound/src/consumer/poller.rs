@@ -38,6 +38,14 @@ pub(crate) fn poll_loop(
             }
         }
         poll_round(&consumer, &registry);
+        if stopping.load(Ordering::SeqCst) {
+            // Stopped while polling (a shutdown, or the run future dropped): what this round
+            // polled is not handed out. It was never stored, so whoever owns the partitions next
+            // reads it; handing it out would let a stopping member take records produced after
+            // it was told to stop.
+            registry::lock(&registry).polled.clear();
+            break;
+        }
         for full in hand_out(&shared, &registry, &runtime) {
             pause_unless_draining(&shared, &registry, full);
         }
