@@ -211,10 +211,6 @@ async fn keys_keep_their_order_through_the_retry_chain_and_a_poisoned_key_slows_
     let _ = stop.send(());
     run.await.unwrap().unwrap();
 
-    for (key, calls) in by_key(&calls) {
-        let seqs: Vec<(u32, u32)> = calls.iter().map(|c| (c.seq, c.attempt)).collect();
-        eprintln!("DEBUG {key}: {seqs:?}");
-    }
     assert_key_order(&calls);
     let keyed = by_key(&calls);
     // The retried records went through the chain (attempt 2 seen) without breaking the order.
