@@ -7,7 +7,6 @@
 //! [`ProcessingOrder::Unordered`]: super::ProcessingOrder::Unordered
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::ProcessingOrder;
 use super::dead_letters::deliver_dead_letter;
 use super::in_flight::{KeyQueues, OrderKey, Window};
-use super::partition::{next_record, PartitionControl, STORE_AT_LEAST_EVERY};
+use super::partition::{next_record, taken, PartitionControl, STORE_AT_LEAST_EVERY};
 use super::process::{handle, prepare, Prepared, Processed};
 use super::progress::OffsetStore;
 use super::registry::Tp;
@@ -230,17 +229,6 @@ fn launch(
     match (&mut future).now_or_never() {
         Some(finished) => finished_now.push(finished),
         None => running.push(future),
-    }
-}
-
-/// A record left the task's buffer: the flow-control gauge and the poller's signals.
-fn taken(shared: &Shared, tp: &Tp, buffered: &AtomicUsize) {
-    let left = buffered.fetch_sub(1, Ordering::SeqCst) - 1;
-    if left + 1 == shared.settings.pause_above {
-        shared.drained.notify();
-    }
-    if left == shared.settings.resume_below {
-        let _ = shared.resume.send(tp.clone());
     }
 }
 

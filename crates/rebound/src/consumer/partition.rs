@@ -70,15 +70,7 @@ pub(crate) async fn run(
                 None => break,
             },
         };
-        let left = control.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
-        if left + 1 == shared.settings.pause_above {
-            // The poller may be waiting for this task to catch up before pausing it.
-            shared.drained.notify();
-        }
-        if left == shared.settings.resume_below {
-            // The poller resumes the partition if it paused it.
-            let _ = shared.resume.send(tp.clone());
-        }
+        taken(&shared, &tp, &control.buffered);
         let offset = record.offset();
         let processed = tokio::select! {
             biased;
@@ -129,6 +121,19 @@ pub(crate) async fn run(
         if !settle_copy(&mut offsets, &mut progress, acknowledged) {
             return;
         }
+    }
+}
+
+/// A record left a task's buffer: the flow-control gauge goes down, and the poller hears when it
+/// may stop waiting for the task (below `pause_above`) or resume a paused partition (at
+/// `resume_below`). Both loops call it for every record they take.
+pub(crate) fn taken(shared: &Shared, tp: &Tp, buffered: &AtomicUsize) {
+    let left = buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+    if left + 1 == shared.settings.pause_above {
+        shared.drained.notify();
+    }
+    if left == shared.settings.resume_below {
+        let _ = shared.resume.send(tp.clone());
     }
 }
 

@@ -171,16 +171,15 @@ impl RetryingConsumer {
         tracing::info!(group = %settings.group, topics = ?topics, "consumer started");
 
         let forwarder = Forwarder::new(&settings.kafka, partitions)?;
-        let settings_max_in_flight = settings.max_in_flight;
         let (resume_tx, resume_rx) = std_mpsc::channel();
         let shared = Arc::new(Shared {
             copy_permits: Arc::new(tokio::sync::Semaphore::new(settings.copy_budget)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
             settings,
             consumer: Arc::new(consumer),
             forwarder,
             resume: resume_tx,
             drained: Drained::default(),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(settings_max_in_flight)),
             held,
         });
         let stopping = Arc::new(AtomicBool::new(false));
