@@ -31,10 +31,6 @@ pub fn unique(prefix: &str) -> String {
     testkit::unique(&format!("bench-{prefix}"))
 }
 
-pub fn now_ms() -> i64 {
-    EpochMillis::now().as_i64()
-}
-
 pub fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -339,7 +335,7 @@ pub async fn run_rebound(
 /// `retry_due` makes it a retry-topic copy due then (epoch ms); `None` makes it a dead letter.
 pub fn hop_headers(origin: &str, partition: i32, offset: i64, retry_due: Option<i64>) -> Headers {
     use rebound::headers as h;
-    let now = now_ms();
+    let now = EpochMillis::now().as_i64();
     let mut headers = Headers::new();
     headers.push(h::ORIGINAL_TOPIC, origin.to_string());
     headers.push(h::ORIGINAL_PARTITION, h::encode_i32(partition));

@@ -170,7 +170,7 @@ pub async fn memory(ctx: &Ctx) -> Result<()> {
         let retry = format!("{main}-retry");
         kit::create_topics(&ctx.kafka, &[&main, &retry], ctx.partitions).await?;
         topics.extend([main.clone(), retry.clone(), format!("{main}-dlt")]);
-        let due = kit::now_ms() + 3_600_000;
+        let due = rebound::EpochMillis::now().as_i64() + 3_600_000;
         let partitions = ctx.partitions;
         kit::fill(&ctx.kafka, &retry, size, |i| {
             kit::copy(i, partitions, &main, Some(due))

@@ -156,7 +156,13 @@ fn baseline_one_hop(
         if m.topic() == main {
             tally.start();
             let headers = if spring_headers {
-                kit::hop_headers(&main, m.partition(), m.offset(), Some(kit::now_ms())).to_kafka()
+                kit::hop_headers(
+                    &main,
+                    m.partition(),
+                    m.offset(),
+                    Some(rebound::EpochMillis::now().as_i64()),
+                )
+                .to_kafka()
             } else {
                 OwnedHeaders::new().insert(Header {
                     key: h::ATTEMPTS,

@@ -108,7 +108,7 @@ fn baseline_poison(
         state.next = m.offset() + 1;
         let target = match kit::kind_of(m.payload().unwrap_or_default()) {
             "permanent" => (&dlt, None),
-            "transient" => (&retry, Some(kit::now_ms() + 1_000)),
+            "transient" => (&retry, Some(rebound::EpochMillis::now().as_i64() + 1_000)),
             _ => {
                 black_box(m.payload());
                 tally.tick();

@@ -20,13 +20,6 @@ use testkit::{count, kafka, unique, wait_until};
 const KOREAN: &str = "잘못된 이메일 주소로 인해 발송 실패";
 const DELAYS: [i64; 4] = [1000, 2000, 4000, 8000];
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 fn due_of(headers: &Headers) -> Option<i64> {
     headers
         .last(h::BACKOFF_TIMESTAMP)
@@ -98,7 +91,7 @@ fn rebound_worker(
                     by: "Rebound",
                     topic: record.topic().to_string(),
                     attempt: record.attempt(),
-                    at: now_ms(),
+                    at: rebound::EpochMillis::now().as_i64(),
                     due: due_of(record.headers()),
                 });
                 Err(Failure::msg(KOREAN))

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::message::{validate, EmailMessage, FieldError, ID_HEADER, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
-use crate::status::{now_ms, State as MailState, StatusEvent, StatusPublisher, StatusStore};
+use crate::status::{State as MailState, StatusEvent, StatusPublisher, StatusStore};
 
 /// The largest request body accepted: the body limit plus room for the other fields.
 pub const MAX_REQUEST_BYTES: usize = MAX_BODY_BYTES + 16 * 1024;
@@ -344,7 +344,11 @@ async fn metrics(State(state): State<Arc<AppState>>) -> String {
 }
 
 fn new_id() -> String {
-    format!("{:012x}{:08x}", now_ms(), rand::random::<u32>())
+    format!(
+        "{:012x}{:08x}",
+        rebound::EpochMillis::now().as_i64(),
+        rand::random::<u32>()
+    )
 }
 
 /// Runs the API until shutdown.

@@ -67,7 +67,7 @@ impl StatusEvent {
         StatusEvent {
             id: id.to_string(),
             state,
-            at: now_ms(),
+            at: rebound::EpochMillis::now().as_i64(),
             to: None,
             attempt: None,
             max_attempts: None,
@@ -76,14 +76,6 @@ impl StatusEvent {
             idempotency_key: None,
         }
     }
-}
-
-/// The time now, ms since the Unix epoch (0 if the clock is before it).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Publishes status events. A status that cannot be published is logged, never fatal: the

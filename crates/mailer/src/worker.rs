@@ -21,7 +21,7 @@ use rebound::{
 
 use crate::message::EmailMessage;
 use crate::metrics::Metrics;
-use crate::status::{now_ms, State, StatusEvent, StatusPublisher};
+use crate::status::{State, StatusEvent, StatusPublisher};
 
 /// How the worker speaks TLS to the SMTP server; the same names for the flag, the environment
 /// and the `--config` file: `none`, `starttls`, `tls`.
@@ -278,7 +278,8 @@ async fn send(
                     .get(record.attempt() as usize - 1)
                     .copied()
                     .unwrap_or_default();
-                event.next_attempt_at = Some(now_ms() + delay.as_millis() as i64);
+                event.next_attempt_at =
+                    Some(rebound::EpochMillis::now().as_i64() + delay.as_millis() as i64);
                 event.reason = Some(error.to_string());
                 publisher.publish(&event).await;
             }

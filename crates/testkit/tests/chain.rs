@@ -488,7 +488,7 @@ async fn a_waiting_partition_does_not_hold_up_another() {
     let producer = producer();
 
     // Partition 0 of the retry topic: a record due in 20 s, then one due now behind it.
-    let due_later = h::encode_big_integer(now_ms() + 20_000);
+    let due_later = h::encode_big_integer(rebound::EpochMillis::now().as_i64() + 20_000);
     let mut later = Headers::new();
     later.push(h::ATTEMPTS, h::encode_i32(2));
     later.push(h::BACKOFF_TIMESTAMP, due_later);
@@ -496,7 +496,10 @@ async fn a_waiting_partition_does_not_hold_up_another() {
     // Partition 1 of the retry topic and both main partitions: due now.
     let mut now = Headers::new();
     now.push(h::ATTEMPTS, h::encode_i32(2));
-    now.push(h::BACKOFF_TIMESTAMP, h::encode_big_integer(now_ms()));
+    now.push(
+        h::BACKOFF_TIMESTAMP,
+        h::encode_big_integer(rebound::EpochMillis::now().as_i64()),
+    );
     let sent = Instant::now();
     produce(&producer, &retry, Some(1), None, b"due p1", &now).await;
     produce(
@@ -534,13 +537,6 @@ async fn a_waiting_partition_does_not_hold_up_another() {
         "other partitions went on: {elapsed:?}"
     );
     running.stop().await;
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 //! duplicate attempts headers; this file covers the rest.)
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -83,13 +83,6 @@ impl Drop for Running {
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// Sends one record with any payload (or none) and headers given as raw Kafka headers.
@@ -176,7 +169,7 @@ fn email_handler(calls: Calls) -> impl rebound::Handler {
             let mut call = Call {
                 key: record.key_text().unwrap_or_default(),
                 attempt: record.attempt(),
-                at_ms: now_ms(),
+                at_ms: rebound::EpochMillis::now().as_i64(),
                 decoded: false,
             };
             let decoded = record.json::<Email>();
@@ -557,7 +550,7 @@ fn keyed_handler(calls: Calls) -> impl rebound::Handler {
             calls.lock().unwrap().push(Call {
                 key: key.clone(),
                 attempt: record.attempt(),
-                at_ms: now_ms(),
+                at_ms: rebound::EpochMillis::now().as_i64(),
                 decoded: true,
             });
             if key.starts_with("fail") {
@@ -581,7 +574,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
     })
     .await;
 
-    let now = now_ms();
+    let now = rebound::EpochMillis::now().as_i64();
     let day_and_an_hour = 25 * 3600 * 1000;
     let big = |v: i64| Some(h::encode_big_integer(v).to_vec());
     let int = |v: i32| Some(v.to_be_bytes().to_vec());
@@ -707,13 +700,16 @@ async fn hostile_retry_headers_are_read_as_designed() {
             case.headers.to_kafka(),
         )
         .await;
-        sent_at.push(now_ms());
+        sent_at.push(rebound::EpochMillis::now().as_i64());
     }
     // Last on the partition (it holds up the records behind it while it waits): duplicated
     // back-off timestamps whose last one is 2 s ahead: not handled before then.
-    let due = now_ms() + 2000;
+    let due = rebound::EpochMillis::now().as_i64() + 2000;
     let mut later = Headers::new();
-    later.push(h::BACKOFF_TIMESTAMP, h::encode_big_integer(now_ms()));
+    later.push(
+        h::BACKOFF_TIMESTAMP,
+        h::encode_big_integer(rebound::EpochMillis::now().as_i64()),
+    );
     later.push(h::BACKOFF_TIMESTAMP, h::encode_big_integer(due));
     send(
         &producer,
@@ -730,7 +726,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
     stale.push(h::ATTEMPTS, h::encode_i32(3));
     stale.push(
         h::BACKOFF_TIMESTAMP,
-        h::encode_big_integer(now_ms() + 3_600_000),
+        h::encode_big_integer(rebound::EpochMillis::now().as_i64() + 3_600_000),
     );
     send(
         &producer,
