@@ -22,10 +22,11 @@ use super::builder::ProcessingOrder;
 use super::dead_letters::deliver_dead_letter;
 use super::in_flight::{KeyQueues, OrderKey, Window};
 use super::partition::{next_record, taken, PartitionControl, STORE_AT_LEAST_EVERY};
-use super::process::{handle, prepare, Prepared, Processed};
+use super::process::{handle, park_behind, prepare, still_parked, Prepared, Processed};
 use super::progress::OffsetStore;
 use super::registry::Tp;
 use super::runtime::Shared;
+use crate::headers::names::REDRIVEN_FROM;
 use crate::naming::Stage;
 use crate::record::Record;
 
@@ -63,6 +64,13 @@ pub(crate) async fn run(
     if waits_on_holds && !wait_for_retry_tails(&shared, &tp, &control.stop).await {
         return;
     }
+    // With `hold_until_redriven`, a main partition's records of a key parked behind its dead
+    // letter follow it into the DLT; which keys are parked is known once the DLT and its ledger
+    // are read.
+    let parks = waits_on_holds && shared.parked.is_some();
+    if parks && !wait_for_parked_keys(&shared, &tp, &control.stop).await {
+        return;
+    }
     // Records taken and not finished (running, waiting for their due time or their key): what
     // the task holds, bounded like a sequential task's buffer.
     let hold_limit = shared
@@ -92,7 +100,7 @@ pub(crate) async fn run(
                     launch(
                         &mut running,
                         &mut finished_now,
-                        start(&shared, next, &control.stop),
+                        start(&shared, next, parks, &control.stop),
                     );
                 }
             }
@@ -108,7 +116,7 @@ pub(crate) async fn run(
             Some(finished) = running.next(), if !running.is_empty() => finished_now.push(finished),
             Ok(()) = released.changed(), if keys.has_blocked() => {
                 for record in keys.unblock(held) {
-                    launch(&mut running, &mut finished_now, start(&shared, record, &control.stop));
+                    launch(&mut running, &mut finished_now, start(&shared, record, parks, &control.stop));
                 }
             }
             _ = control.stop.cancelled() => break,
@@ -125,7 +133,7 @@ pub(crate) async fn run(
                     false => Some(record),
                 };
                 if let Some(record) = record {
-                    launch(&mut running, &mut finished_now, start(&shared, record, &control.stop));
+                    launch(&mut running, &mut finished_now, start(&shared, record, parks, &control.stop));
                 }
             }
         }
@@ -217,6 +225,23 @@ async fn wait_for_retry_tails(shared: &Arc<Shared>, tp: &Tp, stop: &Cancellation
     true
 }
 
+/// Waits until the keys parked behind pending dead letters are known (the DLT and its ledger
+/// read up to where they ended at start). `false` when stopped meanwhile.
+async fn wait_for_parked_keys(shared: &Arc<Shared>, tp: &Tp, stop: &CancellationToken) -> bool {
+    let Some(parked) = &shared.parked else {
+        return true;
+    };
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => false,
+        _ = parked.wait_caught_up() => true,
+        _ = tokio::time::sleep(RETRY_TAIL_PATIENCE) => {
+            tracing::warn!(%tp, "the DLT and its ledger were not read within 60 s; going on, a key held behind a dead letter may run before it is redriven");
+            true
+        }
+    }
+}
+
 /// Starts a record's future and polls it once at once: a record whose handler finishes without
 /// waiting (no due time, a permit free, a quick handler) is done without a trip through
 /// `running`; the others wait there.
@@ -234,15 +259,28 @@ fn launch(
 
 /// A record's whole life as one future: its due time, a permit of the consumer's
 /// `max_in_flight`, the handler, and the acknowledgement of its copy if it failed. The permit is
-/// held only while the handler runs.
+/// held only while the handler runs. With `parks`, a record whose key is parked behind a pending
+/// dead letter goes to the DLT instead, unless it is a redriven copy (the person's way out).
 fn start(
     shared: &Arc<Shared>,
     record: Record,
+    parks: bool,
     stop: &CancellationToken,
 ) -> BoxFuture<'static, Finished> {
     let (shared, stop) = (shared.clone(), stop.clone());
     let (offset, key) = (record.offset(), record.order_key());
+    let looks_parked = shared
+        .parked
+        .as_ref()
+        .filter(|_| parks && !record.headers().contains(REDRIVEN_FROM))
+        .is_some_and(|parked| parked.parked_behind(record.partition(), &key).is_some());
     Box::pin(async move {
+        if looks_parked {
+            if let Some(behind) = still_parked(&shared, &record).await {
+                let done = park_behind(shared, record, behind, stop).await;
+                return Finished { offset, key, done };
+            }
+        }
         let done = match prepare(&shared, record, &stop).await {
             Prepared::Ready(record) => {
                 let permit = tokio::select! {
