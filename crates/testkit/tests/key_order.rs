@@ -558,3 +558,86 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
     assert_eq!(count(&dlt), 8, "nothing else went to the DLT");
     assert_key_order(&calls);
 }
+
+/// A rebalance between two live members while keys are held by their retries: whichever member
+/// gets a key's partitions runs the key's retry before its next record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_while_keys_are_held_keeps_their_order() {
+    init_tracing();
+    let topic = unique("key-rebalance");
+    create_topic(&topic, 2).await;
+    let group = unique("key-rebalance-group");
+    // Long enough that the second member joins while every retry waits for its due time.
+    let policy = || RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(6)));
+    fn first_fails(_: &str, seq: u32, attempt: u32) -> Option<Failure> {
+        (seq == 0 && attempt == 1).then(|| Failure::msg("451 mailbox busy"))
+    }
+    let start = |calls: Calls| {
+        let consumer = consumer(&topic, &group, policy(), Duration::ZERO, calls, first_fails)
+            .build()
+            .unwrap();
+        let retry_topic = consumer.chain().retries[0].name.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(consumer.run(async move {
+            let _ = stopped.await;
+        }));
+        (retry_topic, stop, run)
+    };
+    let keys: Vec<String> = (0..8).map(|k| format!("member{k}@naver.com")).collect();
+
+    let (first_calls, second_calls): (Calls, Calls) = Default::default();
+    let (retry_topic, stop_first, first) = start(first_calls.clone());
+    produce_keys(&topic, &keys, 1).await;
+    wait_until(
+        Duration::from_secs(30),
+        "every key's first record in the retry topic",
+        || {
+            let copied = count(&retry_topic) == keys.len() as i64;
+            async move { copied }
+        },
+    )
+    .await;
+    let (_, stop_second, second) = start(second_calls.clone());
+    let producer = producer();
+    for key in &keys {
+        let payload = format!("{key}:1");
+        produce(
+            &producer,
+            &topic,
+            None,
+            Some(key),
+            payload.as_bytes(),
+            &Headers::new(),
+        )
+        .await;
+    }
+    let all = || -> Calls {
+        let mut merged = first_calls.lock().unwrap().clone();
+        merged.extend(second_calls.lock().unwrap().iter().cloned());
+        Arc::new(Mutex::new(merged))
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "every key's retry and next record handled",
+        || {
+            let done = all().lock().unwrap().len() == keys.len() * 3;
+            async move { done }
+        },
+    )
+    .await;
+    let _ = stop_first.send(());
+    let _ = stop_second.send(());
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+
+    assert!(
+        !second_calls.lock().unwrap().is_empty(),
+        "the second member got partitions in the rebalance"
+    );
+    let merged = all();
+    for (key, calls) in by_key(&merged) {
+        let order: Vec<(u32, u32)> = calls.iter().map(|c| (c.seq, c.attempt)).collect();
+        assert_eq!(order, [(0, 1), (0, 2), (1, 1)], "key {key}");
+    }
+    assert_key_order(&merged);
+}
