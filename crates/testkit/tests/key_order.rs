@@ -641,3 +641,81 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
     }
     assert_key_order(&merged);
 }
+
+/// Records finished above a stuck one are marked in the commit's metadata: the next owner of the
+/// partition handles the stuck record again, and skips them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_owner() {
+    init_tracing();
+    let topic = unique("key-marks");
+    create_topic(&topic, 1).await;
+    let group = unique("key-marks-group");
+    let keys: Vec<String> = (0..50).map(|k| format!("member{k}@naver.com")).collect();
+    produce_keys(&topic, &keys, 1).await;
+    // The first consumer's handler never finishes member0's record (offset 0).
+    let start = |calls: Arc<Mutex<Vec<String>>>, stuck: bool| {
+        let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
+            .processing_order(ProcessingOrder::Key)
+            .shutdown_grace(Duration::from_millis(300))
+            .handler(move |record: Record| {
+                let calls = calls.clone();
+                async move {
+                    let text = record.text()?.to_string();
+                    if stuck && text.starts_with("member0@") {
+                        std::future::pending::<()>().await;
+                    }
+                    calls.lock().unwrap().push(text);
+                    Ok(())
+                }
+            })
+            .build()
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(consumer.run(async move {
+            let _ = stopped.await;
+        }));
+        (stop, run)
+    };
+
+    let first_calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (stop, run) = start(first_calls.clone(), true);
+    wait_until(
+        Duration::from_secs(30),
+        "49 records handled around the stuck one",
+        || {
+            let done = first_calls.lock().unwrap().len() == 49;
+            async move { done }
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+
+    // A record after them: once the next owner handled it, it took every record before it.
+    let producer = producer();
+    produce(
+        &producer,
+        &topic,
+        None,
+        Some("last"),
+        b"last:0",
+        &Headers::new(),
+    )
+    .await;
+    let second_calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (stop, run) = start(second_calls.clone(), false);
+    wait_until(Duration::from_secs(30), "the last record handled", || {
+        let done = second_calls.lock().unwrap().iter().any(|c| c == "last:0");
+        async move { done }
+    })
+    .await;
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+    let mut second = second_calls.lock().unwrap().clone();
+    second.sort();
+    assert_eq!(
+        second,
+        ["last:0", "member0@naver.com:0"],
+        "only the stuck record was handled again"
+    );
+}

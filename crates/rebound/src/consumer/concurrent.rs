@@ -6,7 +6,7 @@
 //! [`ProcessingOrder::Key`]: super::ProcessingOrder::Key
 //! [`ProcessingOrder::Unordered`]: super::ProcessingOrder::Unordered
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::builder::ProcessingOrder;
 use super::dead_letters::deliver_dead_letter;
+use super::done_marks;
 use super::in_flight::{KeyQueues, OrderKey, Window};
 use super::partition::{next_record, taken, PartitionControl, STORE_AT_LEAST_EVERY};
 use super::process::{handle, park_behind, prepare, still_parked, Prepared, Processed};
@@ -71,6 +72,9 @@ pub(crate) async fn run(
     if parks && !wait_for_parked_keys(&shared, &tp, &control.stop).await {
         return;
     }
+    // Records a previous owner finished above the committed offset, as the commit's metadata
+    // says: skipped, not handled again.
+    let mut done_before = done_before(&shared, &tp).await;
     // Records taken and not finished (running, waiting for their due time or their key): what
     // the task holds, bounded like a sequential task's buffer.
     let hold_limit = shared
@@ -105,6 +109,9 @@ pub(crate) async fn run(
                 }
             }
         }
+        if offsets.marks_due() {
+            offsets.set_marks(window.marks());
+        }
         if inbox.is_empty() {
             offsets.flush();
         } else {
@@ -124,6 +131,19 @@ pub(crate) async fn run(
                 let Some(record) = next else { break };
                 taken(&shared, &tp, &control.buffered);
                 window.take(record.offset());
+                if done_before.remove(&record.offset()) {
+                    if let Some(offset) = window.finish(record.offset()) {
+                        offsets.set(offset);
+                    }
+                    if frees_holds {
+                        let at = (tp.topic.clone(), tp.partition, record.offset());
+                        shared.held.finished(record.order_key(), at);
+                    }
+                    if done_before.is_empty() {
+                        tracing::info!(%tp, "skipped the records the previous owner had finished above the committed offset");
+                    }
+                    continue;
+                }
                 let record = match by_key {
                     true => {
                         let key = record.order_key();
@@ -143,6 +163,9 @@ pub(crate) async fn run(
             offsets.set(offset);
         }
     }
+    // What is done above the lowest unfinished record goes with the last store (the marks may be
+    // up to a second old), so the next owner skips it.
+    offsets.set_marks(window.marks());
     // Stopping: the records running get the stop (due waits and back-offs end at once); what
     // finishes is stored, the rest is handled again by whoever owns the partition next.
     loop {
@@ -156,8 +179,32 @@ pub(crate) async fn run(
             if let Some(offset) = window.finish(finished.offset) {
                 offsets.set(offset);
             }
+            offsets.set_marks(window.marks());
         }
     }
+}
+
+/// The records finished above the committed offset of `tp`, as its commit's metadata marks
+/// them (see [`done_marks`](super::done_marks)); empty when none are, or the broker does not say.
+async fn done_before(shared: &Arc<Shared>, tp: &Tp) -> HashSet<i64> {
+    let consumer = shared.consumer.clone();
+    let (topic, partition) = (tp.topic.clone(), tp.partition);
+    tokio::task::spawn_blocking(move || {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&topic, partition);
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .ok()?;
+        let element = committed.elements().into_iter().next()?;
+        match element.offset() {
+            Offset::Offset(next) => Some(done_marks::decode(element.metadata(), next)),
+            _ => None,
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default()
 }
 
 /// How long a main partition's task waits, after it is assigned, for the retry records left by

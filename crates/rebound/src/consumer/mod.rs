@@ -25,6 +25,7 @@
 //! | `partition.rs` | one partition's loop, one record at a time (`ProcessingOrder::Partition`) |
 //! | `concurrent.rs` | one partition's loop, records at once (`ProcessingOrder::Key`, `Unordered`) |
 //! | `in_flight.rs` | pure: the offset to store around records finishing out of order; key queues |
+//! | `done_marks.rs` | pure: the records finished above the committed offset, in its metadata |
 //! | `held_keys.rs` | `Key` order through the retry chain: which keys a retry record holds |
 //! | `parked_keys.rs` | `hold_until_redriven`: which keys wait behind a pending dead letter |
 //! | `dead_letter_follower.rs` | the thread that reads the DLT and its ledger for `parked_keys.rs` |
@@ -42,6 +43,7 @@ mod builder;
 mod concurrent;
 mod dead_letter_follower;
 mod dead_letters;
+mod done_marks;
 mod events;
 mod forward;
 mod handler;
