@@ -9,6 +9,7 @@ mod dlt;
 mod filters;
 mod operator;
 mod skips;
+mod terminal_text;
 
 use std::io::Write;
 use std::time::Duration;
@@ -16,6 +17,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rebound::naming::TopicChain;
 use rebound::{Backoff, RetryPolicy};
+
+use terminal_text::line;
 
 /// Retry topics, dead letters and redrive for Kafka.
 ///
@@ -156,10 +159,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
     let chains = rebound_ops::topics::discover(kafka).await?;
+    // A consumer group's id is any string its client chose (Kafka restricts only topic names),
+    // so the names here are escaped as dead letters' text is; for topics it costs nothing.
     let out = &mut std::io::stdout().lock();
     if json {
         for chain in &chains {
-            writeln!(out, "{}", serde_json::to_string(chain)?)?;
+            writeln!(out, "{}", terminal_text::json(chain)?)?;
         }
         return Ok(());
     }
@@ -167,19 +172,19 @@ async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> 
         writeln!(out, "no retry chains found")?;
     }
     for chain in chains {
-        writeln!(out, "{}", chain.main)?;
+        writeln!(out, "{}", line(&chain.main))?;
         for topic in chain.topics {
             let groups = topic
                 .groups
                 .iter()
-                .map(|(g, lag)| format!("{g} (lag {lag})"))
+                .map(|(g, lag)| format!("{} (lag {lag})", line(g)))
                 .collect::<Vec<_>>()
                 .join(", ");
             writeln!(
                 out,
                 "  {:<8} {:<48} {:>3} partitions {:>9} records  {}",
                 format!("{:?}", topic.role).to_lowercase(),
-                topic.name,
+                line(&topic.name),
                 topic.partitions,
                 topic.records,
                 if groups.is_empty() {

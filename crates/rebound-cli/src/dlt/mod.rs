@@ -15,6 +15,7 @@ use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 use crate::filters::Selection;
 use crate::operator::operator_name;
 use crate::skips::skip_text;
+use crate::terminal_text::{self, line};
 
 use print::{detail_json, print_detail, print_list, print_stats};
 use redrive::redrive;
@@ -163,7 +164,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             let listed = ops::show(&kafka, &dlt, source, position).await?;
             let out = &mut std::io::stdout().lock();
             if json {
-                writeln!(out, "{}", detail_json(&listed))?;
+                writeln!(out, "{}", terminal_text::json(&detail_json(&listed))?)?;
             } else {
                 print_detail(out, &dlt, &listed)?;
             }
@@ -262,7 +263,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             let stats = ops::stats::stats(&listed, rebound::EpochMillis::now());
             let out = &mut std::io::stdout().lock();
             if json {
-                writeln!(out, "{}", serde_json::to_string(&stats)?)?;
+                writeln!(out, "{}", terminal_text::json(&stats)?)?;
             } else {
                 print_stats(out, &dlt, &stats)?;
             }
@@ -282,13 +283,14 @@ fn print_discarded(
             Some(copy) => writeln!(
                 out,
                 "{position}\tdiscarded; archived at {}-{copy}",
-                rebound::naming::archive_topic(dlt)
+                line(&rebound::naming::archive_topic(dlt))
             )?,
             None => writeln!(out, "{position}\twould be archived and discarded")?,
         }
     }
     for (position, why) in &report.skipped {
-        writeln!(out, "{position}\tskipped: {}", skip_text(why))?;
+        // A skip's reason may quote a header (why a payload was omitted).
+        writeln!(out, "{position}\tskipped: {}", line(&skip_text(why)))?;
     }
     Ok(())
 }

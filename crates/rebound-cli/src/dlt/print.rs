@@ -1,6 +1,9 @@
 //! How dead letters look: the table and JSON lines of `list`, `archive` and `tail`, the detail of
 //! `show`, the report of `stats`. Scripts parse these, so their text only ever grows.
 //!
+//! Everything a dead letter's producer wrote (key, headers, payload, the topic names in them)
+//! goes through [`terminal_text`] on its way out, so it cannot drive the operator's terminal;
+//! values are kept as they are until then, so the JSON faces carry the exact text.
 //! Each function writes to `out` (stdout, locked) and returns its error, so a reader that has
 //! gone away (`| head`) ends the output instead of a panic (see `main`).
 
@@ -10,6 +13,7 @@ use rebound::headers::{self as h, Headers};
 use rebound_ops::{self as ops, DeadLetter, Listed};
 
 use crate::filters::format_time;
+use crate::terminal_text::{self, line, lines};
 
 fn origin_text(dl: &DeadLetter) -> String {
     match &dl.origin {
@@ -49,7 +53,7 @@ pub(super) fn print_list(
 ) -> anyhow::Result<()> {
     if json {
         for l in listed {
-            writeln!(out, "{}", summary_json(l))?;
+            writeln!(out, "{}", terminal_text::json(&summary_json(l))?)?;
         }
         return Ok(());
     }
@@ -74,14 +78,14 @@ pub(super) fn print_list(
             out,
             [
                 dl.position().to_string(),
-                dl.record.key_text().unwrap_or_else(|| "-".into()),
-                origin_text(dl),
+                line(&dl.record.key_text().unwrap_or_else(|| "-".into())).into_owned(),
+                line(&origin_text(dl)).into_owned(),
                 dl.attempts.map_or("-".into(), |a| a.to_string()),
                 format_time(dl.first_failed_at),
                 format_time(dl.died_at()),
-                dl.error_class().to_string(),
+                line(dl.error_class()).into_owned(),
                 l.status.as_str().to_string(),
-                dl.error_message().lines().next().unwrap_or("").to_string(),
+                line(dl.error_message().lines().next().unwrap_or("")).into_owned(),
             ],
         )?;
     }
@@ -94,7 +98,7 @@ fn print_row(out: &mut impl Write, cells: [String; 9]) -> std::io::Result<()> {
 }
 
 /// A header's value for people: decoded when Rebound knows the header, text when it is UTF-8,
-/// hex otherwise.
+/// hex otherwise. Unescaped: the JSON carries it as it is, the text face escapes it.
 fn header_text(key: &str, value: Option<&[u8]>) -> String {
     let Some(bytes) = value else {
         return "(null)".into();
@@ -116,6 +120,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The payload for people: JSON pretty-printed, UTF-8 text as it is, other bytes in hex.
+/// Unescaped, as [`header_text`].
 fn payload_text(payload: Option<&[u8]>) -> String {
     let Some(bytes) = payload else {
         return "(null)".into();
@@ -163,23 +169,23 @@ pub(super) fn detail_json(l: &Listed) -> serde_json::Value {
 
 pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::io::Result<()> {
     let dl = &l.dead_letter;
-    writeln!(out, "dead letter   {}-{}", dlt, dl.position())?;
+    writeln!(out, "dead letter   {}-{}", line(dlt), dl.position())?;
     writeln!(out, "status        {}", l.status.as_str())?;
     if let Some(last) = &l.history.last {
         writeln!(
             out,
             "last action   {:?} by {} at {}",
             last.action,
-            last.by,
+            line(&last.by),
             format_time(Some(last.at))
         )?;
     }
     writeln!(
         out,
         "key           {}",
-        dl.record.key_text().unwrap_or_else(|| "-".into())
+        line(&dl.record.key_text().unwrap_or_else(|| "-".into()))
     )?;
-    writeln!(out, "origin        {}", origin_text(dl))?;
+    writeln!(out, "origin        {}", line(&origin_text(dl)))?;
     writeln!(
         out,
         "attempts      {}",
@@ -187,8 +193,8 @@ pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::
     )?;
     writeln!(out, "first failed  {}", format_time(dl.first_failed_at))?;
     writeln!(out, "died          {}", format_time(dl.died_at()))?;
-    writeln!(out, "class         {}", dl.error_class())?;
-    writeln!(out, "error         {}", dl.error_message())?;
+    writeln!(out, "class         {}", line(dl.error_class()))?;
+    writeln!(out, "error         {}", line(dl.error_message()))?;
     writeln!(
         out,
         "redriven      {} times",
@@ -199,14 +205,18 @@ pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::
         writeln!(
             out,
             "  {:<36} {}",
-            hd.key,
-            header_text(&hd.key, hd.value.as_deref())
+            line(&hd.key),
+            line(&header_text(&hd.key, hd.value.as_deref()))
         )?;
     }
     if let Some(trace) = &dl.failure.stacktrace {
-        writeln!(out, "\nstack trace:\n{}", trace)?;
+        writeln!(out, "\nstack trace:\n{}", lines(trace))?;
     }
-    writeln!(out, "\npayload:\n{}", payload_text(dl.record.payload()))?;
+    writeln!(
+        out,
+        "\npayload:\n{}",
+        lines(&payload_text(dl.record.payload()))
+    )?;
     Ok(())
 }
 
@@ -218,7 +228,11 @@ pub(super) fn print_stats(
     writeln!(
         out,
         "{}: {} dead letters ({} pending, {} redriven, {} discarded)",
-        dlt, stats.total, stats.pending, stats.redriven, stats.discarded
+        line(dlt),
+        stats.total,
+        stats.pending,
+        stats.redriven,
+        stats.discarded
     )?;
     if let Some(age) = stats.oldest_pending_ms {
         writeln!(
@@ -229,18 +243,18 @@ pub(super) fn print_stats(
     }
     writeln!(out, "\nby error:")?;
     for (fingerprint, count, example) in &stats.by_error {
-        writeln!(out, "  {count:>6}  {}", fingerprint)?;
+        writeln!(out, "  {count:>6}  {}", line(fingerprint))?;
         if example != fingerprint {
             writeln!(
                 out,
                 "          e.g. {}",
-                example.lines().next().unwrap_or("")
+                line(example.lines().next().unwrap_or(""))
             )?;
         }
     }
     writeln!(out, "\nby original topic:")?;
     for (topic, count) in &stats.by_topic {
-        writeln!(out, "  {count:>6}  {}", topic)?;
+        writeln!(out, "  {count:>6}  {}", line(topic))?;
     }
     writeln!(out, "\nby hour (UTC):")?;
     for (hour, count) in &stats.by_hour {

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::filters::Selection;
 use crate::skips::skip_text;
+use crate::terminal_text::line;
 
 /// Runs a redrive with a progress bar on a terminal and Ctrl-C stopping it between records, then
 /// prints one line per selected dead letter and a summary on stderr.
@@ -74,7 +75,8 @@ pub(super) async fn redrive(
     Ok(printed?)
 }
 
-/// One line per selected dead letter.
+/// One line per selected dead letter. The original topic and a skip's reason come from the dead
+/// letter's headers, so they are escaped.
 fn print_outcomes(
     out: &mut impl Write,
     report: &ops::redrive::RedriveReport,
@@ -84,12 +86,12 @@ fn print_outcomes(
             Outcome::Sent {
                 topic,
                 copy: Some(copy),
-            } => writeln!(out, "{position}\tsent to {}-{copy}", topic)?,
+            } => writeln!(out, "{position}\tsent to {}-{copy}", line(topic))?,
             Outcome::Sent { topic, copy: None } => {
-                writeln!(out, "{position}\twould be sent to {}", topic)?
+                writeln!(out, "{position}\twould be sent to {}", line(topic))?
             }
             Outcome::Skipped { reason } => {
-                writeln!(out, "{position}\tskipped: {}", skip_text(reason))?
+                writeln!(out, "{position}\tskipped: {}", line(&skip_text(reason)))?
             }
         }
     }
