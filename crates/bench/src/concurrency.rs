@@ -6,8 +6,10 @@
 //! retry chain (200 ms back-off). And the bookkeeping's own cost: a no-op handler in `Key` order
 //! against `Partition` order on the happy path's records.
 
+use std::collections::HashMap;
 use std::hint::black_box;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rebound::{Backoff, Failure, ProcessingOrder, Record, RetryPolicy};
@@ -39,10 +41,63 @@ struct Run {
     failing_every: Option<u64>,
 }
 
+/// Where a failing key's time goes, between its handler calls: from a record's failure to the
+/// start of its retry (200 ms of it is the back-off), and from the retry's end to the start of
+/// the key's next record.
+#[derive(Default)]
+struct ChainGaps {
+    last_end: Mutex<HashMap<u64, Instant>>,
+    to_retry: Mutex<Vec<Duration>>,
+    to_next: Mutex<Vec<Duration>>,
+}
+
+impl ChainGaps {
+    fn started(&self, key: u64, attempt: u32) {
+        let Some(end) = self.last_end.lock().unwrap().get(&key).copied() else {
+            return;
+        };
+        let gaps = if attempt > 1 {
+            &self.to_retry
+        } else {
+            &self.to_next
+        };
+        gaps.lock().unwrap().push(end.elapsed());
+    }
+
+    fn ended(&self, key: u64) {
+        self.last_end.lock().unwrap().insert(key, Instant::now());
+    }
+
+    fn summary(&self) -> String {
+        let describe = |gaps: &Mutex<Vec<Duration>>| {
+            let mut gaps = gaps.lock().unwrap().clone();
+            gaps.sort();
+            let at = |q: f64| {
+                gaps.get(((gaps.len() as f64 - 1.0) * q) as usize)
+                    .map_or(0, |d| d.as_millis())
+            };
+            format!(
+                "p50 {} ms, p95 {} ms, max {} ms ({} gaps)",
+                at(0.5),
+                at(0.95),
+                at(1.0),
+                gaps.len()
+            )
+        };
+        format!(
+            "failure to its retry's start: {}; retry's end to the key's next record: {}",
+            describe(&self.to_retry),
+            describe(&self.to_next)
+        )
+    }
+}
+
 async fn run(ctx: &Ctx, topic: &str, records: u64, run: Run) -> Result<f64> {
     // Every record is counted once: when handled, whether on its first or its second delivery.
     let tally = Tally::new(records);
     let handler_tally = tally.clone();
+    let gaps = Arc::new(ChainGaps::default());
+    let handler_gaps = gaps.clone();
     let policy = RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(200)));
     let consumer = ctx
         .rebound(topic, "concurrency")
@@ -50,12 +105,9 @@ async fn run(ctx: &Ctx, topic: &str, records: u64, run: Run) -> Result<f64> {
         .processing_order(run.order)
         .max_in_flight(IN_FLIGHT)
         .handler(move |record: Record| {
-            let tally = handler_tally.clone();
+            let (tally, gaps) = (handler_tally.clone(), handler_gaps.clone());
             async move {
                 black_box(record.payload());
-                if !run.work.is_zero() {
-                    tokio::time::sleep(run.work).await;
-                }
                 let key: u64 = record
                     .key_text()
                     .and_then(|k| k.trim_start_matches("key").parse().ok())
@@ -63,6 +115,15 @@ async fn run(ctx: &Ctx, topic: &str, records: u64, run: Run) -> Result<f64> {
                 let fails = run
                     .failing_every
                     .is_some_and(|every| key.is_multiple_of(every));
+                if fails {
+                    gaps.started(key, record.attempt());
+                }
+                if !run.work.is_zero() {
+                    tokio::time::sleep(run.work).await;
+                }
+                if fails {
+                    gaps.ended(key);
+                }
                 if fails && record.attempt() == 1 {
                     return Err(Failure::msg("451 mailbox busy"));
                 }
@@ -72,6 +133,9 @@ async fn run(ctx: &Ctx, topic: &str, records: u64, run: Run) -> Result<f64> {
         })
         .build()?;
     kit::run_rebound(consumer, &tally, "concurrency").await?;
+    if run.failing_every.is_some() {
+        eprintln!("    {}", gaps.summary());
+    }
     Ok(tally.rate())
 }
 

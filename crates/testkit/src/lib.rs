@@ -6,13 +6,16 @@
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
 //! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), waiting on a condition ([`wait`]),
 //! services run as processes ([`process`]), and the test workers' rules and journal ([`fate`],
-//! [`journal`]; the workers are this crate's binaries).
+//! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
+//! headless Chromium for the web console's end-to-end tests (`browser`).
 //!
 //! Every test names its own topics and groups with [`unique`], so tests run in parallel on one
 //! broker without seeing each other's records. The free functions below are shorthands on the
 //! shared broker; a test with a [`PrivateBroker`] uses a [`Cluster`] of it instead.
 
 pub mod broker;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod fate;
 pub mod journal;
 pub mod names;

@@ -16,6 +16,7 @@ use futures::FutureExt;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::builder::ProcessingOrder;
@@ -72,15 +73,29 @@ pub(crate) async fn run(
     if parks && !wait_for_parked_keys(&shared, &tp, &control.stop).await {
         return;
     }
+    // A fresh record (not a retry, not one released from behind its key) needs a start ticket
+    // to start; its ticket goes back when its handler gets a permit. Tickets are consumer-wide,
+    // `max_in_flight` of them: a record waiting for each permit keeps every permit busy, and a
+    // retry record or a held key's next record (which need none) waits behind at most that many
+    // for a permit (with 64 permits and a 20 ms handler, 20 ms instead of a second).
+    let needs_ticket = !matches!(stage, Some(Stage::Retry(_)));
+    // A record taken when no ticket was free: it starts as soon as one is.
+    let mut awaiting_ticket: Option<Record> = None;
     // Records a previous owner finished above the committed offset, as the commit's metadata
     // says: skipped, not handled again.
     let mut done_before = done_before(&shared, &tp).await;
-    // Records taken and not finished (running, waiting for their due time or their key): what
-    // the task holds, bounded like a sequential task's buffer.
-    let hold_limit = shared
+    // Records started and not finished (waiting for their due time or a permit, in their
+    // handler, or their copy's acknowledgement): at most `max_in_flight` per partition. More
+    // would only wait in the consumer-wide queue for a permit, where a retry record or the next
+    // record of a held key, whose key waits on them, would queue behind thousands.
+    let start_limit = shared.settings.max_in_flight;
+    // Records waiting behind their key are bounded apart: a failing key's records wait through
+    // its back-offs, and they must not stop the partition's other keys.
+    let wait_limit = shared
         .settings
         .pause_above
-        .max(shared.settings.max_in_flight);
+        .max(shared.settings.max_in_flight)
+        * WAITING_PER_HELD;
     // Records whose future finished on its first poll, to settle like the ones from `running`.
     let mut finished_now: Vec<Finished> = Vec::new();
     loop {
@@ -104,7 +119,7 @@ pub(crate) async fn run(
                     launch(
                         &mut running,
                         &mut finished_now,
-                        start(&shared, next, parks, &control.stop),
+                        start(&shared, next, None, parks, &control.stop),
                     );
                 }
             }
@@ -123,11 +138,19 @@ pub(crate) async fn run(
             Some(finished) = running.next(), if !running.is_empty() => finished_now.push(finished),
             Ok(()) = released.changed(), if keys.has_blocked() => {
                 for record in keys.unblock(held) {
-                    launch(&mut running, &mut finished_now, start(&shared, record, parks, &control.stop));
+                    launch(&mut running, &mut finished_now, start(&shared, record, None, parks, &control.stop));
+                }
+            }
+            Ok(ticket) = shared.start_tickets.clone().acquire_owned(), if awaiting_ticket.is_some() => {
+                if let Some(record) = awaiting_ticket.take() {
+                    launch(&mut running, &mut finished_now, start(&shared, record, Some(ticket), parks, &control.stop));
                 }
             }
             _ = control.stop.cancelled() => break,
-            next = next_record(&mut inbox, &mut records), if window.len() < hold_limit => {
+            next = next_record(&mut inbox, &mut records),
+                if awaiting_ticket.is_none()
+                    && window.len() - keys.waiting() < start_limit
+                    && keys.waiting() < wait_limit => {
                 let Some(record) = next else { break };
                 taken(&shared, &tp, &control.buffered);
                 window.take(record.offset());
@@ -153,7 +176,17 @@ pub(crate) async fn run(
                     false => Some(record),
                 };
                 if let Some(record) = record {
-                    launch(&mut running, &mut finished_now, start(&shared, record, parks, &control.stop));
+                    let ticket = match needs_ticket {
+                        true => match shared.start_tickets.clone().try_acquire_owned() {
+                            Ok(ticket) => Some(ticket),
+                            Err(_) => {
+                                awaiting_ticket = Some(record);
+                                continue;
+                            }
+                        },
+                        false => None,
+                    };
+                    launch(&mut running, &mut finished_now, start(&shared, record, ticket, parks, &control.stop));
                 }
             }
         }
@@ -206,6 +239,9 @@ async fn done_before(shared: &Arc<Shared>, tp: &Tp) -> HashSet<i64> {
     .flatten()
     .unwrap_or_default()
 }
+
+/// How many records may wait behind their key, per record a sequential task may hold.
+const WAITING_PER_HELD: usize = 8;
 
 /// How long a main partition's task waits, after it is assigned, for the retry records left by
 /// an earlier owner to be taken (and so to hold their keys) before it runs any record.
@@ -311,6 +347,7 @@ fn launch(
 fn start(
     shared: &Arc<Shared>,
     record: Record,
+    ticket: Option<OwnedSemaphorePermit>,
     parks: bool,
     stop: &CancellationToken,
 ) -> BoxFuture<'static, Finished> {
@@ -335,6 +372,7 @@ fn start(
                     _ = stop.cancelled() => None,
                     permit = shared.in_flight.clone().acquire_owned() => permit.ok(),
                 };
+                drop(ticket);
                 match permit {
                     None => false,
                     Some(permit) => {
@@ -348,7 +386,11 @@ fn start(
                     }
                 }
             }
-            Prepared::DeadLetter(record) => deliver_dead_letter(&shared, record, &stop).await,
+            Prepared::DeadLetter(record) => {
+                // The dead-letter hook may retry for minutes: it holds no ticket meanwhile.
+                drop(ticket);
+                deliver_dead_letter(&shared, record, &stop).await
+            }
             Prepared::Stopped => false,
         };
         Finished { offset, key, done }

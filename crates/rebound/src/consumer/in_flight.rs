@@ -76,6 +76,8 @@ pub(crate) struct KeyQueues {
     busy: HashMap<OrderKey, KeyState>,
     /// Keys with records waiting and nothing running (held from outside).
     blocked: usize,
+    /// Records waiting behind their key, all keys together.
+    waiting: usize,
 }
 
 #[derive(Debug, Default)]
@@ -91,10 +93,12 @@ impl KeyQueues {
         match self.busy.get_mut(&key) {
             Some(state) => {
                 state.waiting.push_back(record);
+                self.waiting += 1;
                 None
             }
             None if held => {
                 self.blocked += 1;
+                self.waiting += 1;
                 let waiting = VecDeque::from([record]);
                 self.busy.insert(
                     key,
@@ -132,7 +136,13 @@ impl KeyQueues {
             return None;
         }
         state.running = true;
+        self.waiting -= 1;
         state.waiting.pop_front()
+    }
+
+    /// Records waiting behind their key (a running record of it, or a hold).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting
     }
 
     /// Whether some key has records waiting on a hold.
@@ -150,6 +160,7 @@ impl KeyQueues {
             if let Some(record) = state.waiting.pop_front() {
                 state.running = true;
                 self.blocked -= 1;
+                self.waiting -= 1;
                 ready.push(record);
             }
         }
@@ -247,9 +258,11 @@ mod tests {
             keys.admit(key("a"), record(6), false).is_some(),
             "free again"
         );
+        assert_eq!(keys.waiting(), 1, "5 behind 4");
         assert_eq!(offset(keys.release(&None, false)), Some(5));
         assert_eq!(offset(keys.release(&None, false)), None);
         assert!(!keys.has_blocked());
+        assert_eq!(keys.waiting(), 0);
     }
 
     #[test]
@@ -268,6 +281,7 @@ mod tests {
             keys.admit(key("c"), record(4), false).is_some(),
             "other keys flow"
         );
+        assert_eq!(keys.waiting(), 3, "1, 2 and 3");
         assert_eq!(
             offsets(keys.unblock(|k| *k == key("a"))),
             [2],
@@ -276,5 +290,6 @@ mod tests {
         assert_eq!(offsets(keys.unblock(|_| false)), [1]);
         assert!(!keys.has_blocked());
         assert_eq!(keys.release(&key("b"), false).map(|r| r.offset()), Some(3));
+        assert_eq!(keys.waiting(), 0);
     }
 }

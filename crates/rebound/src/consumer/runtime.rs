@@ -35,6 +35,9 @@ pub(crate) struct Shared {
     pub drained: Drained,
     /// One permit per record in its handler, in `Key` and `Unordered` order (`max_in_flight`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Start tickets of fresh records in `Key` and `Unordered` order (`max_in_flight` of them):
+    /// they bound the queue for a permit, so retries and held keys' records wait behind few.
+    pub start_tickets: Arc<tokio::sync::Semaphore>,
     /// Keys held by their records in the retry chain, in `Key` order.
     pub held: Arc<HeldKeys>,
     /// Keys held behind their pending dead letters, with `hold_until_redriven`.
@@ -203,6 +206,7 @@ impl RetryingConsumer {
         let shared = Arc::new(Shared {
             copy_permits: Arc::new(tokio::sync::Semaphore::new(settings.copy_budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
+            start_tickets: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
             settings,
             consumer: Arc::new(consumer),
             forwarder,
