@@ -1,7 +1,8 @@
 //! How dead letters look: the table and JSON lines of `list`, `archive` and `tail`, the detail of
 //! `show`, the report of `stats`. Scripts parse these, so their text only ever grows.
 
-use rebound::headers::{self as h, Headers};
+use rebound::headers::Headers;
+use rebound_ops::describe::{header_text, payload_text};
 use rebound_ops::{self as ops, DeadLetter, Listed};
 
 use crate::filters::format_time;
@@ -77,50 +78,6 @@ pub(super) fn print_list(listed: &[Listed], json: bool) {
 fn print_row(cells: [String; 9]) {
     let [position, key, origin, attempts, first, died, class, status, error] = cells;
     println!("{position:<10} {key:<24} {origin:<32} {attempts:>3} {first:<20} {died:<20} {class:<11} {status:<9} {error}");
-}
-
-/// A header's value for people: decoded when Rebound knows the header, text when it is UTF-8,
-/// hex otherwise.
-fn header_text(key: &str, value: Option<&[u8]>) -> String {
-    let Some(bytes) = value else {
-        return "(null)".into();
-    };
-    let decoded = h::decode_known(key, bytes).map(|value| match value {
-        h::Decoded::Attempt(attempt) => attempt.to_string(),
-        h::Decoded::Time(at) => format!("{at} ({})", format_time(Some(at))),
-        h::Decoded::Partition(partition) => partition.to_string(),
-        h::Decoded::Offset(offset) => offset.to_string(),
-        other => format!("{other:?}"),
-    });
-    decoded.unwrap_or_else(|| match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => format!("0x{}", hex(bytes)),
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn payload_text(payload: Option<&[u8]>) -> String {
-    let Some(bytes) = payload else {
-        return "(null)".into();
-    };
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        return serde_json::to_string_pretty(&value).unwrap_or_default();
-    }
-    let text = std::str::from_utf8(bytes)
-        .ok()
-        .filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
-    match text {
-        Some(text) => text.to_string(),
-        None => bytes
-            .chunks(16)
-            .enumerate()
-            .map(|(i, chunk)| format!("{:08x}  {}", i * 16, hex(chunk)))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    }
 }
 
 fn headers_json(headers: &Headers) -> serde_json::Value {
