@@ -44,6 +44,7 @@
 
 mod assets;
 pub mod auth;
+mod chains;
 pub mod command_line;
 mod config;
 mod csrf;
@@ -72,6 +73,7 @@ pub(crate) struct Shared {
     pub(crate) sessions: auth::session::Sessions,
     pub(crate) indexes: index::Indexes,
     pub(crate) jobs: jobs::Jobs,
+    pub(crate) chains: chains::Chains,
 }
 
 /// The state handlers get.
@@ -93,6 +95,7 @@ impl Console {
                 sessions: auth::session::Sessions::new(settings.session_ttl),
                 indexes: index::Indexes::new(kafka.clone()),
                 jobs: jobs::Jobs::default(),
+                chains: chains::Chains::default(),
                 kafka,
                 settings,
             }),
@@ -105,25 +108,11 @@ impl Console {
         pages::router(self.shared.clone())
     }
 
-    /// Starts indexing every DLT on the cluster, in the background, so their pages are ready
-    /// when first asked for. A cluster that cannot be asked is logged, not fatal: pages start
-    /// their DLT's index when asked.
+    /// Starts reading the chains on the cluster in the background, and indexing every DLT
+    /// found, so pages are ready when first asked for (needs a Tokio runtime). A cluster that
+    /// cannot be asked is logged, not fatal: a DLT's page starts its index when asked.
     pub fn index_all(&self) {
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            match rebound_ops::topics::discover(&shared.kafka).await {
-                Ok(chains) => {
-                    for chain in chains {
-                        for topic in chain.topics {
-                            if topic.role == rebound::naming::TopicRole::Dlt {
-                                let _ = shared.indexes.get(&topic.name).await;
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not list the chains to index"),
-            }
-        });
+        self.shared.chains.start(&self.shared);
     }
 
     /// The status of the index of `dlt`, if it was started.
