@@ -55,7 +55,7 @@ enum Command {
     },
     /// Dead letters: list, show, redrive, discard, archive, tail, stats.
     #[command(subcommand)]
-    Dlt(dlt::DltCommand),
+    Dlt(Box<dlt::DltCommand>),
     /// A web console for dead letters: the chains, each DLT grouped by failure, one dead letter
     /// in full, the ledger; redrive and discard from a browser, with a dry-run count to confirm.
     ///
@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Topics { json } => topics(&cli.connection.kafka()?, json).await?,
-        Command::Dlt(command) => dlt::run(cli.connection.kafka()?, command).await?,
+        Command::Dlt(command) => dlt::run(cli.connection.kafka()?, *command).await?,
         Command::Console(args) => console::run(cli.connection.kafka()?, args).await?,
         Command::Chain {
             topic,

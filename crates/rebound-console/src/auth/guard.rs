@@ -23,7 +23,7 @@ pub enum Need {
     Role(Role),
 }
 
-/// Who is asking, as the handlers see it (a request extension set by [`check`]).
+/// Who is asking, as the handlers see it (a request extension the guard sets).
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// Their role, after `--read-only`.

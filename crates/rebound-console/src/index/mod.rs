@@ -1,6 +1,6 @@
 //! The in-memory index of each DLT the console shows: its dead letters (summaries), failure
-//! groups, ledger and histories ([`store`]), kept current by two threads per DLT that follow the
-//! DLT and `<dlt>.ledger` from where they are ([`follow`]), and queried without touching Kafka
+//! groups, ledger and histories (`store.rs`), kept current by two threads per DLT that follow the
+//! DLT and `<dlt>.ledger` from where they are (`follow.rs`), and queried without touching Kafka
 //! ([`query`]). A page never re-reads a topic: at 100,000 dead letters a filtered page is one
 //! pass over compact summaries in memory. Only the dead letter being shown is read from Kafka,
 //! by its position.

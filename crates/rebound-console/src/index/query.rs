@@ -3,7 +3,7 @@
 //! are compared as text, the error is a substring or a size-limited regular expression (the
 //! `regex` crate runs in linear time, so no pattern can hang the console), times are RFC 3339 or
 //! ages. Each filter means exactly what the same `rebound dlt` flag means, so the list a person
-//! sees is what an action on it selects: [`Query::ops_filter`] builds that selection and
+//! sees is what an action on it selects: [`Compiled::ops_filter`] builds that selection and
 //! [`Query::cli_args`] the flags.
 
 use std::borrow::Cow;

@@ -151,7 +151,7 @@ async fn dry_run(
             let outcomes = report
                 .outcomes
                 .iter()
-                .map(|(position, outcome)| (*position, redrive_text(outcome, true)))
+                .map(|(position, outcome)| (*position, redrive_text(outcome)))
                 .collect();
             Ok(Dry {
                 count: report.sent(),
@@ -183,15 +183,14 @@ async fn dry_run(
     }
 }
 
-/// One redrive outcome in words.
-pub(crate) fn redrive_text(outcome: &Outcome, dry_run: bool) -> String {
+/// One redrive outcome in words (a dry run's has no copy position).
+pub(crate) fn redrive_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Sent {
             topic,
             copy: Some(copy),
         } => format!("sent to {topic}-{copy}"),
-        Outcome::Sent { topic, .. } if dry_run => format!("sent to {topic}"),
-        Outcome::Sent { topic, .. } => format!("sent to {topic}"),
+        Outcome::Sent { topic, copy: None } => format!("sent to {topic}"),
         Outcome::Skipped { reason } => format!("skipped: {reason}"),
     }
 }
@@ -225,7 +224,7 @@ fn describe(query: &Query) -> String {
         parts.push(format!("died before {}", query.until));
     }
     if !query.status.is_empty() {
-        parts.push(format!("{}", query.status));
+        parts.push(query.status.clone());
     }
     if !query.at.is_empty() {
         let at: Vec<String> = query.at.iter().map(|p| p.to_string()).collect();

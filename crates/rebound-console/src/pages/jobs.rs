@@ -71,7 +71,7 @@ pub(crate) async fn page(
             report
                 .outcomes
                 .iter()
-                .map(|(p, o)| (p.to_string(), redrive_text(o, false)))
+                .map(|(p, o)| (p.to_string(), redrive_text(o)))
                 .collect(),
         ),
         Some(Outcome::Discard(report)) => (
