@@ -2,8 +2,8 @@
 //! Finding them (`rebound_ops::topics::discover`) asks every consumer group for its offsets: a
 //! minute and more on a cluster with hundreds of chains and thousands of groups, far too long
 //! for a page. One task asks again after each answer (every 30 seconds, or twice as long as the
-//! last answer took, whichever is longer), starts the index of every DLT it finds, and stops
-//! when the console is dropped.
+//! last answer took, whichever is longer), starts the index of the fullest DLTs it finds (up
+//! to 16; others start when first asked for), and stops when the console is dropped.
 
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -13,6 +13,9 @@ use rebound::EpochMillis;
 use rebound_ops::topics::ChainInfo;
 
 use crate::Shared;
+
+/// At most this many DLTs are indexed ahead of being asked for.
+const PREWARM: usize = 16;
 
 /// The least time between two reads of the cluster's chains.
 const EVERY: Duration = Duration::from_secs(30);
@@ -65,10 +68,16 @@ async fn refresh(shared: Weak<Shared>) {
         };
         match read {
             Ok(chains) => {
-                for topic in chains.iter().flat_map(|c| &c.topics) {
-                    if topic.role == TopicRole::Dlt {
-                        let _ = console.indexes.get(&topic.name).await;
-                    }
+                // Each index is two followers with a Kafka client each: only the DLTs that
+                // hold dead letters, the fullest first, up to a bound; others start when asked.
+                let mut dlts: Vec<_> = chains
+                    .iter()
+                    .flat_map(|c| &c.topics)
+                    .filter(|t| t.role == TopicRole::Dlt && t.records > 0)
+                    .collect();
+                dlts.sort_by(|a, b| b.records.cmp(&a.records));
+                for topic in dlts.into_iter().take(PREWARM) {
+                    let _ = console.indexes.get(&topic.name).await;
                 }
                 *console.chains.latest.write().expect("chains lock") = Some(Snapshot {
                     chains: Arc::new(chains),

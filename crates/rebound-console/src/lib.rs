@@ -108,8 +108,8 @@ impl Console {
         pages::router(self.shared.clone())
     }
 
-    /// Starts reading the chains on the cluster in the background, and indexing every DLT
-    /// found, so pages are ready when first asked for (needs a Tokio runtime). A cluster that
+    /// Starts reading the chains on the cluster in the background, and indexing the fullest
+    /// DLTs found, so their pages are ready when first asked for (needs a Tokio runtime). A cluster that
     /// cannot be asked is logged, not fatal: a DLT's page starts its index when asked.
     pub fn index_all(&self) {
         self.shared.chains.start(&self.shared);
