@@ -75,7 +75,7 @@ async fn refresh(shared: Weak<Shared>) {
                     .flat_map(|c| &c.topics)
                     .filter(|t| t.role == TopicRole::Dlt && t.records > 0)
                     .collect();
-                dlts.sort_by(|a, b| b.records.cmp(&a.records));
+                dlts.sort_by_key(|t| std::cmp::Reverse(t.records));
                 for topic in dlts.into_iter().take(PREWARM) {
                     let _ = console.indexes.get(&topic.name).await;
                 }
