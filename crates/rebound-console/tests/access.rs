@@ -165,6 +165,19 @@ async fn every_route_for_every_role() {
         get(&router, "/assets/x.js", None).await.status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(
+        get(&router, "/nowhere", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The list's "selected" buttons with nothing checked do not select everything.
+    let none_checked = format!("/dlt/{dlt}/redrive?checked=1");
+    let page = get(&router, &none_checked, Some(&sessions[1])).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("No dead letter was checked"),
+        "{}",
+        page.body
+    );
     let leaving = sign_in(&router, VIEWER).await;
     let page = post(&router, "/logout", "", Some(&leaving)).await;
     assert_eq!(

@@ -297,7 +297,17 @@ async fn form_page(
     kind: Kind,
 ) -> Result<Response, Problem> {
     index_of(&state, &topic).await?;
-    let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes())?;
+    let raw = raw.unwrap_or_default();
+    let form = Form::parse(raw.as_bytes())?;
+    // The list's "… selected" buttons with no box checked must not mean "everything".
+    let from_boxes = form_urlencoded::parse(raw.as_bytes()).any(|(name, _)| name == "checked");
+    if from_boxes && form.query.at.is_empty() {
+        return Err(Problem::bad_request(
+            "No dead letter was checked. Check the ones to act on, or use the buttons above the \
+             list to act on everything the filter selects.",
+        )
+        .with_back(format!("/dlt/{topic}")));
+    }
     if let Err(e) = form.rate() {
         return dry_run_page(
             &state,
