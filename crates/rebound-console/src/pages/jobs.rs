@@ -34,7 +34,11 @@ struct JobPage {
     summary: String,
     error: Option<String>,
     outcomes: Vec<(String, String)>,
+    more: usize,
 }
+
+/// Results listed on a job's page.
+const LISTED: usize = 1_000;
 
 fn job(state: &AppState, id: &str) -> Result<std::sync::Arc<Job>, Problem> {
     state.jobs.get(id).ok_or_else(|| {
@@ -54,7 +58,8 @@ pub(crate) async fn page(
 ) -> Result<Response, Problem> {
     let job = job(&state, &id)?;
     let outcome = job.outcome();
-    let (summary, error, outcomes) = match &outcome {
+    let (summary, error, outcomes): (String, Option<String>, Vec<(String, String)>) = match &outcome
+    {
         None => (String::new(), None, Vec::new()),
         Some(Outcome::Redrive(report)) => (
             format!(
@@ -102,6 +107,9 @@ pub(crate) async fn page(
         ),
         Some(Outcome::Failed(error)) => ("Failed.".into(), Some(error.clone()), Vec::new()),
     };
+    // A redrive of a hundred thousand lists the first thousand; the ledger has every one.
+    let more = outcomes.len().saturating_sub(LISTED);
+    let outcomes: Vec<(String, String)> = outcomes.into_iter().take(LISTED).collect();
     let mut layout = Layout::new(
         &state,
         &caller,
@@ -125,6 +133,7 @@ pub(crate) async fn page(
         summary,
         error,
         outcomes,
+        more,
     }))
 }
 
