@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     pub(crate) indexes: index::Indexes,
     pub(crate) jobs: jobs::Jobs,
     pub(crate) chains: chains::Chains,
+    /// Held through the pause after a refused sign-in: guesses are one at a time.
+    pub(crate) refused_sign_ins: tokio::sync::Mutex<()>,
 }
 
 /// The state handlers get.
@@ -96,6 +98,7 @@ impl Console {
                 indexes: index::Indexes::new(kafka.clone()),
                 jobs: jobs::Jobs::default(),
                 chains: chains::Chains::default(),
+                refused_sign_ins: tokio::sync::Mutex::new(()),
                 kafka,
                 settings,
             }),

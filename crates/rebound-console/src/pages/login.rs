@@ -1,5 +1,6 @@
 //! `/login` and `/logout`. A token is typed once and traded for a session cookie; the token
-//! never comes back in a page, a log line or a redirect. Without tokens configured there is
+//! never comes back in a page, a log line or a redirect. Refused tokens are answered slowly, one
+//! at a time, so guessing is slow even for a short token. Without tokens configured there is
 //! nothing to sign in to (the console is loopback only) and the page says so.
 
 use askama::Template;
@@ -12,6 +13,10 @@ use crate::auth::session::{clearing_cookie, session_id};
 use crate::AppState;
 
 use super::render;
+
+/// How long a refused sign-in waits before its answer, one refusal at a time: two guesses a
+/// second at most, however many connections try.
+const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -70,6 +75,9 @@ pub(crate) async fn submit(State(state): State<AppState>, body: Bytes) -> Respon
         }
         None => {
             tracing::warn!("a sign-in with an unknown token was refused");
+            // Guessing is slowed for everyone at once: refusals wait their turn, then pause.
+            let _turn = state.refused_sign_ins.lock().await;
+            tokio::time::sleep(REFUSAL_PAUSE).await;
             (
                 StatusCode::UNAUTHORIZED,
                 render(&LoginPage {
