@@ -234,8 +234,14 @@ impl Compiled {
     }
 
     /// Whether `summary` is selected; `group` is the fingerprint filter's group id, looked up
-    /// once (`None` with a fingerprint filter: no group has it, nothing matches).
-    fn matches(&self, summary: &Summary, group: Option<Option<u32>>) -> bool {
+    /// once (`None` with a fingerprint filter: no group has it, nothing matches); `error` says
+    /// whether its message matches the error filter.
+    fn matches(
+        &self,
+        summary: &Summary,
+        group: Option<Option<u32>>,
+        error: &mut impl FnMut(u32) -> bool,
+    ) -> bool {
         let died = summary.died_at.unwrap_or_default();
         self.key
             .as_deref()
@@ -249,10 +255,7 @@ impl Compiled {
             && self.since.is_none_or(|t| died >= t)
             && self.until.is_none_or(|t| died < t)
             && (self.positions.is_empty() || self.positions.contains(&summary.position))
-            && self
-                .error
-                .as_ref()
-                .is_none_or(|re| re.is_match(&summary.error))
+            && (self.error.is_none() || error(summary.message))
     }
 }
 
@@ -282,9 +285,22 @@ pub(crate) fn select(state: &DltState, compiled: &Compiled, page: usize) -> Resu
     let page = page.max(1);
     let first = (page - 1) * PER_PAGE;
     let mut last_page_start = None;
+    // Each distinct message is matched once: 0 not yet, 1 matches, 2 does not.
+    let mut matched = vec![0u8; state.messages.len()];
+    let mut error = |message: u32| {
+        let slot = &mut matched[message as usize];
+        if *slot == 0 {
+            let hit = compiled
+                .error
+                .as_ref()
+                .is_none_or(|re| re.is_match(&state.messages[message as usize]));
+            *slot = if hit { 1 } else { 2 };
+        }
+        *slot == 1
+    };
     for &index in state.order.iter().rev() {
         let summary = &state.letters[index as usize];
-        if !compiled.matches(summary, group) {
+        if !compiled.matches(summary, group, &mut error) {
             continue;
         }
         if total >= first && total < first + PER_PAGE {
@@ -309,7 +325,7 @@ pub(crate) fn select(state: &DltState, compiled: &Compiled, page: usize) -> Resu
                 .order
                 .iter()
                 .rev()
-                .filter(|&&i| compiled.matches(&state.letters[i as usize], group))
+                .filter(|&&i| compiled.matches(&state.letters[i as usize], group, &mut error))
                 .skip(start)
                 .take(PER_PAGE)
                 .copied()

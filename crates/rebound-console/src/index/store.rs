@@ -5,6 +5,7 @@
 //! same whichever arrives first. Pure: no I/O here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rebound::{EpochMillis, Record};
 use rebound_ops::ledger::Entry;
@@ -19,8 +20,8 @@ pub(crate) struct Summary {
     /// The original topic, from the provenance headers.
     pub origin: Option<Box<str>>,
     pub died_at: Option<EpochMillis>,
-    /// The whole failure message (the error filter matches all of it, as `rebound dlt` does).
-    pub error: Box<str>,
+    /// Its failure message: an index into [`DltState::messages`] (many dead letters share one).
+    pub message: u32,
     pub class: Box<str>,
     /// Index into [`DltState::groups`].
     pub group: u32,
@@ -48,6 +49,12 @@ pub(crate) struct DltState {
     pub order: Vec<u32>,
     pub groups: Vec<Group>,
     group_ids: HashMap<String, u32>,
+    /// Every distinct failure message (whole: the error filter matches all of it, as
+    /// `rebound dlt` does), each kept once, with its group: the fingerprint is worked out once
+    /// per message, and a filter matches each message once, not each dead letter.
+    pub messages: Vec<Arc<str>>,
+    message_ids: HashMap<Arc<str>, u32>,
+    message_groups: Vec<u32>,
     /// Every readable ledger entry with its offset, in ledger order.
     pub ledger: Vec<(i64, Entry)>,
     pub histories: HashMap<DeadLetterId, History>,
@@ -61,9 +68,10 @@ impl DltState {
         if self.by_position.contains_key(&position) {
             return;
         }
-        let error = dead_letter.error_message().to_string();
         let died_at = dead_letter.died_at();
-        let group = self.group_of(&error, died_at);
+        let message = self.message_of(dead_letter.error_message());
+        let group = self.message_groups[message as usize];
+        self.count_in_group(group, died_at);
         let status = self
             .histories
             .get(&DeadLetterId::new(Source::Dlt, position))
@@ -74,7 +82,7 @@ impl DltState {
             origin: dead_letter.origin.as_ref().map(|o| o.topic.as_str().into()),
             died_at,
             class: dead_letter.error_class().into(),
-            error: error.into(),
+            message,
             group,
             status,
             attempts: dead_letter.attempts,
@@ -117,30 +125,42 @@ impl DltState {
         self.group_ids.get(fingerprint).copied()
     }
 
-    fn group_of(&mut self, error: &str, died_at: Option<EpochMillis>) -> u32 {
-        let print = fingerprint(error);
-        let id = match self.group_ids.get(&print) {
-            Some(&id) => id,
+    /// The id of `message`, interned now if new (with its group).
+    fn message_of(&mut self, message: &str) -> u32 {
+        if let Some(&id) = self.message_ids.get(message) {
+            return id;
+        }
+        let print = fingerprint(message);
+        let group = match self.group_ids.get(&print) {
+            Some(&group) => group,
             None => {
-                let id = self.groups.len() as u32;
+                let group = self.groups.len() as u32;
                 self.groups.push(Group {
                     fingerprint: print.clone(),
-                    example: error.lines().next().unwrap_or("").to_string(),
+                    example: message.lines().next().unwrap_or("").to_string(),
                     count: 0,
                     first: None,
                     last: None,
                 });
-                self.group_ids.insert(print, id);
-                id
+                self.group_ids.insert(print, group);
+                group
             }
         };
-        let group = &mut self.groups[id as usize];
+        let id = self.messages.len() as u32;
+        let text: Arc<str> = message.into();
+        self.messages.push(text.clone());
+        self.message_ids.insert(text, id);
+        self.message_groups.push(group);
+        id
+    }
+
+    fn count_in_group(&mut self, group: u32, died_at: Option<EpochMillis>) {
+        let group = &mut self.groups[group as usize];
         group.count += 1;
         if let Some(at) = died_at {
             group.first = Some(group.first.map_or(at, |f| f.min(at)));
             group.last = Some(group.last.map_or(at, |l| l.max(at)));
         }
-        id
     }
 }
 
@@ -206,6 +226,17 @@ pub(crate) mod tests {
         assert_eq!(busy.first, Some(EpochMillis::new(200)));
         assert_eq!(busy.last, Some(EpochMillis::new(300)));
         assert_eq!(busy.example, "451 mailbox busy");
+        // A message seen before is kept once and matched once.
+        state.add_record(record(2, 0, "d", "451 mailbox busy", 400));
+        assert_eq!(state.messages.len(), 3);
+        assert_eq!(
+            state.get(at(2, 0)).unwrap().message,
+            state.get(at(0, 0)).unwrap().message
+        );
+        assert_eq!(
+            state.groups[state.group_id("<n> mailbox busy").unwrap() as usize].count,
+            3
+        );
     }
 
     #[test]

@@ -73,9 +73,19 @@ pub(crate) async fn page(
         .compile()
         .map_err(|e| Problem::bad_request(e).with_back(format!("/dlt/{topic}")))?;
     let status = index.status();
-    let results = {
+    let (results, messages) = {
         let state = index.read();
-        select(&state, &compiled, query.page)
+        let results = select(&state, &compiled, query.page);
+        // The first line of each row's message, read while the state is held.
+        let messages: Vec<String> = results
+            .rows
+            .iter()
+            .map(|s| {
+                let message = &state.messages[s.message as usize];
+                message.lines().next().unwrap_or("").to_string()
+            })
+            .collect();
+        (results, messages)
     };
     let link = |query: &Query, page: usize| {
         let extra = [("page", page.to_string())];
@@ -104,7 +114,8 @@ pub(crate) async fn page(
     let rows = results
         .rows
         .into_iter()
-        .map(|s| Row {
+        .zip(messages)
+        .map(|(s, error)| Row {
             position: s.position.to_string(),
             key: key_text(s.key.as_deref()),
             origin: s.origin.as_deref().unwrap_or("-").to_string(),
@@ -112,7 +123,7 @@ pub(crate) async fn page(
             died: time(s.died_at),
             class: s.class.to_string(),
             status: s.status.as_str(),
-            error: s.error.lines().next().unwrap_or("").to_string(),
+            error,
         })
         .collect();
     let mut layout = Layout::new(&state, &caller, topic.clone());
