@@ -432,3 +432,63 @@ async fn a_discard_needs_a_reason_and_lands_in_the_archive() {
         "who: the local person: {ledger}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_redrive_can_be_stopped_and_releases_the_rest() {
+    let main = unique("console-cancel");
+    let dlt = format!("{main}.dlt");
+    create_topic(&main, 1).await;
+    create_topic(&dlt, 1).await;
+    for _ in 0..6 {
+        let seed = Seed {
+            key: "k",
+            error: "451 mailbox busy",
+            payload: b"{}",
+            extra_headers: vec![],
+            origin: &main,
+        };
+        dead_letter(&dlt, &seed).await;
+    }
+    let router = console(Tokens::default(), false).router();
+    wait_for_page(&router, &format!("/dlt/{dlt}"), None, "6 selected").await;
+    // One a second: the stop arrives long before the sixth.
+    let page = post(
+        &router,
+        &format!("/dlt/{dlt}/redrive"),
+        "rate=1&confirm=6",
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let job = page.location().to_string();
+    wait_until(Duration::from_secs(30), "the first copy", || async {
+        count(&main) >= 1
+    })
+    .await;
+    let running = get(&router, &job, None).await.body;
+    assert!(running.contains("Running:"), "{running}");
+    assert!(
+        running.contains("http-equiv=\"refresh\""),
+        "it reloads itself"
+    );
+    let stopped = post(&router, &format!("{job}/cancel"), "", None).await;
+    assert_eq!(
+        (stopped.status, stopped.location()),
+        (StatusCode::SEE_OTHER, job.as_str())
+    );
+    wait_for_page(&router, &job, None, "(stopped before the end)").await;
+    let sent = count(&main);
+    assert!((1..6).contains(&sent), "{sent} sent");
+    let page = get(&router, &job, None).await.body;
+    assert!(page.contains("interrupted before sending"), "{page}");
+    // The rest were released in the ledger, so they are pending again.
+    wait_for_page(
+        &router,
+        &format!("/dlt/{dlt}/ledger"),
+        None,
+        "<td>released</td>",
+    )
+    .await;
+    let pending = format!("/dlt/{dlt}?status=pending");
+    wait_for_page(&router, &pending, None, &format!("{} selected", 6 - sent)).await;
+}
