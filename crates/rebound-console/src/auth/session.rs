@@ -102,11 +102,13 @@ impl Sessions {
             .count()
     }
 
-    /// The `Set-Cookie` value that hands `id` to the browser.
-    pub(crate) fn cookie(&self, id: &str) -> String {
+    /// The `Set-Cookie` value that hands `id` to the browser; `secure` (the browser came over
+    /// HTTPS through a proxy) adds `Secure`, so the cookie never travels in clear.
+    pub(crate) fn cookie(&self, id: &str, secure: bool) -> String {
         format!(
-            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-            self.ttl.as_secs()
+            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+            self.ttl.as_secs(),
+            if secure { "; Secure" } else { "" }
         )
     }
 }
@@ -152,7 +154,7 @@ mod tests {
     #[test]
     fn the_cookie_is_http_only_and_strict() {
         let sessions = Sessions::new(Duration::from_secs(60));
-        let cookie = sessions.cookie("abc");
+        let cookie = sessions.cookie("abc", false);
         for part in [
             "rebound_session=abc",
             "HttpOnly",
@@ -161,6 +163,8 @@ mod tests {
         ] {
             assert!(cookie.contains(part), "{cookie}");
         }
+        assert!(!cookie.contains("Secure"), "plain HTTP on loopback");
+        assert!(sessions.cookie("abc", true).ends_with("; Secure"));
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,

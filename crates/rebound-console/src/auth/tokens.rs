@@ -103,13 +103,17 @@ impl Tokens {
                 continue;
             }
             for item in line.split_whitespace() {
-                let entry = parse_entry(item, tokens.entries.len()).map_err(|problem| {
-                    ConsoleError::BadTokens {
-                        origin: origin.to_string(),
-                        line: number + 1,
-                        problem,
-                    }
-                })?;
+                let bad = |problem| ConsoleError::BadTokens {
+                    origin: origin.to_string(),
+                    line: number + 1,
+                    problem,
+                };
+                let entry = parse_entry(item, tokens.entries.len()).map_err(bad)?;
+                if tokens.entries.iter().any(|e| e.digest == entry.digest) {
+                    return Err(bad(
+                        "this token is given twice; each person needs a token of their own".into(),
+                    ));
+                }
                 tokens.entries.push(entry);
             }
         }
@@ -129,9 +133,19 @@ impl Tokens {
                 .extend(Tokens::parse(&text, &path.display().to_string())?.entries);
         }
         if let Ok(text) = std::env::var(TOKENS_ENV) {
-            tokens
+            let from_env = Tokens::parse(&text, TOKENS_ENV)?;
+            if from_env
                 .entries
-                .extend(Tokens::parse(&text, TOKENS_ENV)?.entries);
+                .iter()
+                .any(|e| tokens.entries.iter().any(|f| f.digest == e.digest))
+            {
+                return Err(ConsoleError::BadTokens {
+                    origin: TOKENS_ENV.into(),
+                    line: 1,
+                    problem: "a token here is also in the tokens file; give each token once".into(),
+                });
+            }
+            tokens.entries.extend(from_env.entries);
         }
         Ok(tokens)
     }
@@ -237,6 +251,10 @@ mod tests {
             (
                 "\nviewer::0123456789abcdefgh",
                 "line 2: the name between the colons is empty",
+            ),
+            (
+                "viewer:0123456789abcdefgh\nadmin:0123456789abcdefgh",
+                "line 2: this token is given twice",
             ),
         ];
         for (text, expected) in cases {

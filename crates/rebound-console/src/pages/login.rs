@@ -57,7 +57,11 @@ pub(crate) async fn form(State(state): State<AppState>, RawQuery(raw): RawQuery)
     })
 }
 
-pub(crate) async fn submit(State(state): State<AppState>, body: Bytes) -> Response {
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let next = local_path(field(&body, "next").as_deref());
     if state.settings.tokens.is_empty() {
         return Redirect::to(&next).into_response();
@@ -67,8 +71,13 @@ pub(crate) async fn submit(State(state): State<AppState>, body: Bytes) -> Respon
         Some((role, name)) => {
             tracing::info!(%name, role = role.as_str(), "signed in");
             let id = state.sessions.create(role, name);
+            // Behind a TLS proxy the cookie is marked Secure. The header only ever adds
+            // protection, so trusting it costs nothing.
+            let https = headers
+                .get("x-forwarded-proto")
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
             (
-                [(header::SET_COOKIE, state.sessions.cookie(&id))],
+                [(header::SET_COOKIE, state.sessions.cookie(&id, https))],
                 Redirect::to(&next),
             )
                 .into_response()
