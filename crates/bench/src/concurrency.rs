@@ -20,6 +20,11 @@ use crate::Ctx;
 const WORK: Duration = Duration::from_millis(20);
 /// Records per run with the slow handler (`Partition` order takes 10 s over them).
 const SLOW_RECORDS: u64 = 4_000;
+/// Records per run with 5 % of the keys failing. More than [`SLOW_RECORDS`]: a failing key's
+/// records run one after another through their 200 ms back-offs (key order), and over 4,000
+/// records (1.3 s at the bound) that tail alone is a fifth of the run; over 20,000 it is what the
+/// issue asks about, the pace of the other keys beside the failing ones.
+const FAILING_RECORDS: u64 = 20_000;
 /// Keys the records are spread over.
 const KEYS: u64 = 1_000;
 /// `max_in_flight` of the concurrent runs.
@@ -82,6 +87,7 @@ fn keyed(i: u64, partitions: i32) -> kit::Spec {
 /// Scenario 8.
 pub async fn concurrency(ctx: &Ctx) -> Result<()> {
     let slow_records = if ctx.quick { 1_000 } else { SLOW_RECORDS };
+    let failing_records = if ctx.quick { 1_000 } else { FAILING_RECORDS };
     let partitions = ctx.partitions;
     let bound = IN_FLIGHT as f64 / WORK.as_secs_f64();
     let partition_bound = partitions as f64 / WORK.as_secs_f64();
@@ -94,21 +100,25 @@ pub async fn concurrency(ctx: &Ctx) -> Result<()> {
         (
             "Partition, 20 ms handler",
             slow(ProcessingOrder::Partition, None),
+            slow_records,
             partition_bound,
         ),
         (
             "Key, 20 ms handler",
             slow(ProcessingOrder::Key, None),
+            slow_records,
             bound,
         ),
         (
             "Unordered, 20 ms handler",
             slow(ProcessingOrder::Unordered, None),
+            slow_records,
             bound,
         ),
         (
             "Key, 20 ms handler, 5 % of keys fail once",
             slow(ProcessingOrder::Key, Some(20)),
+            failing_records,
             bound,
         ),
     ];
@@ -120,15 +130,15 @@ pub async fn concurrency(ctx: &Ctx) -> Result<()> {
         "of the bound",
     ]);
     let mut rates = Vec::new();
-    for (name, settings, bound) in cases {
+    for (name, settings, records, bound) in cases {
         let mut measured = Runs::default();
         for _ in 0..ctx.repeat {
             // A fresh topic per run: the retry topics of a failing run stay out of the next one.
             let topic = kit::unique("concurrency");
             kit::create_topics(&ctx.kafka, &[&topic], partitions).await?;
-            kit::fill(&ctx.kafka, &topic, slow_records, |i| keyed(i, partitions)).await?;
+            kit::fill(&ctx.kafka, &topic, records, |i| keyed(i, partitions)).await?;
             measured.push(
-                run(ctx, &topic, slow_records, settings).await?,
+                run(ctx, &topic, records, settings).await?,
                 (f64::NAN, f64::NAN),
             );
             ctx.cleanup(&[topic]).await;
@@ -145,7 +155,7 @@ pub async fn concurrency(ctx: &Ctx) -> Result<()> {
         rates.push(median);
     }
     println!(
-        "{slow_records} records over {partitions} partitions and {KEYS} keys; the handler waits 20 ms; \
+        "{slow_records} records ({failing_records} with failing keys) over {partitions} partitions and {KEYS} keys; the handler waits 20 ms; \
          `max_in_flight({IN_FLIGHT})` in Key and Unordered order. Bound: one record per partition at \
          a time in Partition order ({partitions} / 20 ms), `max_in_flight` / 20 ms otherwise. Records \
          per second from the first handled to the last."

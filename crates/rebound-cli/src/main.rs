@@ -10,12 +10,16 @@ mod dlt;
 mod filters;
 mod operator;
 mod skips;
+mod terminal_text;
 
+use std::io::Write;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use rebound::naming::TopicChain;
 use rebound::{Backoff, RetryPolicy};
+
+use terminal_text::line;
 
 /// Retry topics, dead letters and redrive for Kafka.
 ///
@@ -112,7 +116,30 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    match run(Cli::parse()).await {
+        // The reader of stdout has gone (`rebound topics | head`): the output ends there, quietly
+        // and successfully, as it would have had it been shorter. Rust ignores SIGPIPE, so
+        // `println!` would panic on the EPIPE; every face writes with `writeln!` instead and
+        // returns the error up to here. Restoring SIGPIPE's default (the process dies silently)
+        // was the other way, but it would also kill a redrive or discard that is still writing
+        // to Kafka and its ledger, between a claim and its release, for a closed pipe; and
+        // `tail` would only notice at its next line either way.
+        Err(error) if is_broken_pipe(&error) => Ok(()),
+        other => other,
+    }
+}
+
+/// Whether `error` is a write to a closed pipe. Kafka's errors are not `io::Error`s, so this is
+/// stdout's reader having gone, not the broker's connection.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Topics { json } => topics(&cli.connection.kafka()?, json).await?,
         Command::Dlt(command) => dlt::run(cli.connection.kafka()?, *command).await?,
@@ -136,17 +163,19 @@ async fn main() -> anyhow::Result<()> {
                 .backoff(backoff)
                 .dlt_suffix(dlt_suffix);
             let chain = TopicChain::new(&topic, &policy);
-            println!("{}\tmain", chain.main);
+            let out = &mut std::io::stdout().lock();
+            writeln!(out, "{}\tmain", chain.main)?;
             for retry in &chain.retries {
-                println!(
+                writeln!(
+                    out,
                     "{}\tretry, attempts {:?}, delay {} ms",
                     retry.name,
                     retry.attempts,
                     retry.delay.as_millis()
-                );
+                )?;
             }
             if let Some(dlt) = &chain.dlt {
-                println!("{dlt}\tdead letters");
+                writeln!(out, "{dlt}\tdead letters")?;
             }
         }
     }
@@ -155,28 +184,32 @@ async fn main() -> anyhow::Result<()> {
 
 async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
     let chains = rebound_ops::topics::discover(kafka).await?;
+    // A consumer group's id is any string its client chose (Kafka restricts only topic names),
+    // so the names here are escaped as dead letters' text is; for topics it costs nothing.
+    let out = &mut std::io::stdout().lock();
     if json {
         for chain in &chains {
-            println!("{}", serde_json::to_string(chain)?);
+            writeln!(out, "{}", terminal_text::json(chain)?)?;
         }
         return Ok(());
     }
     if chains.is_empty() {
-        println!("no retry chains found");
+        writeln!(out, "no retry chains found")?;
     }
     for chain in chains {
-        println!("{}", chain.main);
+        writeln!(out, "{}", line(&chain.main))?;
         for topic in chain.topics {
             let groups = topic
                 .groups
                 .iter()
-                .map(|(g, lag)| format!("{g} (lag {lag})"))
+                .map(|(g, lag)| format!("{} (lag {lag})", line(g)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            println!(
+            writeln!(
+                out,
                 "  {:<8} {:<48} {:>3} partitions {:>9} records  {}",
                 format!("{:?}", topic.role).to_lowercase(),
-                topic.name,
+                line(&topic.name),
                 topic.partitions,
                 topic.records,
                 if groups.is_empty() {
@@ -184,7 +217,7 @@ async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> 
                 } else {
                     groups
                 }
-            );
+            )?;
         }
     }
     Ok(())

@@ -1,6 +1,9 @@
 //! A dead letter's bytes as a person reads them, the same in every face (`rebound dlt show`, the
 //! web console): known binary headers decoded, other values as text when they are UTF-8 and hex
 //! otherwise, payloads as pretty JSON, text or a hex dump, instants in RFC 3339.
+//!
+//! The text is not escaped: it is the producer's bytes, and each face escapes it for its medium
+//! (the command for a terminal, the console's templates for HTML); JSON faces carry it as it is.
 
 use rebound::headers::{self as h};
 use rebound::EpochMillis;

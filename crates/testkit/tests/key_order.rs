@@ -353,3 +353,369 @@ async fn key_order_is_refused_when_the_chain_cannot_keep_it() {
     let text = error.to_string();
     assert!(text.contains(&format!("{retry_topic} has 2")), "{text}");
 }
+
+/// Whether key `held`'s record 1 still fails (until the test "fixes the fault").
+static HELD_FAULT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// `held:1` fails while the fault lasts (through the retry chain into the DLT); `gone:0` always
+/// fails for good.
+fn held_fails(key: &str, seq: u32, _attempt: u32) -> Option<Failure> {
+    let faulty = HELD_FAULT.load(std::sync::atomic::Ordering::SeqCst);
+    match (key, seq) {
+        ("held", 1) if faulty => Some(Failure::msg("451 mailbox busy")),
+        ("gone", 0) => Some(Failure::permanent("no such mailbox")),
+        _ => None,
+    }
+}
+
+/// The payloads of `dlt`'s dead letters of `key`, in DLT order, with whether each is marked as
+/// held behind another.
+fn dead_letters_of(dlt: &str, key: &str) -> Vec<(String, bool)> {
+    read_all(dlt)
+        .iter()
+        .filter(|r| r.key() == Some(key.as_bytes()))
+        .map(|r| {
+            let error = rebound::headers::FailureInfo::read(r.headers())
+                .message
+                .unwrap_or_default();
+            (text(r), error.contains("held behind the dead letter"))
+        })
+        .collect()
+}
+
+/// `hold_until_redriven`: a key whose record died stays held, its later records follow it into
+/// the DLT in order (across a restart too, rebuilt from the DLT), other keys flow; a redrive of
+/// the key brings them back in order, after which the key flows again; a discard releases too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
+    init_tracing();
+    let topic = unique("key-hold-dead");
+    create_topic(&topic, 2).await;
+    let group = unique("key-hold-dead-group");
+    let calls: Calls = Arc::default();
+    let start = |calls: Calls| {
+        let consumer = consumer(
+            &topic,
+            &group,
+            RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(200))),
+            Duration::from_millis(5),
+            calls,
+            held_fails,
+        )
+        .hold_until_redriven(true)
+        .build()
+        .unwrap();
+        let dlt = consumer.chain().dlt.clone().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(consumer.run(async move {
+            let _ = stopped.await;
+        }));
+        (dlt, stop, run)
+    };
+    let calls_of = |key: &str| -> Vec<(u32, u32)> {
+        by_key(&calls)
+            .get(key)
+            .map(|c| c.iter().map(|c| (c.seq, c.attempt)).collect())
+            .unwrap_or_default()
+    };
+
+    let (dlt, stop, run) = start(calls.clone());
+    let mut keys: Vec<String> = (0..6).map(|k| format!("member{k}@naver.com")).collect();
+    keys.extend(["held".to_string(), "gone".to_string()]);
+    produce_keys(&topic, &keys, 4).await;
+    // held:1 dies after its retry; held:2 and held:3 follow it into the DLT without running;
+    // gone:0 dies at once and gone:1..3 follow it. Every other key runs all four.
+    wait_until(
+        Duration::from_secs(60),
+        "7 dead letters and 28 handler calls",
+        || {
+            let done = count(&dlt) == 7 && calls.lock().unwrap().len() == 6 * 4 + 3 + 1;
+            async move { done }
+        },
+    )
+    .await;
+    assert_eq!(calls_of("held"), [(0, 1), (1, 1), (1, 2)]);
+    assert_eq!(calls_of("gone"), [(0, 1)]);
+    let parked = |seqs: &[u32]| -> Vec<(String, bool)> {
+        seqs.iter()
+            .enumerate()
+            .map(|(i, s)| (format!("held:{s}"), i > 0))
+            .collect()
+    };
+    assert_eq!(dead_letters_of(&dlt, "held"), parked(&[1, 2, 3]));
+
+    // A restart: the next consumer rebuilds the parked keys from the DLT before it runs a
+    // main-topic record, so held:4 follows the others.
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+    produce(
+        &producer(),
+        &topic,
+        None,
+        Some("held"),
+        b"held:4",
+        &Headers::new(),
+    )
+    .await;
+    let (_, stop, run) = start(calls.clone());
+    wait_until(
+        Duration::from_secs(60),
+        "held:4 parked behind held:1",
+        || {
+            let done = dead_letters_of(&dlt, "held").len() == 4;
+            async move { done }
+        },
+    )
+    .await;
+    assert_eq!(dead_letters_of(&dlt, "held"), parked(&[1, 2, 3, 4]));
+
+    // The fault is fixed; a person redrives the key: its records come back in their order.
+    HELD_FAULT.store(false, std::sync::atomic::Ordering::SeqCst);
+    let kafka = kafka();
+    let filter = rebound_ops::Filter {
+        key: Some("held".into()),
+        ..Default::default()
+    };
+    let options = rebound_ops::redrive::RedriveOptions::new("tester");
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let report =
+        rebound_ops::redrive::redrive(&kafka, &dlt, &filter, &options, &|_, _| {}, &cancel)
+            .await
+            .unwrap();
+    assert_eq!(report.sent(), 4);
+    wait_until(
+        Duration::from_secs(60),
+        "held:1..4 handled after the redrive",
+        || {
+            let done = calls_of("held").len() == 3 + 4;
+            async move { done }
+        },
+    )
+    .await;
+    // Once the ledger says every dead letter of the key is redriven, the key flows again.
+    produce(
+        &producer(),
+        &topic,
+        None,
+        Some("held"),
+        b"held:5",
+        &Headers::new(),
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(60),
+        "held:5 handled, not parked",
+        || {
+            let done = calls_of("held").len() == 3 + 4 + 1;
+            async move { done }
+        },
+    )
+    .await;
+    assert_eq!(
+        calls_of("held"),
+        [
+            (0, 1),
+            (1, 1),
+            (1, 2),
+            (1, 1),
+            (2, 1),
+            (3, 1),
+            (4, 1),
+            (5, 1)
+        ]
+    );
+
+    // Discarding a dead key's letters releases it as well.
+    let filter = rebound_ops::Filter {
+        key: Some("gone".into()),
+        ..Default::default()
+    };
+    let report =
+        rebound_ops::discard::discard(&kafka, &dlt, &filter, "member left", "tester", false)
+            .await
+            .unwrap();
+    assert_eq!(report.archived.len(), 4);
+    produce(
+        &producer(),
+        &topic,
+        None,
+        Some("gone"),
+        b"gone:4",
+        &Headers::new(),
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(60),
+        "gone:4 handled after the discard",
+        || {
+            let done = calls_of("gone").contains(&(4, 1));
+            async move { done }
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+    assert_eq!(count(&dlt), 8, "nothing else went to the DLT");
+    assert_key_order(&calls);
+}
+
+/// A rebalance between two live members while keys are held by their retries: whichever member
+/// gets a key's partitions runs the key's retry before its next record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_while_keys_are_held_keeps_their_order() {
+    init_tracing();
+    let topic = unique("key-rebalance");
+    create_topic(&topic, 2).await;
+    let group = unique("key-rebalance-group");
+    // Long enough that the second member joins while every retry waits for its due time.
+    let policy = || RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(6)));
+    fn first_fails(_: &str, seq: u32, attempt: u32) -> Option<Failure> {
+        (seq == 0 && attempt == 1).then(|| Failure::msg("451 mailbox busy"))
+    }
+    let start = |calls: Calls| {
+        let consumer = consumer(&topic, &group, policy(), Duration::ZERO, calls, first_fails)
+            .build()
+            .unwrap();
+        let retry_topic = consumer.chain().retries[0].name.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(consumer.run(async move {
+            let _ = stopped.await;
+        }));
+        (retry_topic, stop, run)
+    };
+    let keys: Vec<String> = (0..8).map(|k| format!("member{k}@naver.com")).collect();
+
+    let (first_calls, second_calls): (Calls, Calls) = Default::default();
+    let (retry_topic, stop_first, first) = start(first_calls.clone());
+    produce_keys(&topic, &keys, 1).await;
+    wait_until(
+        Duration::from_secs(30),
+        "every key's first record in the retry topic",
+        || {
+            let copied = count(&retry_topic) == keys.len() as i64;
+            async move { copied }
+        },
+    )
+    .await;
+    let (_, stop_second, second) = start(second_calls.clone());
+    let producer = producer();
+    for key in &keys {
+        let payload = format!("{key}:1");
+        produce(
+            &producer,
+            &topic,
+            None,
+            Some(key),
+            payload.as_bytes(),
+            &Headers::new(),
+        )
+        .await;
+    }
+    let all = || -> Calls {
+        let mut merged = first_calls.lock().unwrap().clone();
+        merged.extend(second_calls.lock().unwrap().iter().cloned());
+        Arc::new(Mutex::new(merged))
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "every key's retry and next record handled",
+        || {
+            let done = all().lock().unwrap().len() == keys.len() * 3;
+            async move { done }
+        },
+    )
+    .await;
+    let _ = stop_first.send(());
+    let _ = stop_second.send(());
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+
+    assert!(
+        !second_calls.lock().unwrap().is_empty(),
+        "the second member got partitions in the rebalance"
+    );
+    let merged = all();
+    for (key, calls) in by_key(&merged) {
+        let order: Vec<(u32, u32)> = calls.iter().map(|c| (c.seq, c.attempt)).collect();
+        assert_eq!(order, [(0, 1), (0, 2), (1, 1)], "key {key}");
+    }
+    assert_key_order(&merged);
+}
+
+/// Records finished above a stuck one are marked in the commit's metadata: the next owner of the
+/// partition handles the stuck record again, and skips them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_owner() {
+    init_tracing();
+    let topic = unique("key-marks");
+    create_topic(&topic, 1).await;
+    let group = unique("key-marks-group");
+    let keys: Vec<String> = (0..50).map(|k| format!("member{k}@naver.com")).collect();
+    produce_keys(&topic, &keys, 1).await;
+    // The first consumer's handler never finishes member0's record (offset 0).
+    let start = |calls: Arc<Mutex<Vec<String>>>, stuck: bool| {
+        let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
+            .processing_order(ProcessingOrder::Key)
+            .shutdown_grace(Duration::from_millis(300))
+            .handler(move |record: Record| {
+                let calls = calls.clone();
+                async move {
+                    let text = record.text()?.to_string();
+                    if stuck && text.starts_with("member0@") {
+                        std::future::pending::<()>().await;
+                    }
+                    calls.lock().unwrap().push(text);
+                    Ok(())
+                }
+            })
+            .build()
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(consumer.run(async move {
+            let _ = stopped.await;
+        }));
+        (stop, run)
+    };
+
+    let first_calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (stop, run) = start(first_calls.clone(), true);
+    wait_until(
+        Duration::from_secs(30),
+        "49 records handled around the stuck one",
+        || {
+            let done = first_calls.lock().unwrap().len() == 49;
+            async move { done }
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+
+    // A record after them: once the next owner handled it, it took every record before it.
+    let producer = producer();
+    produce(
+        &producer,
+        &topic,
+        None,
+        Some("last"),
+        b"last:0",
+        &Headers::new(),
+    )
+    .await;
+    let second_calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (stop, run) = start(second_calls.clone(), false);
+    wait_until(Duration::from_secs(30), "the last record handled", || {
+        let done = second_calls.lock().unwrap().iter().any(|c| c == "last:0");
+        async move { done }
+    })
+    .await;
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+    let mut second = second_calls.lock().unwrap().clone();
+    second.sort();
+    assert_eq!(
+        second,
+        ["last:0", "member0@naver.com:0"],
+        "only the stuck record was handled again"
+    );
+}

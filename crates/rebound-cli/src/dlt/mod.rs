@@ -3,6 +3,7 @@
 mod print;
 mod redrive;
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 use crate::filters::Selection;
 use crate::operator::operator_name;
 use crate::skips::skip_text;
+use crate::terminal_text::{self, line};
 
 use print::{detail_json, print_detail, print_list, print_stats};
 use redrive::redrive;
@@ -138,7 +140,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 Source::Dlt
             };
             let listed = ops::list(&kafka, &dlt, source, &selection.filter()?).await?;
-            print_list(&listed, json);
+            print_list(&mut std::io::stdout().lock(), &listed, json)?;
         }
         DltCommand::Archive {
             dlt,
@@ -146,7 +148,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             json,
         } => {
             let listed = ops::list(&kafka, &dlt, Source::Archive, &selection.filter()?).await?;
-            print_list(&listed, json);
+            print_list(&mut std::io::stdout().lock(), &listed, json)?;
         }
         DltCommand::Show {
             dlt,
@@ -160,10 +162,11 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 Source::Dlt
             };
             let listed = ops::show(&kafka, &dlt, source, position).await?;
+            let out = &mut std::io::stdout().lock();
             if json {
-                println!("{}", detail_json(&listed));
+                writeln!(out, "{}", terminal_text::json(&detail_json(&listed))?)?;
             } else {
-                print_detail(&dlt, &listed);
+                print_detail(out, &dlt, &listed)?;
             }
         }
         DltCommand::Redrive {
@@ -206,18 +209,8 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             let report =
                 ops::discard::discard(&kafka, &dlt, &selection.filter()?, &reason, &by, dry_run)
                     .await?;
-            for (position, copy) in &report.archived {
-                match copy {
-                    Some(copy) => println!(
-                        "{position}\tdiscarded; archived at {}-{copy}",
-                        rebound::naming::archive_topic(&dlt)
-                    ),
-                    None => println!("{position}\twould be archived and discarded"),
-                }
-            }
-            for (position, why) in &report.skipped {
-                println!("{position}\tskipped: {}", skip_text(why));
-            }
+            // As redrive's, the summary is written even when stdout's reader has gone.
+            let printed = print_discarded(&mut std::io::stdout().lock(), &dlt, &report);
             let verb = if dry_run {
                 "would discard"
             } else {
@@ -228,6 +221,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 report.archived.len(),
                 report.skipped.len()
             );
+            printed?;
         }
         DltCommand::Tail {
             dlt,
@@ -241,6 +235,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 flag.store(true, Ordering::SeqCst);
             });
             tokio::task::spawn_blocking(move || {
+                let mut printed = Ok(());
                 ops::reader::follow(&kafka, &dlt, from_beginning, &stop, |record| {
                     // A live dead letter has no ledger history yet.
                     let listed = Listed::new(
@@ -248,8 +243,14 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                         Source::Dlt,
                         ops::History::default(),
                     );
-                    print_list(std::slice::from_ref(&listed), json);
-                })
+                    let out = &mut std::io::stdout().lock();
+                    if let Err(error) = print_list(out, std::slice::from_ref(&listed), json) {
+                        // Nobody reads any more (`| head` has what it wanted): stop following.
+                        printed = Err(error);
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                })?;
+                printed
             })
             .await??;
         }
@@ -260,12 +261,36 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
         } => {
             let listed = ops::list(&kafka, &dlt, Source::Dlt, &selection.filter()?).await?;
             let stats = ops::stats::stats(&listed, rebound::EpochMillis::now());
+            let out = &mut std::io::stdout().lock();
             if json {
-                println!("{}", serde_json::to_string(&stats)?);
+                writeln!(out, "{}", terminal_text::json(&stats)?)?;
             } else {
-                print_stats(&dlt, &stats);
+                print_stats(out, &dlt, &stats)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// One line per dead letter a discard selected.
+fn print_discarded(
+    out: &mut impl Write,
+    dlt: &str,
+    report: &ops::discard::DiscardReport,
+) -> std::io::Result<()> {
+    for (position, copy) in &report.archived {
+        match copy {
+            Some(copy) => writeln!(
+                out,
+                "{position}\tdiscarded; archived at {}-{copy}",
+                line(&rebound::naming::archive_topic(dlt))
+            )?,
+            None => writeln!(out, "{position}\twould be archived and discarded")?,
+        }
+    }
+    for (position, why) in &report.skipped {
+        // A skip's reason may quote a header (why a payload was omitted).
+        writeln!(out, "{position}\tskipped: {}", line(&skip_text(why)))?;
     }
     Ok(())
 }

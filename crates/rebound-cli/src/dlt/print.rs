@@ -1,11 +1,20 @@
 //! How dead letters look: the table and JSON lines of `list`, `archive` and `tail`, the detail of
 //! `show`, the report of `stats`. Scripts parse these, so their text only ever grows.
+//!
+//! Everything a dead letter's producer wrote (key, headers, payload, the topic names in them)
+//! goes through [`terminal_text`] on its way out, so it cannot drive the operator's terminal;
+//! values are kept as they are until then, so the JSON faces carry the exact text.
+//! Each function writes to `out` (stdout, locked) and returns its error, so a reader that has
+//! gone away (`| head`) ends the output instead of a panic (see `main`).
+
+use std::io::Write;
 
 use rebound::headers::Headers;
 use rebound_ops::describe::{header_text, payload_text};
 use rebound_ops::{self as ops, DeadLetter, Listed};
 
 use crate::filters::format_time;
+use crate::terminal_text::{self, line, lines};
 
 fn origin_text(dl: &DeadLetter) -> String {
     match &dl.origin {
@@ -38,14 +47,19 @@ fn summary_json(l: &Listed) -> serde_json::Value {
     })
 }
 
-pub(super) fn print_list(listed: &[Listed], json: bool) {
+pub(super) fn print_list(
+    out: &mut impl Write,
+    listed: &[Listed],
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         for l in listed {
-            println!("{}", summary_json(l));
+            writeln!(out, "{}", terminal_text::json(&summary_json(l))?)?;
         }
-        return;
+        return Ok(());
     }
     print_row(
+        out,
         [
             "POSITION",
             "KEY",
@@ -58,26 +72,30 @@ pub(super) fn print_list(listed: &[Listed], json: bool) {
             "ERROR",
         ]
         .map(String::from),
-    );
+    )?;
     for l in listed {
         let dl = &l.dead_letter;
-        print_row([
-            dl.position().to_string(),
-            dl.record.key_text().unwrap_or_else(|| "-".into()),
-            origin_text(dl),
-            dl.attempts.map_or("-".into(), |a| a.to_string()),
-            format_time(dl.first_failed_at),
-            format_time(dl.died_at()),
-            dl.error_class().to_string(),
-            l.status.as_str().to_string(),
-            dl.error_message().lines().next().unwrap_or("").to_string(),
-        ]);
+        print_row(
+            out,
+            [
+                dl.position().to_string(),
+                line(&dl.record.key_text().unwrap_or_else(|| "-".into())).into_owned(),
+                line(&origin_text(dl)).into_owned(),
+                dl.attempts.map_or("-".into(), |a| a.to_string()),
+                format_time(dl.first_failed_at),
+                format_time(dl.died_at()),
+                line(dl.error_class()).into_owned(),
+                l.status.as_str().to_string(),
+                line(dl.error_message().lines().next().unwrap_or("")).into_owned(),
+            ],
+        )?;
     }
+    Ok(())
 }
 
-fn print_row(cells: [String; 9]) {
+fn print_row(out: &mut impl Write, cells: [String; 9]) -> std::io::Result<()> {
     let [position, key, origin, attempts, first, died, class, status, error] = cells;
-    println!("{position:<10} {key:<24} {origin:<32} {attempts:>3} {first:<20} {died:<20} {class:<11} {status:<9} {error}");
+    writeln!(out, "{position:<10} {key:<24} {origin:<32} {attempts:>3} {first:<20} {died:<20} {class:<11} {status:<9} {error}")
 }
 
 fn headers_json(headers: &Headers) -> serde_json::Value {
@@ -104,73 +122,98 @@ pub(super) fn detail_json(l: &Listed) -> serde_json::Value {
     value
 }
 
-pub(super) fn print_detail(dlt: &str, l: &Listed) {
+pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::io::Result<()> {
     let dl = &l.dead_letter;
-    println!("dead letter   {dlt}-{}", dl.position());
-    println!("status        {}", l.status.as_str());
+    writeln!(out, "dead letter   {}-{}", line(dlt), dl.position())?;
+    writeln!(out, "status        {}", l.status.as_str())?;
     if let Some(last) = &l.history.last {
-        println!(
+        writeln!(
+            out,
             "last action   {:?} by {} at {}",
             last.action,
-            last.by,
+            line(&last.by),
             format_time(Some(last.at))
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "key           {}",
-        dl.record.key_text().unwrap_or_else(|| "-".into())
-    );
-    println!("origin        {}", origin_text(dl));
-    println!(
+        line(&dl.record.key_text().unwrap_or_else(|| "-".into()))
+    )?;
+    writeln!(out, "origin        {}", line(&origin_text(dl)))?;
+    writeln!(
+        out,
         "attempts      {}",
         dl.attempts.map_or("-".into(), |a| a.to_string())
-    );
-    println!("first failed  {}", format_time(dl.first_failed_at));
-    println!("died          {}", format_time(dl.died_at()));
-    println!("class         {}", dl.error_class());
-    println!("error         {}", dl.error_message());
-    println!(
+    )?;
+    writeln!(out, "first failed  {}", format_time(dl.first_failed_at))?;
+    writeln!(out, "died          {}", format_time(dl.died_at()))?;
+    writeln!(out, "class         {}", line(dl.error_class()))?;
+    writeln!(out, "error         {}", line(dl.error_message()))?;
+    writeln!(
+        out,
         "redriven      {} times",
         dl.redrive_count + l.history.redrives
-    );
-    println!("\nheaders:");
+    )?;
+    writeln!(out, "\nheaders:")?;
     for hd in dl.record.headers().iter() {
-        println!(
+        writeln!(
+            out,
             "  {:<36} {}",
-            hd.key,
-            header_text(&hd.key, hd.value.as_deref())
-        );
+            line(&hd.key),
+            line(&header_text(&hd.key, hd.value.as_deref()))
+        )?;
     }
     if let Some(trace) = &dl.failure.stacktrace {
-        println!("\nstack trace:\n{trace}");
+        writeln!(out, "\nstack trace:\n{}", lines(trace))?;
     }
-    println!("\npayload:\n{}", payload_text(dl.record.payload()));
+    writeln!(
+        out,
+        "\npayload:\n{}",
+        lines(&payload_text(dl.record.payload()))
+    )?;
+    Ok(())
 }
 
-pub(super) fn print_stats(dlt: &str, stats: &ops::stats::Stats) {
-    println!(
-        "{dlt}: {} dead letters ({} pending, {} redriven, {} discarded)",
-        stats.total, stats.pending, stats.redriven, stats.discarded
-    );
+pub(super) fn print_stats(
+    out: &mut impl Write,
+    dlt: &str,
+    stats: &ops::stats::Stats,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} dead letters ({} pending, {} redriven, {} discarded)",
+        line(dlt),
+        stats.total,
+        stats.pending,
+        stats.redriven,
+        stats.discarded
+    )?;
     if let Some(age) = stats.oldest_pending_ms {
-        println!(
+        writeln!(
+            out,
             "oldest pending: {}",
             humantime::format_duration(std::time::Duration::from_secs((age / 1000).max(0) as u64))
-        );
+        )?;
     }
-    println!("\nby error:");
+    writeln!(out, "\nby error:")?;
     for (fingerprint, count, example) in &stats.by_error {
-        println!("  {count:>6}  {fingerprint}");
+        writeln!(out, "  {count:>6}  {}", line(fingerprint))?;
         if example != fingerprint {
-            println!("          e.g. {}", example.lines().next().unwrap_or(""));
+            writeln!(
+                out,
+                "          e.g. {}",
+                line(example.lines().next().unwrap_or(""))
+            )?;
         }
     }
-    println!("\nby original topic:");
+    writeln!(out, "\nby original topic:")?;
     for (topic, count) in &stats.by_topic {
-        println!("  {count:>6}  {topic}");
+        writeln!(out, "  {count:>6}  {}", line(topic))?;
     }
-    println!("\nby hour (UTC):");
+    writeln!(out, "\nby hour (UTC):")?;
     for (hour, count) in &stats.by_hour {
-        println!("  {count:>6}  {hour}:00");
+        writeln!(out, "  {count:>6}  {hour}:00")?;
     }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `rebound dlt redrive`: the library's redrive with a person's controls around it (a progress
 //! bar, Ctrl-C) and its outcome as lines.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use rebound::KafkaConfig;
@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::filters::Selection;
 use crate::skips::skip_text;
+use crate::terminal_text::line;
 
 /// Runs a redrive with a progress bar on a terminal and Ctrl-C stopping it between records, then
 /// prints one line per selected dead letter and a summary on stderr.
@@ -55,18 +56,9 @@ pub(super) async fn redrive(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    for (position, outcome) in &report.outcomes {
-        match outcome {
-            Outcome::Sent {
-                topic,
-                copy: Some(copy),
-            } => println!("{position}\tsent to {topic}-{copy}"),
-            Outcome::Sent { topic, copy: None } => println!("{position}\twould be sent to {topic}"),
-            Outcome::Skipped { reason } => {
-                println!("{position}\tskipped: {}", skip_text(reason))
-            }
-        }
-    }
+    // The summary goes to stderr even when stdout's reader has gone (`| head`): the redrive
+    // itself is done by now.
+    let printed = print_outcomes(&mut std::io::stdout().lock(), &report);
     let elapsed = started.elapsed().as_secs_f64();
     let verb = if report.dry_run { "would send" } else { "sent" };
     eprintln!(
@@ -80,5 +72,28 @@ pub(super) async fn redrive(
             ""
         },
     );
+    Ok(printed?)
+}
+
+/// One line per selected dead letter. The original topic and a skip's reason come from the dead
+/// letter's headers, so they are escaped.
+fn print_outcomes(
+    out: &mut impl Write,
+    report: &ops::redrive::RedriveReport,
+) -> std::io::Result<()> {
+    for (position, outcome) in &report.outcomes {
+        match outcome {
+            Outcome::Sent {
+                topic,
+                copy: Some(copy),
+            } => writeln!(out, "{position}\tsent to {}-{copy}", line(topic))?,
+            Outcome::Sent { topic, copy: None } => {
+                writeln!(out, "{position}\twould be sent to {}", line(topic))?
+            }
+            Outcome::Skipped { reason } => {
+                writeln!(out, "{position}\tskipped: {}", line(&skip_text(reason)))?
+            }
+        }
+    }
     Ok(())
 }

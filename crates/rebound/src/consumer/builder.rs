@@ -38,6 +38,8 @@ pub(crate) struct Settings {
     pub order: ProcessingOrder,
     /// Records whose handler may run at once over the whole consumer, in `Key` and `Unordered`.
     pub max_in_flight: usize,
+    /// In `Key` order, a key stays held while its dead letter is pending.
+    pub hold_until_redriven: bool,
 }
 
 /// The default of [`RetryingConsumerBuilder::max_copies_in_flight`].
@@ -121,6 +123,7 @@ impl RetryingConsumer {
                 replication: -1,
                 order: ProcessingOrder::Partition,
                 max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+                hold_until_redriven: false,
             },
             handler: None,
         }
@@ -257,6 +260,40 @@ impl RetryingConsumerBuilder {
         self
     }
 
+    /// In [`ProcessingOrder::Key`], keeps a key held while its dead letter is pending, instead of
+    /// releasing it when its record dies (the default).
+    ///
+    /// Then a key's records never run out of order, even across a person's redrive: while a
+    /// dead letter of the key is pending (not redriven or discarded in the DLT's ledger, which
+    /// `rebound dlt redrive` and `discard` write), the key's later records go straight to the DLT
+    /// behind it, marked `held behind the dead letter <dlt>-p@o`, instead of running. Redrive the
+    /// key (`rebound dlt redrive <dlt> --key K`) and they come back in their order; redriven
+    /// copies run although their key is held, and the key flows again once nothing of it is
+    /// pending. Discarding the dead letter releases the key too.
+    ///
+    /// Why the DLT and not memory: a dead letter can wait hours for a person, and records kept
+    /// in memory would stop the partition's committed offset, and soon the partition, for as
+    /// long. The consumer reads the DLT and its ledger at start (main partitions wait until
+    /// it has) and follows them while it runs.
+    ///
+    /// Needs [`ProcessingOrder::Key`] and a DLT; [`build`](Self::build) says so otherwise.
+    ///
+    /// ```
+    /// use rebound::{KafkaConfig, ProcessingOrder, Record, RetryPolicy, RetryingConsumer};
+    ///
+    /// let consumer = RetryingConsumer::builder(KafkaConfig::new("localhost:9092"), "orders", "billing")
+    ///     .policy(RetryPolicy::new(4).dlt_suffix(".dlt"))
+    ///     .processing_order(ProcessingOrder::Key)
+    ///     .hold_until_redriven(true) // an account's payments never overtake a failed one
+    ///     .handler(|_: Record| async { Ok(()) })
+    ///     .build()?;
+    /// # Ok::<(), rebound::Error>(())
+    /// ```
+    pub fn hold_until_redriven(mut self, hold: bool) -> Self {
+        self.settings.hold_until_redriven = hold;
+        self
+    }
+
     /// Whether to create missing chain topics on start (default true), and with what settings.
     pub fn create_topics(mut self, create: bool) -> Self {
         self.settings.create_topics = create;
@@ -295,6 +332,18 @@ impl RetryingConsumerBuilder {
             }
             (None, _) => return Err(Error::NoHandler),
         };
+        if self.settings.hold_until_redriven {
+            if self.settings.order != ProcessingOrder::Key {
+                return Err(Error::KeyOrder(
+                    "hold_until_redriven keeps a key's order, so it needs .processing_order(ProcessingOrder::Key)".into(),
+                ));
+            }
+            if self.settings.chain.dlt.is_none() {
+                return Err(Error::KeyOrder(
+                    "hold_until_redriven parks a key behind its dead letter, so the retry policy needs a dead-letter topic".into(),
+                ));
+            }
+        }
         if self.settings.chain.main.is_empty() && self.settings.dlt_handler.is_none() {
             self.settings.dlt_handler = Some(self.settings.handler.clone());
         }

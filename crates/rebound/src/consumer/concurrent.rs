@@ -6,7 +6,7 @@
 //! [`ProcessingOrder::Key`]: super::ProcessingOrder::Key
 //! [`ProcessingOrder::Unordered`]: super::ProcessingOrder::Unordered
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +20,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::builder::ProcessingOrder;
 use super::dead_letters::deliver_dead_letter;
+use super::done_marks;
 use super::in_flight::{KeyQueues, OrderKey, Window};
 use super::partition::{next_record, taken, PartitionControl, STORE_AT_LEAST_EVERY};
-use super::process::{handle, prepare, Prepared, Processed};
+use super::process::{handle, park_behind, prepare, still_parked, Prepared, Processed};
 use super::progress::OffsetStore;
 use super::registry::Tp;
 use super::runtime::Shared;
+use crate::headers::names::REDRIVEN_FROM;
 use crate::naming::Stage;
 use crate::record::Record;
 
@@ -63,6 +65,16 @@ pub(crate) async fn run(
     if waits_on_holds && !wait_for_retry_tails(&shared, &tp, &control.stop).await {
         return;
     }
+    // With `hold_until_redriven`, a main partition's records of a key parked behind its dead
+    // letter follow it into the DLT; which keys are parked is known once the DLT and its ledger
+    // are read.
+    let parks = waits_on_holds && shared.parked.is_some();
+    if parks && !wait_for_parked_keys(&shared, &tp, &control.stop).await {
+        return;
+    }
+    // Records a previous owner finished above the committed offset, as the commit's metadata
+    // says: skipped, not handled again.
+    let mut done_before = done_before(&shared, &tp).await;
     // Records taken and not finished (running, waiting for their due time or their key): what
     // the task holds, bounded like a sequential task's buffer.
     let hold_limit = shared
@@ -92,10 +104,13 @@ pub(crate) async fn run(
                     launch(
                         &mut running,
                         &mut finished_now,
-                        start(&shared, next, &control.stop),
+                        start(&shared, next, parks, &control.stop),
                     );
                 }
             }
+        }
+        if offsets.marks_due() {
+            offsets.set_marks(window.marks());
         }
         if inbox.is_empty() {
             offsets.flush();
@@ -108,7 +123,7 @@ pub(crate) async fn run(
             Some(finished) = running.next(), if !running.is_empty() => finished_now.push(finished),
             Ok(()) = released.changed(), if keys.has_blocked() => {
                 for record in keys.unblock(held) {
-                    launch(&mut running, &mut finished_now, start(&shared, record, &control.stop));
+                    launch(&mut running, &mut finished_now, start(&shared, record, parks, &control.stop));
                 }
             }
             _ = control.stop.cancelled() => break,
@@ -116,6 +131,19 @@ pub(crate) async fn run(
                 let Some(record) = next else { break };
                 taken(&shared, &tp, &control.buffered);
                 window.take(record.offset());
+                if done_before.remove(&record.offset()) {
+                    if let Some(offset) = window.finish(record.offset()) {
+                        offsets.set(offset);
+                    }
+                    if frees_holds {
+                        let at = (tp.topic.clone(), tp.partition, record.offset());
+                        shared.held.finished(record.order_key(), at);
+                    }
+                    if done_before.is_empty() {
+                        tracing::info!(%tp, "skipped the records the previous owner had finished above the committed offset");
+                    }
+                    continue;
+                }
                 let record = match by_key {
                     true => {
                         let key = record.order_key();
@@ -125,7 +153,7 @@ pub(crate) async fn run(
                     false => Some(record),
                 };
                 if let Some(record) = record {
-                    launch(&mut running, &mut finished_now, start(&shared, record, &control.stop));
+                    launch(&mut running, &mut finished_now, start(&shared, record, parks, &control.stop));
                 }
             }
         }
@@ -135,6 +163,9 @@ pub(crate) async fn run(
             offsets.set(offset);
         }
     }
+    // What is done above the lowest unfinished record goes with the last store (the marks may be
+    // up to a second old), so the next owner skips it.
+    offsets.set_marks(window.marks());
     // Stopping: the records running get the stop (due waits and back-offs end at once); what
     // finishes is stored, the rest is handled again by whoever owns the partition next.
     loop {
@@ -148,8 +179,32 @@ pub(crate) async fn run(
             if let Some(offset) = window.finish(finished.offset) {
                 offsets.set(offset);
             }
+            offsets.set_marks(window.marks());
         }
     }
+}
+
+/// The records finished above the committed offset of `tp`, as its commit's metadata marks
+/// them (see [`done_marks`](super::done_marks)); empty when none are, or the broker does not say.
+async fn done_before(shared: &Arc<Shared>, tp: &Tp) -> HashSet<i64> {
+    let consumer = shared.consumer.clone();
+    let (topic, partition) = (tp.topic.clone(), tp.partition);
+    tokio::task::spawn_blocking(move || {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&topic, partition);
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .ok()?;
+        let element = committed.elements().into_iter().next()?;
+        match element.offset() {
+            Offset::Offset(next) => Some(done_marks::decode(element.metadata(), next)),
+            _ => None,
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default()
 }
 
 /// How long a main partition's task waits, after it is assigned, for the retry records left by
@@ -217,6 +272,23 @@ async fn wait_for_retry_tails(shared: &Arc<Shared>, tp: &Tp, stop: &Cancellation
     true
 }
 
+/// Waits until the keys parked behind pending dead letters are known (the DLT and its ledger
+/// read up to where they ended at start). `false` when stopped meanwhile.
+async fn wait_for_parked_keys(shared: &Arc<Shared>, tp: &Tp, stop: &CancellationToken) -> bool {
+    let Some(parked) = &shared.parked else {
+        return true;
+    };
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => false,
+        _ = parked.wait_caught_up() => true,
+        _ = tokio::time::sleep(RETRY_TAIL_PATIENCE) => {
+            tracing::warn!(%tp, "the DLT and its ledger were not read within 60 s; going on, a key held behind a dead letter may run before it is redriven");
+            true
+        }
+    }
+}
+
 /// Starts a record's future and polls it once at once: a record whose handler finishes without
 /// waiting (no due time, a permit free, a quick handler) is done without a trip through
 /// `running`; the others wait there.
@@ -234,15 +306,28 @@ fn launch(
 
 /// A record's whole life as one future: its due time, a permit of the consumer's
 /// `max_in_flight`, the handler, and the acknowledgement of its copy if it failed. The permit is
-/// held only while the handler runs.
+/// held only while the handler runs. With `parks`, a record whose key is parked behind a pending
+/// dead letter goes to the DLT instead, unless it is a redriven copy (the person's way out).
 fn start(
     shared: &Arc<Shared>,
     record: Record,
+    parks: bool,
     stop: &CancellationToken,
 ) -> BoxFuture<'static, Finished> {
     let (shared, stop) = (shared.clone(), stop.clone());
     let (offset, key) = (record.offset(), record.order_key());
+    let looks_parked = shared
+        .parked
+        .as_ref()
+        .filter(|_| parks && !record.headers().contains(REDRIVEN_FROM))
+        .is_some_and(|parked| parked.parked_behind(record.partition(), &key).is_some());
     Box::pin(async move {
+        if looks_parked {
+            if let Some(behind) = still_parked(&shared, &record).await {
+                let done = park_behind(shared, record, behind, stop).await;
+                return Finished { offset, key, done };
+            }
+        }
         let done = match prepare(&shared, record, &stop).await {
             Prepared::Ready(record) => {
                 let permit = tokio::select! {

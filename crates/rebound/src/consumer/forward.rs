@@ -132,6 +132,11 @@ pub(crate) async fn forward_failed(
             );
         }
         Hop::DeadLetter { topic } => {
+            if let Some(parked) = &shared.parked {
+                // Before the source record counts as finished, so its key goes from held (by
+                // its retry) to parked with no gap between.
+                parked.dead_lettered((partition, offset), record.partition(), record.order_key());
+            }
             shared.emit(Event::DeadLettered { from, to: topic });
             tracing::warn!(
                 "{} failed on attempt {}/{} ({class}: {failure}); dead-lettered to {topic}-{partition}@{offset}",

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 
+use super::done_marks;
 use crate::record::Record;
 
 /// The offsets taken from a partition and not finished yet. The offset that may be stored is
@@ -52,6 +53,15 @@ impl Window {
     /// Records taken and not finished.
     pub(crate) fn len(&self) -> usize {
         self.unfinished.len()
+    }
+
+    /// The offset to commit next (the lowest record not finished) and the metadata marking the
+    /// records finished above it (see [`done_marks`]); `None` when nothing above it is finished.
+    pub(crate) fn marks(&self) -> Option<(i64, String)> {
+        let lowest = *self.unfinished.first()?;
+        let highest = self.highest?.min(lowest + done_marks::MAX_MARKED);
+        let done = (lowest + 1..=highest).filter(|offset| !self.unfinished.contains(offset));
+        done_marks::encode(lowest, done).map(|marks| (lowest, marks))
     }
 }
 
@@ -182,6 +192,28 @@ mod tests {
         window.take(2);
         assert_eq!(window.finish(2), None, "1 is still running");
         assert_eq!(window.finish(1), Some(2));
+    }
+
+    #[test]
+    fn marks_name_the_records_finished_above_the_lowest_unfinished() {
+        let mut window = Window::default();
+        assert_eq!(window.marks(), None);
+        for offset in 10..15 {
+            window.take(offset);
+        }
+        assert_eq!(window.marks(), None, "nothing finished");
+        window.finish(11);
+        window.finish(13);
+        let (next, marks) = window.marks().unwrap();
+        assert_eq!(next, 10);
+        assert_eq!(
+            done_marks::decode(&marks, 10),
+            std::collections::HashSet::from([11, 13])
+        );
+        window.finish(10);
+        window.finish(12);
+        window.finish(14);
+        assert_eq!(window.marks(), None, "all finished: the offset says it all");
     }
 
     fn record(offset: i64) -> Record {

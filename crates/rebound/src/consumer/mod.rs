@@ -25,7 +25,10 @@
 //! | `partition.rs` | one partition's loop, one record at a time (`ProcessingOrder::Partition`) |
 //! | `concurrent.rs` | one partition's loop, records at once (`ProcessingOrder::Key`, `Unordered`) |
 //! | `in_flight.rs` | pure: the offset to store around records finishing out of order; key queues |
+//! | `done_marks.rs` | pure: the records finished above the committed offset, in its metadata |
 //! | `held_keys.rs` | `Key` order through the retry chain: which keys a retry record holds |
+//! | `parked_keys.rs` | `hold_until_redriven`: which keys wait behind a pending dead letter |
+//! | `dead_letter_follower.rs` | the thread that reads the DLT and its ledger for `parked_keys.rs` |
 //! | `order.rs` | whether `Key` order can hold on this cluster, checked at start |
 //! | `process.rs` | one record: its attempt, its due time, the handler, the start of its copy |
 //! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
@@ -38,13 +41,16 @@
 
 mod builder;
 mod concurrent;
+mod dead_letter_follower;
 mod dead_letters;
+mod done_marks;
 mod events;
 mod forward;
 mod handler;
 mod held_keys;
 mod in_flight;
 mod order;
+mod parked_keys;
 mod partition;
 mod poller;
 mod process;

@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesOrdered, StreamExt};
-use rdkafka::consumer::Consumer;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use super::registry::Tp;
@@ -122,12 +123,24 @@ pub(crate) fn settle_copy(
 /// record (each store looks the topic up in librdkafka), and always before the task ends: it
 /// flushes when dropped. librdkafka commits `offset + 1`, the next record to read, with its next
 /// auto-commit (every 500 ms), on revocation and at shutdown.
+///
+/// In `Key` and `Unordered` order the commit also carries which records above it are done
+/// ([`done_marks`](super::done_marks)).
 pub(crate) struct OffsetStore<'a> {
     shared: &'a Shared,
     tp: &'a Tp,
     pending: Option<i64>,
     last_flush: Instant,
+    /// The last offset handed to librdkafka.
+    stored: Option<i64>,
+    /// The latest marks: the next offset they belong to, and their text.
+    marks: Option<(i64, String)>,
+    marks_changed: bool,
+    last_marks: Instant,
 }
+
+/// How often the marks are worked out and, while the offset stands still, committed.
+const MARK_EVERY: Duration = Duration::from_secs(1);
 
 impl<'a> OffsetStore<'a> {
     pub(crate) fn new(shared: &'a Shared, tp: &'a Tp) -> Self {
@@ -136,6 +149,10 @@ impl<'a> OffsetStore<'a> {
             tp,
             pending: None,
             last_flush: Instant::now(),
+            stored: None,
+            marks: None,
+            marks_changed: false,
+            last_marks: Instant::now(),
         }
     }
 
@@ -151,18 +168,63 @@ impl<'a> OffsetStore<'a> {
         self.pending = Some(offset);
     }
 
-    /// Hands the latest done offset to librdkafka.
+    /// Whether it is time to work the marks out again (they cost a walk over the window).
+    pub(crate) fn marks_due(&self) -> bool {
+        self.last_marks.elapsed() >= MARK_EVERY
+    }
+
+    /// The records finished above the offset, as [`Window::marks`](super::in_flight::Window::marks)
+    /// says; flushed with the offset, or on their own when the offset stands still.
+    pub(crate) fn set_marks(&mut self, marks: Option<(i64, String)>) {
+        self.last_marks = Instant::now();
+        if marks != self.marks {
+            self.marks_changed = marks.is_some() || self.marks.is_some();
+            self.marks = marks;
+        }
+    }
+
+    /// Hands the latest done offset, and the marks that go with it, to librdkafka.
     pub(crate) fn flush(&mut self) {
-        let Some(offset) = self.pending.take() else {
+        let pending = self.pending.take();
+        let marks_changed = std::mem::take(&mut self.marks_changed);
+        // Marks on their own are stored with the offset they belong to: the one before the
+        // lowest record not finished, which may not have been stored yet (the first record
+        // taken is the stuck one).
+        let marked = self.marks.as_ref().map(|(next, _)| next - 1);
+        let Some(offset) = pending.or(marked.or(self.stored).filter(|_| marks_changed)) else {
             return;
         };
         self.last_flush = Instant::now();
+        self.stored = Some(offset);
         let tp = self.tp;
-        if let Err(e) = self
-            .shared
-            .consumer
-            .store_offset(&tp.topic, tp.partition, offset)
-        {
+        let consumer = &self.shared.consumer;
+        let marks = self
+            .marks
+            .as_ref()
+            .filter(|(next, _)| *next == offset + 1)
+            .map(|(_, marks)| marks.as_str());
+        let stored = match marks {
+            None if pending.is_none() => return,
+            None => consumer.store_offset(&tp.topic, tp.partition, offset),
+            Some(marks) => {
+                let mut list = TopicPartitionList::new();
+                list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(offset + 1))
+                    .and_then(|()| {
+                        if let Some(mut element) = list.find_partition(&tp.topic, tp.partition) {
+                            element.set_metadata(marks);
+                        }
+                        consumer.store_offsets(&list)
+                    })
+                    .and_then(|()| match pending {
+                        Some(_) => Ok(()),
+                        // librdkafka's auto-commit skips a partition whose offset did not move,
+                        // metadata or not: while one slow record holds the offset, commit the
+                        // marks ourselves so a crash redoes little.
+                        None => consumer.commit(&list, CommitMode::Async),
+                    })
+            }
+        };
+        if let Err(e) = stored {
             // The partition was revoked meanwhile: its new owner handles the record again.
             tracing::debug!(%tp, offset, error = %e, "could not store offset");
         }

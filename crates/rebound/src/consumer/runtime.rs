@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::builder::{all_chain_topics, subscribed_topics, Settings};
+use super::dead_letter_follower::{self, Followed};
 use super::events::Event;
 use super::forward::Forwarder;
 use super::held_keys::HeldKeys;
 use super::order::check_key_order;
+use super::parked_keys::ParkedKeys;
 use super::poller::poll_loop;
 use super::rebalance::RebalanceContext;
 use super::registry::{Registry, Tp};
@@ -35,6 +37,8 @@ pub(crate) struct Shared {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Keys held by their records in the retry chain, in `Key` order.
     pub held: Arc<HeldKeys>,
+    /// Keys held behind their pending dead letters, with `hold_until_redriven`.
+    pub parked: Option<Arc<ParkedKeys>>,
 }
 
 /// A task drained below the pause limit: the poller, waiting for it to catch up, goes on at once
@@ -172,6 +176,30 @@ impl RetryingConsumer {
 
         let forwarder = Forwarder::new(&settings.kafka, partitions)?;
         let (resume_tx, resume_rx) = std_mpsc::channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        // If this future is dropped instead of being shut down (a `select!` that lost, a task
+        // aborted), the polling thread must not go on consuming with no one to stop it.
+        let _stop_when_dropped = StopWhenDropped(stopping.clone());
+        let parked = match (settings.hold_until_redriven, &settings.chain.dlt) {
+            (true, Some(dlt)) => {
+                let parked = Arc::new(ParkedKeys::default());
+                let chain = &settings.chain;
+                let followed = Followed {
+                    kafka: settings.kafka.clone(),
+                    dlt: dlt.clone(),
+                    chain_topics: std::iter::once(chain.main.clone())
+                        .chain(chain.retries.iter().map(|r| r.name.clone()))
+                        .collect(),
+                };
+                let (parked_, stopping) = (parked.clone(), stopping.clone());
+                std::thread::Builder::new()
+                    .name("rebound-dead-letters".into())
+                    .spawn(move || dead_letter_follower::follow(followed, parked_, stopping))
+                    .map_err(|e| Error::Crashed(e.to_string()))?;
+                Some(parked)
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             copy_permits: Arc::new(tokio::sync::Semaphore::new(settings.copy_budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
@@ -181,11 +209,8 @@ impl RetryingConsumer {
             resume: resume_tx,
             drained: Drained::default(),
             held,
+            parked,
         });
-        let stopping = Arc::new(AtomicBool::new(false));
-        // If this future is dropped instead of being shut down (a `select!` that lost, a task
-        // aborted), the polling thread must not go on consuming with no one to stop it.
-        let _stop_when_dropped = StopWhenDropped(stopping.clone());
         let poller = {
             let (shared, stopping) = (shared.clone(), stopping.clone());
             let runtime = tokio::runtime::Handle::current();
