@@ -29,7 +29,7 @@ pub struct Selection {
     #[arg(long, value_name = "TOPIC")]
     pub origin: Option<String>,
     /// Only dead letters whose failure message has this fingerprint: one group of `dlt stats`
-    /// ("<n> mailbox busy"), as the web console groups them.
+    /// (`<n> mailbox busy`), as the web console groups them.
     #[arg(long, value_name = "TEXT")]
     pub fingerprint: Option<String>,
     /// Only these dead letters, by partition@offset (repeatable).
