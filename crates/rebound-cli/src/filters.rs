@@ -25,6 +25,13 @@ pub struct Selection {
     /// Only dead letters in this state: pending, redriven or discarded.
     #[arg(long)]
     pub status: Option<Status>,
+    /// Only dead letters sent to the DLT from this original topic (their provenance headers).
+    #[arg(long, value_name = "TOPIC")]
+    pub origin: Option<String>,
+    /// Only dead letters whose failure message has this fingerprint: one group of `dlt stats`
+    /// (`<n> mailbox busy`), as the web console groups them.
+    #[arg(long, value_name = "TEXT")]
+    pub fingerprint: Option<String>,
     /// Only these dead letters, by partition@offset (repeatable).
     #[arg(long = "at", value_name = "P@O")]
     pub positions: Vec<Position>,
@@ -47,6 +54,8 @@ impl Selection {
             until: self.until.as_deref().map(parse_time).transpose()?,
             status: self.status,
             positions: self.positions.clone(),
+            origin: self.origin.clone(),
+            fingerprint: self.fingerprint.clone(),
             limit: self.limit,
         })
     }
@@ -70,11 +79,4 @@ pub fn parse_time(text: &str) -> anyhow::Result<EpochMillis> {
     ))
 }
 
-pub fn format_time(at: Option<EpochMillis>) -> String {
-    match at {
-        Some(at) if at.as_i64() > 0 => {
-            humantime::format_rfc3339_seconds(at.to_system_time()).to_string()
-        }
-        _ => "-".into(),
-    }
-}
+pub use rebound_ops::describe::format_time;

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod connection;
+mod console;
 mod dlt;
 mod filters;
 mod operator;
@@ -58,7 +59,30 @@ enum Command {
     },
     /// Dead letters: list, show, redrive, discard, archive, tail, stats.
     #[command(subcommand)]
-    Dlt(dlt::DltCommand),
+    Dlt(Box<dlt::DltCommand>),
+    /// A web console for dead letters: the chains, each DLT grouped by failure, one dead letter
+    /// in full, the ledger; redrive and discard from a browser, with a dry-run count to confirm.
+    ///
+    /// Open http://127.0.0.1:8686 in a browser. Operators redrive and discard from there: each
+    /// action shows a dry-run count to type back, and the equivalent `rebound dlt` command. Every
+    /// action is written to the ledger first, as the `rebound dlt` commands do.
+    ///
+    /// Safe by default. Without tokens the console listens on loopback only and answers only to
+    /// localhost names; whoever reaches it acts as you ($USER@host). To listen on another
+    /// address, give tokens, one per line, `role:token` or `role:name:token` (roles viewer,
+    /// operator, admin; the name is who acts in the ledger):
+    ///
+    ///   echo "operator:alice:$(openssl rand -hex 32)" >> tokens.txt
+    ///   rebound console --listen 0.0.0.0:8686 --tokens-file tokens.txt
+    ///
+    /// or put them in REBOUND_CONSOLE_TOKENS (entries separated by spaces or lines); both are
+    /// read. A browser trades its token for a session cookie at /login. --read-only makes
+    /// everyone a viewer. Put TLS in front (a reverse proxy) when it leaves the machine.
+    ///
+    /// Environment: KAFKA_BROKERS, REBOUND_CONFIG, REBOUND_CONSOLE_LISTEN,
+    /// REBOUND_CONSOLE_TOKENS_FILE, REBOUND_CONSOLE_TOKENS, REBOUND_CONSOLE_READ_ONLY.
+    #[command(verbatim_doc_comment)]
+    Console(console::ConsoleArgs),
     /// Print the topics a retry policy derives for a main topic, as Spring Kafka names them.
     ///
     /// Example: rebound chain email.send --attempts 5 --delay-ms 1000 --multiplier 2 --dlt-suffix .dlt
@@ -118,7 +142,8 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Topics { json } => topics(&cli.connection.kafka()?, json).await?,
-        Command::Dlt(command) => dlt::run(cli.connection.kafka()?, command).await?,
+        Command::Dlt(command) => dlt::run(cli.connection.kafka()?, *command).await?,
+        Command::Console(args) => console::run(cli.connection.kafka()?, args).await?,
         Command::Chain {
             topic,
             attempts,

@@ -222,6 +222,20 @@ async fn filters_and_dry_run_change_nothing() {
     let stats: serde_json::Value = serde_json::from_str(stats.trim()).unwrap();
     assert_eq!(stats["total"], 6);
     assert_eq!(stats["by_error"][0][1], 3);
+    // A group of `stats` and an origin select as the web console's links do.
+    let rows = |args: &[&str]| {
+        let mut all = vec!["dlt", "list", &dlt];
+        all.extend(args);
+        rebound(&all).lines().count() - 1
+    };
+    assert_eq!(rows(&["--fingerprint", "<n> no such user"]), 3);
+    assert_eq!(
+        rows(&["--fingerprint", "<n> no such"]),
+        0,
+        "the whole fingerprint"
+    );
+    assert_eq!(rows(&["--origin", &main]), 6);
+    assert_eq!(rows(&["--origin", "elsewhere"]), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

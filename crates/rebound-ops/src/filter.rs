@@ -8,6 +8,7 @@ use rebound::EpochMillis;
 use crate::dead_letter::{DeadLetter, Status};
 use crate::id::Position;
 use crate::list::Listed;
+use crate::stats::fingerprint;
 
 /// Which dead letters an operation applies to. Every condition given must hold; the default
 /// selects everything.
@@ -25,6 +26,10 @@ pub struct Filter {
     pub status: Option<Status>,
     /// Only these positions.
     pub positions: Vec<Position>,
+    /// Sent to the DLT from this original topic (its provenance headers name it).
+    pub origin: Option<String>,
+    /// Failure message with this fingerprint ([`fingerprint`]): one group of `stats`.
+    pub fingerprint: Option<String>,
     /// At most this many (the oldest first).
     pub limit: Option<usize>,
 }
@@ -49,7 +54,24 @@ impl Filter {
         let status_ok = self.status.is_none_or(|s| s == status);
         let position_ok =
             self.positions.is_empty() || self.positions.contains(&dead_letter.position());
-        key_ok && error_ok && since_ok && until_ok && status_ok && position_ok
+        let origin_ok = self.origin.as_deref().is_none_or(|topic| {
+            dead_letter
+                .origin
+                .as_ref()
+                .is_some_and(|o| o.topic == topic)
+        });
+        let fingerprint_ok = self
+            .fingerprint
+            .as_deref()
+            .is_none_or(|f| fingerprint(dead_letter.error_message()) == f);
+        key_ok
+            && error_ok
+            && since_ok
+            && until_ok
+            && status_ok
+            && position_ok
+            && origin_ok
+            && fingerprint_ok
     }
 
     /// A collector of what this filter selects, for a read that offers dead letters one by one.
@@ -102,7 +124,7 @@ impl Selection<'_> {
 
 #[cfg(test)]
 mod tests {
-    use rebound::headers::{Headers, EXCEPTION_MESSAGE};
+    use rebound::headers::{Headers, EXCEPTION_MESSAGE, ORIGINAL_TOPIC};
     use rebound::Record;
 
     use super::*;
@@ -113,6 +135,7 @@ mod tests {
     fn dead(offset: i64, key: &str, error: &str, died: Option<i64>) -> DeadLetter {
         let mut headers = Headers::new();
         headers.push(EXCEPTION_MESSAGE, error.to_string());
+        headers.push(ORIGINAL_TOPIC, "email.send".to_string());
         let mut record = Record::new("t.dlt", 0, offset)
             .with_key(key.to_string())
             .with_headers(headers);
@@ -249,6 +272,41 @@ mod tests {
             (
                 "position not listed",
                 filter(|f| f.positions = vec![at(2)]),
+                &a,
+                Status::Pending,
+                false,
+            ),
+            (
+                "origin equal",
+                filter(|f| f.origin = Some("email.send".into())),
+                &a,
+                Status::Pending,
+                true,
+            ),
+            (
+                "origin differs",
+                filter(|f| f.origin = Some("email.other".into())),
+                &a,
+                Status::Pending,
+                false,
+            ),
+            (
+                "no provenance: no origin matches",
+                filter(|f| f.origin = Some("email.send".into())),
+                &bare,
+                Status::Pending,
+                false,
+            ),
+            (
+                "fingerprint equal (numbers vary)",
+                filter(|f| f.fingerprint = Some("<n> mailbox busy".into())),
+                &a,
+                Status::Pending,
+                true,
+            ),
+            (
+                "fingerprint differs",
+                filter(|f| f.fingerprint = Some("<n> no such user".into())),
                 &a,
                 Status::Pending,
                 false,

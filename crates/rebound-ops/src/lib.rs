@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod dead_letter;
+pub mod describe;
 pub mod discard;
 mod error;
 mod filter;

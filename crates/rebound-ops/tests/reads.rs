@@ -1,13 +1,14 @@
 //! Streamed reads against a real broker (`KAFKA_BROKERS`): a scan yields every record once, in
 //! offset order per partition, and can be dropped half-way; `list` keeps only what its filter
-//! selects, oldest first; a topic that does not exist reads as empty.
+//! selects, oldest first; one record is read by its position; a topic that does not exist reads
+//! as empty.
 
 use std::collections::BTreeMap;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rebound::headers as h;
 use rebound::KafkaConfig;
-use rebound_ops::{reader, Filter, Ledger, Source};
+use rebound_ops::{reader, Filter, Ledger, Position, Source};
 
 fn kafka() -> KafkaConfig {
     KafkaConfig::from_env()
@@ -97,6 +98,36 @@ async fn a_scan_yields_every_record_once_in_offset_order() {
     assert_eq!(count, 300);
     let watermarks = reader::watermarks(&kafka(), &topic).await.unwrap();
     assert_eq!(watermarks, [(0, 0, 100), (1, 0, 100), (2, 0, 100)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_record_is_read_by_its_position() {
+    let topic = unique("read-at");
+    rebound::admin::create_topics(&kafka(), &[&topic], 2, -1)
+        .await
+        .unwrap();
+    fill(&topic, 2, 5, |_, i| 1_764_320_000_000 + i).await;
+    let at = |partition, offset| Position { partition, offset };
+    let record = reader::read_at(&kafka(), &topic, at(1, 3))
+        .await
+        .unwrap()
+        .expect("a record at 1@3");
+    assert_eq!((record.partition(), record.offset()), (1, 3));
+    assert_eq!(record.key(), Some("1-3".as_bytes()));
+    for (position, why) in [
+        (at(1, 5), "past the end"),
+        (at(0, -1), "before the start"),
+        (at(2, 0), "no such partition"),
+        (at(-1, 0), "a negative partition"),
+    ] {
+        let read = reader::read_at(&kafka(), &topic, position).await.unwrap();
+        assert!(read.is_none(), "{why}");
+    }
+    let nowhere = unique("nowhere");
+    assert!(reader::read_at(&kafka(), &nowhere, at(0, 0))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,8 @@
 
 use std::io::Write;
 
-use rebound::headers::{self as h, Headers};
+use rebound::headers::Headers;
+use rebound_ops::describe::{header_text, payload_text};
 use rebound_ops::{self as ops, DeadLetter, Listed};
 
 use crate::filters::format_time;
@@ -95,52 +96,6 @@ pub(super) fn print_list(
 fn print_row(out: &mut impl Write, cells: [String; 9]) -> std::io::Result<()> {
     let [position, key, origin, attempts, first, died, class, status, error] = cells;
     writeln!(out, "{position:<10} {key:<24} {origin:<32} {attempts:>3} {first:<20} {died:<20} {class:<11} {status:<9} {error}")
-}
-
-/// A header's value for people: decoded when Rebound knows the header, text when it is UTF-8,
-/// hex otherwise. Unescaped: the JSON carries it as it is, the text face escapes it.
-fn header_text(key: &str, value: Option<&[u8]>) -> String {
-    let Some(bytes) = value else {
-        return "(null)".into();
-    };
-    let decoded = h::decode_known(key, bytes).map(|value| match value {
-        h::Decoded::Attempt(attempt) => attempt.to_string(),
-        h::Decoded::Time(at) => format!("{at} ({})", format_time(Some(at))),
-        h::Decoded::Partition(partition) => partition.to_string(),
-        h::Decoded::Offset(offset) => offset.to_string(),
-        other => format!("{other:?}"),
-    });
-    decoded.unwrap_or_else(|| match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => format!("0x{}", hex(bytes)),
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The payload for people: JSON pretty-printed, UTF-8 text as it is, other bytes in hex.
-/// Unescaped, as [`header_text`].
-fn payload_text(payload: Option<&[u8]>) -> String {
-    let Some(bytes) = payload else {
-        return "(null)".into();
-    };
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        return serde_json::to_string_pretty(&value).unwrap_or_default();
-    }
-    let text = std::str::from_utf8(bytes)
-        .ok()
-        .filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
-    match text {
-        Some(text) => text.to_string(),
-        None => bytes
-            .chunks(16)
-            .enumerate()
-            .map(|(i, chunk)| format!("{:08x}  {}", i * 16, hex(chunk)))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    }
 }
 
 fn headers_json(headers: &Headers) -> serde_json::Value {

@@ -47,6 +47,20 @@ impl History {
     pub fn status(&self) -> Status {
         self.status.unwrap_or(Status::Pending)
     }
+
+    /// Takes the next ledger entry about this dead letter into account (entries in ledger
+    /// order): what [`Ledger::histories`] does for each, for a reader that follows the ledger.
+    pub fn apply(&mut self, entry: &Entry) {
+        match entry.action {
+            Action::Redriven => {
+                self.status = Some(Status::Redriven);
+                self.redrives += 1;
+            }
+            Action::Discarded => self.status = Some(Status::Discarded),
+            Action::Claim | Action::Released => {}
+        }
+        self.last = Some(entry.clone());
+    }
 }
 
 /// The whole ledger of a DLT, in order.
@@ -81,16 +95,7 @@ impl Ledger {
     pub fn histories(&self) -> HashMap<DeadLetterId, History> {
         let mut histories: HashMap<DeadLetterId, History> = HashMap::new();
         for (_, entry) in &self.entries {
-            let history = histories.entry(entry.dead_letter).or_default();
-            match entry.action {
-                Action::Redriven => {
-                    history.status = Some(Status::Redriven);
-                    history.redrives += 1;
-                }
-                Action::Discarded => history.status = Some(Status::Discarded),
-                Action::Claim | Action::Released => {}
-            }
-            history.last = Some(entry.clone());
+            histories.entry(entry.dead_letter).or_default().apply(entry);
         }
         histories
     }

@@ -136,6 +136,46 @@ pub fn scan(
     Ok(())
 }
 
+/// The record at `offset` of `partition` in `topic`; `None` when there is none there (the topic
+/// or partition does not exist, the offset is outside the watermarks, or it was removed by
+/// retention, compaction or a transaction marker). Reads that one record, not the topic. Blocks.
+pub fn read_at(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<Option<Record>, Error> {
+    let consumer = assigning_consumer(kafka)?;
+    let Some(count) = partitions_with(&consumer, topic)? else {
+        return Ok(None);
+    };
+    if !(0..count).contains(&partition) {
+        return Ok(None);
+    }
+    let (low, high) = watermarks_of(&consumer, topic, partition)?;
+    if offset < low || offset >= high {
+        return Ok(None);
+    }
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    consumer.assign(&list)?;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            // The first record at or after `offset`: a later one means `offset` is gone.
+            Some(Ok(m)) => return Ok((m.offset() == offset).then(|| Record::from_message(&m))),
+            Some(Err(e)) => return Err(e.into()),
+            None if Instant::now() > deadline => {
+                return Err(Error::Incomplete {
+                    topic: topic.to_string(),
+                    partitions: vec![partition],
+                })
+            }
+            None => {}
+        }
+    }
+}
+
 /// Follows `topic` live, calling `on_record` for each new record until `stop` is set. Starts at
 /// the end, or at the beginning with `from_beginning`. Blocking: run it on its own thread.
 pub fn follow(

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use rebound::{KafkaConfig, Record};
 
 use crate::error::Error;
+use crate::id::Position;
 
 pub use blocking::follow;
 
@@ -35,6 +36,17 @@ pub async fn partitions(kafka: &KafkaConfig, topic: &str) -> Result<Option<i32>,
 pub async fn watermarks(kafka: &KafkaConfig, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
     let (kafka, topic) = (kafka.clone(), topic.to_string());
     unblock(move || blocking::watermarks(&kafka, &topic)).await
+}
+
+/// The record at `position` in `topic`, `None` when there is none there: one record read, not the
+/// topic (a console showing one dead letter of a hundred thousand).
+pub async fn read_at(
+    kafka: &KafkaConfig,
+    topic: &str,
+    position: Position,
+) -> Result<Option<Record>, Error> {
+    let (kafka, topic) = (kafka.clone(), topic.to_string());
+    unblock(move || blocking::read_at(&kafka, &topic, position.partition, position.offset)).await
 }
 
 /// Every record in `topic` now, one at a time: in offset order within each partition, partitions

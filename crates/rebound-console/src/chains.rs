@@ -1,0 +1,97 @@
+//! The chains on the cluster, asked for in the background and kept, so `/` answers at once.
+//! Finding them (`rebound_ops::topics::discover`) asks every consumer group for its offsets: a
+//! minute and more on a cluster with hundreds of chains and thousands of groups, far too long
+//! for a page. One task asks again after each answer (every 30 seconds, or twice as long as the
+//! last answer took, whichever is longer), starts the index of the fullest DLTs it finds (up
+//! to 16; others start when first asked for), and stops when the console is dropped.
+
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use rebound::naming::TopicRole;
+use rebound::EpochMillis;
+use rebound_ops::topics::ChainInfo;
+
+use crate::Shared;
+
+/// At most this many DLTs are indexed ahead of being asked for.
+const PREWARM: usize = 16;
+
+/// The least time between two reads of the cluster's chains.
+const EVERY: Duration = Duration::from_secs(30);
+
+/// The chains as last read.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) chains: Arc<Vec<ChainInfo>>,
+    /// When the read finished.
+    pub(crate) at: EpochMillis,
+    /// How long it took.
+    pub(crate) took: Duration,
+}
+
+/// The kept chains and whether the task reading them runs.
+#[derive(Debug, Default)]
+pub(crate) struct Chains {
+    latest: RwLock<Option<Snapshot>>,
+    error: RwLock<Option<String>>,
+    started: std::sync::atomic::AtomicBool,
+}
+
+impl Chains {
+    /// The chains as last read (`None` before the first read ends) and the last error.
+    pub(crate) fn latest(&self) -> (Option<Snapshot>, Option<String>) {
+        (
+            self.latest.read().expect("chains lock").clone(),
+            self.error.read().expect("chains lock").clone(),
+        )
+    }
+
+    /// Starts the reading task once (on a Tokio runtime).
+    pub(crate) fn start(&self, shared: &Arc<Shared>) {
+        if !self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tokio::spawn(refresh(Arc::downgrade(shared)));
+        }
+    }
+}
+
+async fn refresh(shared: Weak<Shared>) {
+    loop {
+        let Some(kafka) = shared.upgrade().map(|s| s.kafka.clone()) else {
+            return;
+        };
+        let started = Instant::now();
+        let read = rebound_ops::topics::discover(&kafka).await;
+        let took = started.elapsed();
+        let Some(console) = shared.upgrade() else {
+            return;
+        };
+        match read {
+            Ok(chains) => {
+                // Each index is two followers with a Kafka client each: only the DLTs that
+                // hold dead letters, the fullest first, up to a bound; others start when asked.
+                let mut dlts: Vec<_> = chains
+                    .iter()
+                    .flat_map(|c| &c.topics)
+                    .filter(|t| t.role == TopicRole::Dlt && t.records > 0)
+                    .collect();
+                dlts.sort_by_key(|t| std::cmp::Reverse(t.records));
+                for topic in dlts.into_iter().take(PREWARM) {
+                    let _ = console.indexes.get(&topic.name).await;
+                }
+                *console.chains.latest.write().expect("chains lock") = Some(Snapshot {
+                    chains: Arc::new(chains),
+                    at: EpochMillis::now(),
+                    took,
+                });
+                *console.chains.error.write().expect("chains lock") = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the chains on the cluster");
+                *console.chains.error.write().expect("chains lock") = Some(e.to_string());
+            }
+        }
+        drop(console);
+        tokio::time::sleep(EVERY.max(took * 2)).await;
+    }
+}

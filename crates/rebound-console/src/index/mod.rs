@@ -1,0 +1,281 @@
+//! The in-memory index of each DLT the console shows: its dead letters (summaries), failure
+//! groups, ledger and histories (`store.rs`), kept current by two threads per DLT that follow the
+//! DLT and `<dlt>.ledger` from where they are (`follow.rs`), and queried without touching Kafka
+//! ([`query`]). A page never re-reads a topic: at 100,000 dead letters a filtered page is one
+//! pass over compact summaries in memory. Only the dead letter being shown is read from Kafka,
+//! by its position.
+//!
+//! An index starts when a DLT is first asked for (and for every DLT on the cluster when the
+//! console starts), reads its topics from the beginning, and says whether it has caught up with
+//! what they held when it started ([`IndexStatus`]), so a page can show "loading" and a
+//! benchmark can measure time to ready.
+
+pub(crate) mod follow;
+pub mod query;
+pub(crate) mod store;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use rebound::naming::{classify, TopicRole};
+use rebound::{KafkaConfig, Record};
+use rebound_ops::ledger::Entry;
+
+use store::DltState;
+
+/// How long without a new record before a follower that has not reached its start-time end
+/// (a transaction marker as the last offset never arrives as a record) counts as caught up.
+const IDLE_AS_CAUGHT_UP: Duration = Duration::from_secs(5);
+
+/// Why a DLT cannot be indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The name is not a DLT's (`<main>-dlt`, `<main>.dlt`, …).
+    NotADlt,
+    /// No such topic on the cluster.
+    NoSuchTopic,
+    /// The cluster could not be asked.
+    Kafka(String),
+}
+
+/// Which topic of a DLT a follower reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Dlt,
+    Ledger,
+}
+
+/// How far a follower is.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Per partition, the end (high watermark) when the follower started; `None` before.
+    ends: Option<HashMap<i32, i64>>,
+    /// Per partition, the next offset to read.
+    next: HashMap<i32, i64>,
+    last_record: Option<Instant>,
+    started: Option<Instant>,
+    error: Option<String>,
+}
+
+impl Progress {
+    fn caught_up(&self) -> bool {
+        let Some(ends) = &self.ends else {
+            return false;
+        };
+        let reached = ends
+            .iter()
+            .all(|(p, end)| self.next.get(p).copied().unwrap_or(0) >= *end);
+        let idle = self
+            .last_record
+            .or(self.started)
+            .is_some_and(|at| at.elapsed() > IDLE_AS_CAUGHT_UP);
+        reached || idle
+    }
+}
+
+/// Whether an index has caught up, for pages and the admin view.
+#[derive(Debug, Clone)]
+pub struct IndexStatus {
+    /// Both the DLT and its ledger were read up to where they were when the index started.
+    pub ready: bool,
+    /// Dead letters indexed.
+    pub dead_letters: usize,
+    /// Ledger entries indexed.
+    pub ledger_entries: usize,
+    /// The last error a follower met (it tries again).
+    pub error: Option<String>,
+}
+
+/// One DLT's index.
+#[derive(Debug)]
+pub(crate) struct DltIndex {
+    pub dlt: String,
+    state: RwLock<DltState>,
+    dlt_progress: Mutex<Progress>,
+    ledger_progress: Mutex<Progress>,
+}
+
+impl DltIndex {
+    fn new(dlt: &str) -> Self {
+        DltIndex {
+            dlt: dlt.to_string(),
+            state: RwLock::new(DltState::default()),
+            dlt_progress: Mutex::default(),
+            ledger_progress: Mutex::default(),
+        }
+    }
+
+    /// The state to read (held briefly: the followers wait while it is held).
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, DltState> {
+        self.state.read().expect("index lock")
+    }
+
+    pub(crate) fn status(&self) -> IndexStatus {
+        let (dlt, ledger) = (self.progress(Side::Dlt), self.progress(Side::Ledger));
+        let ready = dlt.caught_up() && ledger.caught_up();
+        let error = dlt.error.clone().or(ledger.error.clone());
+        drop((dlt, ledger));
+        let state = self.read();
+        IndexStatus {
+            ready,
+            dead_letters: state.letters.len(),
+            ledger_entries: state.ledger.len(),
+            error,
+        }
+    }
+
+    fn progress(&self, side: Side) -> std::sync::MutexGuard<'_, Progress> {
+        match side {
+            Side::Dlt => &self.dlt_progress,
+            Side::Ledger => &self.ledger_progress,
+        }
+        .lock()
+        .expect("progress lock")
+    }
+
+    /// A follower starts (again) with these `(partition, low, high)` watermarks.
+    pub(crate) fn starting(&self, side: Side, watermarks: &[(i32, i64, i64)]) {
+        let mut progress = self.progress(side);
+        progress.ends = Some(
+            watermarks
+                .iter()
+                .filter(|(_, low, high)| high > low)
+                .map(|(p, _, high)| (*p, *high))
+                .collect(),
+        );
+        progress.started = Some(Instant::now());
+    }
+
+    pub(crate) fn failed(&self, side: Side, error: String) {
+        self.progress(side).error = Some(error);
+    }
+
+    /// Takes a record a follower read. Records read again after a restart are skipped.
+    pub(crate) fn take(&self, side: Side, record: Record) {
+        {
+            let mut progress = self.progress(side);
+            let next = progress.next.entry(record.partition()).or_insert(0);
+            if record.offset() < *next {
+                return;
+            }
+            *next = record.offset() + 1;
+            progress.last_record = Some(Instant::now());
+            progress.error = None;
+        }
+        let mut state = self.state.write().expect("index lock");
+        match side {
+            Side::Dlt => state.add_record(record),
+            Side::Ledger => {
+                // A foreign or corrupt entry is skipped, as `Ledger::read` does.
+                match record.payload().map(serde_json::from_slice::<Entry>) {
+                    Some(Ok(entry)) => state.add_entry(record.offset(), entry),
+                    _ => tracing::warn!(
+                        dlt = %self.dlt,
+                        offset = record.offset(),
+                        "skipping an unreadable ledger entry"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Every index of the console, by DLT. Dropping it stops the followers.
+#[derive(Debug)]
+pub(crate) struct Indexes {
+    kafka: KafkaConfig,
+    stop: Arc<AtomicBool>,
+    by_dlt: Mutex<HashMap<String, Arc<DltIndex>>>,
+}
+
+impl Indexes {
+    pub(crate) fn new(kafka: KafkaConfig) -> Self {
+        Indexes {
+            kafka,
+            stop: Arc::default(),
+            by_dlt: Mutex::default(),
+        }
+    }
+
+    /// The index of `dlt`, started now if it is not yet. Only DLT names are indexed, and only
+    /// topics that exist: a request cannot make the console follow any topic it names.
+    pub(crate) async fn get(&self, dlt: &str) -> Result<Arc<DltIndex>, Refusal> {
+        if !matches!(classify(dlt), Some((_, TopicRole::Dlt))) || !legal_topic(dlt) {
+            return Err(Refusal::NotADlt);
+        }
+        if let Some(index) = self.by_dlt.lock().expect("indexes lock").get(dlt) {
+            return Ok(index.clone());
+        }
+        match rebound_ops::reader::partitions(&self.kafka, dlt).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(Refusal::NoSuchTopic),
+            Err(e) => return Err(Refusal::Kafka(e.to_string())),
+        }
+        let mut by_dlt = self.by_dlt.lock().expect("indexes lock");
+        if let Some(index) = by_dlt.get(dlt) {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(DltIndex::new(dlt));
+        follow::start(&self.kafka, &index, &self.stop);
+        by_dlt.insert(dlt.to_string(), index.clone());
+        Ok(index)
+    }
+
+    /// Every index started so far, by name.
+    pub(crate) fn all(&self) -> Vec<Arc<DltIndex>> {
+        let mut all: Vec<_> = self
+            .by_dlt
+            .lock()
+            .expect("indexes lock")
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.dlt.cmp(&b.dlt));
+        all
+    }
+}
+
+impl Drop for Indexes {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Kafka's legal topic names: 1 to 249 of `[a-zA-Z0-9._-]`.
+fn legal_topic(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dlt_names_are_indexed() {
+        let indexes = Indexes::new(KafkaConfig::new("127.0.0.1:1"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for name in [
+            "email.send",
+            "email.send-retry-1000",
+            "email.send.dlt.ledger",
+            "email.send.dlt.archive",
+            "../etc.dlt",
+            "<script>.dlt",
+            "",
+        ] {
+            assert_eq!(
+                runtime.block_on(indexes.get(name)).unwrap_err(),
+                Refusal::NotADlt,
+                "{name:?}"
+            );
+        }
+        assert!(legal_topic("email.send.dlt"));
+    }
+}

@@ -1,0 +1,164 @@
+//! `/dlt/{topic}/{position}`: one dead letter in full, decoded as `rebound dlt show` decodes it
+//! (`rebound_ops::describe`): every header, the failure, the payload as pretty JSON, text or
+//! hex, the stack trace folded, and its history from the ledger. The record itself is read from
+//! Kafka by position (one record, not the topic); its history comes from the index.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use rebound_ops::describe::{header_text, payload, PayloadKind};
+use rebound_ops::ledger::Entry;
+use rebound_ops::{DeadLetter, DeadLetterId, Position, Source};
+
+use super::dlt::key_text;
+use super::problem::Problem;
+use super::{index_of, render, time, Layout};
+use crate::auth::guard::Caller;
+use crate::index::query::Query;
+use crate::AppState;
+
+/// A ledger entry for a page (the ledger page shares it).
+pub(crate) struct EntryRow {
+    pub(crate) offset: i64,
+    pub(crate) at: String,
+    pub(crate) action: String,
+    pub(crate) dead_letter: String,
+    pub(crate) link: Option<String>,
+    pub(crate) by: String,
+    pub(crate) run: String,
+    pub(crate) to: String,
+    pub(crate) copy: String,
+    pub(crate) reason: String,
+    pub(crate) force: bool,
+}
+
+impl EntryRow {
+    pub(crate) fn new(dlt: &str, offset: i64, entry: &Entry) -> Self {
+        let id = entry.dead_letter;
+        EntryRow {
+            offset,
+            at: time(Some(entry.at)),
+            action: format!("{:?}", entry.action).to_lowercase(),
+            dead_letter: id.to_string(),
+            link: (id.source == Source::Dlt).then(|| format!("/dlt/{dlt}/{}", id.position)),
+            by: entry.by.clone(),
+            run: entry.run.clone(),
+            to: entry.to.clone().unwrap_or_else(|| "-".into()),
+            copy: entry.copy.map_or("-".into(), |c| c.to_string()),
+            reason: entry.reason.clone().unwrap_or_default(),
+            force: entry.force,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dead_letter.html")]
+struct DeadLetterPage {
+    layout: Layout,
+    dlt: String,
+    position: String,
+    status: &'static str,
+    key: String,
+    origin: String,
+    attempts: String,
+    first_failed: String,
+    died: String,
+    class: String,
+    error: String,
+    redriven: u32,
+    payload_omitted: Option<String>,
+    headers: Vec<(String, String)>,
+    stacktrace: Option<String>,
+    payload_kind: &'static str,
+    payload: String,
+    history: Vec<EntryRow>,
+    can_act: bool,
+    redrive_link: String,
+    discard_link: String,
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((topic, position)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let index = index_of(&state, &topic).await?;
+    let position: Position = position
+        .parse()
+        .map_err(|e| Problem::new(StatusCode::NOT_FOUND, "No such dead letter", format!("{e}")))?;
+    let record = rebound_ops::reader::read_at(&state.kafka, &topic, position)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "No such dead letter",
+                format!("There is no record at {position} in {topic}."),
+            )
+        })?;
+    let dl = DeadLetter::from_record(record);
+    let id = DeadLetterId::new(Source::Dlt, position);
+    let (history, ledger_status, ledger_redrives) = {
+        let state = index.read();
+        let rows = state
+            .ledger
+            .iter()
+            .filter(|(_, e)| e.dead_letter == id)
+            .map(|(offset, e)| EntryRow::new(&topic, *offset, e))
+            .collect();
+        let known = state.histories.get(&id);
+        (
+            rows,
+            known.map_or(rebound_ops::Status::Pending, |h| h.status()),
+            known.map_or(0, |h| h.redrives),
+        )
+    };
+    let origin = dl.origin.as_ref().map_or("-".into(), |o| {
+        format!(
+            "{}-{}@{}",
+            o.topic,
+            o.partition.map_or("?".into(), |p| p.to_string()),
+            o.offset.map_or("?".into(), |p| p.to_string())
+        )
+    });
+    let (kind, payload_text) = payload(dl.record.payload());
+    let one = Query {
+        at: vec![position],
+        ..Query::default()
+    }
+    .query_string(&[]);
+    Ok(render(&DeadLetterPage {
+        layout: Layout::new(&state, &caller, format!("{topic} {position}")),
+        position: position.to_string(),
+        status: ledger_status.as_str(),
+        key: key_text(dl.record.key()),
+        origin,
+        attempts: dl.attempts.map_or("-".into(), |a| a.to_string()),
+        first_failed: time(dl.first_failed_at),
+        died: time(dl.died_at()),
+        class: dl.error_class().to_string(),
+        error: dl.error_message().to_string(),
+        redriven: dl.redrive_count + ledger_redrives,
+        payload_omitted: dl.payload_omitted.clone(),
+        headers: dl
+            .record
+            .headers()
+            .iter()
+            .map(|h| (h.key.to_string(), header_text(&h.key, h.value.as_deref())))
+            .collect(),
+        stacktrace: dl.failure.stacktrace.clone(),
+        payload_kind: match kind {
+            PayloadKind::Null => "null",
+            PayloadKind::Json => "JSON",
+            PayloadKind::Text => "text",
+            _ => "hex",
+        },
+        payload: payload_text,
+        history,
+        can_act: caller.can_act(),
+        redrive_link: format!("/dlt/{topic}/redrive?{one}"),
+        discard_link: format!("/dlt/{topic}/discard?{one}"),
+        dlt: topic,
+    }))
+}
