@@ -35,7 +35,7 @@ pub fn line(text: &str) -> Cow<'_, str> {
     escape(text, false)
 }
 
-/// `text` for a multi-line face (`show`'s stack trace and payload): as [`line`], except that
+/// `text` for a multi-line face (`show`'s stack trace and payload): as [`line()`], except that
 /// newlines and tabs stay, as the layout of the text.
 pub fn lines(text: &str) -> Cow<'_, str> {
     escape(text, true)
