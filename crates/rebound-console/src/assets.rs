@@ -18,6 +18,8 @@ pub(crate) const HTMX_SHA256: &str =
     "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717";
 /// The stylesheet.
 pub(crate) const CSS: &[u8] = include_bytes!("../assets/console.css");
+/// The live updates of a DLT's pages (server-sent events); ours, small, readable as it is.
+pub(crate) const LIVE: &[u8] = include_bytes!("../assets/live.js");
 
 /// `GET /assets/{file}`.
 pub(crate) async fn serve(Path(file): Path<String>) -> Response {
@@ -28,6 +30,7 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
             Some(format!("\"sha256-{HTMX_SHA256}\"")),
         ),
         "console.css" => (CSS, "text/css; charset=utf-8", None),
+        "live.js" => (LIVE, "text/javascript; charset=utf-8", None),
         _ => return (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     };
     let mut response = (

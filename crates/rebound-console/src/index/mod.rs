@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use rebound::naming::{classify, TopicRole};
 use rebound::{KafkaConfig, Record};
 use rebound_ops::ledger::Entry;
+use rebound_ops::{History, Position, Source, Status};
+use tokio::sync::broadcast;
 
 use store::DltState;
 
@@ -88,6 +90,18 @@ pub struct IndexStatus {
     pub error: Option<String>,
 }
 
+/// A change the index saw, for the pages that show it live (server-sent events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Live {
+    /// A new dead letter.
+    Added(Position),
+    /// The ledger changed a dead letter's handling status.
+    Status(Position, Status),
+}
+
+/// How many changes a slow page may fall behind before it is told to reload.
+const LIVE_BACKLOG: usize = 1024;
+
 /// One DLT's index.
 #[derive(Debug)]
 pub(crate) struct DltIndex {
@@ -95,6 +109,7 @@ pub(crate) struct DltIndex {
     state: RwLock<DltState>,
     dlt_progress: Mutex<Progress>,
     ledger_progress: Mutex<Progress>,
+    live: broadcast::Sender<Live>,
 }
 
 impl DltIndex {
@@ -104,7 +119,13 @@ impl DltIndex {
             state: RwLock::new(DltState::default()),
             dlt_progress: Mutex::default(),
             ledger_progress: Mutex::default(),
+            live: broadcast::channel(LIVE_BACKLOG).0,
         }
+    }
+
+    /// The changes from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Live> {
+        self.live.subscribe()
     }
 
     /// The state to read (held briefly: the followers wait while it is held).
@@ -165,19 +186,41 @@ impl DltIndex {
             progress.error = None;
         }
         let mut state = self.state.write().expect("index lock");
-        match side {
-            Side::Dlt => state.add_record(record),
+        let live = match side {
+            Side::Dlt => {
+                let position = Position {
+                    partition: record.partition(),
+                    offset: record.offset(),
+                };
+                state.add_record(record);
+                Some(Live::Added(position))
+            }
             Side::Ledger => {
                 // A foreign or corrupt entry is skipped, as `Ledger::read` does.
                 match record.payload().map(serde_json::from_slice::<Entry>) {
-                    Some(Ok(entry)) => state.add_entry(record.offset(), entry),
-                    _ => tracing::warn!(
-                        dlt = %self.dlt,
-                        offset = record.offset(),
-                        "skipping an unreadable ledger entry"
-                    ),
+                    Some(Ok(entry)) => {
+                        let id = entry.dead_letter;
+                        state.add_entry(record.offset(), entry);
+                        let status = state.histories.get(&id).map(History::status);
+                        status
+                            .filter(|_| id.source == Source::Dlt)
+                            .map(|status| Live::Status(id.position, status))
+                    }
+                    _ => {
+                        tracing::warn!(
+                            dlt = %self.dlt,
+                            offset = record.offset(),
+                            "skipping an unreadable ledger entry"
+                        );
+                        None
+                    }
                 }
             }
+        };
+        drop(state);
+        if let Some(live) = live {
+            // Nobody watching is the common case, not an error.
+            let _ = self.live.send(live);
         }
     }
 }

@@ -129,7 +129,10 @@ pub(crate) async fn page(
     }
     .query_string(&[]);
     Ok(render(&DeadLetterPage {
-        layout: Layout::new(&state, &caller, format!("{topic} {position}")),
+        layout: Layout {
+            live: Some(format!("/dlt/{topic}/live")),
+            ..Layout::new(&state, &caller, format!("{topic} {position}"))
+        },
         position: position.to_string(),
         status: ledger_status.as_str(),
         key: key_text(dl.record.key()),

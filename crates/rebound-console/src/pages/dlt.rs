@@ -127,6 +127,7 @@ pub(crate) async fn page(
         })
         .collect();
     let mut layout = Layout::new(&state, &caller, topic.clone());
+    layout.live = Some(format!("/dlt/{topic}/live"));
     if !status.ready {
         layout.refresh = Some(2);
     }

@@ -8,6 +8,7 @@ mod dead_letter;
 mod dlt;
 mod jobs;
 mod ledger;
+mod live;
 mod login;
 pub(crate) mod problem;
 
@@ -35,6 +36,7 @@ fn routes() -> Vec<(&'static str, Need, MethodRouter<AppState>)> {
         ("/", R(Role::Viewer), get(chains::page)),
         ("/dlt/{topic}", R(Role::Viewer), get(dlt::page)),
         ("/dlt/{topic}/ledger", R(Role::Viewer), get(ledger::page)),
+        ("/dlt/{topic}/live", R(Role::Viewer), get(live::stream)),
         (
             "/dlt/{topic}/redrive",
             R(Role::Operator),
@@ -90,6 +92,9 @@ pub(crate) struct Layout {
     /// Reload the page after this many seconds (a job running, an index loading): works
     /// without JavaScript.
     pub(crate) refresh: Option<u32>,
+    /// The server-sent events this page follows (`live.js` updates statuses in place); the page
+    /// reads the same without them.
+    pub(crate) live: Option<String>,
 }
 
 impl Layout {
@@ -101,6 +106,7 @@ impl Layout {
             signed_in: caller.signed_in,
             read_only: state.settings.read_only,
             refresh: None,
+            live: None,
         }
     }
 }

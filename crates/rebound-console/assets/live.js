@@ -1,0 +1,37 @@
+// Live updates for a DLT's pages, from the console's server-sent events (`/dlt/<dlt>/live`):
+// a dead letter's status changes in place when the ledger says so, and new dead letters are
+// announced. It only ever sets text and class names, never markup; without it the pages read the
+// same, as of their loading.
+(function () {
+  "use strict";
+  var main = document.querySelector("main[data-live]");
+  if (!main || !window.EventSource) {
+    return;
+  }
+  var source = new EventSource(main.getAttribute("data-live"));
+  source.addEventListener("status", function (event) {
+    var parts = event.data.split(" ");
+    var cells = document.querySelectorAll("[data-status-of]");
+    for (var i = 0; i < cells.length; i++) {
+      if (cells[i].getAttribute("data-status-of") === parts[0]) {
+        cells[i].textContent = parts[1];
+        cells[i].className = "status-" + parts[1];
+      }
+    }
+  });
+  var added = 0;
+  function announce(text) {
+    var note = document.getElementById("live-added");
+    if (note) {
+      note.textContent = text;
+      note.hidden = false;
+    }
+  }
+  source.addEventListener("added", function () {
+    added += 1;
+    announce(added + " new since this page loaded: reload to see them");
+  });
+  source.addEventListener("lagged", function () {
+    announce("Many changes since this page loaded: reload to see them");
+  });
+})();
