@@ -4,6 +4,8 @@
 //! `test-broker` crate runs it (data, logs and pid files under `target/broker/`). With
 //! `KAFKA_BROKERS` set, `test`, `demo` and `bench` use that cluster and start nothing.
 
+mod chromium;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -33,7 +35,8 @@ enum Cmd {
         #[command(subcommand)]
         action: BrokerCmd,
     },
-    /// Start the broker if needed, then `cargo test --workspace --locked [ARGS]`
+    /// Start the broker if needed (and install Debian's Chromium for the console's browser
+    /// tests if missing), then `cargo test --workspace --locked [ARGS]`
     Test {
         /// Extra arguments for `cargo test` (e.g. `-p rebound -- --nocapture`)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -125,6 +128,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Test { args } => {
             let brokers = brokers()?;
+            chromium::ensure()?;
             // `--workspace` together with `-p` would test everything anyway; let `-p` win.
             let selects_package = args.iter().take_while(|a| *a != "--").any(|a| {
                 a == "-p" || a == "--package" || a.to_string_lossy().starts_with("--package=")

@@ -10,7 +10,6 @@ mod dlt;
 mod filters;
 mod operator;
 mod skips;
-mod terminal_text;
 
 use std::io::Write;
 use std::time::Duration;
@@ -19,7 +18,7 @@ use clap::{Parser, Subcommand};
 use rebound::naming::TopicChain;
 use rebound::{Backoff, RetryPolicy};
 
-use terminal_text::line;
+use rebound_ops::visible::{self, line};
 
 /// Retry topics, dead letters and redrive for Kafka.
 ///
@@ -189,7 +188,7 @@ async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> 
     let out = &mut std::io::stdout().lock();
     if json {
         for chain in &chains {
-            writeln!(out, "{}", terminal_text::json(chain)?)?;
+            writeln!(out, "{}", visible::json(chain)?)?;
         }
         return Ok(());
     }

@@ -38,6 +38,7 @@ pub mod redrive;
 mod skip;
 pub mod stats;
 pub mod topics;
+pub mod visible;
 mod write;
 
 pub use dead_letter::{DeadLetter, Status};

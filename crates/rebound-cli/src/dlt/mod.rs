@@ -15,7 +15,7 @@ use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 use crate::filters::Selection;
 use crate::operator::operator_name;
 use crate::skips::skip_text;
-use crate::terminal_text::{self, line};
+use rebound_ops::visible::{self, line};
 
 use print::{detail_json, print_detail, print_list, print_stats};
 use redrive::redrive;
@@ -164,7 +164,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             let listed = ops::show(&kafka, &dlt, source, position).await?;
             let out = &mut std::io::stdout().lock();
             if json {
-                writeln!(out, "{}", terminal_text::json(&detail_json(&listed))?)?;
+                writeln!(out, "{}", visible::json(&detail_json(&listed))?)?;
             } else {
                 print_detail(out, &dlt, &listed)?;
             }
@@ -263,7 +263,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             let stats = ops::stats::stats(&listed, rebound::EpochMillis::now());
             let out = &mut std::io::stdout().lock();
             if json {
-                writeln!(out, "{}", terminal_text::json(&stats)?)?;
+                writeln!(out, "{}", visible::json(&stats)?)?;
             } else {
                 print_stats(out, &dlt, &stats)?;
             }

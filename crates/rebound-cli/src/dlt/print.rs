@@ -2,7 +2,7 @@
 //! `show`, the report of `stats`. Scripts parse these, so their text only ever grows.
 //!
 //! Everything a dead letter's producer wrote (key, headers, payload, the topic names in them)
-//! goes through [`terminal_text`] on its way out, so it cannot drive the operator's terminal;
+//! goes through [`rebound_ops::visible`] on its way out, so it cannot drive the operator's terminal;
 //! values are kept as they are until then, so the JSON faces carry the exact text.
 //! Each function writes to `out` (stdout, locked) and returns its error, so a reader that has
 //! gone away (`| head`) ends the output instead of a panic (see `main`).
@@ -14,7 +14,7 @@ use rebound_ops::describe::{header_text, payload_text};
 use rebound_ops::{self as ops, DeadLetter, Listed};
 
 use crate::filters::format_time;
-use crate::terminal_text::{self, line, lines};
+use rebound_ops::visible::{self, line, lines};
 
 fn origin_text(dl: &DeadLetter) -> String {
     match &dl.origin {
@@ -54,7 +54,7 @@ pub(super) fn print_list(
 ) -> anyhow::Result<()> {
     if json {
         for l in listed {
-            writeln!(out, "{}", terminal_text::json(&summary_json(l))?)?;
+            writeln!(out, "{}", visible::json(&summary_json(l))?)?;
         }
         return Ok(());
     }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::filters::Selection;
 use crate::skips::skip_text;
-use crate::terminal_text::line;
+use rebound_ops::visible::line;
 
 /// Runs a redrive with a progress bar on a terminal and Ctrl-C stopping it between records, then
 /// prints one line per selected dead letter and a summary on stderr.

@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::Extension;
 use rebound_ops::describe::{header_text, payload, PayloadKind};
 use rebound_ops::ledger::Entry;
+use rebound_ops::visible::{line, lines};
 use rebound_ops::{DeadLetter, DeadLetterId, Position, Source};
 
 use super::dlt::key_text;
@@ -43,11 +44,11 @@ impl EntryRow {
             action: format!("{:?}", entry.action).to_lowercase(),
             dead_letter: id.to_string(),
             link: (id.source == Source::Dlt).then(|| format!("/dlt/{dlt}/{}", id.position)),
-            by: entry.by.clone(),
-            run: entry.run.clone(),
-            to: entry.to.clone().unwrap_or_else(|| "-".into()),
+            by: line(&entry.by).into_owned(),
+            run: line(&entry.run).into_owned(),
+            to: line(entry.to.as_deref().unwrap_or("-")).into_owned(),
             copy: entry.copy.map_or("-".into(), |c| c.to_string()),
-            reason: entry.reason.clone().unwrap_or_default(),
+            reason: line(entry.reason.as_deref().unwrap_or_default()).into_owned(),
             force: entry.force,
         }
     }
@@ -135,29 +136,39 @@ pub(crate) async fn page(
         },
         position: position.to_string(),
         status: ledger_status.as_str(),
-        key: key_text(dl.record.key()),
-        origin,
+        key: line(&key_text(dl.record.key())).into_owned(),
+        origin: line(&origin).into_owned(),
         attempts: dl.attempts.map_or("-".into(), |a| a.to_string()),
         first_failed: time(dl.first_failed_at),
         died: time(dl.died_at()),
-        class: dl.error_class().to_string(),
-        error: dl.error_message().to_string(),
+        class: line(dl.error_class()).into_owned(),
+        error: lines(dl.error_message()).into_owned(),
         redriven: dl.redrive_count + ledger_redrives,
-        payload_omitted: dl.payload_omitted.clone(),
+        payload_omitted: dl
+            .payload_omitted
+            .as_deref()
+            .map(|why| line(why).into_owned()),
         headers: dl
             .record
             .headers()
             .iter()
-            .map(|h| (h.key.to_string(), header_text(&h.key, h.value.as_deref())))
+            .map(|h| {
+                let value = header_text(&h.key, h.value.as_deref());
+                (line(&h.key).into_owned(), lines(&value).into_owned())
+            })
             .collect(),
-        stacktrace: dl.failure.stacktrace.clone(),
+        stacktrace: dl
+            .failure
+            .stacktrace
+            .as_deref()
+            .map(|t| lines(t).into_owned()),
         payload_kind: match kind {
             PayloadKind::Null => "null",
             PayloadKind::Json => "JSON",
             PayloadKind::Text => "text",
             _ => "hex",
         },
-        payload: payload_text,
+        payload: lines(&payload_text).into_owned(),
         history,
         can_act: caller.can_act(),
         redrive_link: format!("/dlt/{topic}/redrive?{one}"),

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::Extension;
+use rebound_ops::visible::line;
 
 use super::problem::Problem;
 use super::{index_of, render, time, Layout};
@@ -103,8 +104,8 @@ pub(crate) async fn page(
             };
             GroupRow {
                 link: link(&only, 1),
-                fingerprint: group.fingerprint,
-                example: group.example,
+                fingerprint: line(&group.fingerprint).into_owned(),
+                example: line(&group.example).into_owned(),
                 count,
                 first: time(first),
                 last: time(last),
@@ -117,13 +118,13 @@ pub(crate) async fn page(
         .zip(messages)
         .map(|(s, error)| Row {
             position: s.position.to_string(),
-            key: key_text(s.key.as_deref()),
-            origin: s.origin.as_deref().unwrap_or("-").to_string(),
+            key: line(&key_text(s.key.as_deref())).into_owned(),
+            origin: line(s.origin.as_deref().unwrap_or("-")).into_owned(),
             attempts: s.attempts.map_or("-".into(), |a| a.to_string()),
             died: time(s.died_at),
-            class: s.class.to_string(),
+            class: line(&s.class).into_owned(),
             status: s.status.as_str(),
-            error,
+            error: line(&error).into_owned(),
         })
         .collect();
     let mut layout = Layout::new(&state, &caller, topic.clone());

@@ -1,4 +1,5 @@
-//! Text from Kafka made safe to print on the operator's terminal.
+//! Text from Kafka made safe to show a person: on the operator's terminal (`rebound dlt`) and in
+//! the web console's pages (after the templates' HTML escaping), the same visible escapes.
 //!
 //! A dead letter's key, headers and payload (and a topic's or group's name) were written by
 //! whoever produced the record, and a terminal acts on control characters: ESC starts sequences
