@@ -22,7 +22,8 @@ const HOSTILE: &[&str] = &[
 ];
 
 /// The body has no markup from the dead letter: none of [`HOSTILE`] raw, no element with an
-/// event-handler attribute, no inline style, and every `<script` is the vendored htmx.
+/// event-handler attribute, no inline style, and every `<script` is the vendored htmx or our
+/// `live.js`.
 fn assert_escaped(path: &str, body: &str) {
     for raw in HOSTILE {
         assert!(!body.contains(raw), "{path}: {raw} appears unescaped");
@@ -34,10 +35,14 @@ fn assert_escaped(path: &str, body: &str) {
     );
     assert!(!body.contains(" style="), "{path}: an inline style");
     let scripts = body.matches("<script").count();
-    let htmx = body
-        .matches(r#"<script src="/assets/htmx.min.js" defer></script>"#)
-        .count();
-    assert_eq!(scripts, htmx, "{path}: a script that is not htmx");
+    let ours = [
+        r#"<script src="/assets/htmx.min.js" defer></script>"#,
+        r#"<script src="/assets/live.js" defer></script>"#,
+    ]
+    .iter()
+    .map(|tag| body.matches(tag).count())
+    .sum::<usize>();
+    assert_eq!(scripts, ours, "{path}: a script that is not htmx or live.js");
     assert!(
         !body.contains("href=\"javascript:"),
         "{path}: a javascript: link"
