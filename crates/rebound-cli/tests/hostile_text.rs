@@ -4,6 +4,10 @@
 //! letting them clear the operator's screen, retitle the window or write the clipboard; and the
 //! command must end quietly when the reader of its output (`| head`) goes away.
 
+mod support;
+
+use support::rebound;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -28,21 +32,6 @@ const PAYLOAD: &str =
     "{\"subject\":\"제목 \\u001b]0;title\\u0007\",\"body\":\"내용 \x7f \u{9b}2J \u{202e}cba\"}";
 /// Not JSON: shown as text (it has no control character besides layout and bidi).
 const TEXT_PAYLOAD: &str = "내용 \u{202e}txt.exe\r\n";
-
-/// Runs the `rebound` command against the test broker; returns stdout, panics on failure.
-fn rebound(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .args(args)
-        .env("KAFKA_BROKERS", kafka().brokers())
-        .output()
-        .expect("run rebound");
-    assert!(
-        output.status.success(),
-        "rebound {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
-}
 
 /// Starts `rebound` with its stdout on a pipe the test reads (or closes).
 fn spawn_rebound(args: &[&str]) -> Child {

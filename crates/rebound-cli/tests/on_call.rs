@@ -1,8 +1,11 @@
 //! The on-call story against a real broker: redrive after a fixed fault, filters and dry runs,
 //! rate, discard with archive, Spring's dead letters, and two operators at once.
 
+mod support;
+
+use support::rebound;
+
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,21 +16,6 @@ use rebound_ops::redrive::{redrive, RedriveOptions};
 use rebound_ops::{self as ops, Filter, Source, Status};
 use testkit::*;
 use tokio_util::sync::CancellationToken;
-
-/// Runs the `rebound` command against the test broker; returns stdout, panics on failure.
-fn rebound(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .args(args)
-        .env("KAFKA_BROKERS", kafka().brokers())
-        .output()
-        .expect("run rebound");
-    assert!(
-        output.status.success(),
-        "rebound {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
-}
 
 fn end_offsets(topics: &[&str]) -> Vec<i64> {
     topics.iter().map(|t| count(t)).collect()
