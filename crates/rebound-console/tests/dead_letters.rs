@@ -42,7 +42,10 @@ fn assert_escaped(path: &str, body: &str) {
     .iter()
     .map(|tag| body.matches(tag).count())
     .sum::<usize>();
-    assert_eq!(scripts, ours, "{path}: a script that is not htmx or live.js");
+    assert_eq!(
+        scripts, ours,
+        "{path}: a script that is not htmx or live.js"
+    );
     assert!(
         !body.contains("href=\"javascript:"),
         "{path}: a javascript: link"
