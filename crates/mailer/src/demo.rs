@@ -342,4 +342,7 @@ fn print_next_steps(brokers: &str) {
     println!("  {rebound}{connect} dlt list email.send.dlt");
     println!("  {rebound}{connect} dlt show email.send.dlt 0@0");
     println!("  {rebound}{connect} dlt redrive email.send.dlt --dry-run");
+    println!(
+        "  {rebound}{connect} console    # the same in a browser: http://127.0.0.1:8686/dlt/email.send.dlt"
+    );
 }
