@@ -126,6 +126,15 @@ pub enum DltCommand {
     },
 }
 
+/// Where `--archived` says to read: the archive, or the DLT.
+fn source_of(archived: bool) -> Source {
+    if archived {
+        Source::Archive
+    } else {
+        Source::Dlt
+    }
+}
+
 pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> {
     match command {
         DltCommand::List {
@@ -134,11 +143,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             archived,
             json,
         } => {
-            let source = if archived {
-                Source::Archive
-            } else {
-                Source::Dlt
-            };
+            let source = source_of(archived);
             let listed = ops::list(&kafka, &dlt, source, &selection.filter()?).await?;
             print_list(&mut std::io::stdout().lock(), &listed, json)?;
         }
@@ -156,11 +161,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             archived,
             json,
         } => {
-            let source = if archived {
-                Source::Archive
-            } else {
-                Source::Dlt
-            };
+            let source = source_of(archived);
             let listed = ops::show(&kafka, &dlt, source, position).await?;
             let out = &mut std::io::stdout().lock();
             if json {
@@ -189,11 +190,7 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 rate,
                 force,
                 poison_after,
-                source: if archived {
-                    Source::Archive
-                } else {
-                    Source::Dlt
-                },
+                source: source_of(archived),
                 ..RedriveOptions::new(by.unwrap_or_else(operator_name))
             };
             redrive(&kafka, &dlt, &selection, &options).await?;
