@@ -11,6 +11,7 @@
 mod api;
 mod broker;
 mod concurrency;
+mod console;
 mod happy;
 mod kit;
 mod memory;
@@ -136,6 +137,7 @@ enum Scenario {
     Api,
     Concurrency,
     Smtp,
+    Console,
 }
 
 /// Which contenders scenarios 1 and 2 run (`--contenders`).
@@ -372,7 +374,7 @@ fn main() -> Result<()> {
 
     let started = Instant::now();
     runtime.block_on(async {
-        let steps: [(Scenario, &str); 11] = [
+        let steps: [(Scenario, &str); 12] = [
             (Scenario::Happy, "1. happy path"),
             (Scenario::Scaling, "1b. happy path, scaling with partitions"),
             (Scenario::Workers, "1c. happy path, a second worker process"),
@@ -387,6 +389,7 @@ fn main() -> Result<()> {
                 "8. records at once inside a partition",
             ),
             (Scenario::Smtp, "9. e-mail over SMTP"),
+            (Scenario::Console, "10. the web console at 10k and 100k dead letters"),
         ];
         for (scenario, title) in steps {
             if !wanted(scenario) {
@@ -408,6 +411,7 @@ fn main() -> Result<()> {
                 Scenario::Api => api::api(&ctx).await,
                 Scenario::Concurrency => concurrency::concurrency(&ctx).await,
                 Scenario::Smtp => smtp::smtp(&ctx).await,
+                Scenario::Console => console::console(&ctx).await,
                 Scenario::All => Ok(()),
             };
             if let Err(e) = result {
