@@ -147,7 +147,11 @@ pub async fn console(ctx: &Ctx) -> Result<()> {
             }
             let first = i == 0;
             table.row(vec![
-                if first { thousands(n as f64) } else { String::new() },
+                if first {
+                    thousands(n as f64)
+                } else {
+                    String::new()
+                },
                 if first {
                     format!("{:.1} s", ready.as_secs_f64())
                 } else {

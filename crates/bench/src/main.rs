@@ -389,7 +389,10 @@ fn main() -> Result<()> {
                 "8. records at once inside a partition",
             ),
             (Scenario::Smtp, "9. e-mail over SMTP"),
-            (Scenario::Console, "10. the web console at 10k and 100k dead letters"),
+            (
+                Scenario::Console,
+                "10. the web console at 10k and 100k dead letters",
+            ),
         ];
         for (scenario, title) in steps {
             if !wanted(scenario) {
