@@ -26,6 +26,7 @@ use super::in_flight::{KeyQueues, OrderKey, Window};
 use super::partition::{next_record, taken, PartitionControl, STORE_AT_LEAST_EVERY};
 use super::process::{handle, park_behind, prepare, still_parked, Prepared, Processed};
 use super::progress::OffsetStore;
+use super::rebalance::RebalanceContext;
 use super::registry::Tp;
 use super::runtime::Shared;
 use crate::headers::names::REDRIVEN_FROM;
@@ -223,16 +224,8 @@ async fn done_before(shared: &Arc<Shared>, tp: &Tp) -> HashSet<i64> {
     let consumer = shared.consumer.clone();
     let (topic, partition) = (tp.topic.clone(), tp.partition);
     tokio::task::spawn_blocking(move || {
-        let mut list = TopicPartitionList::new();
-        list.add_partition(&topic, partition);
-        let committed = consumer
-            .committed_offsets(list, Duration::from_secs(10))
-            .ok()?;
-        let element = committed.elements().into_iter().next()?;
-        match element.offset() {
-            Offset::Offset(next) => Some(done_marks::decode(element.metadata(), next)),
-            _ => None,
-        }
+        let (next, metadata) = committed(&*consumer, &topic, partition, Duration::from_secs(10))?;
+        Some(done_marks::decode(&metadata, next))
     })
     .await
     .ok()
@@ -242,6 +235,24 @@ async fn done_before(shared: &Arc<Shared>, tp: &Tp) -> HashSet<i64> {
 
 /// How many records may wait behind their key, per record a sequential task may hold.
 const WAITING_PER_HELD: usize = 8;
+
+/// The offset the group committed for `topic`/`partition`, with its metadata; `None` when there
+/// is none or the broker does not answer. Blocks: call it on Tokio's blocking pool.
+fn committed(
+    consumer: &impl Consumer<RebalanceContext>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Option<(i64, String)> {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    let committed = consumer.committed_offsets(list, timeout).ok()?;
+    let element = committed.elements().into_iter().next()?;
+    match element.offset() {
+        Offset::Offset(next) => Some((next, element.metadata().to_string())),
+        _ => None,
+    }
+}
 
 /// How long a main partition's task waits, after it is assigned, for the retry records left by
 /// an earlier owner to be taken (and so to hold their keys) before it runs any record.
@@ -268,17 +279,8 @@ async fn wait_for_retry_tails(shared: &Arc<Shared>, tp: &Tp, stop: &Cancellation
             let Ok((low, high)) = consumer.fetch_watermarks(&topic, partition, timeout) else {
                 continue;
             };
-            let mut list = TopicPartitionList::new();
-            list.add_partition(&topic, partition);
-            let committed = consumer
-                .committed_offsets(list, timeout)
-                .ok()
-                .and_then(|list| list.elements().first().map(|e| e.offset()))
-                .and_then(|offset| match offset {
-                    Offset::Offset(offset) => Some(offset),
-                    _ => None,
-                })
-                .unwrap_or(low);
+            let committed =
+                committed(&*consumer, &topic, partition, timeout).map_or(low, |(next, _)| next);
             if committed < high {
                 tails.push((topic, high - 1));
             }
