@@ -241,7 +241,8 @@ async fn rate_limited_redrive_keeps_the_pace() {
     // The pace is measured from the first acknowledged copy to the last: listing and claiming
     // before it depend on the broker (Tansu reads single-record batches slowly), not on --rate.
     let acks: Mutex<Vec<Instant>> = Mutex::default();
-    let on_progress = |_: usize, _: usize| acks.lock().unwrap().push(Instant::now());
+    let on_progress =
+        |_: rebound_ops::redrive::RedriveProgress| acks.lock().unwrap().push(Instant::now());
     let report = redrive(
         &kafka(),
         &dlt,
@@ -458,7 +459,7 @@ async fn two_operators_at_once_send_each_record_once() {
             dlt,
             &Filter::default(),
             &options,
-            &|_, _| {},
+            &|_| {},
             &CancellationToken::new(),
         )
         .await

@@ -1,7 +1,8 @@
-// Live updates for a DLT's pages, from the console's server-sent events (`/dlt/<dlt>/live`):
-// a dead letter's status changes in place when the ledger says so, and new dead letters are
-// announced. It only ever sets text and class names, never markup; without it the pages read the
-// same, as of their loading.
+// Live updates from the console's server-sent events. A DLT's pages (`/dlt/<dlt>/live`): a dead
+// letter's status changes in place when the ledger says so, and new dead letters are announced.
+// A job's page (`/jobs/<id>/events`): its progress sentence changes in place, and the page
+// reloads when the job ends, to show its results. It only ever sets text and class names, never
+// markup; without it the pages read the same, as of their loading (a job's page reloads itself).
 (function () {
   "use strict";
   var main = document.querySelector("main[data-live]");
@@ -30,6 +31,16 @@
   source.addEventListener("added", function () {
     added += 1;
     announce(added + " new since this page loaded: reload to see them");
+  });
+  source.addEventListener("progress", function (event) {
+    var line = document.querySelector("[data-job-progress]");
+    if (line) {
+      line.textContent = event.data;
+    }
+  });
+  source.addEventListener("finished", function () {
+    source.close();
+    window.location.reload();
   });
   source.addEventListener("lagged", function () {
     announce("Many changes since this page loaded: reload to see them");

@@ -1,16 +1,16 @@
 //! Actions run as jobs, so a redrive of ten thousand dead letters at `--rate 20` does not hold a
 //! browser request open: the POST starts the job and redirects to its page, which shows its
-//! progress and, when it ends, a result per dead letter. The job is where later work plugs in
-//! (progress by server-sent events, canaries, pausing on a rising share of dead letters coming
-//! back): it holds the cancellation token and the counters.
+//! progress (live by server-sent events, or by reloading without JavaScript) and, when it ends,
+//! a result per dead letter. The job holds the cancellation token, the latest progress and a
+//! channel that tells the event streams of its page that something changed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rebound::EpochMillis;
 use rebound_ops::discard::DiscardReport;
-use rebound_ops::redrive::RedriveReport;
+use rebound_ops::redrive::{RedriveProgress, RedriveReport};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Finished jobs kept for their pages; older ones are forgotten (the ledger keeps the record).
@@ -59,15 +59,16 @@ pub struct Job {
     pub by: String,
     /// The equivalent command.
     pub command: String,
+    /// The action's form for the same selection (run it again: the rest of a paused redrive).
+    pub again: String,
     /// When it started.
     pub started: EpochMillis,
-    /// Records done so far.
-    pub done: AtomicUsize,
-    /// Records to do (known once the claims are granted).
-    pub total: AtomicUsize,
     /// Stops a redrive between records (what was sent is recorded, the rest released).
     pub cancel: CancellationToken,
+    progress: Mutex<RedriveProgress>,
     outcome: Mutex<Option<Outcome>>,
+    /// Bumped on every change of progress or outcome.
+    changes: watch::Sender<u64>,
 }
 
 impl Job {
@@ -79,12 +80,23 @@ impl Job {
     /// Records its end.
     pub(crate) fn finish(&self, outcome: Outcome) {
         *self.outcome.lock().expect("job lock") = Some(outcome);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// The progress callback for `rebound_ops::redrive::redrive`.
-    pub(crate) fn progress(&self, done: usize, total: usize) {
-        self.done.store(done, Ordering::Relaxed);
-        self.total.store(total, Ordering::Relaxed);
+    pub(crate) fn progress(&self, now: RedriveProgress) {
+        *self.progress.lock().expect("job lock") = now;
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// The latest progress.
+    pub fn latest(&self) -> RedriveProgress {
+        *self.progress.lock().expect("job lock")
+    }
+
+    /// Wakes when the progress or the outcome changes.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }
 
@@ -96,18 +108,26 @@ pub(crate) struct Jobs {
 
 impl Jobs {
     /// Registers a new job (not yet running).
-    pub(crate) fn create(&self, kind: Kind, dlt: &str, by: &str, command: String) -> Arc<Job> {
+    pub(crate) fn create(
+        &self,
+        kind: Kind,
+        dlt: &str,
+        by: &str,
+        command: String,
+        again: String,
+    ) -> Arc<Job> {
         let job = Arc::new(Job {
             id: format!("{:016x}", rand::random::<u64>()),
             kind,
             dlt: dlt.to_string(),
             by: by.to_string(),
             command,
+            again,
             started: EpochMillis::now(),
-            done: AtomicUsize::new(0),
-            total: AtomicUsize::new(0),
             cancel: CancellationToken::new(),
+            progress: Mutex::new(RedriveProgress::default()),
             outcome: Mutex::new(None),
+            changes: watch::Sender::new(0),
         });
         let mut jobs = self.by_id.lock().expect("jobs lock");
         if jobs.len() >= KEEP_FINISHED {

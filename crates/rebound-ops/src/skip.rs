@@ -32,6 +32,9 @@ pub enum SkipReason {
     ClaimedByAnotherRun,
     /// Redrive: the run was stopped before sending it (its claim was released).
     Interrupted,
+    /// Redrive: the run paused itself before sending it, too many of its copies having come
+    /// back to the DLT (its claim was released; the report says how many).
+    Paused,
     /// Discard: it was handled already.
     AlreadyHandled(Status),
 }
@@ -53,6 +56,9 @@ impl fmt::Display for SkipReason {
                 f.write_str("claimed by another redrive run at the same time")
             }
             SkipReason::Interrupted => f.write_str("interrupted before sending"),
+            SkipReason::Paused => f.write_str(
+                "the run paused before sending it: too many of its copies came back to the DLT",
+            ),
             SkipReason::AlreadyHandled(status) => write!(f, "already {}", status.as_str()),
         }
     }

@@ -478,10 +478,9 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
     };
     let options = rebound_ops::redrive::RedriveOptions::new("tester");
     let cancel = tokio_util::sync::CancellationToken::new();
-    let report =
-        rebound_ops::redrive::redrive(&kafka, &dlt, &filter, &options, &|_, _| {}, &cancel)
-            .await
-            .unwrap();
+    let report = rebound_ops::redrive::redrive(&kafka, &dlt, &filter, &options, &|_| {}, &cancel)
+        .await
+        .unwrap();
     assert_eq!(report.sent(), 4);
     wait_until(
         Duration::from_secs(60),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use rebound::KafkaConfig;
-use rebound_ops::redrive::RedriveOptions;
+use rebound_ops::redrive::{Canary, RedriveOptions, DEFAULT_PAUSE_ABOVE};
 use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 
 use crate::filters::Selection;
@@ -55,7 +55,14 @@ pub enum DltCommand {
     /// skipped unless --force; one redriven --poison-after times is flagged as a poison loop.
     /// Ctrl-C stops between records: what was sent is recorded, the rest released.
     ///
+    /// A redrive can watch its own outcome: its copies that fail again come back to the DLT with
+    /// its run id. --canary N sends N first and waits --canary-wait (longer than the retry
+    /// chain's delays) before the rest; --pause-above stops sending when more than that share of
+    /// the copies sent came back, releasing the rest with the reason in the ledger.
+    ///
     /// Example: rebound dlt redrive email.send.dlt --error '451' --rate 50 --dry-run
+    ///
+    /// Example: rebound dlt redrive email.send.dlt --error '451' --canary 10 --canary-wait 30s
     Redrive {
         dlt: String,
         #[command(flatten)]
@@ -78,6 +85,18 @@ pub enum DltCommand {
         /// Redrive from the archive of discarded dead letters.
         #[arg(long)]
         archived: bool,
+        /// Send this many first, then wait --canary-wait before the rest (pausing instead when
+        /// more than --pause-above of them came back).
+        #[arg(long, value_name = "N")]
+        canary: Option<usize>,
+        /// How long the rest waits after the canary: longer than the retry chain's delays plus
+        /// the handling, or a copy failing again has not reached the DLT yet.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+        canary_wait: std::time::Duration,
+        /// Pause when more than this share of the copies sent came back to the DLT: `20%` (or
+        /// `20`). Default with --canary: 20%; without, the redrive does not watch.
+        #[arg(long, value_name = "PERCENT", value_parser = redrive::parse_percent)]
+        pause_above: Option<f64>,
         /// Who runs it, for the ledger (default: $USER@host).
         #[arg(long)]
         by: Option<String>,
@@ -179,11 +198,18 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             force,
             poison_after,
             archived,
+            canary,
+            canary_wait,
+            pause_above,
             by,
         } => {
             if rate.is_some_and(|r| r <= 0.0) {
                 anyhow::bail!("--rate must be more than 0");
             }
+            let canary = canary.map(|first| Canary {
+                first,
+                wait: canary_wait,
+            });
             let options = RedriveOptions {
                 to,
                 dry_run,
@@ -191,6 +217,8 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 force,
                 poison_after,
                 source: source_of(archived),
+                pause_above: pause_above.or(canary.map(|_| DEFAULT_PAUSE_ABOVE)),
+                canary,
                 ..RedriveOptions::new(by.unwrap_or_else(operator_name))
             };
             redrive(&kafka, &dlt, &selection, &options).await?;

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 use rebound::KafkaConfig;
 use rebound_ops as ops;
-use rebound_ops::redrive::{Outcome, RedriveOptions};
+use rebound_ops::redrive::{Outcome, RedriveOptions, RedriveProgress};
 use tokio_util::sync::CancellationToken;
 
 use crate::filters::Selection;
@@ -31,15 +31,18 @@ pub(super) async fn redrive(
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
-                .expect("template"),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} {per_sec} eta {eta} {msg}",
+            )
+            .expect("template"),
         );
         bar
     });
-    let progress = |done: usize, total: usize| {
+    let progress = |now: RedriveProgress| {
         if let Some(bar) = &bar {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
+            bar.set_length(now.total as u64);
+            bar.set_position(now.sent as u64);
+            bar.set_message(progress_message(&now));
         }
     };
     let started = std::time::Instant::now();
@@ -61,18 +64,54 @@ pub(super) async fn redrive(
     let printed = print_outcomes(&mut std::io::stdout().lock(), &report);
     let elapsed = started.elapsed().as_secs_f64();
     let verb = if report.dry_run { "would send" } else { "sent" };
+    let watched = options.canary.is_some() || options.pause_above.is_some();
     eprintln!(
-        "redrive {}: {verb} {}, skipped {}{} in {elapsed:.1} s",
+        "redrive {}: {verb} {}, skipped {}{}{} in {elapsed:.1} s",
         report.run,
         report.sent(),
         report.skipped(),
+        if watched && !report.dry_run {
+            format!(", {} came back to the DLT while it ran", report.returned)
+        } else {
+            String::new()
+        },
         if report.interrupted {
             " (interrupted)"
         } else {
             ""
         },
     );
+    if let Some(pause) = &report.paused {
+        eprintln!(
+            "paused: {pause}; the rest were released (see the ledger). Find out why they fail \
+             again (rebound dlt list {dlt} --since 10m), then run the same command again."
+        );
+    }
     Ok(printed?)
+}
+
+/// What the bar says beside the count: the canary's wait, the copies back.
+fn progress_message(now: &RedriveProgress) -> String {
+    let back = if now.returned > 0 {
+        format!("{} came back", now.returned)
+    } else {
+        String::new()
+    };
+    match now.waiting_until.and_then(|until| until.time_until()) {
+        Some(left) => format!("canary out, the rest in {} s {back}", left.as_secs()),
+        None => back,
+    }
+}
+
+/// `--pause-above`: `20%` or `20` is 0.2; from 0 to 100.
+pub(super) fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!(
+            "`{text}` is not a percentage from 0 to 100 (e.g. 20%)"
+        )),
+    }
 }
 
 /// One line per selected dead letter. The original topic and a skip's reason come from the dead
@@ -96,4 +135,20 @@ fn print_outcomes(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("20%"), Ok(0.2));
+        assert_eq!(parse_percent("20"), Ok(0.2));
+        assert_eq!(parse_percent(" 0 % "), Ok(0.0));
+        assert_eq!(parse_percent("100%"), Ok(1.0));
+        assert!(parse_percent("120%").is_err());
+        assert!(parse_percent("-1").is_err());
+        assert!(parse_percent("a fifth").is_err());
+    }
 }

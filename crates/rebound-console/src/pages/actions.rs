@@ -19,6 +19,7 @@ use rebound_ops::{Filter, Position};
 use tokio_util::sync::CancellationToken;
 
 use super::problem::Problem;
+use super::watch_form::WatchForm;
 use super::{index_of, render, Layout};
 use crate::auth::guard::Caller;
 use crate::command_line::command;
@@ -50,6 +51,7 @@ struct ActionPage {
     more: usize,
     hidden: Vec<(&'static str, String)>,
     rate: String,
+    watch: WatchForm,
     reason: String,
     dry_run_command: String,
     command: String,
@@ -60,6 +62,8 @@ struct ActionPage {
 struct Form {
     query: Query,
     rate: String,
+    /// A redrive's canary and self-pause.
+    watch: WatchForm,
     reason: String,
     confirm: String,
 }
@@ -77,7 +81,7 @@ impl Form {
                 "rate" => form.rate = value.trim().to_string(),
                 "reason" => form.reason = value.trim().to_string(),
                 "confirm" => form.confirm = value.trim().to_string(),
-                _ => {}
+                other => form.watch.take(other, &value),
             }
         }
         Ok(form)
@@ -103,6 +107,9 @@ impl Form {
         words.extend(self.query.cli_args());
         if kind == Kind::Redrive && !self.rate.is_empty() {
             words.extend(["--rate".into(), self.rate.clone()]);
+        }
+        if kind == Kind::Redrive {
+            words.extend(self.watch.cli_args());
         }
         if kind == Kind::Discard {
             let reason = if self.reason.is_empty() {
@@ -144,7 +151,7 @@ async fn dry_run(
                 dlt,
                 filter,
                 &options,
-                &|_, _| {},
+                &|_| {},
                 &CancellationToken::new(),
             )
             .await?;
@@ -281,6 +288,7 @@ async fn dry_run_page(
             more,
             hidden: form.query.pairs(),
             rate: form.rate.clone(),
+            watch: form.watch.clone(),
             reason: form.reason.clone(),
             dry_run_command: form.command(kind, dlt, true),
             command: form.command(kind, dlt, false),
@@ -318,6 +326,22 @@ async fn form_page(
                 rate: String::new(),
                 ..form
             },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(e),
+        )
+        .await;
+    }
+    if let Err(e) = form.watch.options() {
+        let form = Form {
+            watch: WatchForm::default(),
+            ..form
+        };
+        return dry_run_page(
+            &state,
+            &caller,
+            &topic,
+            kind,
+            &form,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(e),
         )
@@ -365,6 +389,16 @@ async fn act(
         Err(e) => {
             let form = Form {
                 rate: String::new(),
+                ..form
+            };
+            return refuse(form, StatusCode::UNPROCESSABLE_ENTITY, e).await;
+        }
+    };
+    let (canary, pause_above) = match form.watch.options() {
+        Ok(watch) => watch,
+        Err(e) => {
+            let form = Form {
+                watch: WatchForm::default(),
                 ..form
             };
             return refuse(form, StatusCode::UNPROCESSABLE_ENTITY, e).await;
@@ -422,6 +456,11 @@ async fn act(
         &topic,
         &caller.name,
         form.command(kind, &topic, false),
+        format!(
+            "/dlt/{topic}/{}?{}",
+            kind.as_str(),
+            form.query.query_string(&[])
+        ),
     );
     tracing::info!(
         job = %job.id, dlt = %topic, by = %caller.name, count = dry.count,
@@ -432,10 +471,12 @@ async fn act(
         Kind::Redrive => {
             let options = RedriveOptions {
                 rate,
+                canary,
+                pause_above,
                 ..RedriveOptions::new(caller.name.clone())
             };
             tokio::spawn(async move {
-                let progress = |done: usize, total: usize| running.progress(done, total);
+                let progress = |now| running.progress(now);
                 let result = rebound_ops::redrive::redrive(
                     &kafka,
                     &topic,

@@ -1,8 +1,7 @@
-//! `/jobs/{id}`: an action's progress while it runs (the page reloads itself every two seconds,
-//! no JavaScript needed), then its result for every dead letter. `POST /jobs/{id}/cancel` stops
-//! a redrive between records: what was sent is recorded, the rest released in the ledger.
-
-use std::sync::atomic::Ordering;
+//! `/jobs/{id}`: an action's progress while it runs (live from `/jobs/{id}/events` with
+//! JavaScript, by reloading every two seconds without), then its result for every dead letter.
+//! `POST /jobs/{id}/cancel` stops a redrive between records: what was sent is recorded, the rest
+//! released in the ledger.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -14,8 +13,9 @@ use super::actions::redrive_text;
 use super::problem::Problem;
 use super::{render, time, Layout};
 use crate::auth::guard::Caller;
-use crate::jobs::{Job, Outcome};
+use crate::jobs::{Job, Kind, Outcome};
 use crate::AppState;
+use rebound_ops::redrive::{RedriveProgress, RedriveReport};
 
 #[derive(Template)]
 #[template(path = "job.html")]
@@ -28,10 +28,13 @@ struct JobPage {
     started: String,
     command: String,
     running: bool,
-    done: usize,
-    total: usize,
+    progress: String,
     can_act: bool,
     summary: String,
+    /// Why a redrive paused itself.
+    paused: Option<String>,
+    /// The form for the same selection, when a redrive stopped before its end.
+    again: Option<String>,
     error: Option<String>,
     outcomes: Vec<(String, String)>,
     more: usize,
@@ -40,7 +43,7 @@ struct JobPage {
 /// Results listed on a job's page.
 const LISTED: usize = 1_000;
 
-fn job(state: &AppState, id: &str) -> Result<std::sync::Arc<Job>, Problem> {
+pub(super) fn job(state: &AppState, id: &str) -> Result<std::sync::Arc<Job>, Problem> {
     state.jobs.get(id).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -62,16 +65,7 @@ pub(crate) async fn page(
     {
         None => (String::new(), None, Vec::new()),
         Some(Outcome::Redrive(report)) => (
-            format!(
-                "Sent {}, skipped {}{}.",
-                report.sent(),
-                report.skipped(),
-                if report.interrupted {
-                    " (stopped before the end)"
-                } else {
-                    ""
-                }
-            ),
+            redrive_summary(report),
             None,
             report
                 .outcomes
@@ -117,7 +111,14 @@ pub(crate) async fn page(
     );
     if outcome.is_none() {
         layout.refresh = Some(2);
+        layout.refresh_only_without_script = true;
+        layout.live = Some(format!("/jobs/{}/events", job.id));
     }
+    let report = match &outcome {
+        Some(Outcome::Redrive(report)) => Some(report),
+        _ => None,
+    };
+    let stopped_early = report.is_some_and(|r| r.interrupted || r.paused.is_some());
     Ok(render(&JobPage {
         layout,
         id: job.id.clone(),
@@ -127,10 +128,13 @@ pub(crate) async fn page(
         started: time(Some(job.started)),
         command: job.command.clone(),
         running: outcome.is_none(),
-        done: job.done.load(Ordering::Relaxed),
-        total: job.total.load(Ordering::Relaxed),
+        progress: progress_text(job.kind, &job.latest()),
         can_act: caller.can_act(),
         summary,
+        paused: report
+            .and_then(|r| r.paused.as_ref())
+            .map(|p| p.to_string()),
+        again: stopped_early.then(|| job.again.clone()),
         error,
         outcomes,
         more,
@@ -144,4 +148,39 @@ pub(crate) async fn cancel(
     let job = job(&state, &id)?;
     job.cancel.cancel();
     Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
+}
+
+/// A finished redrive in a sentence.
+fn redrive_summary(report: &RedriveReport) -> String {
+    let mut text = format!("Sent {}, skipped {}", report.sent(), report.skipped());
+    if report.returned > 0 {
+        text += &format!("; {} came back to the DLT while it ran", report.returned);
+    }
+    if report.paused.is_some() {
+        text += " (paused itself: the rest were released)";
+    } else if report.interrupted {
+        text += " (stopped before the end)";
+    }
+    text + "."
+}
+
+/// A running job's progress in a sentence: what the page shows and its live events carry.
+pub(super) fn progress_text(kind: Kind, now: &RedriveProgress) -> String {
+    if kind == Kind::Discard {
+        return "Running: archiving and recording each dead letter.".into();
+    }
+    if now.total == 0 {
+        return "Running: claiming the selection in the ledger.".into();
+    }
+    let mut text = format!("Running: {} of {} sent", now.sent, now.total);
+    if now.returned > 0 {
+        text += &format!(", {} came back to the DLT", now.returned);
+    }
+    if let Some(left) = now.waiting_until.and_then(|until| until.time_until()) {
+        text += &format!(
+            "; the canary is out, the rest follows in {} s unless too many come back",
+            left.as_secs() + 1
+        );
+    }
+    text + "."
 }

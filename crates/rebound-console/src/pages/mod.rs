@@ -6,11 +6,13 @@ mod admin;
 mod chains;
 mod dead_letter;
 mod dlt;
+mod job_live;
 mod jobs;
 mod ledger;
 mod live;
 mod login;
 pub(crate) mod problem;
+mod watch_form;
 
 use std::sync::Arc;
 
@@ -53,6 +55,7 @@ fn routes() -> Vec<(&'static str, Need, MethodRouter<AppState>)> {
             get(dead_letter::page),
         ),
         ("/jobs/{id}", R(Role::Viewer), get(jobs::page)),
+        ("/jobs/{id}/events", R(Role::Viewer), get(job_live::stream)),
         ("/jobs/{id}/cancel", R(Role::Operator), post(jobs::cancel)),
         ("/admin", R(Role::Admin), get(admin::page)),
         ("/login", Public, get(login::form).post(login::submit)),
@@ -92,6 +95,8 @@ pub(crate) struct Layout {
     /// Reload the page after this many seconds (a job running, an index loading): works
     /// without JavaScript.
     pub(crate) refresh: Option<u32>,
+    /// Reload only without JavaScript: the page's live events keep it current otherwise.
+    pub(crate) refresh_only_without_script: bool,
     /// The server-sent events this page follows (`live.js` updates statuses in place); the page
     /// reads the same without them.
     pub(crate) live: Option<String>,
@@ -106,6 +111,7 @@ impl Layout {
             signed_in: caller.signed_in,
             read_only: state.settings.read_only,
             refresh: None,
+            refresh_only_without_script: false,
             live: None,
         }
     }

@@ -44,7 +44,7 @@ pub struct Entry {
     /// The copy's `p@o` in `to` (redriven) or in the archive (discarded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy: Option<Position>,
-    /// Why it was discarded.
+    /// Why it was discarded, or why a run released it (a redrive that paused itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The run was forced: its claims count even after a `redriven` or `discarded` entry.

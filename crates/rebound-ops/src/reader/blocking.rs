@@ -183,19 +183,32 @@ pub fn follow(
     topic: &str,
     from_beginning: bool,
     stop: &std::sync::atomic::AtomicBool,
+    on_record: impl FnMut(Record),
+) -> Result<(), Error> {
+    let start = if from_beginning {
+        Offset::Beginning
+    } else {
+        Offset::End
+    };
+    follow_from(kafka, topic, &|_| start, stop, on_record)
+}
+
+/// [`follow`], starting each partition where `start` says: a caller that took the watermarks
+/// before acting (a redrive watching for its own records coming back) misses nothing written
+/// between its look and the assignment, as [`Offset::End`] would.
+pub(crate) fn follow_from(
+    kafka: &KafkaConfig,
+    topic: &str,
+    start: &dyn Fn(i32) -> Offset,
+    stop: &std::sync::atomic::AtomicBool,
     mut on_record: impl FnMut(Record),
 ) -> Result<(), Error> {
     let consumer = assigning_consumer(kafka)?;
     let count =
         partitions_with(&consumer, topic)?.ok_or_else(|| Error::NoSuchTopic(topic.to_string()))?;
     let mut list = TopicPartitionList::new();
-    let start = if from_beginning {
-        Offset::Beginning
-    } else {
-        Offset::End
-    };
     for p in 0..count {
-        list.add_partition_offset(topic, p, start)?;
+        list.add_partition_offset(topic, p, start(p))?;
     }
     consumer.assign(&list)?;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {

@@ -1,6 +1,12 @@
 //! Sending dead letters back to their original topic (or another), safely: claimed in the ledger
 //! first so two operators never send the same dead letter twice, rate-limited on request, and
 //! recorded one by one so an interruption leaves nothing half-done.
+//!
+//! A redrive can also watch its own outcome ([`RedriveOptions::canary`],
+//! [`RedriveOptions::pause_above`]): the copies it sent that die again come back to the DLT
+//! carrying the run's id, and a run that sees too many of them stops sending and releases the
+//! rest, the reason written in the ledger, instead of feeding a still-broken consumer its whole
+//! selection.
 
 use std::time::Duration;
 
@@ -17,10 +23,14 @@ use crate::list::list_with;
 use crate::skip::SkipReason;
 use crate::write::Writer;
 
+mod pause;
 mod plan;
+mod returns;
 mod send;
 
+pub use pause::{Canary, Pause, DEFAULT_PAUSE_ABOVE};
 use plan::{plan, Plan};
+use returns::Returns;
 use send::{entries, send_one};
 
 /// How a redrive runs. [`RedriveOptions::new`] gives the defaults; the fields are the knobs.
@@ -40,6 +50,14 @@ pub struct RedriveOptions {
     pub poison_after: u32,
     /// Read from the archive of discarded dead letters instead of the DLT.
     pub source: Source,
+    /// Start small: send the first few, then wait while watching the DLT before sending the
+    /// rest (and pause then if [`pause_above`](Self::pause_above) says so).
+    pub canary: Option<Canary>,
+    /// Pause when more than this share (0 to 1) of the copies sent so far came back to the DLT:
+    /// nothing more is sent and the rest are released, the reason in each ledger entry. Counted
+    /// in the DLT being redriven from, so copies sent `--to` another chain come back elsewhere
+    /// and are not counted.
+    pub pause_above: Option<f64>,
 }
 
 impl RedriveOptions {
@@ -56,6 +74,8 @@ impl RedriveOptions {
             by: by.into(),
             poison_after: 3,
             source: Source::Dlt,
+            canary: None,
+            pause_above: None,
         }
     }
 }
@@ -87,6 +107,11 @@ pub struct RedriveReport {
     pub dry_run: bool,
     /// Cancelled before every granted dead letter was sent (the rest were released).
     pub interrupted: bool,
+    /// It paused itself: too many of its copies came back (the rest were released).
+    pub paused: Option<Pause>,
+    /// Dead letters whose copies came back to the DLT while the run watched (a canary or
+    /// `pause_above`; 0 when it did not watch).
+    pub returned: usize,
     /// Each selected dead letter (by its position in the source) and what happened to it.
     pub outcomes: Vec<(Position, Outcome)>,
 }
@@ -106,8 +131,21 @@ impl RedriveReport {
     }
 }
 
-/// Progress callbacks: `(done, total)` after each record.
-pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+/// Where a running redrive is, as its progress callback hears it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RedriveProgress {
+    /// Copies acknowledged so far.
+    pub sent: usize,
+    /// Dead letters the run will send (the claims it won).
+    pub total: usize,
+    /// Dead letters whose copies came back to the DLT so far (when the run watches).
+    pub returned: usize,
+    /// The canary is out: the rest waits until then, or until the run pauses.
+    pub waiting_until: Option<EpochMillis>,
+}
+
+/// Progress callbacks: called after each record and when a canary's wait starts or ends.
+pub type Progress<'a> = &'a (dyn Fn(RedriveProgress) + Sync);
 
 /// Redrives what `filter` selects. `cancel` stops it between records: what was sent is recorded,
 /// the rest is released.
@@ -153,7 +191,7 @@ pub async fn redrive(
 
     // Claim, then read the ledger back to learn which claims this run won.
     let writer = Writer::new(kafka, dlt).await?;
-    let claims = entries(&report.run, options, &plans, Action::Claim);
+    let claims = entries(&report.run, options, &plans, Action::Claim, None);
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
     let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
@@ -174,59 +212,199 @@ pub async fn redrive(
     }
 
     tracing::debug!(granted = mine.len(), "claims read back");
+    let watching = options.canary.is_some() || options.pause_above.is_some();
+    let returns = match watching {
+        true => Some(Returns::watch(kafka, dlt, &report.run).await?),
+        false => None,
+    };
     let run = report.run.clone();
-    let total = mine.len();
-    let started = tokio::time::Instant::now();
-    let mut in_flight = FuturesUnordered::new();
-    let mut unsent = Vec::new();
-    let mut done = 0usize;
-    for (i, plan) in mine.into_iter().enumerate() {
-        let due = options
-            .rate
-            .map(|rate| started + Duration::from_secs_f64(i as f64 / rate));
-        // Wait for this record's turn (and the cap on records in flight) while the sends in
-        // flight make progress.
-        loop {
-            let ready =
-                due.is_none_or(|due| tokio::time::Instant::now() >= due) && in_flight.len() < 512;
-            if ready || cancel.is_cancelled() {
-                break;
-            }
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => {}
-                Some(result) = in_flight.next(), if !in_flight.is_empty() => {
-                    done += 1;
-                    progress(done, total);
-                    report.outcomes.push(result?);
-                }
-                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {}
-            }
-        }
-        if cancel.is_cancelled() {
-            unsent.push(plan);
-            continue;
-        }
-        in_flight.push(send_one(&writer, plan, options, &run, dlt));
-    }
-    while let Some(result) = in_flight.next().await {
-        done += 1;
-        progress(done, total);
-        report.outcomes.push(result?);
-    }
-    tracing::debug!(sent = done, "copies acknowledged");
+    let mut sending = Sending {
+        writer: &writer,
+        options,
+        run: &run,
+        dlt,
+        total: mine.len(),
+        returns: returns.as_ref(),
+        progress,
+        in_flight: FuturesUnordered::new(),
+        sent: 0,
+    };
+    let unsent = sending.send_all(mine, cancel, &mut report).await?;
+    report.returned = sending.returned();
+    tracing::debug!(sent = sending.sent, "copies acknowledged");
     if !unsent.is_empty() {
-        report.interrupted = true;
-        let released = entries(&report.run, options, &unsent, Action::Released);
+        let reason = match &report.paused {
+            Some(pause) => {
+                tracing::warn!(run = %report.run, "redrive paused: {pause}");
+                SkipReason::Paused
+            }
+            None => {
+                report.interrupted = true;
+                SkipReason::Interrupted
+            }
+        };
+        let why = report.paused.as_ref().map(|p| format!("paused: {p}"));
+        let released = entries(
+            &report.run,
+            options,
+            &unsent,
+            Action::Released,
+            why.as_deref(),
+        );
         writer.record(&released).await?;
         for plan in unsent {
             report.outcomes.push((
                 plan.listed.dead_letter.position(),
                 Outcome::Skipped {
-                    reason: SkipReason::Interrupted,
+                    reason: reason.clone(),
                 },
             ));
         }
     }
     Ok(report)
+}
+
+/// The sending half of a run: copies in flight, the pace, the canary and the watch.
+struct Sending<'a> {
+    writer: &'a Writer,
+    options: &'a RedriveOptions,
+    run: &'a str,
+    dlt: &'a str,
+    total: usize,
+    returns: Option<&'a Returns>,
+    progress: Progress<'a>,
+    in_flight: FuturesUnordered<SendOne<'a>>,
+    /// Copies acknowledged.
+    sent: usize,
+}
+
+type SendOne<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(Position, Outcome), Error>> + Send + 'a>,
+>;
+
+/// Copies in flight at once, at most.
+const IN_FLIGHT: usize = 512;
+
+impl<'a> Sending<'a> {
+    /// Sends `plans` in order (at the rate, after the canary's wait), records each outcome in
+    /// `report`, and returns the plans it did not send: cancelled, or paused (`report.paused`).
+    async fn send_all(
+        &mut self,
+        plans: Vec<Plan>,
+        cancel: &CancellationToken,
+        report: &mut RedriveReport,
+    ) -> Result<Vec<Plan>, Error> {
+        let canary = self.options.canary.filter(|c| c.first > 0);
+        // The pace counts from here, and again from the end of the canary's wait (no burst of
+        // the records "due" during it).
+        let (mut paced_from, mut paced_index) = (tokio::time::Instant::now(), 0usize);
+        let mut plans = plans.into_iter().enumerate();
+        let mut stopped = false;
+        let mut unsent = Vec::new();
+        for (i, plan) in plans.by_ref() {
+            if canary.is_some_and(|c| c.first == i) {
+                self.canary_wait(canary.expect("checked"), cancel, report)
+                    .await?;
+                (paced_from, paced_index) = (tokio::time::Instant::now(), i);
+            }
+            let due = self
+                .options
+                .rate
+                .map(|rate| paced_from + Duration::from_secs_f64((i - paced_index) as f64 / rate));
+            // Wait for this record's turn (and the cap on records in flight) while the sends in
+            // flight make progress.
+            loop {
+                report.paused = report.paused.take().or_else(|| self.pause(canary));
+                let ready = due.is_none_or(|due| tokio::time::Instant::now() >= due)
+                    && self.in_flight.len() < IN_FLIGHT;
+                if ready || cancel.is_cancelled() || report.paused.is_some() {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => {}
+                    Some(result) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                        self.acknowledged(result?, report);
+                    }
+                    _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {}
+                }
+            }
+            if cancel.is_cancelled() || report.paused.is_some() {
+                stopped = true;
+                unsent.push(plan);
+                break;
+            }
+            let send = send_one(self.writer, plan, self.options, self.run, self.dlt);
+            self.in_flight.push(Box::pin(send));
+        }
+        if stopped {
+            unsent.extend(plans.map(|(_, plan)| plan));
+        }
+        while let Some(result) = self.in_flight.next().await {
+            self.acknowledged(result?, report);
+        }
+        Ok(unsent)
+    }
+
+    /// Sends nothing more until every copy of the canary is acknowledged and `canary.wait` has
+    /// passed, watching the returns; ends early when the run is cancelled or pauses.
+    async fn canary_wait(
+        &mut self,
+        canary: Canary,
+        cancel: &CancellationToken,
+        report: &mut RedriveReport,
+    ) -> Result<(), Error> {
+        while let Some(result) = self.in_flight.next().await {
+            self.acknowledged(result?, report);
+        }
+        let until = tokio::time::Instant::now() + canary.wait;
+        let shown = EpochMillis::now() + canary.wait;
+        (self.progress)(self.state(Some(shown)));
+        let mut returned = self.returned();
+        while tokio::time::Instant::now() < until && !cancel.is_cancelled() {
+            report.paused = self.pause(Some(canary));
+            if report.paused.is_some() {
+                break;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep_until(until) => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            if self.returned() != returned {
+                returned = self.returned();
+                (self.progress)(self.state(Some(shown)));
+            }
+        }
+        report.paused = report.paused.take().or_else(|| self.pause(Some(canary)));
+        (self.progress)(self.state(None));
+        Ok(())
+    }
+
+    fn acknowledged(&mut self, outcome: (Position, Outcome), report: &mut RedriveReport) {
+        self.sent += 1;
+        (self.progress)(self.state(None));
+        report.outcomes.push(outcome);
+    }
+
+    /// Whether the run must pause now, and why.
+    fn pause(&self, canary: Option<Canary>) -> Option<Pause> {
+        let share = self.options.pause_above?;
+        // With a canary, its whole sample is judged, not its first copy.
+        let at_least = canary.map_or(1, |c| c.first);
+        Pause::judge(self.sent, self.returned(), share, at_least)
+    }
+
+    fn returned(&self) -> usize {
+        self.returns.map_or(0, Returns::count)
+    }
+
+    fn state(&self, waiting_until: Option<EpochMillis>) -> RedriveProgress {
+        RedriveProgress {
+            sent: self.sent,
+            total: self.total,
+            returned: self.returned(),
+            waiting_until,
+        }
+    }
 }

@@ -64,18 +64,22 @@ pub(super) async fn send_one(
     ))
 }
 
-/// One ledger entry per plan; claims name their target topic.
+/// One ledger entry per plan; claims name their target topic, releases may say why.
 pub(super) fn entries(
     run: &str,
     options: &RedriveOptions,
     plans: &[Plan],
     action: Action,
+    reason: Option<&str>,
 ) -> Vec<Entry> {
     plans
         .iter()
         .map(|p| {
             let to = (action == Action::Claim).then_some(p.topic.as_str());
-            entry(run, options, p.listed.id, action, to)
+            Entry {
+                reason: reason.map(String::from),
+                ..entry(run, options, p.listed.id, action, to)
+            }
         })
         .collect()
 }
