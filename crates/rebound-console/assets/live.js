@@ -10,6 +10,13 @@
     return;
   }
   var source = new EventSource(main.getAttribute("data-live"));
+  // Shown by the stylesheet as a "live" mark while the stream is open.
+  source.addEventListener("open", function () {
+    main.setAttribute("data-live-state", "open");
+  });
+  source.addEventListener("error", function () {
+    main.setAttribute("data-live-state", "closed");
+  });
   source.addEventListener("status", function (event) {
     var parts = event.data.split(" ");
     var cells = document.querySelectorAll("[data-status-of]");
@@ -29,6 +36,8 @@
     }
   }
   source.addEventListener("added", function () {
+    // A tail fetches its rows again (htmx, `hx-trigger="rebound:added from:body"`).
+    document.body.dispatchEvent(new CustomEvent("rebound:added"));
     added += 1;
     announce(added + " new since this page loaded: reload to see them");
   });

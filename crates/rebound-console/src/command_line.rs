@@ -8,7 +8,7 @@ pub fn quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./@:,+".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./@:,+%".contains(&b));
     if plain {
         word.to_string()
     } else {
@@ -40,6 +40,7 @@ mod tests {
             ("$(rm -rf ~)", "'$(rm -rf ~)'"),
             ("`id`", "'`id`'"),
             ("^451", "'^451'"),
+            ("20%", "20%"),
             ("탈퇴한 사용자", "'탈퇴한 사용자'"),
             ("a\nb", "'a\nb'"),
         ];

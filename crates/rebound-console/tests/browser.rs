@@ -1,7 +1,8 @@
 //! The console in a real headless Chromium (Debian's, driven over WebDriver), on a broker of its
 //! own holding the scenario's chain: the dead letters are listed and grouped, a filter narrows
 //! them, the detail shows `제목`/`내용`, a redrive with its typed confirmation sends the record
-//! home, a discard asks for its reason and lands in the archive, and a viewer cannot act.
+//! home, a discard asks for its reason and lands in the archive, a viewer cannot act, and the
+//! live tail shows a new dead letter without a reload.
 //!
 //! Each page is saved as a screenshot under `target/screenshots/` (the README shows them).
 
@@ -298,6 +299,50 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
         .unwrap();
     let text = body(client).await;
     assert!(text.contains("needs the operator role"), "{text}");
+
+    // The live tail: a dead letter arriving now shows at the top without a reload.
+    client.goto(&format!("{list}/tail")).await.unwrap();
+    client
+        .execute("window.loadedOnce = true; return null;", vec![])
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the tail to follow live",
+        || async {
+            client
+                .find(Locator::Css("main[data-live-state='open']"))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    dead_letter(&cluster, "late@naver.com", "421 4.4.2 연결 시간 초과").await;
+    wait_until(
+        Duration::from_secs(30),
+        "the new dead letter at the top of the tail",
+        || async {
+            let first = client
+                .find(Locator::Css("#tail-rows tr"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            first.contains("late@naver.com") && first.contains("연결 시간 초과")
+        },
+    )
+    .await;
+    let same_page = client
+        .execute("return window.loadedOnce === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        same_page,
+        serde_json::json!(true),
+        "the tail was not reloaded"
+    );
+    screenshot(client, "tail").await;
     assert_eq!(cluster.read_all(MAIN).len(), 1, "nothing more was sent");
 
     browser.close().await;

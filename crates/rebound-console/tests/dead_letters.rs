@@ -110,6 +110,9 @@ async fn hostile_dead_letters_are_escaped_on_every_page() {
         format!("{list}?error=%3Cscript&regex=1&status=discarded"),
         format!("{list}/0@0"),
         format!("{list}/ledger"),
+        format!("{list}/tail"),
+        format!("{list}/tail?{key_filter}"),
+        format!("{list}/tail/rows"),
         format!("{list}/redrive?at=0@0&status=pending"),
         format!("{list}/discard?{key_filter}"),
         // A bad filter echoes what was typed in its message.
@@ -143,6 +146,11 @@ async fn hostile_dead_letters_are_escaped_on_every_page() {
     assert!(detail.contains("<details"), "the stack trace is folded");
     let ledger = get(&router, &format!("{list}/ledger"), None).await.body;
     assert!(ledger.contains(&html(reason)), "{ledger}");
+    let tail = get(&router, &format!("{list}/tail/rows"), None).await.body;
+    assert!(
+        tail.contains(&html("<script>alert(1)</script>")),
+        "the key, as text: {tail}"
+    );
     // The equivalent command quotes the hostile words for a shell.
     let form = get(&router, &format!("{list}/discard?{key_filter}"), None)
         .await

@@ -13,8 +13,8 @@ use rebound_ops::ledger::Entry;
 use rebound_ops::visible::{line, lines};
 use rebound_ops::{DeadLetter, DeadLetterId, Position, Source};
 
-use super::dlt::key_text;
 use super::problem::Problem;
+use super::rows::key_text;
 use super::{index_of, render, time, Layout};
 use crate::auth::guard::Caller;
 use crate::index::query::Query;

@@ -9,22 +9,12 @@ use axum::Extension;
 use rebound_ops::visible::line;
 
 use super::problem::Problem;
+use super::rows::{rows, Row};
 use super::{index_of, render, time, Layout};
 use crate::auth::guard::Caller;
 use crate::index::query::{select, Query};
 use crate::index::IndexStatus;
 use crate::AppState;
-
-pub(crate) struct Row {
-    position: String,
-    key: String,
-    origin: String,
-    attempts: String,
-    died: String,
-    class: String,
-    status: &'static str,
-    error: String,
-}
 
 pub(crate) struct GroupRow {
     fingerprint: String,
@@ -56,11 +46,6 @@ struct DltPage {
     discard_all: String,
 }
 
-/// A key for a page: its UTF-8 text (lossy), `-` without one.
-pub(crate) fn key_text(key: Option<&[u8]>) -> String {
-    key.map_or("-".into(), |k| String::from_utf8_lossy(k).into_owned())
-}
-
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -74,19 +59,11 @@ pub(crate) async fn page(
         .compile()
         .map_err(|e| Problem::bad_request(e).with_back(format!("/dlt/{topic}")))?;
     let status = index.status();
-    let (results, messages) = {
+    let (results, rows) = {
         let state = index.read();
         let results = select(&state, &compiled, query.page);
-        // The first line of each row's message, read while the state is held.
-        let messages: Vec<String> = results
-            .rows
-            .iter()
-            .map(|s| {
-                let message = &state.messages[s.message as usize];
-                message.lines().next().unwrap_or("").to_string()
-            })
-            .collect();
-        (results, messages)
+        let rows = rows(&state, &results.rows);
+        (results, rows)
     };
     let link = |query: &Query, page: usize| {
         let extra = [("page", page.to_string())];
@@ -110,21 +87,6 @@ pub(crate) async fn page(
                 first: time(first),
                 last: time(last),
             }
-        })
-        .collect();
-    let rows = results
-        .rows
-        .into_iter()
-        .zip(messages)
-        .map(|(s, error)| Row {
-            position: s.position.to_string(),
-            key: line(&key_text(s.key.as_deref())).into_owned(),
-            origin: line(s.origin.as_deref().unwrap_or("-")).into_owned(),
-            attempts: s.attempts.map_or("-".into(), |a| a.to_string()),
-            died: time(s.died_at),
-            class: line(&s.class).into_owned(),
-            status: s.status.as_str(),
-            error: line(&error).into_owned(),
         })
         .collect();
     let mut layout = Layout::new(&state, &caller, topic.clone());

@@ -12,6 +12,8 @@ mod ledger;
 mod live;
 mod login;
 pub(crate) mod problem;
+mod rows;
+mod tail;
 mod watch_form;
 
 use std::sync::Arc;
@@ -39,6 +41,12 @@ fn routes() -> Vec<(&'static str, Need, MethodRouter<AppState>)> {
         ("/dlt/{topic}", R(Role::Viewer), get(dlt::page)),
         ("/dlt/{topic}/ledger", R(Role::Viewer), get(ledger::page)),
         ("/dlt/{topic}/live", R(Role::Viewer), get(live::stream)),
+        ("/dlt/{topic}/tail", R(Role::Viewer), get(tail::page)),
+        (
+            "/dlt/{topic}/tail/rows",
+            R(Role::Viewer),
+            get(tail::rows_fragment),
+        ),
         (
             "/dlt/{topic}/redrive",
             R(Role::Operator),
