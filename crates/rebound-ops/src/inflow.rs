@@ -136,7 +136,8 @@ mod tests {
         // Kafka's -1 (librdkafka's `Offset::End`): no record at or after the boundary.
         const END: Option<i64> = None;
         // (what, low, high, offsets at the boundaries, counts)
-        let rows: &[(&str, i64, i64, &[Option<i64>], &[u64])] = &[
+        type Row<'a> = (&'a str, i64, i64, &'a [Option<i64>], &'a [u64]);
+        let rows: &[Row] = &[
             (
                 "every boundary answered",
                 0,

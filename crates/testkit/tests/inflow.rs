@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::FutureRecord;
 use rebound::EpochMillis;
 use rebound_ops::inflow::{inflow, next_boundary};
 use testkit::*;
@@ -29,14 +28,8 @@ async fn records_count_in_the_hour_of_their_timestamp() {
     let producer = producer();
     for (bucket, records) in hours {
         for i in 0..records {
-            let at = start + bucket * HOUR_MS + i * 1000;
-            let key = format!("{bucket}-{i}");
-            let record = FutureRecord::<str, [u8]>::to(&dlt)
-                .partition((i % 3) as i32)
-                .key(&key)
-                .payload(b"{}")
-                .timestamp(at);
-            deliver(&producer, record).await;
+            let at = EpochMillis::new(start + bucket * HOUR_MS + i * 1000);
+            produce_at(&producer, &dlt, (i % 3) as i32, b"{}", at).await;
         }
     }
 
