@@ -2,14 +2,20 @@
 //! Finding them (`rebound_ops::topics::discover`) asks every consumer group for its offsets: a
 //! minute and more on a cluster with hundreds of chains and thousands of groups, far too long
 //! for a page. One task asks again after each answer (every 30 seconds, or twice as long as the
-//! last answer took, whichever is longer), starts the index of the fullest DLTs it finds (up
-//! to 16; others start when first asked for), and stops when the console is dropped.
+//! last answer took, whichever is longer), measures each DLT's inflow of the last 24 hours
+//! (`rebound_ops::inflow`: a few small requests per DLT, no record read), starts the index of the
+//! fullest DLTs it finds (up to 16; others start when first asked for), and stops when the
+//! console is dropped. A DLT whose inflow cannot be measured keeps its error in the snapshot
+//! ("inflow unknown" on the page); the other DLTs and the chains are shown all the same.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use rebound::naming::TopicRole;
-use rebound::EpochMillis;
+use rebound::{EpochMillis, KafkaConfig};
+use rebound_ops::inflow::{inflow, next_boundary, Inflow};
 use rebound_ops::topics::ChainInfo;
 
 use crate::Shared;
@@ -20,10 +26,22 @@ const PREWARM: usize = 16;
 /// The least time between two reads of the cluster's chains.
 const EVERY: Duration = Duration::from_secs(30);
 
+/// A DLT's inflow is counted in this many buckets of this width: the last day, by the hour.
+pub(crate) const INFLOW_BUCKETS: usize = 24;
+pub(crate) const INFLOW_WIDTH: Duration = Duration::from_secs(3600);
+
+/// DLTs whose inflow is measured at once (each is a Kafka client on the blocking pool).
+const INFLOW_AT_ONCE: usize = 4;
+
+/// Each DLT's inflow, or why it could not be measured.
+pub(crate) type Inflows = BTreeMap<String, Result<Inflow, String>>;
+
 /// The chains as last read.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub(crate) chains: Arc<Vec<ChainInfo>>,
+    /// The inflow of every DLT of `chains`.
+    pub(crate) inflows: Arc<Inflows>,
     /// When the read finished.
     pub(crate) at: EpochMillis,
     /// How long it took.
@@ -61,13 +79,19 @@ async fn refresh(shared: Weak<Shared>) {
             return;
         };
         let started = Instant::now();
-        let read = rebound_ops::topics::discover(&kafka).await;
+        let read = match rebound_ops::topics::discover(&kafka).await {
+            Ok(chains) => {
+                let inflows = inflows(&kafka, &chains).await;
+                Ok((chains, inflows))
+            }
+            Err(e) => Err(e),
+        };
         let took = started.elapsed();
         let Some(console) = shared.upgrade() else {
             return;
         };
         match read {
-            Ok(chains) => {
+            Ok((chains, inflows)) => {
                 // Each index is two followers with a Kafka client each: only the DLTs that
                 // hold dead letters, the fullest first, up to a bound; others start when asked.
                 let mut dlts: Vec<_> = chains
@@ -81,6 +105,7 @@ async fn refresh(shared: Weak<Shared>) {
                 }
                 *console.chains.latest.write().expect("chains lock") = Some(Snapshot {
                     chains: Arc::new(chains),
+                    inflows: Arc::new(inflows),
                     at: EpochMillis::now(),
                     took,
                 });
@@ -94,4 +119,30 @@ async fn refresh(shared: Weak<Shared>) {
         drop(console);
         tokio::time::sleep(EVERY.max(took * 2)).await;
     }
+}
+
+/// The inflow of every DLT of `chains` in the last [`INFLOW_BUCKETS`] hours, up to the hour now
+/// filling; a few DLTs at a time. A DLT that cannot be measured is logged and keeps its error.
+async fn inflows(kafka: &KafkaConfig, chains: &[ChainInfo]) -> Inflows {
+    let end = next_boundary(EpochMillis::now(), INFLOW_WIDTH);
+    let dlts: Vec<(KafkaConfig, String)> = chains
+        .iter()
+        .flat_map(|c| &c.topics)
+        .filter(|t| t.role == TopicRole::Dlt)
+        .map(|t| (kafka.clone(), t.name.clone()))
+        .collect();
+    // Each measurement owns its settings and name: `tokio::spawn` of the refresh loop needs
+    // futures that borrow nothing across the stream's closure.
+    futures::stream::iter(dlts)
+        .map(|(kafka, dlt)| async move {
+            let measured = inflow(&kafka, &dlt, INFLOW_BUCKETS, INFLOW_WIDTH, end).await;
+            let measured = measured.map_err(|e| {
+                tracing::warn!(error = %e, "could not measure the inflow of {dlt}");
+                e.to_string()
+            });
+            (dlt, measured)
+        })
+        .buffer_unordered(INFLOW_AT_ONCE)
+        .collect()
+        .await
 }

@@ -1,9 +1,9 @@
 //! # rebound-ops: operating dead letters
 //!
 //! What a person on call does with a retry chain, as a library: list, show, redrive, discard and
-//! archive dead letters, count them, follow a DLT live, and find the chains on a cluster. The
-//! `rebound` command is a thin face over this crate, so a web console can be another; a consumer
-//! service depends on `rebound` alone and carries none of this.
+//! archive dead letters, count them, measure a DLT's inflow per hour, follow a DLT live, and
+//! find the chains on a cluster. The `rebound` command is a thin face over this crate, so a web
+//! console can be another; a consumer service depends on `rebound` alone and carries none of this.
 //!
 //! Handling state lives in Kafka, in a ledger topic beside each DLT (see [`ledger`]), so every
 //! operator on every machine sees the same state and no database is needed.
@@ -31,6 +31,7 @@ pub mod discard;
 mod error;
 mod filter;
 mod id;
+pub mod inflow;
 pub mod ledger;
 mod list;
 pub mod reader;

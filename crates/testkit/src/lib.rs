@@ -28,7 +28,7 @@ pub mod wait;
 pub use broker::{kafka, Cluster, PrivateBroker};
 pub use fate::Fate;
 pub use names::unique;
-pub use produce::{deliver, produce};
+pub use produce::{deliver, produce, produce_at};
 pub use read::text;
 pub use wait::wait_until;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::headers::Headers;
+use rebound::EpochMillis;
 
 use crate::broker::Cluster;
 
@@ -41,6 +42,23 @@ pub async fn produce(
     if let Some(k) = key {
         record = record.key(k);
     }
+    deliver(producer, record).await
+}
+
+/// Produces one record with no key or headers into `partition`, stamped `timestamp` (its
+/// CreateTime: a record of an hour ago without waiting an hour), and waits for the broker's
+/// acknowledgement. The broker refuses a timestamp more than an hour ahead of its clock.
+pub async fn produce_at(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    payload: &[u8],
+    timestamp: EpochMillis,
+) -> (i32, i64) {
+    let record = FutureRecord::<str, [u8]>::to(topic)
+        .partition(partition)
+        .payload(payload)
+        .timestamp(timestamp.as_i64());
     deliver(producer, record).await
 }
 

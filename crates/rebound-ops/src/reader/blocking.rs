@@ -12,7 +12,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use rebound::{KafkaConfig, Record};
+use rebound::{EpochMillis, KafkaConfig, Record};
 
 use crate::error::Error;
 
@@ -74,6 +74,99 @@ pub(crate) fn watermarks_of(
     loop {
         match consumer.fetch_watermarks(topic, partition, TIMEOUT) {
             Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::NotLeaderForPartition | RDKafkaErrorCode::LeaderNotAvailable,
+            )) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// One partition's offsets at a series of instants ([`offsets_at_times`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetsAtTimes {
+    /// The partition.
+    pub partition: i32,
+    /// For each instant asked for, the offset of the partition's first record with a timestamp
+    /// at or after it; `None` when it has none (Kafka's answer -1: the instant is after its last
+    /// record).
+    pub at: Vec<Option<i64>>,
+    /// The low watermark (the log start), asked for after the instants.
+    pub low: i64,
+    /// The high watermark (the next offset to be written), asked for after the instants.
+    pub high: i64,
+}
+
+/// For each partition of `topic`: the offset of its first record at or after each of `times`,
+/// then its watermarks. One ListOffsets call per instant covers every partition (librdkafka sends
+/// one request per partition leader), and two more the watermarks: no record is read. Records
+/// written while asking may make the answers disagree by a few offsets; the caller evens them
+/// out ([`crate::inflow`] does). [`Error::NoSuchTopic`] when `topic` does not exist. Blocks.
+pub fn offsets_at_times(
+    kafka: &KafkaConfig,
+    topic: &str,
+    times: &[EpochMillis],
+) -> Result<Vec<OffsetsAtTimes>, Error> {
+    // ListOffsets' own special timestamps: the log start and the high watermark.
+    const EARLIEST: i64 = -2;
+    const LATEST: i64 = -1;
+    let consumer = assigning_consumer(kafka)?;
+    let count =
+        partitions_with(&consumer, topic)?.ok_or_else(|| Error::NoSuchTopic(topic.to_string()))?;
+    let mut answers: Vec<OffsetsAtTimes> = (0..count)
+        .map(|partition| OffsetsAtTimes {
+            partition,
+            at: Vec::with_capacity(times.len()),
+            low: 0,
+            high: 0,
+        })
+        .collect();
+    for time in times {
+        let offsets = offsets_for_time(&consumer, topic, count, time.as_i64())?;
+        for (answer, offset) in answers.iter_mut().zip(offsets) {
+            answer.at.push(offset);
+        }
+    }
+    let lows = offsets_for_time(&consumer, topic, count, EARLIEST)?;
+    let highs = offsets_for_time(&consumer, topic, count, LATEST)?;
+    for ((answer, low), high) in answers.iter_mut().zip(lows).zip(highs) {
+        answer.low = low.unwrap_or(0);
+        answer.high = high.unwrap_or(answer.low);
+    }
+    Ok(answers)
+}
+
+/// Every partition's offset at `timestamp` (or a special one, [`offsets_at_times`]), in partition
+/// order, in one call. A partition between leaders is asked again until [`TIMEOUT`], as in
+/// [`watermarks_of`].
+fn offsets_for_time(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+    timestamp: i64,
+) -> Result<Vec<Option<i64>>, Error> {
+    let mut asked = TopicPartitionList::new();
+    for p in 0..partitions {
+        asked.add_partition_offset(topic, p, Offset::from_raw(timestamp))?;
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let answer = consumer
+            .offsets_for_times(asked.clone(), TIMEOUT)
+            .and_then(|answered| {
+                let mut offsets = vec![None; partitions as usize];
+                for element in answered.elements_for_topic(topic) {
+                    element.error()?;
+                    if let (Some(slot), Offset::Offset(offset)) = (
+                        offsets.get_mut(element.partition() as usize),
+                        element.offset(),
+                    ) {
+                        *slot = Some(offset);
+                    }
+                }
+                Ok(offsets)
+            });
+        match answer {
+            Err(KafkaError::OffsetFetch(
                 RDKafkaErrorCode::NotLeaderForPartition | RDKafkaErrorCode::LeaderNotAvailable,
             )) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             other => return Ok(other?),
