@@ -48,7 +48,7 @@ pub use names::*;
 pub use provenance::{FailureInfo, Provenance};
 pub use retry_state::{HopStamp, NextDelivery, RetryState};
 pub use shapes::{mark_retry_refused, slim, without_payload};
-pub use stamps::{DeadLetterMarks, DiscardStamp, RedriveStamp};
+pub use stamps::{DeadLetterMarks, DiscardMarks, DiscardStamp, RedriveStamp};
 
 /// One record header. Kafka allows a key more than once and a null value.
 #[derive(Debug, Clone, PartialEq, Eq)]
