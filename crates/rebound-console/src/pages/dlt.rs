@@ -1,97 +1,113 @@
 //! `/dlt/{topic}`: a DLT's dead letters grouped by failure fingerprint, and a filtered, paged
 //! list, newest first. Filters are query parameters (shareable links, JavaScript off); the page
-//! is served from the index, never from a read of the topic.
+//! is served from the index, never from a read of the topic. The listing itself ([`listing`]) is
+//! the archive page's too.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
+use rebound::headers::DiscardMarks;
+use rebound::EpochMillis;
 use rebound_ops::visible::line;
+use rebound_ops::{DeadLetterId, Position, Source};
 
 use super::problem::Problem;
 use super::{index_of, render, time, Layout};
 use crate::auth::guard::Caller;
-use crate::index::query::{select, Query};
-use crate::index::IndexStatus;
+use crate::index::query::{select, Compiled, Query};
+use crate::index::{DltIndex, IndexStatus};
 use crate::AppState;
 
 pub(crate) struct Row {
-    position: String,
-    key: String,
-    origin: String,
-    attempts: String,
-    died: String,
-    class: String,
-    status: &'static str,
-    error: String,
+    pub(crate) position: String,
+    /// Its id as the ledger and the detail page's address write it (`0@5`, `archive:0@5`).
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) origin: String,
+    pub(crate) attempts: String,
+    pub(crate) died: String,
+    pub(crate) class: String,
+    pub(crate) status: &'static str,
+    pub(crate) error: String,
+    /// An archive copy's discard stamp.
+    pub(crate) discard: Option<DiscardCells>,
+}
+
+/// An archive copy's discard stamp, for a row.
+pub(crate) struct DiscardCells {
+    pub(crate) reason: String,
+    pub(crate) by: String,
+    pub(crate) at: String,
+    /// The dead letter it copies, as the stamp names it (`<dlt>-<p>@<o>`).
+    pub(crate) dead_letter: String,
+    /// That dead letter's page, when the stamp names one of this DLT.
+    pub(crate) link: Option<String>,
+}
+
+impl DiscardCells {
+    pub(crate) fn new(dlt: &str, marks: &DiscardMarks, archived: Option<EpochMillis>) -> Self {
+        let dead_letter = marks.dead_letter.as_deref().unwrap_or("-");
+        let link = dead_letter
+            .strip_prefix(dlt)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|position| position.parse::<Position>().ok())
+            .map(|position| format!("/dlt/{dlt}/{position}"));
+        DiscardCells {
+            reason: line(marks.reason.as_deref().unwrap_or("-")).into_owned(),
+            by: line(marks.by.as_deref().unwrap_or("-")).into_owned(),
+            at: time(marks.at.or(archived)),
+            dead_letter: line(dead_letter).into_owned(),
+            link,
+        }
+    }
 }
 
 pub(crate) struct GroupRow {
-    fingerprint: String,
-    example: String,
-    count: usize,
-    first: String,
-    last: String,
-    link: String,
+    pub(crate) fingerprint: String,
+    pub(crate) example: String,
+    pub(crate) count: usize,
+    pub(crate) first: String,
+    pub(crate) last: String,
+    pub(crate) link: String,
 }
 
-#[derive(Template)]
-#[template(path = "dlt.html")]
-struct DltPage {
-    layout: Layout,
-    dlt: String,
-    status: IndexStatus,
-    query: Query,
-    statuses: [(&'static str, &'static str); 4],
-    groups: Vec<GroupRow>,
-    rows: Vec<Row>,
-    total: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
-    without_group: String,
-    can_act: bool,
-    redrive_all: String,
-    discard_all: String,
+/// One page of a source's dead letters as the DLT and archive pages show them: the selection's
+/// groups, its rows, and the links to move around it.
+pub(crate) struct Listing {
+    pub(crate) groups: Vec<GroupRow>,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) total: usize,
+    pub(crate) page: usize,
+    pub(crate) pages: usize,
+    pub(crate) previous: Option<String>,
+    pub(crate) next: Option<String>,
+    /// The same selection in every group.
+    pub(crate) without_group: String,
 }
 
-/// A key for a page: its UTF-8 text (lossy), `-` without one.
-pub(crate) fn key_text(key: Option<&[u8]>) -> String {
-    key.map_or("-".into(), |k| String::from_utf8_lossy(k).into_owned())
-}
-
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(topic): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Problem> {
-    let index = index_of(&state, &topic).await?;
-    let query =
-        Query::from_query_string(raw.as_deref().unwrap_or("")).map_err(Problem::bad_request)?;
-    let compiled = query
-        .compile()
-        .map_err(|e| Problem::bad_request(e).with_back(format!("/dlt/{topic}")))?;
-    let status = index.status();
+/// The page `query.page` of what `compiled` selects from `query.source` in `index`, with links
+/// to `path` (the page's own address).
+pub(crate) fn listing(
+    index: &DltIndex,
+    dlt: &str,
+    path: &str,
+    query: &Query,
+    compiled: &Compiled,
+) -> Listing {
+    let source = query.source;
     let (results, messages) = {
         let state = index.read();
-        let results = select(&state, &compiled, query.page);
+        let letters = state.letters(source);
+        let results = select(letters, compiled, query.page);
         // The first line of each row's message, read while the state is held.
-        let messages: Vec<String> = results
-            .rows
-            .iter()
-            .map(|s| {
-                let message = &state.messages[s.message as usize];
-                message.lines().next().unwrap_or("").to_string()
-            })
-            .collect();
+        let messages: Vec<String> = results.rows.iter().map(|s| letters.first_line(s)).collect();
         (results, messages)
     };
     let link = |query: &Query, page: usize| {
         let extra = [("page", page.to_string())];
         let extra = if page > 1 { &extra[..] } else { &[] };
-        format!("/dlt/{topic}?{}", query.query_string(extra))
+        format!("{path}?{}", query.query_string(extra))
     };
     let groups = results
         .groups
@@ -118,6 +134,7 @@ pub(crate) async fn page(
         .zip(messages)
         .map(|(s, error)| Row {
             position: s.position.to_string(),
+            id: DeadLetterId::new(source, s.position).to_string(),
             key: line(&key_text(s.key.as_deref())).into_owned(),
             origin: line(s.origin.as_deref().unwrap_or("-")).into_owned(),
             attempts: s.attempts.map_or("-".into(), |a| a.to_string()),
@@ -125,8 +142,67 @@ pub(crate) async fn page(
             class: line(&s.class).into_owned(),
             status: s.status.as_str(),
             error: line(&error).into_owned(),
+            discard: s
+                .discard
+                .as_deref()
+                .map(|marks| DiscardCells::new(dlt, marks, s.died_at)),
         })
         .collect();
+    let without_group = Query {
+        fingerprint: String::new(),
+        page: 1,
+        ..query.clone()
+    };
+    Listing {
+        groups,
+        rows,
+        total: results.total,
+        page: results.page,
+        pages: results.pages,
+        previous: (results.page > 1).then(|| link(query, results.page - 1)),
+        next: (results.page < results.pages).then(|| link(query, results.page + 1)),
+        without_group: link(&without_group, 1),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dlt.html")]
+struct DltPage {
+    layout: Layout,
+    dlt: String,
+    status: IndexStatus,
+    query: Query,
+    statuses: [(&'static str, &'static str); 4],
+    listing: Listing,
+    can_act: bool,
+    redrive_all: String,
+    discard_all: String,
+}
+
+/// A key for a page: its UTF-8 text (lossy), `-` without one.
+pub(crate) fn key_text(key: Option<&[u8]>) -> String {
+    key.map_or("-".into(), |k| String::from_utf8_lossy(k).into_owned())
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(topic): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let index = index_of(&state, &topic).await?;
+    let query =
+        Query::from_query_string(raw.as_deref().unwrap_or("")).map_err(Problem::bad_request)?;
+    // A selection of the archive (an action page's way back) is the archive page's.
+    if query.source == Source::Archive {
+        let raw = raw.unwrap_or_default();
+        return Ok(Redirect::to(&format!("/dlt/{topic}/archive?{raw}")).into_response());
+    }
+    let compiled = query
+        .compile()
+        .map_err(|e| Problem::bad_request(e).with_back(format!("/dlt/{topic}")))?;
+    let status = index.status();
+    let listing = listing(&index, &topic, &format!("/dlt/{topic}"), &query, &compiled);
     let mut layout = Layout::new(&state, &caller, topic.clone());
     layout.live = Some(format!("/dlt/{topic}/live"));
     if !status.ready {
@@ -146,20 +222,7 @@ pub(crate) async fn page(
             ("redriven", "redriven"),
             ("discarded", "discarded"),
         ],
-        groups,
-        rows,
-        total: results.total,
-        page: results.page,
-        pages: results.pages,
-        previous: (results.page > 1).then(|| link(&query, results.page - 1)),
-        next: (results.page < results.pages).then(|| link(&query, results.page + 1)),
-        without_group: link(
-            &Query {
-                fingerprint: String::new(),
-                ..selection.clone()
-            },
-            1,
-        ),
+        listing,
         can_act: caller.can_act(),
         redrive_all: action("redrive"),
         discard_all: action("discard"),
