@@ -186,6 +186,7 @@ impl Letters {
     }
 
     /// The summary at `position`, if indexed.
+    #[cfg(test)]
     pub(crate) fn get(&self, position: Position) -> Option<&Summary> {
         self.by_position
             .get(&position)
