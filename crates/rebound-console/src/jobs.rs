@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use rebound::EpochMillis;
 use rebound_ops::discard::DiscardReport;
 use rebound_ops::redrive::{RedriveProgress, RedriveReport};
+use rebound_ops::Source;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +56,8 @@ pub struct Job {
     pub kind: Kind,
     /// On which DLT.
     pub dlt: String,
+    /// Where it reads: the DLT, or (a redrive) the archive of discarded dead letters.
+    pub source: Source,
     /// Who started it.
     pub by: String,
     /// The equivalent command.
@@ -113,6 +116,7 @@ impl Jobs {
         kind: Kind,
         dlt: &str,
         by: &str,
+        source: Source,
         command: String,
         again: String,
     ) -> Arc<Job> {
@@ -120,6 +124,7 @@ impl Jobs {
             id: format!("{:016x}", rand::random::<u64>()),
             kind,
             dlt: dlt.to_string(),
+            source,
             by: by.to_string(),
             command,
             again,

@@ -40,7 +40,29 @@ fn routes(dlt: &str) -> Vec<(&'static str, String, &'static str, u8, StatusCode)
             0,
             StatusCode::OK,
         ),
+        (
+            "GET",
+            format!("/dlt/{dlt}/ledger?action=discarded&by=t"),
+            "",
+            0,
+            StatusCode::OK,
+        ),
         ("GET", format!("/dlt/{dlt}/0@0"), "", 0, StatusCode::OK),
+        ("GET", format!("/dlt/{dlt}/archive"), "", 0, StatusCode::OK),
+        (
+            "GET",
+            format!("/dlt/{dlt}/archive?status=pending&key=k"),
+            "",
+            0,
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            format!("/dlt/{dlt}/archive:0@0"),
+            "",
+            0,
+            StatusCode::OK,
+        ),
         (
             "GET",
             "/jobs/0000000000000000".into(),
@@ -69,6 +91,21 @@ fn routes(dlt: &str) -> Vec<(&'static str, String, &'static str, u8, StatusCode)
             1,
             StatusCode::OK,
         ),
+        (
+            "GET",
+            format!("/dlt/{dlt}/redrive?source=archive&at=0@0"),
+            "",
+            1,
+            StatusCode::OK,
+        ),
+        // Archived copies are redriven, never discarded again.
+        (
+            "GET",
+            format!("/dlt/{dlt}/discard?source=archive&at=0@0"),
+            "",
+            1,
+            StatusCode::BAD_REQUEST,
+        ),
         // Allowed, but not confirmed: refused by the action itself, nothing done.
         (
             "POST",
@@ -81,6 +118,13 @@ fn routes(dlt: &str) -> Vec<(&'static str, String, &'static str, u8, StatusCode)
             "POST",
             format!("/dlt/{dlt}/discard"),
             "at=0@0&confirm=1",
+            1,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            format!("/dlt/{dlt}/redrive"),
+            "source=archive&at=0@0",
             1,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
@@ -104,7 +148,22 @@ async fn every_route_for_every_role() {
         extra_headers: vec![],
         origin: "somewhere",
     };
-    let (_, dlt) = chain("console-roles", &[seed]).await;
+    let archived = Seed {
+        key: "gone",
+        error: "boom",
+        payload: b"{}",
+        extra_headers: vec![],
+        origin: "somewhere",
+    };
+    let (_, dlt) = chain("console-roles", &[seed, archived]).await;
+    // DLT 0@1 discarded: its copy is archive:0@0, for the archive's routes.
+    let gone = rebound_ops::Filter {
+        key: Some("gone".into()),
+        ..rebound_ops::Filter::default()
+    };
+    rebound_ops::discard::discard(&testkit::kafka(), &dlt, &gone, "test", "tester", false)
+        .await
+        .unwrap();
     let console = console(tokens(), false);
     let router = console.router();
     let sessions = [
@@ -163,6 +222,16 @@ async fn every_route_for_every_role() {
     let viewer = get(&router, &list, Some(&sessions[0])).await;
     assert!(!viewer.body.contains("Redrive selected"), "{}", viewer.body);
     let operator = get(&router, &list, Some(&sessions[1])).await;
+    assert!(
+        operator.body.contains("Redrive selected"),
+        "{}",
+        operator.body
+    );
+    let archive = format!("/dlt/{dlt}/archive");
+    wait_for_page(&router, &archive, Some(&sessions[0]), "archive:0@0").await;
+    let viewer = get(&router, &archive, Some(&sessions[0])).await;
+    assert!(!viewer.body.contains("Redrive"), "{}", viewer.body);
+    let operator = get(&router, &archive, Some(&sessions[1])).await;
     assert!(
         operator.body.contains("Redrive selected"),
         "{}",

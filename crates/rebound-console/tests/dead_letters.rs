@@ -99,6 +99,8 @@ async fn hostile_dead_letters_are_escaped_on_every_page() {
         "<td>discarded</td>",
     )
     .await;
+    // The archived copy carries the same bytes, and the hostile reason in its stamp.
+    wait_for_page(&router, &format!("{list}/archive"), None, "archive:0@0").await;
     let key_filter = form_urlencoded::Serializer::new(String::new())
         .append_pair("key", "<script>alert(1)</script>")
         .append_pair("error", "\"><img")
@@ -115,9 +117,17 @@ async fn hostile_dead_letters_are_escaped_on_every_page() {
         format!("{list}/tail/rows"),
         format!("{list}/redrive?at=0@0&status=pending"),
         format!("{list}/discard?{key_filter}"),
+        format!("{list}/archive"),
+        format!("{list}/archive?{key_filter}"),
+        format!("{list}/archive:0@0"),
+        format!("{list}/redrive?source=archive&at=0@0"),
+        format!("{list}/ledger?action=discarded&by=%3Cscript%3E"),
         // A bad filter echoes what was typed in its message.
         format!("{list}?error=%3Cscript%3E(&regex=1"),
         format!("{list}?since=%3Cscript%3Ealert(1)%3C/script%3E"),
+        format!("{list}/archive?until=%3Cscript%3Ealert(1)%3C/script%3E"),
+        format!("{list}/ledger?dead_letter=%3Cscript%3Ealert(1)%3C/script%3E"),
+        format!("{list}/ledger?run=%3Cscript%3Ealert(1)%3C/script%3E"),
         job,
         "/admin".into(),
         "/dlt/%3Cscript%3Ealert(1)%3C%2Fscript%3E.dlt".into(),
@@ -151,6 +161,15 @@ async fn hostile_dead_letters_are_escaped_on_every_page() {
         tail.contains(&html("<script>alert(1)</script>")),
         "the key, as text: {tail}"
     );
+    // The archive list and the copy's page show the key and the reason as text.
+    for path in [format!("{list}/archive"), format!("{list}/archive:0@0")] {
+        let page = get(&router, &path, None).await.body;
+        assert!(page.contains(&html(reason)), "{path}: {page}");
+        assert!(
+            page.contains(&html("<script>alert(1)</script>")),
+            "{path}: {page}"
+        );
+    }
     // The equivalent command quotes the hostile words for a shell.
     let form = get(&router, &format!("{list}/discard?{key_filter}"), None)
         .await

@@ -1,25 +1,32 @@
-//! The two threads that keep a DLT's index current: one follows the DLT, one its ledger, each
-//! from the beginning and then live (`rebound_ops::reader::follow`), on threads of their own
-//! because librdkafka's polls block. A ledger that does not exist yet (nothing was ever
-//! redriven or discarded) is looked for again every second; a follower that fails starts over,
-//! and the index skips what it has already taken.
+//! The threads that keep a DLT's index current: one follows the DLT, one its ledger, and (once
+//! asked for) one its archive, each from the beginning and then live
+//! (`rebound_ops::reader::follow`), on threads of their own because librdkafka's polls block. A
+//! ledger or archive that does not exist yet (nothing was ever redriven or discarded) is looked
+//! for again every second; a follower that fails starts over, and the index skips what it has
+//! already taken.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rebound::naming::ledger_topic;
+use rebound::naming::{archive_topic, ledger_topic};
 use rebound::KafkaConfig;
 use rebound_ops::reader::blocking;
 
 use super::{DltIndex, Side};
 
-/// Starts both followers of `index`; they stop when `stop` is set.
-pub(crate) fn start(kafka: &KafkaConfig, index: &Arc<DltIndex>, stop: &Arc<AtomicBool>) {
-    for side in [Side::Dlt, Side::Ledger] {
+/// Starts the followers of `sides` of `index`; they stop when `stop` is set.
+pub(crate) fn start(
+    kafka: &KafkaConfig,
+    index: &Arc<DltIndex>,
+    sides: &[Side],
+    stop: &Arc<AtomicBool>,
+) {
+    for &side in sides {
         let (kafka, index, stop) = (kafka.clone(), index.clone(), stop.clone());
         let name = match side {
             Side::Dlt => "console-dlt",
+            Side::Archive => "console-archive",
             Side::Ledger => "console-ledger",
         };
         let spawned = std::thread::Builder::new()
@@ -34,6 +41,7 @@ pub(crate) fn start(kafka: &KafkaConfig, index: &Arc<DltIndex>, stop: &Arc<Atomi
 fn run(kafka: &KafkaConfig, index: &DltIndex, side: Side, stop: &AtomicBool) {
     let topic = match side {
         Side::Dlt => index.dlt.clone(),
+        Side::Archive => archive_topic(&index.dlt),
         Side::Ledger => ledger_topic(&index.dlt),
     };
     while !stop.load(Ordering::SeqCst) {

@@ -1,7 +1,9 @@
 //! The in-memory index of each DLT the console shows: its dead letters (summaries), failure
-//! groups, ledger and histories (`store.rs`), kept current by two threads per DLT that follow the
-//! DLT and `<dlt>.ledger` from where they are (`follow.rs`), and queried without touching Kafka
-//! ([`query`]). A page never re-reads a topic: at 100,000 dead letters a filtered page is one
+//! groups, ledger and histories (`store.rs`), kept current by threads that follow the DLT and
+//! `<dlt>.ledger` from where they are (`follow.rs`), and queried without touching Kafka
+//! ([`query`], [`ledger_query`]). The archive of discarded dead letters (`<dlt>.archive`) is
+//! indexed the same way, in the same index (it shares the ledger), by a third follower started
+//! when the archive is first asked for: most DLTs' archives are never looked at. A page never re-reads a topic: at 100,000 dead letters a filtered page is one
 //! pass over compact summaries in memory. Only the dead letter being shown is read from Kafka,
 //! by its position.
 //!
@@ -11,6 +13,7 @@
 //! benchmark can measure time to ready.
 
 pub(crate) mod follow;
+pub mod ledger_query;
 pub mod query;
 pub(crate) mod store;
 
@@ -46,7 +49,18 @@ pub(crate) enum Refusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
     Dlt,
+    Archive,
     Ledger,
+}
+
+impl Side {
+    /// The side that reads `source`.
+    fn of(source: Source) -> Side {
+        match source {
+            Source::Archive => Side::Archive,
+            _ => Side::Dlt,
+        }
+    }
 }
 
 /// How far a follower is.
@@ -80,9 +94,10 @@ impl Progress {
 /// Whether an index has caught up, for pages and the admin view.
 #[derive(Debug, Clone)]
 pub struct IndexStatus {
-    /// Both the DLT and its ledger were read up to where they were when the index started.
+    /// Both the DLT (or the archive) and its ledger were read up to where they were when their
+    /// followers started.
     pub ready: bool,
-    /// Dead letters indexed.
+    /// Dead letters (or archived copies) indexed.
     pub dead_letters: usize,
     /// Ledger entries indexed.
     pub ledger_entries: usize,
@@ -108,7 +123,10 @@ pub(crate) struct DltIndex {
     pub dlt: String,
     state: RwLock<DltState>,
     dlt_progress: Mutex<Progress>,
+    archive_progress: Mutex<Progress>,
     ledger_progress: Mutex<Progress>,
+    /// The archive's follower was started.
+    archive_followed: AtomicBool,
     live: broadcast::Sender<Live>,
 }
 
@@ -118,7 +136,9 @@ impl DltIndex {
             dlt: dlt.to_string(),
             state: RwLock::new(DltState::default()),
             dlt_progress: Mutex::default(),
+            archive_progress: Mutex::default(),
             ledger_progress: Mutex::default(),
+            archive_followed: AtomicBool::new(false),
             live: broadcast::channel(LIVE_BACKLOG).0,
         }
     }
@@ -133,15 +153,21 @@ impl DltIndex {
         self.state.read().expect("index lock")
     }
 
+    /// The status of the DLT's side.
     pub(crate) fn status(&self) -> IndexStatus {
-        let (dlt, ledger) = (self.progress(Side::Dlt), self.progress(Side::Ledger));
-        let ready = dlt.caught_up() && ledger.caught_up();
-        let error = dlt.error.clone().or(ledger.error.clone());
-        drop((dlt, ledger));
+        self.status_of(Source::Dlt)
+    }
+
+    /// The status of `source`'s side (with the ledger's).
+    pub(crate) fn status_of(&self, source: Source) -> IndexStatus {
+        let (letters, ledger) = (self.progress(Side::of(source)), self.progress(Side::Ledger));
+        let ready = letters.caught_up() && ledger.caught_up();
+        let error = letters.error.clone().or(ledger.error.clone());
+        drop((letters, ledger));
         let state = self.read();
         IndexStatus {
             ready,
-            dead_letters: state.letters.len(),
+            dead_letters: state.letters(source).len(),
             ledger_entries: state.ledger.len(),
             error,
         }
@@ -150,6 +176,7 @@ impl DltIndex {
     fn progress(&self, side: Side) -> std::sync::MutexGuard<'_, Progress> {
         match side {
             Side::Dlt => &self.dlt_progress,
+            Side::Archive => &self.archive_progress,
             Side::Ledger => &self.ledger_progress,
         }
         .lock()
@@ -192,8 +219,13 @@ impl DltIndex {
                     partition: record.partition(),
                     offset: record.offset(),
                 };
-                state.add_record(record);
+                state.add_record(Source::Dlt, record);
                 Some(Live::Added(position))
+            }
+            // The live events are the DLT page's: positions there.
+            Side::Archive => {
+                state.add_record(Source::Archive, record);
+                None
             }
             Side::Ledger => {
                 // A foreign or corrupt entry is skipped, as `Ledger::read` does.
@@ -261,8 +293,22 @@ impl Indexes {
             return Ok(index.clone());
         }
         let index = Arc::new(DltIndex::new(dlt));
-        follow::start(&self.kafka, &index, &self.stop);
+        follow::start(&self.kafka, &index, &[Side::Dlt, Side::Ledger], &self.stop);
         by_dlt.insert(dlt.to_string(), index.clone());
+        Ok(index)
+    }
+
+    /// The index of `dlt` with `source` followed: [`Indexes::get`], and for the archive its
+    /// follower started if it was not yet.
+    pub(crate) async fn get_with(
+        &self,
+        dlt: &str,
+        source: Source,
+    ) -> Result<Arc<DltIndex>, Refusal> {
+        let index = self.get(dlt).await?;
+        if source == Source::Archive && !index.archive_followed.swap(true, Ordering::SeqCst) {
+            follow::start(&self.kafka, &index, &[Side::Archive], &self.stop);
+        }
         Ok(index)
     }
 

@@ -4,7 +4,8 @@
 //! `regex` crate runs in linear time, so no pattern can hang the console), times are RFC 3339 or
 //! ages. Each filter means exactly what the same `rebound dlt` flag means, so the list a person
 //! sees is what an action on it selects: [`Compiled::ops_filter`] builds that selection and
-//! [`Query::cli_args`] the flags.
+//! [`Query::cli_args`] the flags. The selection names its [`Source`] too (`source=archive`,
+//! `--archived`), so an action started from the archive page acts on archived copies.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -13,9 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use regex::{Regex, RegexBuilder};
 
 use rebound::EpochMillis;
-use rebound_ops::{Filter, Position, Status};
+use rebound_ops::{Filter, Position, Source, Status};
 
-use super::store::{DltState, Group, Summary};
+use super::store::{Group, Letters, Summary};
 
 /// Dead letters per page.
 pub const PER_PAGE: usize = 50;
@@ -43,6 +44,8 @@ pub struct Query {
     pub status: String,
     /// Only these positions (checked boxes, or one dead letter).
     pub at: Vec<Position>,
+    /// Read from the DLT (the default) or its archive (`source=archive`).
+    pub source: Source,
     /// The page, from 1.
     pub page: usize,
 }
@@ -77,6 +80,15 @@ impl Query {
                 "since" => query.since = value.to_string(),
                 "until" => query.until = value.to_string(),
                 "status" => query.status = value.to_string(),
+                "source" => {
+                    query.source = match value {
+                        "" | "dlt" => Source::Dlt,
+                        "archive" => Source::Archive,
+                        other => {
+                            return Err(format!("source `{other}` is neither dlt nor archive"))
+                        }
+                    }
+                }
                 "at" if !value.is_empty() => query.at.push(
                     value
                         .parse()
@@ -165,6 +177,9 @@ impl Query {
         for position in &self.at {
             pairs.push(("at", position.to_string()));
         }
+        if self.source == Source::Archive {
+            pairs.push(("source", "archive".into()));
+        }
         pairs
     }
 
@@ -180,9 +195,9 @@ impl Query {
         serializer.finish()
     }
 
-    /// Whether it selects everything.
+    /// Whether it selects everything its source holds.
     pub fn selects_all(&self) -> bool {
-        self.pairs().is_empty()
+        self.pairs().iter().all(|(name, _)| *name == "source")
     }
 
     /// The `rebound dlt` selection flags meaning the same.
@@ -207,6 +222,9 @@ impl Query {
         }
         for position in &self.at {
             flag("at", &position.to_string());
+        }
+        if self.source == Source::Archive {
+            args.push("--archived".into());
         }
         args
     }
@@ -275,8 +293,9 @@ pub(crate) struct Results {
     pub pages: usize,
 }
 
-/// The selection of `compiled` in `state`: one pass over the summaries, newest first.
-pub(crate) fn select(state: &DltState, compiled: &Compiled, page: usize) -> Results {
+/// The selection of `compiled` in `state` (the DLT's or the archive's): one pass over the
+/// summaries, newest first.
+pub(crate) fn select(state: &Letters, compiled: &Compiled, page: usize) -> Results {
     let group = compiled.fingerprint.as_deref().map(|f| state.group_id(f));
     let mut counts: Vec<(usize, Option<EpochMillis>, Option<EpochMillis>)> =
         vec![(0, None, None); state.groups.len()];
@@ -352,7 +371,7 @@ pub(crate) fn select(state: &DltState, compiled: &Compiled, page: usize) -> Resu
 }
 
 /// RFC 3339, or an age before now; empty is no bound.
-fn parse_time(name: &str, text: &str) -> Result<Option<EpochMillis>, String> {
+pub(crate) fn parse_time(name: &str, text: &str) -> Result<Option<EpochMillis>, String> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -377,6 +396,7 @@ mod tests {
     use rebound_ops::ledger::Action;
 
     use super::super::store::tests::{entry, record};
+    use super::super::store::DltState;
     use super::*;
 
     fn query(text: &str) -> Query {
@@ -391,7 +411,7 @@ mod tests {
             } else {
                 ("fail@naver.com", format!("451 mailbox busy ({i})"))
             };
-            state.add_record(record(0, i, key, &error, 1_000 + i));
+            state.add_record(Source::Dlt, record(0, i, key, &error, 1_000 + i));
         }
         state.add_entry(0, entry("0@0", Action::Discarded));
         state
@@ -404,19 +424,19 @@ mod tests {
     #[test]
     fn pages_are_newest_first_and_count_the_whole_selection() {
         let state = state();
-        let all = select(&state, &query("").compile().unwrap(), 1);
+        let all = select(&state.dlt, &query("").compile().unwrap(), 1);
         assert_eq!((all.total, all.pages, all.rows.len()), (120, 3, PER_PAGE));
         assert_eq!(offsets(&all)[..3], [119, 118, 117]);
-        let third = select(&state, &query("").compile().unwrap(), 3);
+        let third = select(&state.dlt, &query("").compile().unwrap(), 3);
         assert_eq!(offsets(&third), (0..20).rev().collect::<Vec<_>>());
-        let beyond = select(&state, &query("").compile().unwrap(), 9);
+        let beyond = select(&state.dlt, &query("").compile().unwrap(), 9);
         assert_eq!((beyond.page, offsets(&beyond)), (3, offsets(&third)));
     }
 
     #[test]
     fn filters_select_as_the_command_does() {
         let state = state();
-        let count = |text: &str| select(&state, &query(text).compile().unwrap(), 1).total;
+        let count = |text: &str| select(&state.dlt, &query(text).compile().unwrap(), 1).total;
         assert_eq!(count("key=nobody%40naver.com"), 40);
         assert_eq!(count("key=nobody"), 0, "keys are exact");
         assert_eq!(count("error=mailbox+busy"), 80);
@@ -435,7 +455,7 @@ mod tests {
         assert_eq!(count("since=1970-01-01T00:00:01.100Z"), 20);
         assert_eq!(count("until=1970-01-01T00:00:01.010Z"), 10);
         assert_eq!(count("at=0@5&at=0@7"), 2);
-        let groups = select(&state, &query("").compile().unwrap(), 1).groups;
+        let groups = select(&state.dlt, &query("").compile().unwrap(), 1).groups;
         assert_eq!(groups[0].0.fingerprint, "<n> mailbox busy (<n>)");
         assert_eq!(groups[0].1, 80);
     }
@@ -482,5 +502,17 @@ mod tests {
         );
         // Links carry the same selection back.
         assert_eq!(Query::from_query_string(&q.query_string(&[])).unwrap(), q);
+    }
+
+    #[test]
+    fn an_archive_selection_says_so_everywhere() {
+        let q = query("source=archive&key=a");
+        assert_eq!(q.source, Source::Archive);
+        assert_eq!(q.cli_args(), ["--key", "a", "--archived"]);
+        assert_eq!(Query::from_query_string(&q.query_string(&[])).unwrap(), q);
+        assert!(query("source=archive").selects_all(), "all of the archive");
+        assert!(!q.selects_all());
+        assert_eq!(query("source=dlt").source, Source::Dlt);
+        assert!(Query::from_query_string("source=elsewhere").is_err());
     }
 }

@@ -1,12 +1,14 @@
 //! What the console knows about one DLT, in memory: a compact summary of every dead letter (not
-//! its payload or headers: those are read from Kafka for the one being shown), the failure
-//! groups, and the whole ledger with each dead letter's history. Records and ledger entries are
-//! applied one at a time as the followers read them, in any interleaving, so the state is the
-//! same whichever arrives first. Pure: no I/O here.
+//! its payload or headers: those are read from Kafka for the one being shown) and its failure
+//! groups, for the DLT and for its archive alike ([`Letters`], one per [`Source`]), and the one
+//! ledger both share, with each dead letter's history. Records and ledger entries are applied one
+//! at a time as the followers read them, in any interleaving, so the state is the same whichever
+//! arrives first. Pure: no I/O here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rebound::headers::DiscardMarks;
 use rebound::{EpochMillis, Record};
 use rebound_ops::ledger::Entry;
 use rebound_ops::stats::fingerprint;
@@ -19,14 +21,19 @@ pub(crate) struct Summary {
     pub key: Option<Box<[u8]>>,
     /// The original topic, from the provenance headers.
     pub origin: Option<Box<str>>,
+    /// The record's timestamp: when it reached the DLT, or (an archive copy) when it was
+    /// archived. What `since` and `until` compare, as in `rebound dlt list [--archived]`.
     pub died_at: Option<EpochMillis>,
-    /// Its failure message: an index into [`DltState::messages`] (many dead letters share one).
+    /// Its failure message: an index into [`Letters::messages`] (many dead letters share one).
     pub message: u32,
     pub class: Box<str>,
-    /// Index into [`DltState::groups`].
+    /// Index into [`Letters::groups`].
     pub group: u32,
     pub status: Status,
     pub attempts: Option<u32>,
+    /// An archive copy's discard stamp (`None` in the DLT: boxed, so a DLT's summaries pay a
+    /// pointer for it).
+    pub discard: Option<Box<DiscardMarks>>,
 }
 
 /// Dead letters sharing a failure fingerprint.
@@ -40,9 +47,10 @@ pub(crate) struct Group {
     pub last: Option<EpochMillis>,
 }
 
-/// The state of one DLT's index.
-#[derive(Debug, Default)]
-pub(crate) struct DltState {
+/// The dead letters of one topic (the DLT, or its archive), grouped and ordered.
+#[derive(Debug)]
+pub(crate) struct Letters {
+    source: Source,
     pub letters: Vec<Summary>,
     by_position: HashMap<Position, u32>,
     /// Indices into `letters`, oldest first (by death, then position).
@@ -55,14 +63,85 @@ pub(crate) struct DltState {
     pub messages: Vec<Arc<str>>,
     message_ids: HashMap<Arc<str>, u32>,
     message_groups: Vec<u32>,
+}
+
+/// The state of one DLT's index.
+#[derive(Debug)]
+pub(crate) struct DltState {
+    pub dlt: Letters,
+    /// `<dlt>.archive`: the copies of discarded dead letters (empty until its follower runs).
+    pub archive: Letters,
     /// Every readable ledger entry with its offset, in ledger order.
     pub ledger: Vec<(i64, Entry)>,
     pub histories: HashMap<DeadLetterId, History>,
 }
 
+impl Default for DltState {
+    fn default() -> Self {
+        DltState {
+            dlt: Letters::new(Source::Dlt),
+            archive: Letters::new(Source::Archive),
+            ledger: Vec::new(),
+            histories: HashMap::new(),
+        }
+    }
+}
+
 impl DltState {
-    /// Takes a DLT record in. A record seen before (a follower that started over) is ignored.
-    pub(crate) fn add_record(&mut self, record: Record) {
+    /// The dead letters read from `source`.
+    pub(crate) fn letters(&self, source: Source) -> &Letters {
+        match source {
+            Source::Archive => &self.archive,
+            _ => &self.dlt,
+        }
+    }
+
+    /// Takes a record of `source` in. A record seen before (a follower that started over) is
+    /// ignored.
+    pub(crate) fn add_record(&mut self, source: Source, record: Record) {
+        let letters = match source {
+            Source::Archive => &mut self.archive,
+            _ => &mut self.dlt,
+        };
+        letters.add(record, &self.histories);
+    }
+
+    /// Takes the next ledger entry in (entries arrive in ledger order).
+    pub(crate) fn add_entry(&mut self, offset: i64, entry: Entry) {
+        let id = entry.dead_letter;
+        let history = self.histories.entry(id).or_default();
+        history.apply(&entry);
+        let status = history.status();
+        for letters in [&mut self.dlt, &mut self.archive] {
+            if letters.source == id.source {
+                letters.set_status(id.position, status);
+            }
+        }
+        self.ledger.push((offset, entry));
+    }
+}
+
+impl Letters {
+    fn new(source: Source) -> Self {
+        Letters {
+            source,
+            letters: Vec::new(),
+            by_position: HashMap::new(),
+            order: Vec::new(),
+            groups: Vec::new(),
+            group_ids: HashMap::new(),
+            messages: Vec::new(),
+            message_ids: HashMap::new(),
+            message_groups: Vec::new(),
+        }
+    }
+
+    /// How many are indexed.
+    pub(crate) fn len(&self) -> usize {
+        self.letters.len()
+    }
+
+    fn add(&mut self, record: Record, histories: &HashMap<DeadLetterId, History>) {
         let dead_letter = DeadLetter::from_record(record);
         let position = dead_letter.position();
         if self.by_position.contains_key(&position) {
@@ -72,10 +151,11 @@ impl DltState {
         let message = self.message_of(dead_letter.error_message());
         let group = self.message_groups[message as usize];
         self.count_in_group(group, died_at);
-        let status = self
-            .histories
-            .get(&DeadLetterId::new(Source::Dlt, position))
+        let status = histories
+            .get(&DeadLetterId::new(self.source, position))
             .map_or(Status::Pending, History::status);
+        let discard = (self.source == Source::Archive)
+            .then(|| Box::new(DiscardMarks::read(dead_letter.record.headers())));
         let summary = Summary {
             position,
             key: dead_letter.record.key().map(Box::from),
@@ -86,6 +166,7 @@ impl DltState {
             group,
             status,
             attempts: dead_letter.attempts,
+            discard,
         };
         let index = self.letters.len() as u32;
         let sort_key = order_key(&summary);
@@ -98,18 +179,10 @@ impl DltState {
         self.order.insert(at, index);
     }
 
-    /// Takes the next ledger entry in (entries arrive in ledger order).
-    pub(crate) fn add_entry(&mut self, offset: i64, entry: Entry) {
-        let id = entry.dead_letter;
-        let history = self.histories.entry(id).or_default();
-        history.apply(&entry);
-        let status = history.status();
-        if id.source == Source::Dlt {
-            if let Some(&index) = self.by_position.get(&id.position) {
-                self.letters[index as usize].status = status;
-            }
+    fn set_status(&mut self, position: Position, status: Status) {
+        if let Some(&index) = self.by_position.get(&position) {
+            self.letters[index as usize].status = status;
         }
-        self.ledger.push((offset, entry));
     }
 
     /// The summary at `position`, if indexed.
@@ -125,6 +198,11 @@ impl DltState {
         self.group_ids.get(fingerprint).copied()
     }
 
+    /// The first line of the message of `summary`.
+    pub(crate) fn first_line(&self, summary: &Summary) -> String {
+        let message = &self.messages[summary.message as usize];
+        message.lines().next().unwrap_or("").to_string()
+    }
     /// The id of `message`, interned now if new (with its group).
     fn message_of(&mut self, message: &str) -> u32 {
         if let Some(&id) = self.message_ids.get(message) {
@@ -207,53 +285,102 @@ pub(crate) mod tests {
         Position { partition, offset }
     }
 
+    /// An archive copy at `0@offset` of the dead letter at `0@of`, discarded for `reason`.
+    pub(crate) fn archived(offset: i64, of: i64, key: &str, reason: &str, at: i64) -> Record {
+        let dead = record(0, of, key, "550 no such user", 1);
+        let headers = h::DiscardStamp {
+            reason,
+            by: "alice",
+            at: EpochMillis::new(at),
+            dead_letter: &format!("email.send.dlt-0@{of}"),
+        }
+        .headers_for(dead.headers());
+        Record::new("email.send.dlt.archive", 0, offset)
+            .with_key(key.to_string())
+            .with_headers(headers)
+            .with_timestamp(EpochMillis::new(at))
+    }
+
     #[test]
     fn records_group_by_fingerprint_and_keep_time_order() {
         let mut state = DltState::default();
-        state.add_record(record(0, 0, "a", "451 mailbox busy", 300));
-        state.add_record(record(1, 0, "b", "550 no such user", 100));
-        state.add_record(record(0, 1, "c", "452 mailbox busy", 200));
-        state.add_record(record(0, 1, "c", "452 mailbox busy", 200)); // seen again
-        assert_eq!(state.letters.len(), 3);
-        let order: Vec<Position> = state
+        let dlt = Source::Dlt;
+        state.add_record(dlt, record(0, 0, "a", "451 mailbox busy", 300));
+        state.add_record(dlt, record(1, 0, "b", "550 no such user", 100));
+        state.add_record(dlt, record(0, 1, "c", "452 mailbox busy", 200));
+        state.add_record(dlt, record(0, 1, "c", "452 mailbox busy", 200)); // seen again
+        let letters = &state.dlt;
+        assert_eq!(letters.len(), 3);
+        let order: Vec<Position> = letters
             .order
             .iter()
-            .map(|&i| state.letters[i as usize].position)
+            .map(|&i| letters.letters[i as usize].position)
             .collect();
         assert_eq!(order, [at(1, 0), at(0, 1), at(0, 0)]);
-        let busy = &state.groups[state.group_id("<n> mailbox busy").unwrap() as usize];
+        let busy = &letters.groups[letters.group_id("<n> mailbox busy").unwrap() as usize];
         assert_eq!(busy.count, 2);
         assert_eq!(busy.first, Some(EpochMillis::new(200)));
         assert_eq!(busy.last, Some(EpochMillis::new(300)));
         assert_eq!(busy.example, "451 mailbox busy");
         // A message seen before is kept once and matched once.
-        state.add_record(record(2, 0, "d", "451 mailbox busy", 400));
-        assert_eq!(state.messages.len(), 3);
+        state.add_record(dlt, record(2, 0, "d", "451 mailbox busy", 400));
+        let letters = &state.dlt;
+        assert_eq!(letters.messages.len(), 3);
         assert_eq!(
-            state.get(at(2, 0)).unwrap().message,
-            state.get(at(0, 0)).unwrap().message
+            letters.get(at(2, 0)).unwrap().message,
+            letters.get(at(0, 0)).unwrap().message
         );
         assert_eq!(
-            state.groups[state.group_id("<n> mailbox busy").unwrap() as usize].count,
+            letters.groups[letters.group_id("<n> mailbox busy").unwrap() as usize].count,
             3
         );
+        assert!(letters.get(at(0, 0)).unwrap().discard.is_none());
+        assert_eq!(state.archive.len(), 0);
     }
 
     #[test]
     fn the_ledger_sets_status_whichever_arrives_first() {
         let mut state = DltState::default();
-        state.add_record(record(0, 0, "a", "boom", 1));
+        let status = |state: &DltState, source, position| {
+            state.letters(source).get(position).unwrap().status
+        };
+        state.add_record(Source::Dlt, record(0, 0, "a", "boom", 1));
         state.add_entry(0, entry("0@0", Action::Claim));
-        assert_eq!(state.get(at(0, 0)).unwrap().status, Status::Pending);
+        assert_eq!(status(&state, Source::Dlt, at(0, 0)), Status::Pending);
         state.add_entry(1, entry("0@0", Action::Redriven));
-        assert_eq!(state.get(at(0, 0)).unwrap().status, Status::Redriven);
+        assert_eq!(status(&state, Source::Dlt, at(0, 0)), Status::Redriven);
         // The entry about 0@1 comes before the record (the ledger follower was faster).
         state.add_entry(2, entry("0@1", Action::Discarded));
-        state.add_record(record(0, 1, "b", "boom", 2));
-        assert_eq!(state.get(at(0, 1)).unwrap().status, Status::Discarded);
-        // Entries about the archive never touch the DLT's dead letter at the same position.
-        state.add_entry(3, entry("archive:0@0", Action::Discarded));
-        assert_eq!(state.get(at(0, 0)).unwrap().status, Status::Redriven);
-        assert_eq!(state.ledger.len(), 4);
+        state.add_record(Source::Dlt, record(0, 1, "b", "boom", 2));
+        assert_eq!(status(&state, Source::Dlt, at(0, 1)), Status::Discarded);
+        assert_eq!(state.ledger.len(), 3);
+    }
+
+    #[test]
+    fn archive_copies_have_their_own_status_and_stamp() {
+        let mut state = DltState::default();
+        state.add_record(Source::Dlt, record(0, 0, "a", "boom", 1));
+        state.add_record(Source::Dlt, record(0, 1, "b", "boom", 2));
+        state.add_entry(0, entry("0@1", Action::Discarded));
+        state.add_record(Source::Archive, archived(0, 1, "b", "member left", 9));
+        let copy = state.archive.get(at(0, 0)).unwrap();
+        assert_eq!(copy.status, Status::Pending, "not the DLT's 0@1 status");
+        let stamp = copy.discard.as_deref().unwrap();
+        assert_eq!(stamp.reason.as_deref(), Some("member left"));
+        assert_eq!(stamp.dead_letter.as_deref(), Some("email.send.dlt-0@1"));
+        // Entries about the archive set the copy's status, never the DLT's at the same position.
+        state.add_entry(1, entry("archive:0@0", Action::Redriven));
+        assert_eq!(
+            state.archive.get(at(0, 0)).unwrap().status,
+            Status::Redriven
+        );
+        assert_eq!(state.dlt.get(at(0, 0)).unwrap().status, Status::Pending);
+        // An archive copy read after its entry (the ledger follower was faster) still gets it.
+        state.add_entry(2, entry("archive:0@1", Action::Redriven));
+        state.add_record(Source::Archive, archived(1, 0, "a", "spam", 10));
+        assert_eq!(
+            state.archive.get(at(0, 1)).unwrap().status,
+            Status::Redriven
+        );
     }
 }

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use rebound_ops::redrive::{Outcome, RedriveOptions};
-use rebound_ops::{Filter, Position};
+use rebound_ops::{DeadLetterId, Filter, Position, Source};
 use tokio_util::sync::CancellationToken;
 
 use super::problem::Problem;
@@ -139,11 +139,13 @@ async fn dry_run(
     kind: Kind,
     filter: &Filter,
     by: &str,
+    source: Source,
 ) -> Result<Dry, Problem> {
     match kind {
         Kind::Redrive => {
             let options = RedriveOptions {
                 dry_run: true,
+                source,
                 ..RedriveOptions::new(by)
             };
             let report = rebound_ops::redrive::redrive(
@@ -204,6 +206,9 @@ pub(crate) fn redrive_text(outcome: &Outcome) -> String {
 
 /// The selection in words.
 fn describe(query: &Query) -> String {
+    if query.source == Source::Archive && query.selects_all() {
+        return "every archived copy of this DLT's discarded dead letters".into();
+    }
     if query.selects_all() {
         return "every dead letter of this DLT".into();
     }
@@ -237,6 +242,9 @@ fn describe(query: &Query) -> String {
         let at: Vec<String> = query.at.iter().map(|p| p.to_string()).collect();
         parts.push(format!("at {}", at.join(", ")));
     }
+    if query.source == Source::Archive {
+        parts.insert(0, "archived copies".into());
+    }
     parts.join("; ")
 }
 
@@ -263,7 +271,15 @@ async fn dry_run_page(
         .query
         .compile()
         .map_err(|e| Problem::bad_request(e).with_back(back.clone()))?;
-    let dry = dry_run(state, dlt, kind, &compiled.ops_filter(), &caller.name).await?;
+    let dry = dry_run(
+        state,
+        dlt,
+        kind,
+        &compiled.ops_filter(),
+        &caller.name,
+        form.query.source,
+    )
+    .await?;
     let (title, past) = titles(kind);
     let more = dry.outcomes.len().saturating_sub(LISTED);
     Ok((
@@ -283,7 +299,7 @@ async fn dry_run_page(
                 .outcomes
                 .into_iter()
                 .take(LISTED)
-                .map(|(p, what)| (p.to_string(), what))
+                .map(|(p, what)| (DeadLetterId::new(form.query.source, p).to_string(), what))
                 .collect(),
             more,
             hidden: form.query.pairs(),
@@ -307,6 +323,7 @@ async fn form_page(
     index_of(&state, &topic).await?;
     let raw = raw.unwrap_or_default();
     let form = Form::parse(raw.as_bytes())?;
+    only_redrive_from_the_archive(kind, &form)?;
     // The list's "… selected" buttons with no box checked must not mean "everything".
     let from_boxes = form_urlencoded::parse(raw.as_bytes()).any(|(name, _)| name == "checked");
     if from_boxes && form.query.at.is_empty() {
@@ -380,6 +397,7 @@ async fn act(
 ) -> Result<Response, Problem> {
     index_of(&state, &topic).await?;
     let form = Form::parse(&body)?;
+    only_redrive_from_the_archive(kind, &form)?;
     let refuse = |form: Form, status, message: String| {
         let (state, caller, topic) = (state.clone(), caller.clone(), topic.clone());
         async move { dry_run_page(&state, &caller, &topic, kind, &form, status, Some(message)).await }
@@ -430,7 +448,15 @@ async fn act(
         .compile()
         .map_err(|e| Problem::bad_request(e).with_back(back))?
         .ops_filter();
-    let dry = dry_run(&state, &topic, kind, &filter, &caller.name).await?;
+    let dry = dry_run(
+        &state,
+        &topic,
+        kind,
+        &filter,
+        &caller.name,
+        form.query.source,
+    )
+    .await?;
     if dry.count == 0 {
         return refuse(
             form,
@@ -455,6 +481,7 @@ async fn act(
         kind,
         &topic,
         &caller.name,
+        form.query.source,
         form.command(kind, &topic, false),
         format!(
             "/dlt/{topic}/{}?{}",
@@ -473,6 +500,7 @@ async fn act(
                 rate,
                 canary,
                 pause_above,
+                source: form.query.source,
                 ..RedriveOptions::new(caller.name.clone())
             };
             tokio::spawn(async move {
@@ -510,6 +538,17 @@ async fn act(
         }
     }
     Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
+}
+
+/// An archived copy is redriven, never discarded again: `rebound_ops::discard` reads the DLT, so
+/// a discard "from the archive" would act on the DLT's dead letters at the archive's positions.
+fn only_redrive_from_the_archive(kind: Kind, form: &Form) -> Result<(), Problem> {
+    if kind == Kind::Discard && form.query.source == Source::Archive {
+        return Err(Problem::bad_request(
+            "Archived copies are already discarded; they can only be redriven. Nothing was done.",
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /dlt/{topic}/redrive`.

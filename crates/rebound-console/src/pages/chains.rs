@@ -163,6 +163,7 @@ mod tests {
                 signed_in: false,
                 read_only: false,
                 refresh: None,
+                refresh_only_without_script: false,
                 live: None,
             },
             loaded: true,

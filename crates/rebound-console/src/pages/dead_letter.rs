@@ -1,20 +1,27 @@
-//! `/dlt/{topic}/{position}`: one dead letter in full, decoded as `rebound dlt show` decodes it
+//! `/dlt/{topic}/{id}`: one dead letter in full, decoded as `rebound dlt show` decodes it
 //! (`rebound_ops::describe`): every header, the failure, the payload as pretty JSON, text or
 //! hex, the stack trace folded, and its history from the ledger. The record itself is read from
 //! Kafka by position (one record, not the topic); its history comes from the index.
+//!
+//! `{id}` is the dead letter's id as the ledger writes it: `0@5` in the DLT, `archive:0@5` for
+//! an archived copy (`rebound dlt show --archived`), which also shows its discard stamp and
+//! links to the dead letter it copies; a discarded dead letter links to its archived copy.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
+use rebound::headers::DiscardMarks;
 use rebound_ops::describe::{header_text, payload, PayloadKind};
+use rebound_ops::ledger::Action;
 use rebound_ops::ledger::Entry;
 use rebound_ops::visible::{line, lines};
-use rebound_ops::{DeadLetter, DeadLetterId, Position, Source};
+use rebound_ops::{DeadLetter, DeadLetterId, Source};
 
 use super::problem::Problem;
 use super::rows::key_text;
+use super::rows::DiscardCells;
 use super::{index_of, render, time, Layout};
 use crate::auth::guard::Caller;
 use crate::index::query::Query;
@@ -26,11 +33,15 @@ pub(crate) struct EntryRow {
     pub(crate) at: String,
     pub(crate) action: String,
     pub(crate) dead_letter: String,
-    pub(crate) link: Option<String>,
+    pub(crate) link: String,
     pub(crate) by: String,
     pub(crate) run: String,
+    /// The ledger filtered to this entry's run.
+    pub(crate) run_link: String,
     pub(crate) to: String,
     pub(crate) copy: String,
+    /// A discard's archived copy.
+    pub(crate) copy_link: Option<String>,
     pub(crate) reason: String,
     pub(crate) force: bool,
 }
@@ -38,20 +49,35 @@ pub(crate) struct EntryRow {
 impl EntryRow {
     pub(crate) fn new(dlt: &str, offset: i64, entry: &Entry) -> Self {
         let id = entry.dead_letter;
+        let run = form_urlencoded::Serializer::new(String::new())
+            .append_pair("run", &entry.run)
+            .finish();
         EntryRow {
             offset,
             at: time(Some(entry.at)),
             action: format!("{:?}", entry.action).to_lowercase(),
             dead_letter: id.to_string(),
-            link: (id.source == Source::Dlt).then(|| format!("/dlt/{dlt}/{}", id.position)),
+            link: format!("/dlt/{dlt}/{id}"),
             by: line(&entry.by).into_owned(),
             run: line(&entry.run).into_owned(),
+            run_link: format!("/dlt/{dlt}/ledger?{run}"),
             to: line(entry.to.as_deref().unwrap_or("-")).into_owned(),
             copy: entry.copy.map_or("-".into(), |c| c.to_string()),
+            copy_link: archived_copy(dlt, entry).map(|(_, link)| link),
             reason: line(entry.reason.as_deref().unwrap_or_default()).into_owned(),
             force: entry.force,
         }
     }
+}
+
+/// Where a `discarded` entry's archived copy is, as text (`<dlt>.archive-0@5`) and its page.
+fn archived_copy(dlt: &str, entry: &Entry) -> Option<(String, String)> {
+    let copy = entry.copy.filter(|_| entry.action == Action::Discarded)?;
+    let id = DeadLetterId::new(Source::Archive, copy);
+    Some((
+        format!("{}-{copy}", Source::Archive.topic(dlt)),
+        format!("/dlt/{dlt}/{id}"),
+    ))
 }
 
 #[derive(Template)]
@@ -59,7 +85,16 @@ impl EntryRow {
 struct DeadLetterPage {
     layout: Layout,
     dlt: String,
-    position: String,
+    /// Its id: `0@5`, or `archive:0@5`.
+    id: String,
+    /// The DLT's position, for the live status updates (none for an archived copy: the DLT
+    /// page's events name DLT positions).
+    live_position: Option<String>,
+    archived: bool,
+    /// An archived copy's discard stamp.
+    discard: Option<DiscardCells>,
+    /// A discarded dead letter's archived copy: its text and page.
+    archived_at: Option<(String, String)>,
     status: &'static str,
     key: String,
     origin: String,
@@ -83,29 +118,37 @@ struct DeadLetterPage {
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Path((topic, position)): Path<(String, String)>,
+    Path((topic, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let index = index_of(&state, &topic).await?;
-    let position: Position = position
+    let id: DeadLetterId = id
         .parse()
         .map_err(|e| Problem::new(StatusCode::NOT_FOUND, "No such dead letter", format!("{e}")))?;
-    let record = rebound_ops::reader::read_at(&state.kafka, &topic, position)
+    let (source, position) = (id.source, id.position);
+    let read_from = source.topic(&topic);
+    let record = rebound_ops::reader::read_at(&state.kafka, &read_from, position)
         .await?
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
                 "No such dead letter",
-                format!("There is no record at {position} in {topic}."),
+                format!("There is no record at {position} in {read_from}."),
             )
         })?;
     let dl = DeadLetter::from_record(record);
-    let id = DeadLetterId::new(Source::Dlt, position);
-    let (history, ledger_status, ledger_redrives) = {
+    let (history, ledger_status, ledger_redrives, archived_at) = {
         let state = index.read();
-        let rows = state
+        let entries: Vec<&(i64, Entry)> = state
             .ledger
             .iter()
             .filter(|(_, e)| e.dead_letter == id)
+            .collect();
+        let archived_at = entries
+            .iter()
+            .rev()
+            .find_map(|(_, e)| archived_copy(&topic, e));
+        let rows = entries
+            .into_iter()
             .map(|(offset, e)| EntryRow::new(&topic, *offset, e))
             .collect();
         let known = state.histories.get(&id);
@@ -113,8 +156,10 @@ pub(crate) async fn page(
             rows,
             known.map_or(rebound_ops::Status::Pending, |h| h.status()),
             known.map_or(0, |h| h.redrives),
+            archived_at,
         )
     };
+    let archived = source == Source::Archive;
     let origin = dl.origin.as_ref().map_or("-".into(), |o| {
         format!(
             "{}-{}@{}",
@@ -126,15 +171,26 @@ pub(crate) async fn page(
     let (kind, payload_text) = payload(dl.record.payload());
     let one = Query {
         at: vec![position],
+        source,
         ..Query::default()
     }
     .query_string(&[]);
     Ok(render(&DeadLetterPage {
         layout: Layout {
-            live: Some(format!("/dlt/{topic}/live")),
-            ..Layout::new(&state, &caller, format!("{topic} {position}"))
+            live: (!archived).then(|| format!("/dlt/{topic}/live")),
+            ..Layout::new(&state, &caller, format!("{topic} {id}"))
         },
-        position: position.to_string(),
+        id: id.to_string(),
+        live_position: (!archived).then(|| position.to_string()),
+        archived,
+        discard: archived.then(|| {
+            DiscardCells::new(
+                &topic,
+                &DiscardMarks::read(dl.record.headers()),
+                dl.died_at(),
+            )
+        }),
+        archived_at,
         status: ledger_status.as_str(),
         key: line(&key_text(dl.record.key())).into_owned(),
         origin: line(&origin).into_owned(),

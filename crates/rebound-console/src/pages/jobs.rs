@@ -16,6 +16,7 @@ use crate::auth::guard::Caller;
 use crate::jobs::{Job, Kind, Outcome};
 use crate::AppState;
 use rebound_ops::redrive::{RedriveProgress, RedriveReport};
+use rebound_ops::DeadLetterId;
 
 #[derive(Template)]
 #[template(path = "job.html")]
@@ -70,7 +71,13 @@ pub(crate) async fn page(
             report
                 .outcomes
                 .iter()
-                .map(|(p, o)| (p.to_string(), redrive_text(o)))
+                // Positions in the job's source: `archive:0@3` for a redrive from the archive.
+                .map(|(p, o)| {
+                    (
+                        DeadLetterId::new(job.source, *p).to_string(),
+                        redrive_text(o),
+                    )
+                })
                 .collect(),
         ),
         Some(Outcome::Discard(report)) => (

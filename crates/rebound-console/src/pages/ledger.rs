@@ -1,4 +1,7 @@
-//! `/dlt/{topic}/ledger`: who did what, when and why, newest first, from the index.
+//! `/dlt/{topic}/ledger`: who did what, when and why, newest first, from the index, filtered by
+//! action, who, run, dead letter and time ([`ledger_query`](crate::index::ledger_query)): GET
+//! parameters, so a filtered ledger is a link that works with JavaScript off. A row's run links
+//! to that run's entries.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -9,17 +12,20 @@ use super::dead_letter::EntryRow;
 use super::problem::Problem;
 use super::{index_of, render, Layout};
 use crate::auth::guard::Caller;
+use crate::index::ledger_query::{select, LedgerQuery, ACTIONS};
 use crate::AppState;
-
-const PER_PAGE: usize = 100;
 
 #[derive(Template)]
 #[template(path = "ledger.html")]
 struct LedgerPage {
     layout: Layout,
     dlt: String,
+    query: LedgerQuery,
+    actions: [&'static str; 4],
+    filtered: bool,
     history: Vec<EntryRow>,
     total: usize,
+    ledger_entries: usize,
     page: usize,
     pages: usize,
     previous: Option<String>,
@@ -33,34 +39,45 @@ pub(crate) async fn page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let index = index_of(&state, &topic).await?;
-    let page = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .find(|(name, _)| name == "page")
-        .and_then(|(_, value)| value.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let (history, total) = {
+    let back = format!("/dlt/{topic}/ledger");
+    let query = LedgerQuery::from_query_string(raw.as_deref().unwrap_or(""))
+        .map_err(|e| Problem::bad_request(e).with_back(back.clone()))?;
+    let filter = query
+        .compile()
+        .map_err(|e| Problem::bad_request(e).with_back(back.clone()))?;
+    let (history, total, page, pages, ledger_entries) = {
         let state = index.read();
-        let total = state.ledger.len();
-        let rows = state
-            .ledger
+        let selected = select(&state.ledger, &filter, query.page);
+        let rows = selected
+            .rows
             .iter()
-            .rev()
-            .skip((page - 1) * PER_PAGE)
-            .take(PER_PAGE)
             .map(|(offset, entry)| EntryRow::new(&topic, *offset, entry))
             .collect();
-        (rows, total)
+        (
+            rows,
+            selected.total,
+            selected.page,
+            selected.pages,
+            state.ledger.len(),
+        )
     };
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    let link = |page: usize| format!("/dlt/{topic}/ledger?page={page}");
+    let link = |page: usize| {
+        let extra = [("page", page.to_string())];
+        let extra = if page > 1 { &extra[..] } else { &[] };
+        format!("{back}?{}", query.query_string(extra))
+    };
     Ok(render(&LedgerPage {
         layout: Layout::new(&state, &caller, format!("{topic} ledger")),
+        actions: ACTIONS,
+        filtered: !query.selects_all(),
         history,
         total,
+        ledger_entries,
         page,
         pages,
         previous: (page > 1).then(|| link(page - 1)),
         next: (page < pages).then(|| link(page + 1)),
+        query,
         dlt: topic,
     }))
 }

@@ -3,6 +3,7 @@
 
 mod actions;
 mod admin;
+mod archive;
 mod chains;
 mod dead_letter;
 mod dlt;
@@ -24,6 +25,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use rebound_ops::Source;
 
 use crate::auth::guard::{self, Caller, Need};
 use crate::auth::tokens::Role;
@@ -40,6 +42,7 @@ fn routes() -> Vec<(&'static str, Need, MethodRouter<AppState>)> {
         ("/", R(Role::Viewer), get(chains::page)),
         ("/dlt/{topic}", R(Role::Viewer), get(dlt::page)),
         ("/dlt/{topic}/ledger", R(Role::Viewer), get(ledger::page)),
+        ("/dlt/{topic}/archive", R(Role::Viewer), get(archive::page)),
         ("/dlt/{topic}/live", R(Role::Viewer), get(live::stream)),
         ("/dlt/{topic}/tail", R(Role::Viewer), get(tail::page)),
         (
@@ -140,9 +143,19 @@ pub(crate) fn render(template: &impl Template) -> Response {
 
 /// The index of `topic`, or the page saying why there is none.
 pub(crate) async fn index_of(state: &AppState, topic: &str) -> Result<Arc<DltIndex>, Problem> {
+    index_with(state, topic, Source::Dlt).await
+}
+
+/// The index of `topic` following `source` (the archive's follower starts when first asked
+/// for), or the page saying why there is none.
+pub(crate) async fn index_with(
+    state: &AppState,
+    topic: &str,
+    source: Source,
+) -> Result<Arc<DltIndex>, Problem> {
     state
         .indexes
-        .get(topic)
+        .get_with(topic, source)
         .await
         .map_err(|refusal| match refusal {
             Refusal::NotADlt => Problem::new(

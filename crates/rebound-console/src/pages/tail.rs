@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::Extension;
+use rebound_ops::Source;
 
 use super::problem::Problem;
 use super::rows::{rows, Row};
@@ -47,8 +48,9 @@ async fn newest(
         .compile()
         .map_err(|e| Problem::bad_request(e).with_back(format!("/dlt/{topic}/tail")))?;
     let state = index.read();
-    let results = select(&state, &compiled, 1);
-    Ok((query, rows(&state, &results.rows)))
+    let letters = state.letters(Source::Dlt);
+    let results = select(letters, &compiled, 1);
+    Ok((query, rows(letters, topic, Source::Dlt, &results.rows)))
 }
 
 /// `GET /dlt/{topic}/tail`.

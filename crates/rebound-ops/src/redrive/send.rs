@@ -3,10 +3,11 @@
 //! that partition no longer exists.
 
 use rebound::headers::RedriveStamp;
+use rebound::naming::archive_topic;
 use rebound::EpochMillis;
 
 use crate::error::Error;
-use crate::id::{DeadLetterId, Position};
+use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{Action, Entry};
 use crate::write::Writer;
 
@@ -22,7 +23,12 @@ pub(super) async fn send_one(
     dlt: &str,
 ) -> Result<(Position, Outcome), Error> {
     let dl = &plan.listed.dead_letter;
-    let from = format!("{dlt}-{}", dl.position());
+    // Where the dead letter is: the DLT, or the archive for a copy redriven from there.
+    let topic = match options.source {
+        Source::Dlt => dlt.to_string(),
+        Source::Archive => archive_topic(dlt),
+    };
+    let from = format!("{topic}-{}", dl.position());
     let headers = RedriveStamp {
         run,
         count: dl.redrive_count + plan.listed.history.redrives + 1,

@@ -21,7 +21,7 @@
 //! | `kafka_dlt-original-*`, `kafka_dlt-exception-*` | read as well: Spring's plain dead-letter publisher writes these |
 //! | `rebound-failure-class` | UTF-8: `transient`, `permanent` or `undecodable` |
 //! | `rebound-first-failed-at`, `rebound-failed-at` | UTF-8 decimal epoch ms |
-//! | `rebound-redrive-id`, `-redrive-count`, `-redriven-at`, `-redriven-by`, `-redriven-from` | UTF-8: written by a redrive (`-from` is `<dlt>-<p>@<o>`) |
+//! | `rebound-redrive-id`, `-redrive-count`, `-redriven-at`, `-redriven-by`, `-redriven-from` | UTF-8: written by a redrive (`-from` is `<dlt>-<p>@<o>`, or `<dlt>.archive-<p>@<o>` for a copy redriven from the archive) |
 //! | `rebound-discard-reason`, `-discarded-by`, `-discarded-at`, `rebound-dead-letter` | UTF-8: on an archive copy |
 //! | `rebound-retry-refused` | UTF-8: on a DLT copy whose retry topic refused the record (too large) |
 //! | `rebound-payload-omitted` | UTF-8: on a DLT copy too large to carry its payload: size, refusal, where the original is |
@@ -48,7 +48,7 @@ pub use names::*;
 pub use provenance::{FailureInfo, Provenance};
 pub use retry_state::{HopStamp, NextDelivery, RetryState};
 pub use shapes::{mark_retry_refused, slim, without_payload};
-pub use stamps::{DeadLetterMarks, DiscardStamp, RedriveStamp};
+pub use stamps::{DeadLetterMarks, DiscardMarks, DiscardStamp, RedriveStamp};
 
 /// One record header. Kafka allows a key more than once and a null value.
 #[derive(Debug, Clone, PartialEq, Eq)]

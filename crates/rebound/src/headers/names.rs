@@ -65,7 +65,8 @@ pub const REDRIVE_COUNT: &str = "rebound-redrive-count";
 pub const REDRIVEN_AT: &str = "rebound-redriven-at";
 /// Who redrove it (`user@host` or a console user).
 pub const REDRIVEN_BY: &str = "rebound-redriven-by";
-/// The dead letter it was redriven from: `<dlt>-<p>@<o>`.
+/// The dead letter it was redriven from: `<dlt>-<p>@<o>`, or `<dlt>.archive-<p>@<o>` for an
+/// archived copy.
 pub const REDRIVEN_FROM: &str = "rebound-redriven-from";
 /// On an archive copy: why the dead letter was discarded.
 pub const DISCARD_REASON: &str = "rebound-discard-reason";

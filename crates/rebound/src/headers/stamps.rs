@@ -64,6 +64,32 @@ impl DiscardStamp<'_> {
     }
 }
 
+/// What an archive copy's headers say about its discard: the [`DiscardStamp`] read back. Every
+/// field is `None` on a record no discard wrote (or whose stamp was damaged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscardMarks {
+    /// Why it was discarded.
+    pub reason: Option<String>,
+    /// Who discarded it.
+    pub by: Option<String>,
+    /// When.
+    pub at: Option<EpochMillis>,
+    /// The dead letter it copies: `<dlt>-<p>@<o>`.
+    pub dead_letter: Option<String>,
+}
+
+impl DiscardMarks {
+    /// Reads the discard stamp of an archive copy's headers.
+    pub fn read(headers: &Headers) -> DiscardMarks {
+        DiscardMarks {
+            reason: headers.text(DISCARD_REASON),
+            by: headers.text(DISCARDED_BY),
+            at: headers.text(DISCARDED_AT).and_then(|t| t.parse().ok()),
+            dead_letter: headers.text(DEAD_LETTER),
+        }
+    }
+}
+
 /// What a dead letter's headers say about its past, beyond its provenance and failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeadLetterMarks {
@@ -155,6 +181,17 @@ mod tests {
         assert_eq!(copy.text(EXCEPTION_MESSAGE).as_deref(), Some("boom"));
         assert_eq!(copy.text(DISCARD_REASON).as_deref(), Some("탈퇴한 사용자"));
         assert_eq!(copy.text(DISCARDED_AT).as_deref(), Some("7"));
+        // Read back as written; a record no discard wrote says nothing.
+        assert_eq!(
+            DiscardMarks::read(&copy),
+            DiscardMarks {
+                reason: Some("탈퇴한 사용자".into()),
+                by: Some("oncall".into()),
+                at: Some(EpochMillis::new(7)),
+                dead_letter: Some("t.dlt-0@1".into()),
+            }
+        );
+        assert_eq!(DiscardMarks::read(&dead), DiscardMarks::default());
     }
 
     #[test]
