@@ -5,8 +5,9 @@
 //! last answer took, whichever is longer), measures each DLT's inflow of the last 24 hours
 //! (`rebound_ops::inflow`: a few small requests per DLT, no record read), starts the index of the
 //! fullest DLTs it finds (up to 16; others start when first asked for), and stops when the
-//! console is dropped. A DLT whose inflow cannot be measured keeps its error in the snapshot
-//! ("inflow unknown" on the page); the other DLTs and the chains are shown all the same.
+//! console is dropped. The chains are shown as soon as they are read, the inflows when measured
+//! (until then, the last read's). A DLT whose inflow cannot be measured keeps its error in the
+//! snapshot ("inflow unknown" on the page); the other DLTs and the chains are shown all the same.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -79,19 +80,13 @@ async fn refresh(shared: Weak<Shared>) {
             return;
         };
         let started = Instant::now();
-        let read = match rebound_ops::topics::discover(&kafka).await {
-            Ok(chains) => {
-                let inflows = inflows(&kafka, &chains).await;
-                Ok((chains, inflows))
-            }
-            Err(e) => Err(e),
-        };
+        let read = rebound_ops::topics::discover(&kafka).await;
         let took = started.elapsed();
         let Some(console) = shared.upgrade() else {
             return;
         };
         match read {
-            Ok((chains, inflows)) => {
+            Ok(chains) => {
                 // Each index is two followers with a Kafka client each: only the DLTs that
                 // hold dead letters, the fullest first, up to a bound; others start when asked.
                 let mut dlts: Vec<_> = chains
@@ -103,20 +98,33 @@ async fn refresh(shared: Weak<Shared>) {
                 for topic in dlts.into_iter().take(PREWARM) {
                     let _ = console.indexes.get(&topic.name).await;
                 }
+                // The chains are shown at once, with the inflows measured last time; the new
+                // inflows follow (on a cluster of hundreds of DLTs they take seconds more).
+                let chains = Arc::new(chains);
+                let previous = console.chains.latest().0.map(|s| s.inflows);
                 *console.chains.latest.write().expect("chains lock") = Some(Snapshot {
-                    chains: Arc::new(chains),
-                    inflows: Arc::new(inflows),
+                    chains: chains.clone(),
+                    inflows: previous.unwrap_or_default(),
                     at: EpochMillis::now(),
                     took,
                 });
                 *console.chains.error.write().expect("chains lock") = None;
+                drop(console);
+                let measured = Arc::new(inflows(&kafka, &chains).await);
+                let Some(console) = shared.upgrade() else {
+                    return;
+                };
+                let mut latest = console.chains.latest.write().expect("chains lock");
+                if let Some(snapshot) = latest.as_mut() {
+                    snapshot.inflows = measured;
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the chains on the cluster");
                 *console.chains.error.write().expect("chains lock") = Some(e.to_string());
+                drop(console);
             }
         }
-        drop(console);
         tokio::time::sleep(EVERY.max(took * 2)).await;
     }
 }

@@ -1,8 +1,8 @@
 //! The console in a real headless Chromium (Debian's, driven over WebDriver), on a broker of its
 //! own holding the scenario's chain: the dead letters are listed and grouped, a filter narrows
 //! them, the detail shows `제목`/`내용`, a redrive with its typed confirmation sends the record
-//! home, a discard asks for its reason and lands in the archive, a viewer cannot act, and the
-//! live tail shows a new dead letter without a reload.
+//! home, a discard asks for its reason and lands in the archive (listed there with it), a viewer
+//! cannot act, and the live tail shows a new dead letter without a reload.
 //!
 //! Each page is saved as a screenshot under `target/screenshots/` (the README shows them).
 
@@ -274,6 +274,15 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
     )
     .await;
     wait_for_text(client, &format!("{list}/0@3"), "discarded").await;
+    // The archive lists the copy with its reason, who and when.
+    wait_for_text(
+        client,
+        &format!("{list}/archive"),
+        "탈퇴한 회원 (member left)",
+    )
+    .await;
+    assert!(body(client).await.contains("nobody@naver.com"));
+    screenshot(client, "archive").await;
 
     // A viewer reads, and cannot act: no action on the page, and the server refuses the URL.
     client
