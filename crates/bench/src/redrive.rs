@@ -191,7 +191,7 @@ async fn rebound_run(ctx: &Ctx, dlt: &str, n: u64, rate: Option<f64>) -> Result<
         ..RedriveOptions::new("rebound-bench")
     };
     let completions = Completions::new();
-    let progress = |_: usize, _: usize| completions.note();
+    let progress = |_: rebound_ops::redrive::RedriveProgress| completions.note();
     let cancel = CancellationToken::new();
     let started = Instant::now();
     let report = rebound_redrive(

@@ -106,8 +106,19 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run_reporting());
+    // Dropping a runtime waits for every blocking-pool task, and `rebound console` may leave one
+    // asking the cluster for its chains (a minute and more on a large cluster) when it stops;
+    // what the command does is done by now, so it does not wait for that.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn run_reporting() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,6 +1,6 @@
 //! `rebound console` as a person starts it: it serves on its address with the security headers,
-//! signs in with a token from a file (never logging it), and refuses a public address without
-//! tokens, naming what to set. The pages themselves are tested in `crates/rebound-console`.
+//! signs in with a token from a file (never logging it), stops at once on SIGTERM, and refuses a
+//! public address without tokens, naming what to set. The pages themselves are tested in `crates/rebound-console`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -38,7 +38,7 @@ async fn the_console_serves_and_signs_in_with_a_tokens_file() {
     std::fs::write(&tokens, format!("# on call\noperator:alice:{TOKEN}\n")).unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let console = service(
+    let mut console = service(
         &dir,
         "console",
         env!("CARGO_BIN_EXE_rebound").as_ref(),
@@ -98,6 +98,35 @@ async fn the_console_serves_and_signs_in_with_a_tokens_file() {
         "{log}"
     );
     assert!(!log.contains(TOKEN), "the token was logged: {log}");
+
+    // SIGTERM stops it at once, although its background read of the chains may still be asking
+    // the cluster (a minute and more on a cluster with thousands of groups).
+    console.terminate();
+    let exited = wait_for_exit(&mut console, Duration::from_secs(10));
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "the console did not exit within 10 s of SIGTERM ({exited:?}): {}",
+        console.log_text()
+    );
+}
+
+/// The exit status of `process` once it has exited, `None` when it is still running after
+/// `within`.
+fn wait_for_exit(
+    process: &mut testkit::process::Process,
+    within: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = process.exited() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            process.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -154,6 +154,41 @@ impl Jobs {
         self.by_id.lock().expect("jobs lock").get(id).cloned()
     }
 
+    /// Stops every running job between records (a redrive records what it sent and releases the
+    /// rest in the ledger) and waits up to `grace` for each to record its end: a console that
+    /// stops leaves no claim to go stale.
+    pub(crate) async fn stop_all(&self, grace: std::time::Duration) {
+        let running: Vec<Arc<Job>> = self
+            .by_id
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .filter(|j| j.outcome().is_none())
+            .cloned()
+            .collect();
+        let deadline = tokio::time::Instant::now() + grace;
+        for job in &running {
+            job.cancel.cancel();
+        }
+        for job in running {
+            // Subscribed before looking, so an end between the look and the wait still wakes it.
+            let mut changes = job.changes();
+            while job.outcome().is_none() {
+                let changed = tokio::time::timeout_at(deadline, changes.changed()).await;
+                if !matches!(changed, Ok(Ok(()))) {
+                    tracing::warn!(
+                        job = %job.id,
+                        "the {} on {} did not end within {grace:?} of the console stopping; \
+                         the ledger has what it did",
+                        job.kind.as_str(),
+                        job.dlt
+                    );
+                    break;
+                }
+            }
+        }
+    }
+
     /// Jobs still running.
     pub(crate) fn running(&self) -> usize {
         self.by_id

@@ -65,6 +65,9 @@ pub use auth::tokens::{Role, Tokens, TOKENS_ENV};
 pub use config::{Settings, DEFAULT_PORT};
 pub use error::ConsoleError;
 
+/// How long a stopping console waits for its running jobs to record their end.
+const JOBS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every request shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -128,8 +131,13 @@ impl Console {
             .map(|i| i.status())
     }
 
-    /// Serves on `listener` until `shutdown` completes, indexing every DLT from the start. The
-    /// listener's own address is checked like [`Settings::listen`].
+    /// Serves on `listener` until `shutdown` completes, indexing every DLT from the start; then
+    /// stops the running redrives between records (what they sent is recorded, the rest
+    /// released) and returns. The listener's own address is checked like [`Settings::listen`].
+    ///
+    /// Reads of the cluster run on Tokio's blocking pool and may still be asking when this
+    /// returns (the chains of a large cluster take a minute): a program that exits then should
+    /// not wait for them (`Runtime::shutdown_timeout`), as `rebound console` does not.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -140,6 +148,7 @@ impl Console {
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await?;
+        self.shared.jobs.stop_all(JOBS_GRACE).await;
         Ok(())
     }
 }
