@@ -1,6 +1,8 @@
 //! The web console's end-to-end tests drive Debian's Chromium through its ChromeDriver; `cargo
 //! xtask test` installs both when they are missing (about 160 MB of packages, once), as it
-//! fetches Kafka's jars, so the README's test command needs nothing done by hand.
+//! fetches Kafka's jars, so the README's test command needs nothing done by hand. With them a
+//! Korean font (Nanum), so the screenshots the tests take show 제목 and 내용, not boxes (the
+//! tests check the text either way).
 
 use std::path::Path;
 use std::process::Command;
@@ -8,12 +10,14 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 const BINARIES: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
-const PACKAGES: [&str; 2] = ["chromium", "chromium-driver"];
+/// The Korean font's file, from `fonts-nanum`.
+const FONT: &str = "/usr/share/fonts/truetype/nanum/NanumGothic.ttf";
+const PACKAGES: [&str; 3] = ["chromium", "chromium-driver", "fonts-nanum"];
 
 /// Installs Debian's `chromium` and `chromium-driver` with apt-get unless both are there: as
 /// root, or through `sudo -n` (never a password prompt in a test run).
 pub(crate) fn ensure() -> Result<()> {
-    if BINARIES.iter().all(|b| Path::new(b).exists()) {
+    if BINARIES.iter().chain([&FONT]).all(|b| Path::new(b).exists()) {
         return Ok(());
     }
     if Command::new("apt-get").arg("--version").output().is_err() {
@@ -30,8 +34,8 @@ pub(crate) fn ensure() -> Result<()> {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     eprintln!(
-        "xtask: installing Debian's {} for the console's browser tests (once, about 160 MB)",
-        PACKAGES.join(" and ")
+        "xtask: installing Debian's {} for the console's browser tests (once, about 170 MB)",
+        PACKAGES.join(", ")
     );
     let apt = |args: &[&str]| -> Result<bool> {
         let mut cmd = if root {
@@ -48,13 +52,14 @@ pub(crate) fn ensure() -> Result<()> {
             .context("running apt-get")?
             .success())
     };
-    let install = ["install", "-y", "-q", PACKAGES[0], PACKAGES[1]];
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend(PACKAGES);
     // A machine whose package lists are stale (or empty) needs them read first.
     let installed = apt(&install)? || (apt(&["update", "-q"])? && apt(&install)?);
     if !installed {
         bail!(
             "could not install {} (needs root or passwordless sudo): run `sudo apt-get install {}`",
-            PACKAGES.join(" and "),
+            PACKAGES.join(", "),
             PACKAGES.join(" ")
         );
     }
