@@ -17,7 +17,11 @@ const PACKAGES: [&str; 3] = ["chromium", "chromium-driver", "fonts-nanum"];
 /// Installs Debian's `chromium` and `chromium-driver` with apt-get unless both are there: as
 /// root, or through `sudo -n` (never a password prompt in a test run).
 pub(crate) fn ensure() -> Result<()> {
-    if BINARIES.iter().chain([&FONT]).all(|b| Path::new(b).exists()) {
+    if BINARIES
+        .iter()
+        .chain([&FONT])
+        .all(|b| Path::new(b).exists())
+    {
         return Ok(());
     }
     if Command::new("apt-get").arg("--version").output().is_err() {
