@@ -19,8 +19,11 @@
 //!   script or style ([`security_headers`]), every byte of a dead letter escaped by the
 //!   templates (askama), filters as data ([`index::query`]), no Kafka settings from the web.
 //!
-//! Pages are server-rendered HTML and read with JavaScript off; the vendored htmx (pinned by
-//! its SHA-256) is there for what later needs it (live updates by server-sent events).
+//! Pages are server-rendered HTML and read with JavaScript off. Live updates come as server-sent
+//! events (a DLT's status changes and new dead letters, a job's progress) that a short script of
+//! our own (`assets/live.js`) turns into text; the live tail has the vendored htmx (pinned by its
+//! SHA-256) fetch its server-rendered rows again. A redrive can start as a canary and pauses
+//! itself when its copies come back to the DLT (`rebound_ops::redrive`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,8 +40,9 @@
 //!
 //! Files: `config.rs` (settings), `listen.rs`, `auth/` (tokens, sessions, the guard), `csrf.rs`,
 //! `security_headers.rs`, `assets.rs` (htmx and the stylesheet), `index/` (the in-memory index),
-//! `jobs.rs` (actions in the background), `command_line.rs` (the equivalent `rebound` command),
-//! `pages/` (one handler file per page) and `templates/`.
+//! `jobs.rs` (actions in the background), `chains.rs` (the chains and each DLT's inflow, read in
+//! the background), `command_line.rs` (the equivalent `rebound` command), `pages/` (one handler
+//! file per page) and `templates/`.
 
 #![deny(missing_docs)]
 
