@@ -9,7 +9,9 @@
 //! enough for a console to measure every DLT of a cluster in the background.
 //!
 //! What the count means: records by their timestamp. Rebound's copies carry the time they were
-//! written (CreateTime), so for a DLT that is when the record was dead-lettered. Records removed
+//! written (CreateTime), and so do Spring's (`DeadLetterPublishingRecoverer` sets no timestamp
+//! and keeps the original in `kafka_dlt-original-timestamp`), so for a DLT that is when the
+//! record was dead-lettered. Records removed
 //! by retention are not counted (the topic no longer knows when they came), so a bucket older
 //! than the retention reads 0. Timestamps out of order (a producer setting old ones) shift
 //! counts between buckets, as Kafka's time index does for any reader.
