@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 use rebound::KafkaConfig;
 use rebound_ops as ops;
-use rebound_ops::redrive::{Outcome, RedriveOptions, RedriveProgress};
+use rebound_ops::redrive::{share_of_percent, Outcome, RedriveOptions, RedriveProgress};
 use tokio_util::sync::CancellationToken;
 
 use crate::filters::Selection;
@@ -105,13 +105,8 @@ fn progress_message(now: &RedriveProgress) -> String {
 
 /// `--pause-above`: `20%` or `20` is 0.2; from 0 to 100.
 pub(super) fn parse_percent(text: &str) -> Result<f64, String> {
-    let number = text.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
-        _ => Err(format!(
-            "`{text}` is not a percentage from 0 to 100 (e.g. 20%)"
-        )),
-    }
+    share_of_percent(text)
+        .ok_or_else(|| format!("`{text}` is not a percentage from 0 to 100 (e.g. 20%)"))
 }
 
 /// One line per selected dead letter. The original topic and a skip's reason come from the dead
@@ -135,20 +130,4 @@ fn print_outcomes(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentages() {
-        assert_eq!(parse_percent("20%"), Ok(0.2));
-        assert_eq!(parse_percent("20"), Ok(0.2));
-        assert_eq!(parse_percent(" 0 % "), Ok(0.0));
-        assert_eq!(parse_percent("100%"), Ok(1.0));
-        assert!(parse_percent("120%").is_err());
-        assert!(parse_percent("-1").is_err());
-        assert!(parse_percent("a fifth").is_err());
-    }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rebound_ops::redrive::{Canary, DEFAULT_PAUSE_ABOVE};
+use rebound_ops::redrive::{share_of_percent, Canary, DEFAULT_PAUSE_ABOVE};
 
 /// The longest canary wait accepted from the web: a day.
 const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
@@ -70,10 +70,7 @@ impl WatchForm {
         let pause_above = match self.pause_above.as_str() {
             "" => canary.map(|_| DEFAULT_PAUSE_ABOVE),
             text => Some(
-                text.parse::<f64>()
-                    .ok()
-                    .filter(|p| (0.0..=100.0).contains(p))
-                    .map(|p| p / 100.0)
+                share_of_percent(text)
                     .ok_or_else(|| format!("`{text}` is not a percentage from 0 to 100"))?,
             ),
         };

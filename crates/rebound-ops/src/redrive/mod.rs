@@ -28,7 +28,7 @@ mod plan;
 mod returns;
 mod send;
 
-pub use pause::{Canary, Pause, DEFAULT_PAUSE_ABOVE};
+pub use pause::{share_of_percent, Canary, Pause, DEFAULT_PAUSE_ABOVE};
 use plan::{plan, Plan};
 use returns::Returns;
 use send::{entries, send_one};
@@ -299,7 +299,6 @@ impl<'a> Sending<'a> {
         // the records "due" during it).
         let (mut paced_from, mut paced_index) = (tokio::time::Instant::now(), 0usize);
         let mut plans = plans.into_iter().enumerate();
-        let mut stopped = false;
         let mut unsent = Vec::new();
         for (i, plan) in plans.by_ref() {
             if canary.is_some_and(|c| c.first == i) {
@@ -330,16 +329,14 @@ impl<'a> Sending<'a> {
                 }
             }
             if cancel.is_cancelled() || report.paused.is_some() {
-                stopped = true;
                 unsent.push(plan);
                 break;
             }
             let send = send_one(self.writer, plan, self.options, self.run, self.dlt);
             self.in_flight.push(Box::pin(send));
         }
-        if stopped {
-            unsent.extend(plans.map(|(_, plan)| plan));
-        }
+        // After a stop, the plans not reached; after the last send, none.
+        unsent.extend(plans.map(|(_, plan)| plan));
         while let Some(result) = self.in_flight.next().await {
             self.acknowledged(result?, report);
         }

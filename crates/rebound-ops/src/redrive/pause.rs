@@ -66,6 +66,18 @@ impl fmt::Display for Pause {
     }
 }
 
+/// The share a person writes as a percentage (`20%`, `20`, ` 2.5 % `): 0.2, 0.025; `None`
+/// unless it is a number from 0 to 100. Every face reads `--pause-above` (and its form field)
+/// through this, so they accept the same.
+pub fn share_of_percent(text: &str) -> Option<f64> {
+    let number = text.trim().trim_end_matches('%').trim();
+    number
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=100.0).contains(p))
+        .map(|p| p / 100.0)
+}
+
 /// `30 %`, `2.5 %`: no trailing zeros.
 fn percent(value: f64) -> String {
     let text = format!("{value:.1}");
@@ -97,6 +109,18 @@ mod tests {
                 pauses,
                 "{returned} of {sent} back, {threshold} allowed, judged from {at_least}"
             );
+        }
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(share_of_percent("20%"), Some(0.2));
+        assert_eq!(share_of_percent("20"), Some(0.2));
+        assert_eq!(share_of_percent(" 0 % "), Some(0.0));
+        assert_eq!(share_of_percent("100%"), Some(1.0));
+        assert_eq!(share_of_percent("2.5%"), Some(0.025));
+        for refused in ["120%", "-1", "a fifth", "NaN", ""] {
+            assert_eq!(share_of_percent(refused), None, "{refused:?}");
         }
     }
 

@@ -12,7 +12,6 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use rdkafka::Offset;
 
@@ -27,7 +26,6 @@ use crate::reader;
 pub(super) struct Returns {
     seen: Arc<Mutex<HashSet<String>>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Returns {
@@ -42,7 +40,7 @@ impl Returns {
         let stop = Arc::new(AtomicBool::new(false));
         let (kafka, dlt, run) = (kafka.clone(), dlt.to_string(), run.to_string());
         let (seen_, stop_) = (seen.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("redrive-returns".into())
             .spawn(move || {
                 // A partition the DLT gained since the look holds only new records.
@@ -61,11 +59,7 @@ impl Returns {
                 }
             })
             .map_err(|e| Error::Interrupted(format!("could not start watching a DLT: {e}")))?;
-        Ok(Returns {
-            seen,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Returns { seen, stop })
     }
 
     /// How many dead letters of the run came back so far.
@@ -76,10 +70,9 @@ impl Returns {
 
 impl Drop for Returns {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // The follower notices within one poll (200 ms); not joined, so a drop never blocks an
+        // The follower notices within one poll (200 ms). Not joined: a drop never blocks an
         // async caller.
-        drop(self.thread.take());
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
