@@ -64,6 +64,8 @@ fn is_unreachable(err: &Error) -> bool {
 /// partitions have elected one, and a read or write in between fails with
 /// `NotLeaderForPartition`. Each topic is asked for by name, so the answer stays small on a
 /// cluster with thousands of topics.
+///
+/// Blocks for up to 10 s per topic: from async code, call [`partition_counts_of`].
 pub fn partition_counts(
     kafka: &KafkaConfig,
     topics: &[&str],
@@ -88,6 +90,22 @@ pub fn partition_counts(
         }
     }
     Ok(counts)
+}
+
+/// [`partition_counts`] on Tokio's blocking pool, so an async caller never holds a runtime thread
+/// while librdkafka waits for the cluster.
+pub async fn partition_counts_of(
+    kafka: &KafkaConfig,
+    topics: &[&str],
+) -> Result<HashMap<String, i32>, Error> {
+    let kafka = kafka.clone();
+    let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        partition_counts(&kafka, &topics)
+    })
+    .await
+    .map_err(|e| Error::Crashed(e.to_string()))?
 }
 
 /// Creates each of `topics` that is missing, with `partitions` partitions, and waits until every
@@ -134,14 +152,15 @@ pub async fn ensure_chain(
 ) -> Result<HashMap<String, i32>, Error> {
     let mut all = vec![main];
     all.extend_from_slice(others);
-    let counts = partition_counts(kafka, &all)?;
+    let counts = partition_counts_of(kafka, &all).await?;
     let main_partitions = match counts.get(main) {
         Some(n) => *n,
         None => {
             // It may exist without a leader for a moment (a new topic, a failover): after
             // creating or finding it, ask again rather than assume our own count.
             create_topics(kafka, &[main], default_partitions, replication).await?;
-            partition_counts(kafka, &[main])?
+            partition_counts_of(kafka, &[main])
+                .await?
                 .get(main)
                 .copied()
                 .unwrap_or(default_partitions)
@@ -164,7 +183,7 @@ async fn wait_for_topics(
 ) -> Result<HashMap<String, i32>, Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let counts = partition_counts(kafka, topics)?;
+        let counts = partition_counts_of(kafka, topics).await?;
         if topics.iter().all(|t| counts.contains_key(*t)) {
             return Ok(counts);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::invoke;
-use super::runtime::Shared;
+use super::context::Context;
 use crate::policy::Backoff;
 use crate::record::Record;
 
@@ -18,7 +18,7 @@ fn hook_backoff() -> Backoff {
 
 /// `true` once the hook handled the record (or there is none), `false` if stopped before.
 pub(crate) async fn deliver_dead_letter(
-    shared: &Shared,
+    shared: &Context,
     record: Record,
     stop: &CancellationToken,
 ) -> bool {

@@ -3,84 +3,20 @@
 //! a retry topic refuses it for good, and made smaller when the DLT refuses it for its size. The
 //! caller stores the source offset only after the acknowledgement.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::builder::ProcessingOrder;
+use super::context::Context;
 use super::events::Event;
 use super::refusal::{after_refusal, refused_for_good, AfterRefusal, CopyShape};
 use super::route::Hop;
-use super::runtime::Shared;
-use crate::config::{KafkaConfig, RELIABLE_PRODUCER};
 use crate::failure::{Failure, FailureClass};
-use crate::headers::{self, Headers, HopStamp};
+use crate::headers::{self, HopStamp};
 use crate::policy::Backoff;
 use crate::record::Record;
 use crate::time::EpochMillis;
-
-/// Kafka's default `message.max.bytes` on a broker (1 MiB plus the record batch overhead).
-const BROKER_DEFAULT_MAX_MESSAGE_BYTES: &str = "1048588";
-
-/// The producer of every copy a consumer writes, and the partition counts of its targets.
-pub(crate) struct Forwarder {
-    producer: FutureProducer,
-    partitions: HashMap<String, i32>,
-}
-
-impl Forwarder {
-    pub(crate) fn new(
-        kafka: &KafkaConfig,
-        partitions: HashMap<String, i32>,
-    ) -> Result<Self, KafkaError> {
-        // A copy is its source plus the failure headers, so it is larger than anything the
-        // source's producer was allowed to write under librdkafka's own 1,000,000-byte default.
-        // Allow what a Kafka broker accepts by default; a user's `-X message.max.bytes` wins.
-        let mut defaults = RELIABLE_PRODUCER.to_vec();
-        defaults.push(("message.max.bytes", BROKER_DEFAULT_MAX_MESSAGE_BYTES));
-        let producer = kafka.client_config(&defaults).create()?;
-        Ok(Forwarder {
-            producer,
-            partitions,
-        })
-    }
-
-    /// Sends the copy and waits for the acknowledgement. Returns the copy's partition and offset.
-    /// `shape` says whether the payload goes with it (see [`CopyShape`]).
-    async fn send(
-        &self,
-        record: &Record,
-        topic: &str,
-        shape: CopyShape,
-        headers: &Headers,
-    ) -> Result<(i32, i64), KafkaError> {
-        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.to_kafka());
-        // Same partition number as the source, as Spring does, when the target has it.
-        if self
-            .partitions
-            .get(topic)
-            .is_some_and(|n| record.partition() < *n)
-        {
-            copy = copy.partition(record.partition());
-        }
-        if let Some(key) = record.key() {
-            copy = copy.key(key);
-        }
-        if let Some(payload) = record.payload().filter(|_| shape.keeps_payload()) {
-            copy = copy.payload(payload);
-        }
-        self.producer
-            .send(copy, Timeout::Never)
-            .await
-            .map(|delivery| (delivery.partition, delivery.offset))
-            .map_err(|(e, _)| e)
-    }
-}
 
 /// A record that failed, on its way to the next hop.
 pub(crate) struct Failed {
@@ -93,7 +29,7 @@ pub(crate) struct Failed {
 /// Writes the copy of a failed record, then reports the hop. `true` once the copy is
 /// acknowledged (or the record is dropped, having nowhere to go), `false` if stopped before.
 pub(crate) async fn forward_failed(
-    shared: Arc<Shared>,
+    shared: Arc<Context>,
     failed: Failed,
     hop: Hop,
     stop: CancellationToken,
@@ -118,12 +54,9 @@ pub(crate) async fn forward_failed(
     let from = record.topic();
     match &hop {
         Hop::Retry { topic, delay, .. } => {
-            if shared.settings.order == ProcessingOrder::Key {
+            if let Some(key_order) = &shared.key_order {
                 // Before the source record counts as finished, so its key stays held.
-                shared.held.copied(
-                    record.order_key(),
-                    (Arc::from(topic.as_str()), partition, offset),
-                );
+                key_order.copied_to_retry(&record, topic, partition, offset);
             }
             shared.emit(Event::Forwarded { from, to: topic });
             tracing::info!(
@@ -132,10 +65,10 @@ pub(crate) async fn forward_failed(
             );
         }
         Hop::DeadLetter { topic } => {
-            if let Some(parked) = &shared.parked {
+            if let Some(key_order) = &shared.key_order {
                 // Before the source record counts as finished, so its key goes from held (by
                 // its retry) to parked with no gap between.
-                parked.dead_lettered((partition, offset), record.partition(), record.order_key());
+                key_order.dead_lettered(&record, partition, offset);
             }
             shared.emit(Event::DeadLettered { from, to: topic });
             tracing::warn!(
@@ -169,7 +102,7 @@ enum Delivered {
 /// A copy refused for good (too large, invalid) is never sent again as it was (see
 /// [`after_refusal`]), so one record cannot stall its partition forever.
 async fn deliver(
-    shared: &Shared,
+    shared: &Context,
     record: &Record,
     mut hop: Hop,
     failure: &Failure,

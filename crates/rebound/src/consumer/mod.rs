@@ -13,55 +13,48 @@
 //! A partition whose task falls behind is paused (and resumed when it catches up) to bound memory.
 //! librdkafka commits stored offsets every 500 ms, on revocation and at shutdown.
 //!
-//! One job per file, in the order a record meets them:
+//! One job per file, from the face down to what every task shares:
 //!
 //! | file | job |
 //! |---|---|
-//! | `builder.rs` | the settings a consumer is built with |
+//! | `builder.rs` | the builder, the face over `settings.rs` |
 //! | `runtime.rs` | start: topics checked or created, clients made, the poll thread started; stop |
 //! | `poller.rs` | the poll thread: dispatch to partition tasks, pause and resume |
 //! | `rebalance.rs` | the rebalance callbacks: stop revoked partitions' tasks, commit |
-//! | `registry.rs` | which partitions this member owns, their tasks, which are paused |
-//! | `partition.rs` | one partition's loop, one record at a time (`ProcessingOrder::Partition`) |
-//! | `concurrent.rs` | one partition's loop, records at once (`ProcessingOrder::Key`, `Unordered`) |
-//! | `in_flight.rs` | pure: the offset to store around records finishing out of order; key queues |
-//! | `done_marks.rs` | pure: the records finished above the committed offset, in its metadata |
-//! | `held_keys.rs` | `Key` order through the retry chain: which keys a retry record holds |
-//! | `parked_keys.rs` | `hold_until_redriven`: which keys wait behind a pending dead letter |
-//! | `dead_letter_follower.rs` | the thread that reads the DLT and its ledger for `parked_keys.rs` |
-//! | `order.rs` | whether `Key` order can hold on this cluster, checked at start |
-//! | `process.rs` | one record: its attempt, its due time, the handler, the start of its copy |
-//! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
-//! | `route.rs` | pure decisions: which attempt, when due, which next hop |
-//! | `forward.rs` | delivering a failed record's copy: the producer, tries until acknowledged |
-//! | `refusal.rs` | pure: whether a refusal is for good, smaller copy shapes, retry refused → DLT |
-//! | `progress.rs` | which offset may be stored around copies in flight; the copy budget |
+//! | `engine/` | one partition's task, the same for every processing order (its own table) |
+//! | `key_order/` | `ProcessingOrder::Key`: one optional gate the engine calls (its own table) |
+//! | `forward.rs` | delivering a failed record's copy: tries until acknowledged, refusals |
 //! | `dead_letters.rs` | a record on the DLT: Spring's log line and the dead-letter hook |
+//! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
+//! | `context.rs` | what every task shares: settings, consumer, producer, budgets |
+//! | `producer.rs` | the copy producer: idempotent, `acks=all`, the source's partition number |
+//! | `cluster.rs` | the cluster questions a task asks, off the async runtime's threads |
+//! | `registry.rs` | which partitions this member owns, their tasks, which are paused |
+//! | `settings.rs` | what a consumer is built with; which topics it reads and writes |
+//! | `route.rs` | pure decisions: which attempt, when due, which next hop |
+//! | `refusal.rs` | pure: whether a refusal is for good, smaller copy shapes, retry refused → DLT |
 //! | `events.rs` | what the runtime reports to an observer |
 
 mod builder;
-mod concurrent;
-mod dead_letter_follower;
+mod cluster;
+mod context;
 mod dead_letters;
-mod done_marks;
+mod engine;
 mod events;
 mod forward;
 mod handler;
-mod held_keys;
-mod in_flight;
-mod order;
-mod parked_keys;
-mod partition;
+mod key_order;
 mod poller;
-mod process;
-mod progress;
+mod producer;
 mod rebalance;
 mod refusal;
 mod registry;
 mod route;
 mod runtime;
+mod settings;
 
-pub use builder::{ProcessingOrder, RetryingConsumerBuilder, DEFAULT_MAX_IN_FLIGHT};
+pub use builder::RetryingConsumerBuilder;
 pub use events::Event;
 pub use handler::Handler;
 pub use runtime::RetryingConsumer;
+pub use settings::{ProcessingOrder, DEFAULT_MAX_IN_FLIGHT};

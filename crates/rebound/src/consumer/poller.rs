@@ -12,19 +12,16 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::TopicPartitionList;
 use tokio_util::sync::CancellationToken;
 
-use super::builder::ProcessingOrder;
-use super::concurrent;
-use super::partition::{self, PartitionControl};
+use super::context::Context;
+use super::engine::{PartitionControl, PartitionTask};
 use super::rebalance::{commit_stored, RebalanceContext};
-use super::registry::{self, wait_for_tasks, ExitLatch, PartitionTask, Registry, Tp};
-use super::runtime::Shared;
-use crate::naming::Stage;
+use super::registry::{self, wait_for_tasks, ExitLatch, Registry, TaskHandle, Tp};
 use crate::record::Record;
 
 /// Runs on the `rebound-poll` thread until `stopping` is set; then stops every partition task
 /// (waiting up to the grace period), commits what is done and leaves the group.
 pub(crate) fn poll_loop(
-    shared: Arc<Shared>,
+    shared: Arc<Context>,
     registry: Arc<Mutex<Registry>>,
     resume: std_mpsc::Receiver<Tp>,
     stopping: Arc<AtomicBool>,
@@ -50,7 +47,7 @@ pub(crate) fn poll_loop(
             pause_unless_draining(&shared, &registry, full);
         }
     }
-    let tasks: Vec<PartitionTask> = {
+    let tasks: Vec<TaskHandle> = {
         let mut registry = registry::lock(&registry);
         let all: Vec<Tp> = registry.assigned.iter().cloned().collect();
         registry.release(&all)
@@ -80,7 +77,7 @@ const CATCH_UP: Duration = Duration::from_millis(20);
 
 /// Waits up to [`CATCH_UP`] for a full partition's task to drain below the limit; pauses the
 /// partition if it does not.
-fn pause_unless_draining(shared: &Shared, registry: &Mutex<Registry>, full: Full) {
+fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Full) {
     let limit = shared.settings.pause_above;
     let deadline = std::time::Instant::now() + CATCH_UP;
     let drained = shared
@@ -145,14 +142,13 @@ fn collect(registry: &mut Registry, message: &BorrowedMessage<'_>) {
 /// Hands each partition's batch to its task, starting the task if needed. Returns the
 /// partitions whose task now has too much in hand and that are not paused yet.
 fn hand_out(
-    shared: &Arc<Shared>,
+    shared: &Arc<Context>,
     registry: &Mutex<Registry>,
     runtime: &tokio::runtime::Handle,
 ) -> Vec<Full> {
     let mut registry = registry::lock(registry);
     let registry = &mut *registry;
     let mut full = Vec::new();
-    let hold_keys = shared.settings.order == ProcessingOrder::Key;
     for (tp, mut records) in std::mem::take(&mut registry.polled) {
         if !registry.assigned.contains(&tp) {
             continue; // Revoked while in flight: its new owner reads it again.
@@ -165,11 +161,8 @@ fn hand_out(
         let dispatched_until = task.dispatched_until;
         records.retain(|record| record.offset() > dispatched_until);
         let Some(last) = records.last() else { continue };
-        if hold_keys && is_retry_topic(shared, &tp) {
-            for record in &records {
-                let at = (tp.topic.clone(), tp.partition, record.offset());
-                shared.held.taken(record.order_key(), at);
-            }
+        if let Some(key_order) = &shared.key_order {
+            key_order.dispatched(&tp, &records);
         }
         task.dispatched_until = last.offset();
         let count = records.len();
@@ -187,21 +180,14 @@ fn hand_out(
     full
 }
 
-fn is_retry_topic(shared: &Shared, tp: &Tp) -> bool {
-    matches!(
-        shared.settings.chain.stage_of(&tp.topic),
-        Some(Stage::Retry(_))
-    )
-}
-
 fn spawn_partition(
-    shared: &Arc<Shared>,
+    shared: &Arc<Context>,
     runtime: &tokio::runtime::Handle,
     tp: &Tp,
-) -> PartitionTask {
+) -> TaskHandle {
     let (records, receiver) = tokio::sync::mpsc::unbounded_channel();
     let exited = ExitLatch::default();
-    let task = PartitionTask {
+    let task = TaskHandle {
         records,
         buffered: Arc::new(AtomicUsize::new(0)),
         dispatched_until: -1,
@@ -215,11 +201,7 @@ fn spawn_partition(
         buffered: task.buffered.clone(),
         exit: exited.guard(),
     };
-    let (shared, tp) = (shared.clone(), tp.clone());
-    match shared.settings.order {
-        ProcessingOrder::Partition => runtime.spawn(partition::run(shared, tp, receiver, control)),
-        _ => runtime.spawn(concurrent::run(shared, tp, receiver, control)),
-    };
+    runtime.spawn(PartitionTask::new(shared.clone(), tp.clone(), receiver, control).run());
     task
 }
 

@@ -7,14 +7,14 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
 
-use super::held_keys::HeldKeys;
+use super::key_order::KeyOrder;
 use super::registry::{self, wait_for_tasks, Registry, Tp};
 
 pub(crate) struct RebalanceContext {
     pub registry: Arc<Mutex<Registry>>,
     pub grace: Duration,
-    /// Forgets the key holds of revoked partitions (their next owner counts them anew).
-    pub held: Arc<HeldKeys>,
+    /// Told of revoked partitions, in `Key` order (their next owner counts their holds anew).
+    pub key_order: Option<Arc<KeyOrder>>,
 }
 
 impl ClientContext for RebalanceContext {}
@@ -42,8 +42,8 @@ impl ConsumerContext for RebalanceContext {
             let tasks = registry::lock(&self.registry).release(&revoked);
             wait_for_tasks(&tasks, self.grace);
             commit_stored(consumer);
-            for tp in &revoked {
-                self.held.forget(tp.partition);
+            if let Some(key_order) = &self.key_order {
+                revoked.iter().for_each(|tp| key_order.revoked(tp));
             }
             tracing::info!(partitions = %names(&revoked), "partitions revoked");
         }

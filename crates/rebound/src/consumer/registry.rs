@@ -42,7 +42,7 @@ impl std::fmt::Display for Tp {
 }
 
 /// The polling thread's handle on one partition's task.
-pub(crate) struct PartitionTask {
+pub(crate) struct TaskHandle {
     /// Records go to the task in batches: one wake-up per poll round, not per record.
     pub records: UnboundedSender<Vec<Record>>,
     /// Records sent to the task and not yet taken by it: the flow-control gauge.
@@ -59,7 +59,7 @@ pub(crate) struct PartitionTask {
 #[derive(Default)]
 pub(crate) struct Registry {
     pub assigned: HashSet<Tp>,
-    pub tasks: HashMap<Tp, PartitionTask>,
+    pub tasks: HashMap<Tp, TaskHandle>,
     pub paused: HashSet<Tp>,
     /// Records polled in the current round, per partition, not yet handed to their tasks. A
     /// revocation drops a partition's batch (its records are not committed, so whoever owns the
@@ -69,7 +69,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Forgets `tps` and returns their tasks, stopped, for the caller to wait on.
-    pub(crate) fn release(&mut self, tps: &[Tp]) -> Vec<PartitionTask> {
+    pub(crate) fn release(&mut self, tps: &[Tp]) -> Vec<TaskHandle> {
         let mut released = Vec::new();
         self.polled.retain(|(tp, _)| !tps.contains(tp));
         for tp in tps {
@@ -85,12 +85,12 @@ impl Registry {
 }
 
 /// Waits for stopped tasks to finish the record in hand, up to `grace`, then aborts the rest.
-pub(crate) fn wait_for_tasks(tasks: &[PartitionTask], grace: Duration) {
+pub(crate) fn wait_for_tasks(tasks: &[TaskHandle], grace: Duration) {
     let deadline = Instant::now() + grace;
     for task in tasks {
         task.exited.wait_until(deadline);
     }
-    let late: Vec<&PartitionTask> = tasks.iter().filter(|task| !task.exited.is_set()).collect();
+    let late: Vec<&TaskHandle> = tasks.iter().filter(|task| !task.exited.is_set()).collect();
     if !late.is_empty() {
         tracing::warn!(
             count = late.len(),

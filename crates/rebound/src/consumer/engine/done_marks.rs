@@ -1,9 +1,10 @@
 //! Which records above the committed offset are already done, carried in the commit's metadata
-//! so a restart redoes less ([`ProcessingOrder::Key`] and `Unordered`).
+//! so a restart redoes less, in every processing order.
 //!
-//! Records finish out of order there, and the committed offset stops at the lowest record not
-//! finished: one slow record leaves everything finished above it to be handled again by the next
-//! owner of the partition. Kafka keeps a string of metadata with each committed offset (up to
+//! Records finish out of order (records of other keys, records at once, a record whose copy is
+//! still on its way while the next ones are handled), and the committed offset stops at the
+//! lowest record not finished: one slow record leaves everything finished above it to be handled
+//! again by the next owner of the partition. Kafka keeps a string of metadata with each committed offset (up to
 //! the broker's `offset.metadata.max.bytes`, 4096 by default), as Confluent's Parallel Consumer
 //! uses it; the next owner reads it and skips what it marks.
 //!
@@ -11,8 +12,6 @@
 //! mark written for another offset, or by another tool, is ignored), and bit *i* of the hex
 //! bitmap (most significant bit first) says whether offset `next + 1 + i` is done. `next`
 //! itself never is: it is the lowest record not finished.
-//!
-//! [`ProcessingOrder::Key`]: super::ProcessingOrder::Key
 
 use std::collections::HashSet;
 use std::fmt::Write;

@@ -1,69 +1,12 @@
-//! The bookkeeping of a partition whose records run concurrently ([`ProcessingOrder::Key`] and
-//! [`ProcessingOrder::Unordered`]), with no I/O: which offset may be stored while records finish
-//! out of order ([`Window`]), and which records wait for an earlier record of their key
-//! ([`KeyQueues`]).
-//!
-//! [`ProcessingOrder::Key`]: super::ProcessingOrder::Key
-//! [`ProcessingOrder::Unordered`]: super::ProcessingOrder::Unordered
+//! Which record of a key may run: a key runs one record at a time, in offset order, and its
+//! later records wait behind it, or behind a hold from outside (a record of the key in the retry
+//! chain, a pending dead letter). Pure, with no I/O.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::done_marks;
 use crate::record::Record;
-
-/// The offsets taken from a partition and not finished yet. The offset that may be stored is
-/// the one before the lowest unfinished record: what finished above it is handled again after a
-/// crash (at most the records in flight, which `max_in_flight` bounds).
-#[derive(Debug, Default)]
-pub(crate) struct Window {
-    unfinished: BTreeSet<i64>,
-    /// The highest offset taken so far.
-    highest: Option<i64>,
-    /// The last offset returned as storable (before anything finished: the one before the first
-    /// record taken).
-    stored: Option<i64>,
-}
-
-impl Window {
-    /// A record was taken from the partition (in offset order).
-    pub(crate) fn take(&mut self, offset: i64) {
-        // Nothing before the first record taken is ours to store.
-        self.stored.get_or_insert(offset - 1);
-        self.unfinished.insert(offset);
-        self.highest = Some(self.highest.map_or(offset, |h| h.max(offset)));
-    }
-
-    /// A record finished. Returns the offset to store, when it moved past what was stored (or,
-    /// before anything was, past the offset before the first record taken).
-    pub(crate) fn finish(&mut self, offset: i64) -> Option<i64> {
-        self.unfinished.remove(&offset);
-        let storable = match self.unfinished.first() {
-            Some(lowest) => lowest - 1,
-            None => self.highest?,
-        };
-        if storable <= self.stored? {
-            return None;
-        }
-        self.stored = Some(storable);
-        Some(storable)
-    }
-
-    /// Records taken and not finished.
-    pub(crate) fn len(&self) -> usize {
-        self.unfinished.len()
-    }
-
-    /// The offset to commit next (the lowest record not finished) and the metadata marking the
-    /// records finished above it (see [`done_marks`]); `None` when nothing above it is finished.
-    pub(crate) fn marks(&self) -> Option<(i64, String)> {
-        let lowest = *self.unfinished.first()?;
-        let highest = self.highest?.min(lowest + done_marks::MAX_MARKED);
-        let done = (lowest + 1..=highest).filter(|offset| !self.unfinished.contains(offset));
-        done_marks::encode(lowest, done).map(|marks| (lowest, marks))
-    }
-}
 
 /// The key a record is ordered by: its key's bytes; records without a key are ordered among
 /// themselves as one key (so a keyless topic in `Key` mode keeps the partition's order).
@@ -171,61 +114,6 @@ impl KeyQueues {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_stored_offset_waits_for_the_lowest_unfinished_record() {
-        let mut window = Window::default();
-        for offset in 10..15 {
-            window.take(offset);
-        }
-        // (finished, expected offset to store)
-        let steps = [
-            (12, None),
-            (11, None),
-            (10, Some(12)),
-            (14, None),
-            (13, Some(14)),
-        ];
-        for (finished, expected) in steps {
-            assert_eq!(window.finish(finished), expected, "after {finished}");
-        }
-        assert_eq!(window.len(), 0);
-        window.take(15);
-        assert_eq!(window.finish(15), Some(15));
-    }
-
-    #[test]
-    fn a_window_never_moves_backwards() {
-        let mut window = Window::default();
-        window.take(0);
-        assert_eq!(window.finish(0), Some(0));
-        window.take(1);
-        window.take(2);
-        assert_eq!(window.finish(2), None, "1 is still running");
-        assert_eq!(window.finish(1), Some(2));
-    }
-
-    #[test]
-    fn marks_name_the_records_finished_above_the_lowest_unfinished() {
-        let mut window = Window::default();
-        assert_eq!(window.marks(), None);
-        for offset in 10..15 {
-            window.take(offset);
-        }
-        assert_eq!(window.marks(), None, "nothing finished");
-        window.finish(11);
-        window.finish(13);
-        let (next, marks) = window.marks().unwrap();
-        assert_eq!(next, 10);
-        assert_eq!(
-            done_marks::decode(&marks, 10),
-            std::collections::HashSet::from([11, 13])
-        );
-        window.finish(10);
-        window.finish(12);
-        window.finish(14);
-        assert_eq!(window.marks(), None, "all finished: the offset says it all");
-    }
 
     fn record(offset: i64) -> Record {
         Record::new("t", 0, offset)

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::builder::{ProcessingOrder, Settings};
+use crate::consumer::settings::{ProcessingOrder, Settings};
 use crate::error::Error;
 
 /// Refuses `Key` order when the condition cannot hold, saying why and what to change.

@@ -9,10 +9,10 @@
 //!
 //! A key is parked while at least one dead letter of it is pending: read from the DLT (or
 //! written by this consumer), and not yet marked `redriven` or `discarded` in the DLT's ledger.
-//! Keys are per partition number, as in [`held_keys`](super::held_keys): a record keeps its
+//! Keys are per partition number, as in [`held`](super::held): a record keeps its
 //! partition number on each hop, and its dead letter names it in `kafka_original-partition`.
 //!
-//! [`ProcessingOrder::Key`]: super::ProcessingOrder::Key
+//! [`ProcessingOrder::Key`]: crate::ProcessingOrder::Key
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,8 +20,8 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
-use super::in_flight::OrderKey;
-use super::registry::lock;
+use super::queues::OrderKey;
+use crate::consumer::registry::lock;
 
 /// A dead letter's place in the DLT: partition and offset (the ledger's `p@o`).
 pub(crate) type DeadLetterAt = (i32, i64);

@@ -18,7 +18,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
-use super::parked_keys::{DeadLetterAt, ParkedKeys};
+use super::parked::{DeadLetterAt, ParkedKeys};
 use crate::config::KafkaConfig;
 use crate::headers::Provenance;
 use crate::naming::ledger_topic;

@@ -4,7 +4,7 @@
 //!
 //! The count of a key's records in the chain, per partition number (a record keeps its partition
 //! number on each hop, and the consumer holds partition *p* of every chain topic, which
-//! [`check_key_order`](super::order::check_key_order) makes sure of):
+//! [`check_key_order`](super::check::check_key_order) makes sure of):
 //!
 //! - a copy to a retry topic acknowledged: +1, and the copy is remembered as expected;
 //! - a retry record taken by its partition's task that this consumer did not write (it was
@@ -17,6 +17,8 @@
 //!
 //! A key is held while its count is above zero. Every change that frees a key bumps a version
 //! the main topic's tasks watch, so none misses a release.
+//!
+//! [`ProcessingOrder::Key`]: crate::ProcessingOrder::Key
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,8 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use super::in_flight::OrderKey;
-use super::registry::lock;
+use super::queues::OrderKey;
+use crate::consumer::registry::lock;
 
 /// A record's place: topic, partition, offset.
 type Coordinates = (Arc<str>, i32, i64);

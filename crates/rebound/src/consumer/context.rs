@@ -1,0 +1,79 @@
+//! What every partition task shares: the settings, the consumer handle, the copy producer, the
+//! consumer-wide budgets, and key order's gate when the order is `Key`. It sits below the tasks
+//! and the start-up code, so nothing the tasks use imports the file that starts them.
+
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+
+use super::cluster;
+use super::events::Event;
+use super::key_order::KeyOrder;
+use super::producer::Forwarder;
+use super::rebalance::RebalanceContext;
+use super::registry::{lock, Tp};
+use super::settings::Settings;
+
+/// What every partition task shares.
+pub(crate) struct Context {
+    pub settings: Settings,
+    pub consumer: cluster::Handle<RebalanceContext>,
+    pub forwarder: Forwarder,
+    /// Partitions whose task drained enough to be resumed, for the poller.
+    pub resume: std_mpsc::Sender<Tp>,
+    /// One permit per copy in flight, shared by every partition (`copy_budget` in all).
+    pub copy_permits: Arc<tokio::sync::Semaphore>,
+    /// Signalled when a partition's task drains below `pause_above`, for the poller waiting on it.
+    pub drained: Drained,
+    /// One permit per record in its handler, in `Key` and `Unordered` order (`max_in_flight`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Start tickets of fresh records in `Key` and `Unordered` order (`max_in_flight` of them):
+    /// they bound the queue for a permit, so retries and held keys' records wait behind few.
+    pub start_tickets: Arc<tokio::sync::Semaphore>,
+    /// Key order's gate, in [`ProcessingOrder::Key`](super::ProcessingOrder::Key) alone: the
+    /// engine and the forwarder call its hooks where it has some, and never test the order.
+    pub key_order: Option<Arc<KeyOrder>>,
+}
+
+/// A task drained below the pause limit: the poller, waiting for it to catch up, goes on at once
+/// instead of sleeping in steps (each step of which left the task idle once it caught up).
+#[derive(Default)]
+pub(crate) struct Drained {
+    lock: std::sync::Mutex<()>,
+    signal: std::sync::Condvar,
+}
+
+impl Drained {
+    /// Called by a task when its buffer falls below the limit. Taking the lock means the signal
+    /// cannot slip between the poller's check and its wait.
+    pub(crate) fn notify(&self) {
+        let _guard = lock(&self.lock);
+        self.signal.notify_all();
+    }
+
+    /// Waits until `done()` or `deadline`; `true` if done.
+    pub(crate) fn wait_until(&self, deadline: std::time::Instant, done: impl Fn() -> bool) -> bool {
+        let mut guard = lock(&self.lock);
+        loop {
+            if done() {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            guard = self
+                .signal
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl Context {
+    pub(crate) fn emit(&self, event: Event<'_>) {
+        if let Some(observer) = &self.settings.observer {
+            observer(&event);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! One record's life in its partition's task, whatever the processing order: its attempt
+//! number and due time ([`prepare`]), a permit of the consumer's `max_in_flight` when records
+//! run at once, the handler, and for a failed record the copy to its next topic, which the task
+//! sends within the copy budget ([`Processed::Forwarding`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::context::Context;
+use crate::consumer::dead_letters::deliver_dead_letter;
+use crate::consumer::events::Event;
+use crate::consumer::forward::{forward_failed, Failed};
+use crate::consumer::handler::{attempt_in_place, Attempt};
+use crate::consumer::key_order::{DeadLetterAt, OrderKey};
+use crate::consumer::route::{attempt_of, next_hop, wait_until_due, Hop};
+use crate::failure::{Failure, FailureClass};
+use crate::naming::Stage;
+use crate::record::Record;
+use crate::time::EpochMillis;
+
+/// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
+/// Nothing is sent before it is first polled, which the task does within the copy budget.
+pub(crate) type Copy = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// What handling a record in place led to.
+pub(crate) enum Processed {
+    /// The record is done: handled, dead-lettered by its listener, or given up (no DLT).
+    Done,
+    /// The record failed; its copy to the next retry topic or the DLT waits to be sent.
+    Forwarding(Copy),
+    /// Stopped before the record was done.
+    Stopped,
+}
+
+/// A record's processing ended: its offset, its key (in `Key` order), and how.
+pub(crate) struct Processing {
+    pub offset: i64,
+    pub key: OrderKey,
+    pub processed: Processed,
+}
+
+/// What a record needs besides itself to start.
+pub(crate) struct Start {
+    /// The key it is ordered by (`None` outside `Key` order, where nothing asks).
+    pub key: OrderKey,
+    /// A start ticket, given back once the record has its permit.
+    pub ticket: Option<OwnedSemaphorePermit>,
+    /// Whether the record needs a permit of `max_in_flight` for its handler (records at once).
+    pub needs_permit: bool,
+    /// In `Key` order with `hold_until_redriven`, for a record whose key looked parked: the
+    /// check that it still is, then it follows its dead letter into the DLT instead of running.
+    pub parked: Option<BoxFuture<'static, Option<DeadLetterAt>>>,
+}
+
+/// A record's processing as one future: its due time, a permit when records run at once (held
+/// only while the handler runs), the handler. The copy of a failed record is returned unsent.
+pub(crate) fn start(
+    context: &Arc<Context>,
+    record: Record,
+    start: Start,
+    stop: &CancellationToken,
+) -> BoxFuture<'static, Processing> {
+    let (context, stop) = (context.clone(), stop.clone());
+    let offset = record.offset();
+    let Start {
+        key,
+        ticket,
+        needs_permit,
+        parked,
+    } = start;
+    Box::pin(async move {
+        if let Some(parked) = parked {
+            if let Some(behind) = parked.await {
+                let copy = park_behind(context.clone(), record, behind, stop);
+                let processed = Processed::Forwarding(Box::pin(copy));
+                return Processing { offset, key, processed };
+            }
+        }
+        let processed = match prepare(&context, record, &stop).await {
+            Prepared::Ready(record) => {
+                let permit = match needs_permit {
+                    false => None,
+                    true => tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => None,
+                        permit = context.in_flight.clone().acquire_owned() => permit.ok(),
+                    },
+                };
+                drop(ticket);
+                match permit.is_some() || !needs_permit {
+                    false => Processed::Stopped,
+                    true => handle(&context, record, &stop).await,
+                }
+            }
+            Prepared::DeadLetter(record) => {
+                // The dead-letter hook may retry for minutes: it holds no ticket meanwhile.
+                drop(ticket);
+                match deliver_dead_letter(&context, record, &stop).await {
+                    true => Processed::Done,
+                    false => Processed::Stopped,
+                }
+            }
+            Prepared::Stopped => Processed::Stopped,
+        };
+        Processing { offset, key, processed }
+    })
+}
+
+/// A record ready for its handler, or for the dead-letter hook.
+pub(crate) enum Prepared {
+    /// Due (a retry record waited until its due time), with its attempt number set.
+    Ready(Record),
+    /// A record of the DLT, for the dead-letter hook.
+    DeadLetter(Record),
+    /// Stopped while waiting for the due time.
+    Stopped,
+}
+
+/// Sets a record's attempt number from its place in the chain and, on a retry topic, waits
+/// until it is due.
+pub(crate) async fn prepare(
+    context: &Context,
+    mut record: Record,
+    stop: &CancellationToken,
+) -> Prepared {
+    match context.settings.chain.stage_of(record.topic()) {
+        Some(Stage::Retry(topic)) => {
+            let attempt = attempt_of(&record, *topic.attempts.start());
+            record = record.with_attempt(attempt);
+            if let Some(wait) = wait_until_due(&record) {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return Prepared::Stopped,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            Prepared::Ready(record)
+        }
+        Some(Stage::Dlt) => Prepared::DeadLetter(record),
+        Some(Stage::Main) | None => Prepared::Ready(record.with_attempt(1)),
+    }
+}
+
+/// Runs the handler on a due record and starts the copy of a failed one.
+pub(crate) async fn handle(
+    context: &Arc<Context>,
+    record: Record,
+    stop: &CancellationToken,
+) -> Processed {
+    let settings = &context.settings;
+    let started = std::time::Instant::now();
+    let attempt = attempt_in_place(
+        settings.handler.as_ref(),
+        &record,
+        settings.handler_timeout,
+        &settings.classifier,
+        settings.policy.blocking(),
+        stop,
+    )
+    .await;
+    let failure = match attempt {
+        Attempt::Done => {
+            context.emit(Event::Handled {
+                topic: record.topic(),
+                attempt: record.attempt(),
+                latency: started.elapsed(),
+            });
+            return Processed::Done;
+        }
+        Attempt::Stopped => return Processed::Stopped,
+        Attempt::Failed(failure) => failure,
+    };
+    let class = settings.classifier.classify(&failure);
+    context.emit(Event::Failed {
+        topic: record.topic(),
+        attempt: record.attempt(),
+        class,
+        latency: started.elapsed(),
+    });
+    let now = EpochMillis::now();
+    let Some(hop) = next_hop(&settings.chain, &settings.policy, &record, class, now) else {
+        tracing::error!(
+            record = %record.coordinates(), attempt = record.attempt(), %class, error = %failure,
+            "record failed and there is no dead-letter topic: skipped"
+        );
+        return Processed::Done;
+    };
+    let failed = Failed {
+        record,
+        failure,
+        class,
+        at: now,
+    };
+    Processed::Forwarding(Box::pin(forward_failed(
+        context.clone(),
+        failed,
+        hop,
+        stop.clone(),
+    )))
+}
+
+/// Why a record went to the DLT without running: an earlier record of its key is there, pending
+/// (`hold_until_redriven`). Written where Spring writes the exception, so `rebound dlt list`
+/// shows it and `--error "held behind"` selects these.
+#[derive(Debug, thiserror::Error)]
+#[error("held behind the dead letter {0} of the same key (hold_until_redriven): this key's records wait in the DLT, in order, until that one is redriven or discarded")]
+pub(crate) struct HeldBehindDeadLetter(String);
+
+/// Sends a record of a parked key to the DLT behind the dead letter at `behind`, without running
+/// it. `true` once the copy is acknowledged, `false` if stopped before.
+pub(crate) async fn park_behind(
+    context: Arc<Context>,
+    record: Record,
+    behind: DeadLetterAt,
+    stop: CancellationToken,
+) -> bool {
+    let Some(dlt) = context.settings.chain.dlt.clone() else {
+        return true; // `build` refuses hold_until_redriven without a DLT.
+    };
+    let dead_letter = format!("{dlt}-{}@{}", behind.0, behind.1);
+    tracing::info!(
+        record = %record.coordinates(),
+        "key held behind the pending dead letter {dead_letter}: following it into {dlt}"
+    );
+    let failed = Failed {
+        record: record.with_attempt(1),
+        failure: Failure::permanent(HeldBehindDeadLetter(dead_letter)),
+        class: FailureClass::Permanent,
+        at: EpochMillis::now(),
+    };
+    forward_failed(context, failed, Hop::DeadLetter { topic: dlt }, stop).await
+}

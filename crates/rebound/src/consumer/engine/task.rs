@@ -1,0 +1,399 @@
+//! One partition's task, for every processing order: takes the partition's records in offset
+//! order, starts each as its [`Admission`] allows, sends the copies of failed records within the
+//! copy budget, and stores the offset before the lowest unfinished record.
+//!
+//! ```text
+//!  poller ─batches─▶ take ─▶ admit ─▶ launch ─▶ running ─┬─ done ─────────────────▶ finish ─▶ window ─▶ offsets
+//!                     │                 ▲                └─ copy ─▶ budget ─▶ copies ─ack─▶ ┘
+//!                     └ done before ─▶ skip       finish frees the key's next record ┘
+//! ```
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::{AcquireError, OwnedSemaphorePermit};
+use tokio_util::sync::CancellationToken;
+
+use super::admission::Admission;
+use super::done_marks;
+use super::offsets::OffsetStore;
+use super::record_life::{self, Copy, Processed, Processing};
+use super::window::Window;
+use crate::consumer::cluster;
+use crate::consumer::context::Context;
+use crate::consumer::key_order::OrderKey;
+use crate::consumer::registry::{ExitGuard, Tp};
+use crate::record::Record;
+
+/// How long done records of a batch in hand may wait before their offset is stored: well under
+/// librdkafka's 500 ms auto-commit, so that slow handlers do not delay commits.
+const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How the poller controls a partition's task.
+pub(crate) struct PartitionControl {
+    /// Stop taking records; finish the ones in hand.
+    pub stop: CancellationToken,
+    /// Drop the records in hand, uncommitted.
+    pub abort: CancellationToken,
+    /// Records handed to the task and not yet taken: the flow-control gauge.
+    pub buffered: Arc<AtomicUsize>,
+    /// Tells the poller when the task has ended, however it ends.
+    pub exit: ExitGuard,
+}
+
+/// A record finished: handled, or its copy acknowledged (`done`), or stopped before (not done:
+/// it stays unfinished, nothing past it is stored, and its key's records stay behind it).
+struct Finished {
+    offset: i64,
+    key: OrderKey,
+    done: bool,
+}
+
+/// A copy waiting for room in the consumer's copy budget.
+struct WaitingCopy {
+    offset: i64,
+    key: OrderKey,
+    copy: Copy,
+}
+
+type Room = BoxFuture<'static, Result<OwnedSemaphorePermit, AcquireError>>;
+
+/// The state of one partition's task.
+pub(crate) struct PartitionTask {
+    context: Arc<Context>,
+    tp: Tp,
+    records: UnboundedReceiver<Vec<Record>>,
+    /// The batch in hand, in offset order.
+    inbox: VecDeque<Record>,
+    buffered: Arc<AtomicUsize>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+    admission: Admission,
+    window: Window,
+    /// Records being handled (due wait, permit, handler).
+    running: FuturesUnordered<BoxFuture<'static, Processing>>,
+    /// Copies sent and not yet acknowledged, each holding a permit of the copy budget.
+    copies: FuturesUnordered<BoxFuture<'static, Finished>>,
+    /// Copies waiting for room in the budget, oldest first, and the request for it (one request
+    /// for the whole wait, so that it keeps its place in the semaphore's queue).
+    waiting_copies: VecDeque<WaitingCopy>,
+    room: Option<Room>,
+    /// A record taken when no start ticket was free: it starts as soon as one is.
+    awaiting_ticket: Option<Record>,
+    /// Records finished since the last step, to settle.
+    finished: Vec<Finished>,
+    /// Records a previous owner finished above the committed offset, as the commit's metadata
+    /// says: skipped, not handled again.
+    done_before: HashSet<i64>,
+    copies_per_partition: usize,
+    // Dropped after everything above and before `_exit`: whatever is done is stored before the
+    // poller learns that the task ended (and commits).
+    offsets: OffsetStore,
+    _exit: ExitGuard,
+}
+
+/// What one step of the task led to.
+enum Step {
+    Go,
+    Stop,
+    Abort,
+}
+
+impl PartitionTask {
+    /// The task of partition `tp`, fed by the poller through `records` in batches.
+    pub(crate) fn new(
+        context: Arc<Context>,
+        tp: Tp,
+        records: UnboundedReceiver<Vec<Record>>,
+        control: PartitionControl,
+    ) -> Self {
+        PartitionTask {
+            admission: Admission::of(&context, &tp),
+            copies_per_partition: context.settings.copies_per_partition(),
+            offsets: OffsetStore::new(context.clone(), tp.clone()),
+            context,
+            tp,
+            records,
+            inbox: VecDeque::new(),
+            buffered: control.buffered,
+            stop: control.stop,
+            abort: control.abort,
+            window: Window::default(),
+            running: FuturesUnordered::new(),
+            copies: FuturesUnordered::new(),
+            waiting_copies: VecDeque::new(),
+            room: None,
+            awaiting_ticket: None,
+            finished: Vec::new(),
+            done_before: HashSet::new(),
+            _exit: control.exit,
+        }
+    }
+
+    /// Runs until stopped (then finishes what is in hand) or aborted.
+    pub(crate) async fn run(mut self) {
+        if !self.admission.ready(&self.context.consumer, &self.stop).await {
+            return;
+        }
+        self.done_before = done_before(&self.context, &self.tp).await;
+        loop {
+            match self.step().await {
+                Step::Go => {}
+                Step::Stop => break,
+                Step::Abort => return,
+            }
+        }
+        self.finish_in_hand().await;
+    }
+
+    /// Settles what finished, stores progress, then waits for the next thing to happen.
+    async fn step(&mut self) -> Step {
+        self.settle();
+        self.store();
+        let may_take = self.may_take();
+        let room = &mut self.room;
+        tokio::select! {
+            biased;
+            _ = self.abort.cancelled() => return Step::Abort,
+            Some(processing) = self.running.next(), if !self.running.is_empty() => {
+                self.processed(processing);
+            }
+            Some(finished) = self.copies.next(), if !self.copies.is_empty() => {
+                self.finished.push(finished);
+            }
+            permit = async { room.as_mut().expect("checked").await }, if room.is_some() => {
+                self.room = None;
+                // The semaphore is never closed.
+                if let Ok(permit) = permit {
+                    self.send_copy(permit);
+                }
+                self.send_copies();
+            }
+            released = self.admission.released() => {
+                for record in released {
+                    self.launch(record, None);
+                }
+            }
+            Ok(ticket) = self.context.start_tickets.clone().acquire_owned(), if self.awaiting_ticket.is_some() => {
+                if let Some(record) = self.awaiting_ticket.take() {
+                    self.launch(record, Some(ticket));
+                }
+            }
+            _ = self.stop.cancelled() => return Step::Stop,
+            next = next_record(&mut self.inbox, &mut self.records), if may_take => match next {
+                Some(record) => self.take(record),
+                None => return Step::Stop,
+            },
+        }
+        Step::Go
+    }
+
+    /// Whether the next record may be taken: the admission has room, no record waits for a
+    /// ticket, and the partition's copies are within their share of the budget.
+    fn may_take(&self) -> bool {
+        self.awaiting_ticket.is_none()
+            && self.waiting_copies.is_empty()
+            && self.copies.len() < self.copies_per_partition
+            && self
+                .admission
+                .has_room(self.window.len(), self.running.len())
+    }
+
+    /// A record taken from the partition, in offset order.
+    fn take(&mut self, record: Record) {
+        self.gauge_taken();
+        let offset = record.offset();
+        if !self.window.take(offset) {
+            return; // A redelivery of a record taken before.
+        }
+        if self.done_before.remove(&offset) {
+            if let Some(offset) = self.window.finish(offset) {
+                self.offsets.set(offset);
+            }
+            self.admission.skipped(&record);
+            if self.done_before.is_empty() {
+                tracing::info!(tp = %self.tp, "skipped the records the previous owner had finished above the committed offset");
+            }
+            return;
+        }
+        let Some(record) = self.admission.admit(record) else {
+            return; // Waits behind its key.
+        };
+        let ticket = match self.admission.needs_ticket() {
+            false => None,
+            true => match self.context.start_tickets.clone().try_acquire_owned() {
+                Ok(ticket) => Some(ticket),
+                Err(_) => {
+                    self.awaiting_ticket = Some(record);
+                    return;
+                }
+            },
+        };
+        self.launch(record, ticket);
+    }
+
+    /// Starts a record and polls it once at once: a record whose handler finishes without
+    /// waiting (no due time, a permit free, a quick handler) is done without a trip through
+    /// `running`.
+    fn launch(&mut self, record: Record, ticket: Option<OwnedSemaphorePermit>) {
+        let mut start = self.admission.start_of(&record, &self.context.consumer);
+        start.ticket = ticket;
+        let mut future = record_life::start(&self.context, record, start, &self.stop);
+        match (&mut future).now_or_never() {
+            Some(processing) => self.processed(processing),
+            None => self.running.push(future),
+        }
+    }
+
+    /// A record's handling ended: done, stopped, or its copy to send.
+    fn processed(&mut self, processing: Processing) {
+        let Processing {
+            offset,
+            key,
+            processed,
+        } = processing;
+        let done = match processed {
+            Processed::Done => true,
+            Processed::Stopped => false,
+            Processed::Forwarding(copy) => {
+                self.waiting_copies
+                    .push_back(WaitingCopy { offset, key, copy });
+                self.send_copies();
+                return;
+            }
+        };
+        self.finished.push(Finished { offset, key, done });
+    }
+
+    /// Sends the waiting copies the budget has room for; asks for room for the next one.
+    fn send_copies(&mut self) {
+        while !self.waiting_copies.is_empty() && self.room.is_none() {
+            match self.context.copy_permits.clone().try_acquire_owned() {
+                Ok(permit) => self.send_copy(permit),
+                Err(_) => {
+                    tracing::debug!(tp = %self.tp, "waiting for room in the consumer's budget of copies in flight");
+                    let permits = self.context.copy_permits.clone();
+                    self.room = Some(Box::pin(permits.acquire_owned()));
+                }
+            }
+        }
+    }
+
+    /// Sends the oldest waiting copy with `permit`, which goes back once it is acknowledged.
+    fn send_copy(&mut self, permit: OwnedSemaphorePermit) {
+        let Some(WaitingCopy { offset, key, copy }) = self.waiting_copies.pop_front() else {
+            return;
+        };
+        self.copies.push(Box::pin(copy.map(move |done| {
+            drop(permit);
+            Finished { offset, key, done }
+        })));
+    }
+
+    /// Settles the records finished since the last step: the window moves, and a finished
+    /// record's key lets its next record start (which may finish at once too).
+    fn settle(&mut self) {
+        while let Some(Finished { offset, key, done }) = self.finished.pop() {
+            if !done {
+                continue;
+            }
+            if let Some(offset) = self.window.finish(offset) {
+                self.offsets.set(offset);
+            }
+            if let Some(next) = self.admission.finished(&key, offset) {
+                self.launch(next, None);
+            }
+        }
+    }
+
+    /// Hands the progress to librdkafka: once per batch, and at least every 100 ms during a
+    /// long one; the marks of the records finished above it once a second.
+    fn store(&mut self) {
+        if self.offsets.marks_due() {
+            self.offsets.set_marks(self.window.marks());
+        }
+        if self.inbox.is_empty() {
+            self.offsets.flush();
+        } else {
+            self.offsets.flush_if_older_than(STORE_AT_LEAST_EVERY);
+        }
+    }
+
+    /// Stopping: the records being handled get the stop (due waits and back-offs end at once),
+    /// copies in flight get their acknowledgement or give up at their next back-off; what
+    /// finishes is stored with the marks, the rest is handled again by the partition's next
+    /// owner. Copies still waiting for room are not sent.
+    async fn finish_in_hand(&mut self) {
+        self.waiting_copies.clear();
+        self.room = None;
+        loop {
+            self.settle_stopping();
+            // The marks may be up to a second old: what is done above the lowest unfinished
+            // record goes with the last store, so the next owner skips it.
+            self.offsets.set_marks(self.window.marks());
+            tokio::select! {
+                biased;
+                _ = self.abort.cancelled() => return,
+                Some(processing) = self.running.next(), if !self.running.is_empty() => {
+                    self.processed(processing);
+                }
+                Some(finished) = self.copies.next(), if !self.copies.is_empty() => {
+                    self.finished.push(finished);
+                }
+                else => return,
+            }
+        }
+    }
+
+    /// Settles finished records without starting any other.
+    fn settle_stopping(&mut self) {
+        for Finished { offset, done, .. } in std::mem::take(&mut self.finished) {
+            if !done {
+                continue;
+            }
+            if let Some(offset) = self.window.finish(offset) {
+                self.offsets.set(offset);
+            }
+        }
+    }
+
+    /// A record left the task's buffer: the flow-control gauge goes down, and the poller hears
+    /// when it may stop waiting for the task (below `pause_above`) or resume a paused partition
+    /// (at `resume_below`).
+    fn gauge_taken(&self) {
+        let settings = &self.context.settings;
+        let left = self.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left + 1 == settings.pause_above {
+            self.context.drained.notify();
+        }
+        if left == settings.resume_below {
+            let _ = self.context.resume.send(self.tp.clone());
+        }
+    }
+}
+
+/// The records finished above the committed offset of `tp`, as its commit's metadata marks them;
+/// empty when none are, or the broker does not say.
+async fn done_before(context: &Context, tp: &Tp) -> HashSet<i64> {
+    cluster::committed(&context.consumer, &tp.topic, tp.partition)
+        .await
+        .map(|(next, metadata)| done_marks::decode(&metadata, next))
+        .unwrap_or_default()
+}
+
+/// The next record: from the batch in hand, else the next batch from the poller (`None` when
+/// the poller has dropped its end).
+async fn next_record(
+    inbox: &mut VecDeque<Record>,
+    records: &mut UnboundedReceiver<Vec<Record>>,
+) -> Option<Record> {
+    while inbox.is_empty() {
+        inbox.extend(records.recv().await?);
+    }
+    inbox.pop_front()
+}
