@@ -16,7 +16,9 @@ pub(crate) type Handle<C> = Arc<BaseConsumer<C>>;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `question` on the blocking pool; `None` when it panicked or the runtime is shutting down.
-async fn off_runtime<T: Send + 'static>(question: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+async fn off_runtime<T: Send + 'static>(
+    question: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     tokio::task::spawn_blocking(question).await.ok()
 }
 
@@ -62,7 +64,8 @@ pub(crate) async fn uncommitted_tails<C: ConsumerContext + 'static>(
             let Ok((low, high)) = consumer.fetch_watermarks(&topic, partition, TIMEOUT) else {
                 continue;
             };
-            let committed = committed_now(&consumer, &topic, partition).map_or(low, |(next, _)| next);
+            let committed =
+                committed_now(&consumer, &topic, partition).map_or(low, |(next, _)| next);
             if committed < high {
                 tails.push((topic, high - 1));
             }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::handler::invoke;
 use super::context::Context;
+use super::handler::invoke;
 use crate::policy::Backoff;
 use crate::record::Record;
 

@@ -180,11 +180,7 @@ fn hand_out(
     full
 }
 
-fn spawn_partition(
-    shared: &Arc<Context>,
-    runtime: &tokio::runtime::Handle,
-    tp: &Tp,
-) -> TaskHandle {
+fn spawn_partition(shared: &Arc<Context>, runtime: &tokio::runtime::Handle, tp: &Tp) -> TaskHandle {
     let (records, receiver) = tokio::sync::mpsc::unbounded_channel();
     let exited = ExitLatch::default();
     let task = TaskHandle {

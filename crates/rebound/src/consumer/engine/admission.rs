@@ -92,11 +92,7 @@ impl Admission {
     }
 
     /// What `record` needs to start, besides a ticket.
-    pub(crate) fn start_of(
-        &self,
-        record: &Record,
-        consumer: &Handle<RebalanceContext>,
-    ) -> Start {
+    pub(crate) fn start_of(&self, record: &Record, consumer: &Handle<RebalanceContext>) -> Start {
         let (key, parked) = match self {
             Admission::ByKey { gate, .. } => {
                 let parked = gate

@@ -4,16 +4,39 @@
 //! |---|---|
 //! | `task.rs` | one partition's task: takes records, starts them, sends copies, stores progress |
 //! | `admission.rs` | what differs between the orders: which record may start |
+//! | `copies.rs` | copies of failed records: the copy budget, then in flight until acknowledged |
+//! | `feed.rs` | the records the poller hands the task, and the flow-control gauge |
 //! | `record_life.rs` | one record: its attempt, its due time, a permit, the handler, its copy |
 //! | `window.rs` | pure: the offset before the lowest unfinished record |
 //! | `done_marks.rs` | pure: the records finished above the committed offset, in its metadata |
 //! | `offsets.rs` | handing the window's offset and marks to librdkafka |
 
 mod admission;
+mod copies;
 mod done_marks;
+mod feed;
 mod offsets;
 mod record_life;
 mod task;
 mod window;
 
-pub(crate) use task::{PartitionControl, PartitionTask};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::registry::ExitGuard;
+
+pub(crate) use task::PartitionTask;
+
+/// How the poller controls a partition's task.
+pub(crate) struct PartitionControl {
+    /// Stop taking records; finish the ones in hand.
+    pub stop: CancellationToken,
+    /// Drop the records in hand, uncommitted.
+    pub abort: CancellationToken,
+    /// Records handed to the task and not yet taken: the flow-control gauge.
+    pub buffered: Arc<AtomicUsize>,
+    /// Tells the poller when the task has ended, however it ends.
+    pub exit: ExitGuard,
+}

@@ -78,7 +78,11 @@ pub(crate) fn start(
             if let Some(behind) = parked.await {
                 let copy = park_behind(context.clone(), record, behind, stop);
                 let processed = Processed::Forwarding(Box::pin(copy));
-                return Processing { offset, key, processed };
+                return Processing {
+                    offset,
+                    key,
+                    processed,
+                };
             }
         }
         let processed = match prepare(&context, record, &stop).await {
@@ -107,7 +111,11 @@ pub(crate) fn start(
             }
             Prepared::Stopped => Processed::Stopped,
         };
-        Processing { offset, key, processed }
+        Processing {
+            offset,
+            key,
+            processed,
+        }
     })
 }
 

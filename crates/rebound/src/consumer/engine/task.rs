@@ -8,25 +8,26 @@
 //!                     └ done before ─▶ skip       finish frees the key's next record ┘
 //! ```
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::{AcquireError, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::admission::Admission;
+use super::copies::{Copies, Finished};
 use super::done_marks;
+use super::feed::Feed;
 use super::offsets::OffsetStore;
-use super::record_life::{self, Copy, Processed, Processing};
+use super::record_life::{self, Processed, Processing};
 use super::window::Window;
+use super::PartitionControl;
 use crate::consumer::cluster;
 use crate::consumer::context::Context;
-use crate::consumer::key_order::OrderKey;
 use crate::consumer::registry::{ExitGuard, Tp};
 use crate::record::Record;
 
@@ -34,55 +35,19 @@ use crate::record::Record;
 /// librdkafka's 500 ms auto-commit, so that slow handlers do not delay commits.
 const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// How the poller controls a partition's task.
-pub(crate) struct PartitionControl {
-    /// Stop taking records; finish the ones in hand.
-    pub stop: CancellationToken,
-    /// Drop the records in hand, uncommitted.
-    pub abort: CancellationToken,
-    /// Records handed to the task and not yet taken: the flow-control gauge.
-    pub buffered: Arc<AtomicUsize>,
-    /// Tells the poller when the task has ended, however it ends.
-    pub exit: ExitGuard,
-}
-
-/// A record finished: handled, or its copy acknowledged (`done`), or stopped before (not done:
-/// it stays unfinished, nothing past it is stored, and its key's records stay behind it).
-struct Finished {
-    offset: i64,
-    key: OrderKey,
-    done: bool,
-}
-
-/// A copy waiting for room in the consumer's copy budget.
-struct WaitingCopy {
-    offset: i64,
-    key: OrderKey,
-    copy: Copy,
-}
-
-type Room = BoxFuture<'static, Result<OwnedSemaphorePermit, AcquireError>>;
-
 /// The state of one partition's task.
 pub(crate) struct PartitionTask {
     context: Arc<Context>,
     tp: Tp,
-    records: UnboundedReceiver<Vec<Record>>,
-    /// The batch in hand, in offset order.
-    inbox: VecDeque<Record>,
-    buffered: Arc<AtomicUsize>,
+    feed: Feed,
     stop: CancellationToken,
     abort: CancellationToken,
     admission: Admission,
     window: Window,
     /// Records being handled (due wait, permit, handler).
     running: FuturesUnordered<BoxFuture<'static, Processing>>,
-    /// Copies sent and not yet acknowledged, each holding a permit of the copy budget.
-    copies: FuturesUnordered<BoxFuture<'static, Finished>>,
-    /// Copies waiting for room in the budget, oldest first, and the request for it (one request
-    /// for the whole wait, so that it keeps its place in the semaphore's queue).
-    waiting_copies: VecDeque<WaitingCopy>,
-    room: Option<Room>,
+    /// Copies of failed records, within the copy budget.
+    copies: Copies,
     /// A record taken when no start ticket was free: it starts as soon as one is.
     awaiting_ticket: Option<Record>,
     /// Records finished since the last step, to settle.
@@ -90,7 +55,6 @@ pub(crate) struct PartitionTask {
     /// Records a previous owner finished above the committed offset, as the commit's metadata
     /// says: skipped, not handled again.
     done_before: HashSet<i64>,
-    copies_per_partition: usize,
     // Dropped after everything above and before `_exit`: whatever is done is stored before the
     // poller learns that the task ended (and commits).
     offsets: OffsetStore,
@@ -114,20 +78,18 @@ impl PartitionTask {
     ) -> Self {
         PartitionTask {
             admission: Admission::of(&context, &tp),
-            copies_per_partition: context.settings.copies_per_partition(),
+            copies: Copies::new(
+                context.copy_permits.clone(),
+                context.settings.copies_per_partition(),
+            ),
             offsets: OffsetStore::new(context.clone(), tp.clone()),
+            feed: Feed::new(context.clone(), tp.clone(), records, control.buffered),
             context,
             tp,
-            records,
-            inbox: VecDeque::new(),
-            buffered: control.buffered,
             stop: control.stop,
             abort: control.abort,
             window: Window::default(),
             running: FuturesUnordered::new(),
-            copies: FuturesUnordered::new(),
-            waiting_copies: VecDeque::new(),
-            room: None,
             awaiting_ticket: None,
             finished: Vec::new(),
             done_before: HashSet::new(),
@@ -137,7 +99,11 @@ impl PartitionTask {
 
     /// Runs until stopped (then finishes what is in hand) or aborted.
     pub(crate) async fn run(mut self) {
-        if !self.admission.ready(&self.context.consumer, &self.stop).await {
+        if !self
+            .admission
+            .ready(&self.context.consumer, &self.stop)
+            .await
+        {
             return;
         }
         self.done_before = done_before(&self.context, &self.tp).await;
@@ -156,24 +122,13 @@ impl PartitionTask {
         self.settle();
         self.store();
         let may_take = self.may_take();
-        let room = &mut self.room;
         tokio::select! {
             biased;
             _ = self.abort.cancelled() => return Step::Abort,
             Some(processing) = self.running.next(), if !self.running.is_empty() => {
                 self.processed(processing);
             }
-            Some(finished) = self.copies.next(), if !self.copies.is_empty() => {
-                self.finished.push(finished);
-            }
-            permit = async { room.as_mut().expect("checked").await }, if room.is_some() => {
-                self.room = None;
-                // The semaphore is never closed.
-                if let Ok(permit) = permit {
-                    self.send_copy(permit);
-                }
-                self.send_copies();
-            }
+            finished = self.copies.next() => self.finished.push(finished),
             released = self.admission.released() => {
                 for record in released {
                     self.launch(record, None);
@@ -185,7 +140,7 @@ impl PartitionTask {
                 }
             }
             _ = self.stop.cancelled() => return Step::Stop,
-            next = next_record(&mut self.inbox, &mut self.records), if may_take => match next {
+            next = self.feed.next(), if may_take => match next {
                 Some(record) => self.take(record),
                 None => return Step::Stop,
             },
@@ -197,8 +152,7 @@ impl PartitionTask {
     /// ticket, and the partition's copies are within their share of the budget.
     fn may_take(&self) -> bool {
         self.awaiting_ticket.is_none()
-            && self.waiting_copies.is_empty()
-            && self.copies.len() < self.copies_per_partition
+            && self.copies.leave_room()
             && self
                 .admission
                 .has_room(self.window.len(), self.running.len())
@@ -206,7 +160,6 @@ impl PartitionTask {
 
     /// A record taken from the partition, in offset order.
     fn take(&mut self, record: Record) {
-        self.gauge_taken();
         let offset = record.offset();
         if !self.window.take(offset) {
             return; // A redelivery of a record taken before.
@@ -260,39 +213,9 @@ impl PartitionTask {
         let done = match processed {
             Processed::Done => true,
             Processed::Stopped => false,
-            Processed::Forwarding(copy) => {
-                self.waiting_copies
-                    .push_back(WaitingCopy { offset, key, copy });
-                self.send_copies();
-                return;
-            }
+            Processed::Forwarding(copy) => return self.copies.push(offset, key, copy),
         };
         self.finished.push(Finished { offset, key, done });
-    }
-
-    /// Sends the waiting copies the budget has room for; asks for room for the next one.
-    fn send_copies(&mut self) {
-        while !self.waiting_copies.is_empty() && self.room.is_none() {
-            match self.context.copy_permits.clone().try_acquire_owned() {
-                Ok(permit) => self.send_copy(permit),
-                Err(_) => {
-                    tracing::debug!(tp = %self.tp, "waiting for room in the consumer's budget of copies in flight");
-                    let permits = self.context.copy_permits.clone();
-                    self.room = Some(Box::pin(permits.acquire_owned()));
-                }
-            }
-        }
-    }
-
-    /// Sends the oldest waiting copy with `permit`, which goes back once it is acknowledged.
-    fn send_copy(&mut self, permit: OwnedSemaphorePermit) {
-        let Some(WaitingCopy { offset, key, copy }) = self.waiting_copies.pop_front() else {
-            return;
-        };
-        self.copies.push(Box::pin(copy.map(move |done| {
-            drop(permit);
-            Finished { offset, key, done }
-        })));
     }
 
     /// Settles the records finished since the last step: the window moves, and a finished
@@ -317,7 +240,7 @@ impl PartitionTask {
         if self.offsets.marks_due() {
             self.offsets.set_marks(self.window.marks());
         }
-        if self.inbox.is_empty() {
+        if self.feed.batch_done() {
             self.offsets.flush();
         } else {
             self.offsets.flush_if_older_than(STORE_AT_LEAST_EVERY);
@@ -329,8 +252,7 @@ impl PartitionTask {
     /// finishes is stored with the marks, the rest is handled again by the partition's next
     /// owner. Copies still waiting for room are not sent.
     async fn finish_in_hand(&mut self) {
-        self.waiting_copies.clear();
-        self.room = None;
+        self.copies.drop_waiting();
         loop {
             self.settle_stopping();
             // The marks may be up to a second old: what is done above the lowest unfinished
@@ -342,7 +264,7 @@ impl PartitionTask {
                 Some(processing) = self.running.next(), if !self.running.is_empty() => {
                     self.processed(processing);
                 }
-                Some(finished) = self.copies.next(), if !self.copies.is_empty() => {
+                finished = self.copies.next(), if self.copies.in_flight() > 0 => {
                     self.finished.push(finished);
                 }
                 else => return,
@@ -361,20 +283,6 @@ impl PartitionTask {
             }
         }
     }
-
-    /// A record left the task's buffer: the flow-control gauge goes down, and the poller hears
-    /// when it may stop waiting for the task (below `pause_above`) or resume a paused partition
-    /// (at `resume_below`).
-    fn gauge_taken(&self) {
-        let settings = &self.context.settings;
-        let left = self.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
-        if left + 1 == settings.pause_above {
-            self.context.drained.notify();
-        }
-        if left == settings.resume_below {
-            let _ = self.context.resume.send(self.tp.clone());
-        }
-    }
 }
 
 /// The records finished above the committed offset of `tp`, as its commit's metadata marks them;
@@ -384,16 +292,4 @@ async fn done_before(context: &Context, tp: &Tp) -> HashSet<i64> {
         .await
         .map(|(next, metadata)| done_marks::decode(&metadata, next))
         .unwrap_or_default()
-}
-
-/// The next record: from the batch in hand, else the next batch from the poller (`None` when
-/// the poller has dropped its end).
-async fn next_record(
-    inbox: &mut VecDeque<Record>,
-    records: &mut UnboundedReceiver<Vec<Record>>,
-) -> Option<Record> {
-    while inbox.is_empty() {
-        inbox.extend(records.recv().await?);
-    }
-    inbox.pop_front()
 }

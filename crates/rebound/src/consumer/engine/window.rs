@@ -157,7 +157,11 @@ mod around_copies {
     fn offsets_are_stored_in_order_around_copies_in_flight() {
         let mut window = Window::default();
         window.take(0);
-        assert_eq!(window.finish(0), Some(0), "nothing in flight: stored at once");
+        assert_eq!(
+            window.finish(0),
+            Some(0),
+            "nothing in flight: stored at once"
+        );
         window.take(1); // its copy is on its way
         window.take(2);
         assert_eq!(window.finish(2), None, "behind the copy of 1");
@@ -166,7 +170,11 @@ mod around_copies {
         window.take(4); // its copy is on its way
         window.take(5);
         assert_eq!(window.finish(5), None);
-        assert_eq!(window.finish(1), Some(3), "up to the copy of 4, still in flight");
+        assert_eq!(
+            window.finish(1),
+            Some(3),
+            "up to the copy of 4, still in flight"
+        );
         assert_eq!(window.finish(4), Some(5), "everything processed");
         window.take(6);
         assert_eq!(window.finish(6), Some(6));

@@ -68,8 +68,14 @@ impl KeyAdmission {
             return true;
         }
         let retries = self.order.chain.retries.iter().map(|r| r.name.clone());
-        if !start::wait_for_retry_tails(&self.order.held, consumer, &self.tp, retries.collect(), stop)
-            .await
+        if !start::wait_for_retry_tails(
+            &self.order.held,
+            consumer,
+            &self.tp,
+            retries.collect(),
+            stop,
+        )
+        .await
         {
             return false;
         }

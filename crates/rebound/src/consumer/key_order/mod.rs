@@ -105,7 +105,13 @@ impl KeyOrder {
     }
 
     /// The copy of `record` was acknowledged at `partition@offset` of the retry topic `topic`.
-    pub(crate) fn copied_to_retry(&self, record: &Record, topic: &str, partition: i32, offset: i64) {
+    pub(crate) fn copied_to_retry(
+        &self,
+        record: &Record,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) {
         self.held
             .copied(record.order_key(), (Arc::from(topic), partition, offset));
     }

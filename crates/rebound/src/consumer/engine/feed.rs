@@ -1,0 +1,70 @@
+//! A partition task's feed from the poller: batches of records in offset order, and the
+//! flow-control gauge the poller pauses and resumes the partition by.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::consumer::context::Context;
+use crate::consumer::registry::Tp;
+use crate::record::Record;
+
+/// The records the poller handed to one partition's task.
+pub(super) struct Feed {
+    context: Arc<Context>,
+    tp: Tp,
+    batches: UnboundedReceiver<Vec<Record>>,
+    /// The batch in hand, in offset order.
+    inbox: VecDeque<Record>,
+    /// Records handed to the task and not yet taken.
+    buffered: Arc<AtomicUsize>,
+}
+
+impl Feed {
+    pub(super) fn new(
+        context: Arc<Context>,
+        tp: Tp,
+        batches: UnboundedReceiver<Vec<Record>>,
+        buffered: Arc<AtomicUsize>,
+    ) -> Self {
+        Feed {
+            context,
+            tp,
+            batches,
+            inbox: VecDeque::new(),
+            buffered,
+        }
+    }
+
+    /// The next record: from the batch in hand, else the next batch from the poller (`None` when
+    /// the poller has dropped its end). Cancel-safe: a batch received is kept in hand.
+    pub(super) async fn next(&mut self) -> Option<Record> {
+        while self.inbox.is_empty() {
+            self.inbox.extend(self.batches.recv().await?);
+        }
+        let record = self.inbox.pop_front()?;
+        self.taken();
+        Some(record)
+    }
+
+    /// Whether the batch in hand is done.
+    pub(super) fn batch_done(&self) -> bool {
+        self.inbox.is_empty()
+    }
+
+    /// A record left the buffer: the gauge goes down, and the poller hears when it may stop
+    /// waiting for the task (below `pause_above`) or resume a paused partition (at
+    /// `resume_below`).
+    fn taken(&self) {
+        let settings = &self.context.settings;
+        let left = self.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left + 1 == settings.pause_above {
+            self.context.drained.notify();
+        }
+        if left == settings.resume_below {
+            let _ = self.context.resume.send(self.tp.clone());
+        }
+    }
+}
