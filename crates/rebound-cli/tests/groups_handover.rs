@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rebound::naming::TopicChain;
 use rebound::{Backoff, RetryPolicy};
-use testkit::groups::{commit_offsets as commit, committed_offsets, live_member};
+use testkit::groups::{commit_offsets as commit, committed_offsets, live_member, live_member_with};
 use testkit::*;
 
 /// The scenario's policy as the command's flags.
@@ -248,4 +248,22 @@ async fn live_members_refuse() {
     let done = handover(main, &g, "single", &[]);
     assert!(done.status.success(), "{}", stderr(&done));
     assert_eq!(committed(&g, &t).0, offsets(&[(r2000, 0, 3)]));
+}
+
+/// A group of KIP-848's consumer protocol is Dead to the classic DescribeGroups, members or not:
+/// holding offsets, it refuses rather than guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_protocol_group_refuses() {
+    let t = chain("handover-kip848").await;
+    let (main, r1000) = (&t[0], &t[1]);
+    let g = unique("g");
+    let spring_retry = format!("{g}-retry-1000");
+    let protocol = [("group.protocol", "consumer")];
+    drop(live_member_with(&spring_retry, r1000, &protocol));
+    commit(&spring_retry, &[(r1000, 0, 4, "")]);
+    let refused = handover(main, &g, "single", &["--dry-run"]);
+    assert!(!refused.status.success());
+    let expected = format!("{spring_retry} holds committed offsets but Kafka describes it as Dead");
+    assert!(stderr(&refused).contains(&expected), "{}", stderr(&refused));
+    assert_eq!(committed(&g, &t).0, offsets(&[]), "nothing written");
 }

@@ -60,7 +60,14 @@ pub fn committed_offsets(group: &str, topics: &[&str], partitions: i32) -> Commi
 /// A member of `group` subscribed to `topic`, returned once it has partitions; it stays in the
 /// group (heartbeats are librdkafka's own thread) until dropped, when it leaves.
 pub fn live_member(group: &str, topic: &str) -> BaseConsumer {
-    let member = client(group);
+    live_member_with(group, topic, &[])
+}
+
+/// [`live_member`] with more librdkafka properties (`group.protocol=consumer` for KIP-848's).
+pub fn live_member_with(group: &str, topic: &str, properties: &[(&str, &str)]) -> BaseConsumer {
+    let mut config = vec![("group.id", group), ("enable.auto.commit", "false")];
+    config.extend_from_slice(properties);
+    let member: BaseConsumer = kafka().client_config(&config).create().expect("a consumer");
     member.subscribe(&[topic]).expect("subscribe");
     let deadline = Instant::now() + Duration::from_secs(30);
     while member.assignment().expect("assignment").count() == 0 {
