@@ -8,7 +8,9 @@ mod connection;
 mod console;
 mod dlt;
 mod filters;
+mod groups;
 mod operator;
+mod policy_args;
 mod skips;
 
 use std::io::Write;
@@ -59,6 +61,10 @@ enum Command {
     /// Dead letters: list, show, redrive, discard, archive, tail, stats.
     #[command(subcommand)]
     Dlt(Box<dlt::DltCommand>),
+    /// A chain's consumer groups: `handover` moves its committed offsets between Spring Kafka's
+    /// stage groups (G, G-retry-1000, …, G.dlt) and Rebound's one group (G), both ways.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// A web console for dead letters: the chains, each DLT grouped by failure, one dead letter
     /// in full, the ledger; redrive and discard from a browser, with a dry-run count to confirm.
     ///
@@ -153,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Topics { json } => topics(&cli.connection.kafka()?, json).await?,
         Command::Dlt(command) => dlt::run(cli.connection.kafka()?, *command).await?,
+        Command::Groups(command) => groups::run(&cli.connection.kafka()?, command).await?,
         Command::Console(args) => console::run(cli.connection.kafka()?, args).await?,
         Command::Chain {
             topic,

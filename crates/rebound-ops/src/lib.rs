@@ -30,6 +30,7 @@ pub mod describe;
 pub mod discard;
 mod error;
 mod filter;
+pub mod handover;
 mod id;
 pub mod inflow;
 pub mod ledger;

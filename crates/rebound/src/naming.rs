@@ -5,10 +5,14 @@
 //! a chain's names from its policy, [`classify`] tells from a name alone which chain a topic
 //! belongs to and its role there (what `rebound topics` needs on a cluster it did not configure),
 //! and [`ledger_topic`] / [`archive_topic`] name the topics an operator's actions go to.
+//! [`TopicChain::stage_groups`] names the consumer group Spring reads each stage in ([`stage_group`]).
 
 use std::time::Duration;
 
 use crate::policy::{Backoff, RetryPolicy, TopicReuse, TopicSuffixing};
+
+mod groups;
+pub use groups::{stage_group, StageGroup};
 
 /// One retry topic of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]

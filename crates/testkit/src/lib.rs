@@ -4,7 +4,8 @@
 //!
 //! The one home of what the tests (and the benchmark) need around the code under test: which
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
-//! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), waiting on a condition ([`wait`]),
+//! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups' offsets and
+//! members ([`groups`]), waiting on a condition ([`wait`]),
 //! services run as processes ([`process`]), and the test workers' rules and journal ([`fate`],
 //! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
 //! headless Chromium for the web console's end-to-end tests (`browser`).
@@ -17,6 +18,7 @@ pub mod broker;
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod fate;
+pub mod groups;
 pub mod journal;
 pub mod names;
 pub mod process;
