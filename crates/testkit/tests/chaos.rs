@@ -572,7 +572,15 @@ async fn chaos_in_key_order_loses_nothing() {
     run_chaos(1, "key").await;
 }
 
-/// The two runs take the machine's whole CPU each: one at a time.
+/// Any record beside any other (`ProcessingOrder::Unordered`): the same engine with another
+/// admission, so the same audit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_in_unordered_order_loses_nothing() {
+    let _alone = SERIAL.lock().await;
+    run_chaos(1, "unordered").await;
+}
+
+/// The runs take the machine's whole CPU each: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn run_chaos(nodes: usize, order: &'static str) {
