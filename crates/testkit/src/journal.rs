@@ -50,6 +50,17 @@ pub struct Entry {
     pub worker: String,
     /// The delivery that succeeded: 1 on the main topic, 2 on the first retry topic, and so on.
     pub attempt: u32,
+    /// The record handled, `topic-partition@offset`.
+    pub source: String,
+}
+
+impl Entry {
+    /// The topic and partition of the record handled (from [`Entry::source`]).
+    pub fn topic_partition(&self) -> Option<(&str, i32)> {
+        let (topic_partition, _offset) = self.source.rsplit_once('@')?;
+        let (topic, partition) = topic_partition.rsplit_once('-')?;
+        Some((topic, partition.parse().ok()?))
+    }
 }
 
 /// Every whole line of the journal at `path` (none before the first is written).
@@ -63,6 +74,7 @@ pub fn read(path: &Path) -> Vec<Entry> {
                 id: parts.next()?.parse().ok()?,
                 worker: parts.next()?.to_string(),
                 attempt: parts.next()?.parse().ok()?,
+                source: parts.next()?.to_string(),
             })
         })
         .collect()
