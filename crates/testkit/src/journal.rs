@@ -63,10 +63,12 @@ impl Entry {
     }
 }
 
-/// Every whole line of the journal at `path` (none before the first is written).
+/// Every whole line of the journal at `path` (none before the first is written). A last line
+/// without its newline is being written: it is left for the next read.
 pub fn read(path: &Path) -> Vec<Entry> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    whole
         .lines()
         .filter_map(|line| {
             let mut parts = line.split(' ');

@@ -5,9 +5,9 @@
 //! The one home of what the tests (and the benchmark) need around the code under test: which
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
 //! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), waiting on a condition ([`wait`]),
-//! services run as processes ([`process`]), a network path to cut and heal ([`proxy`]), and the
-//! test workers' rules and journal ([`fate`], [`journal`]; the workers are this crate's
-//! binaries). With the `browser` feature, a real
+//! services run as processes ([`process`]), a consumer group as the broker sees it ([`group`]), a
+//! network path to cut and heal ([`proxy`]), and the test workers' rules and journal ([`fate`],
+//! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
 //! headless Chromium for the web console's end-to-end tests (`browser`).
 //!
 //! Every test names its own topics and groups with [`unique`], so tests run in parallel on one
@@ -18,6 +18,7 @@ pub mod broker;
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod fate;
+pub mod group;
 pub mod journal;
 pub mod names;
 pub mod process;
