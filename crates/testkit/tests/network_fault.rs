@@ -32,8 +32,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -143,19 +141,13 @@ impl Workers {
 
 /// Produces `n` records `{"id": i}`, keyed by id, evenly over `window`, straight to the broker
 /// (not through the proxy). Panics if one cannot be produced.
-async fn produce_paced(
-    producer: FutureProducer,
-    topic: String,
-    n: u64,
-    window: Duration,
-    produced: Arc<AtomicUsize>,
-) {
+async fn produce_paced(producer: FutureProducer, topic: String, n: u64, window: Duration) {
     let start = Instant::now();
     let mut sends = tokio::task::JoinSet::new();
     for id in 0..n {
         let due = start + window.mul_f64(id as f64 / n as f64);
         tokio::time::sleep_until(due.into()).await;
-        let (producer, topic, produced) = (producer.clone(), topic.clone(), produced.clone());
+        let (producer, topic) = (producer.clone(), topic.clone());
         // A task per record: a send is enqueued only once its future is polled.
         sends.spawn(async move {
             let key = id.to_string();
@@ -165,7 +157,6 @@ async fn produce_paced(
                 .send(record, Timeout::After(Duration::from_secs(30)))
                 .await
                 .unwrap_or_else(|(e, _)| panic!("producing {id} failed: {e}"));
-            produced.fetch_add(1, Ordering::SeqCst);
         });
     }
     while let Some(sent) = sends.join_next().await {
@@ -373,7 +364,6 @@ async fn run(order: &'static str) {
     .await;
 
     let started = Instant::now();
-    let produced = Arc::new(AtomicUsize::new(0));
     let producer: FutureProducer = cluster
         .0
         .client_config(&[
@@ -383,13 +373,7 @@ async fn run(order: &'static str) {
         ])
         .create()
         .unwrap();
-    let production = tokio::spawn(produce_paced(
-        producer,
-        topic.clone(),
-        n,
-        window,
-        produced.clone(),
-    ));
+    let production = tokio::spawn(produce_paced(producer, topic.clone(), n, window));
     let mut timeline = Timeline {
         path: journal_path.clone(),
         seen: Vec::new(),
