@@ -51,6 +51,7 @@ impl Layout {
                 } else {
                     dir.join(format!("node-{}", i + 1))
                 },
+                relay: None,
             })
             .collect();
         Ok(Layout { flavor, nodes, dir })

@@ -152,16 +152,25 @@ pub fn server_properties(node: &Node, nodes: &[Node]) -> String {
     let replication = nodes.len().min(3);
     let min_isr = if replication >= 3 { 2 } else { 1 };
     let data = node.dir.join("data");
+    // The relayed listener, when a test asked for one (see `Relay`).
+    let (relay_listener, relay_advertised, relay_protocol) = match node.relay {
+        Some(relay) => (
+            format!(",RELAYED://127.0.0.1:{}", relay.port),
+            format!(",RELAYED://127.0.0.1:{}", relay.advertised),
+            ",RELAYED:PLAINTEXT",
+        ),
+        None => (String::new(), String::new(), ""),
+    };
     format!(
         "# Written by the test-broker crate on each start; edits are overwritten.
 process.roles=broker,controller
 node.id={id}
 controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}{relay_listener}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{relay_advertised}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{relay_protocol}
 log.dirs={data}
 # Rebound creates its topics; a typo must not create one.
 auto.create.topics.enable=false
@@ -358,6 +367,7 @@ mod tests {
                 port: 9090 + 2 * id as u16,
                 controller_port: 9091 + 2 * id as u16,
                 dir: PathBuf::from(format!("/tmp/n{id}")),
+                relay: None,
             })
             .collect();
         let props = server_properties(&nodes[1], &nodes);
@@ -372,5 +382,32 @@ mod tests {
         let single = server_properties(&nodes[0], &nodes[..1]);
         assert!(single.contains("offsets.topic.replication.factor=1\n"));
         assert!(single.contains("min.insync.replicas=1\n"));
+        assert!(!single.contains("RELAYED"));
+    }
+
+    #[test]
+    fn a_relayed_listener_advertises_the_port_in_front_of_it() {
+        let node = Node {
+            id: 1,
+            port: 9092,
+            controller_port: 9093,
+            dir: PathBuf::from("/tmp/n1"),
+            relay: Some(crate::Relay {
+                port: 9094,
+                advertised: 9095,
+            }),
+        };
+        let props = server_properties(&node, std::slice::from_ref(&node));
+        assert!(props.contains(
+            "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,RELAYED://127.0.0.1:9094\n"
+        ));
+        assert!(props.contains(
+            "advertised.listeners=PLAINTEXT://127.0.0.1:9092,RELAYED://127.0.0.1:9095\n"
+        ));
+        assert!(props.contains(
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,RELAYED:PLAINTEXT\n"
+        ));
+        // Brokers talk to each other on the ordinary listener, never through the relay.
+        assert!(props.contains("inter.broker.listener.name=PLAINTEXT\n"));
     }
 }

@@ -54,6 +54,23 @@ pub struct Node {
     pub controller_port: u16,
     /// This node's own folder: configuration, data, log.
     pub dir: PathBuf,
+    /// A second client listener whose clients are told to connect elsewhere (Kafka only).
+    pub relay: Option<Relay>,
+}
+
+/// A node's second client listener (`RELAYED`, plain text), for a test that puts something
+/// between one client and the broker (testkit's network-fault proxy): the node listens on
+/// `127.0.0.1:<port>` and tells the clients that bootstrap there that it is at
+/// `127.0.0.1:<advertised>`, so every later connection of theirs (to the partition leaders, to the
+/// group coordinator) goes to `advertised` too. A proxy only on the bootstrap address would cut
+/// nothing: librdkafka connects to the advertised address after its first Metadata answer.
+/// Clients of the ordinary listener ([`Node::address`]) and the other nodes are not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relay {
+    /// Where the node listens for the relayed clients (the proxy's upstream).
+    pub port: u16,
+    /// The port the node advertises to them (where the proxy listens).
+    pub advertised: u16,
 }
 
 impl Node {

@@ -3,9 +3,21 @@
 use std::process::Child;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
-use crate::{free_ports, Flavor, Layout};
+use crate::{free_ports, Flavor, Layout, Relay};
+
+/// A new folder name for one private cluster's data.
+fn temp_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "rebound-broker-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    ))
+}
 
 /// A single broker or a cluster that belongs to one test (the flavour of `REBOUND_BROKER`), for
 /// tests that kill and restart the broker without disturbing the tests sharing the main one.
@@ -18,16 +30,36 @@ pub struct PrivateCluster {
 impl PrivateCluster {
     /// Starts `nodes` nodes and waits until every one lists all of them as live brokers.
     pub fn start(nodes: usize) -> Result<PrivateCluster> {
+        let layout = Layout::new(Flavor::from_env()?, temp_dir(), &free_ports(2 * nodes))?;
+        PrivateCluster::run(layout)
+    }
+
+    /// Starts one node per entry of `advertised`, each with a second client listener on a free
+    /// port that advertises `127.0.0.1:<advertised[i]>` (a [`Relay`]: where the test's proxy
+    /// listens, forwarding to the node's [`Relay::port`]). Apache Kafka only: Tansu advertises one
+    /// listener.
+    pub fn start_relayed(advertised: &[u16]) -> Result<PrivateCluster> {
         let flavor = Flavor::from_env()?;
-        let dir = std::env::temp_dir().join(format!(
-            "rebound-broker-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos()
-        ));
-        let layout = Layout::new(flavor, dir, &free_ports(2 * nodes))?;
+        if flavor != Flavor::Kafka {
+            bail!(
+                "a relayed listener needs Apache Kafka (REBOUND_BROKER=kafka); {} advertises one listener",
+                flavor.name()
+            );
+        }
+        let count = advertised.len();
+        // One call, so that no port is handed out twice.
+        let ports = free_ports(3 * count);
+        let mut layout = Layout::new(flavor, temp_dir(), &ports[..2 * count])?;
+        for (i, node) in layout.nodes.iter_mut().enumerate() {
+            node.relay = Some(Relay {
+                port: ports[2 * count + i],
+                advertised: advertised[i],
+            });
+        }
+        PrivateCluster::run(layout)
+    }
+
+    fn run(layout: Layout) -> Result<PrivateCluster> {
         let mut cluster = PrivateCluster {
             children: (0..layout.nodes.len()).map(|_| None).collect(),
             layout,

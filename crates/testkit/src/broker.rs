@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use rebound::KafkaConfig;
 use rebound::BROKERS_ENV;
 
+use crate::proxy::Proxy;
+
 /// How long the shared broker gets to answer the first time a test asks for it: a broker that
 /// is up answers in milliseconds; a few seconds cover one still finishing its start.
 const ANSWER_PATIENCE: Duration = Duration::from_secs(5);
@@ -86,6 +88,21 @@ impl PrivateBroker {
     /// seeing the others.
     pub fn cluster(nodes: usize) -> PrivateBroker {
         PrivateBroker(test_broker::PrivateCluster::start(nodes).expect("start a private broker"))
+    }
+
+    /// One node whose clients may go through a [`Proxy`] the test cuts and heals: the node
+    /// advertises the proxy's address on a second listener (a [`test_broker::Relay`]), so a
+    /// client configured with [`Proxy::kafka`] makes every connection through the proxy, while
+    /// one configured with [`PrivateBroker::kafka`] talks to the node directly. Apache Kafka only.
+    pub fn behind_proxy() -> (PrivateBroker, Proxy) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy's port");
+        let port = listener.local_addr().unwrap().port();
+        let cluster = test_broker::PrivateCluster::start_relayed(&[port])
+            .expect("start a private broker behind a proxy");
+        let relay = cluster.layout().nodes[0].relay.expect("a relayed listener");
+        let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], relay.port));
+        let proxy = Proxy::start(listener, upstream).expect("start the proxy");
+        (PrivateBroker(cluster), proxy)
     }
 
     /// The client configuration of this broker: its nodes' bootstrap list, nothing else set.

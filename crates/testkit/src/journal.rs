@@ -50,12 +50,25 @@ pub struct Entry {
     pub worker: String,
     /// The delivery that succeeded: 1 on the main topic, 2 on the first retry topic, and so on.
     pub attempt: u32,
+    /// The record handled, `topic-partition@offset`.
+    pub source: String,
 }
 
-/// Every whole line of the journal at `path` (none before the first is written).
+impl Entry {
+    /// The topic and partition of the record handled (from [`Entry::source`]).
+    pub fn topic_partition(&self) -> Option<(&str, i32)> {
+        let (topic_partition, _offset) = self.source.rsplit_once('@')?;
+        let (topic, partition) = topic_partition.rsplit_once('-')?;
+        Some((topic, partition.parse().ok()?))
+    }
+}
+
+/// Every whole line of the journal at `path` (none before the first is written). A last line
+/// without its newline is being written: it is left for the next read.
 pub fn read(path: &Path) -> Vec<Entry> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    whole
         .lines()
         .filter_map(|line| {
             let mut parts = line.split(' ');
@@ -63,6 +76,7 @@ pub fn read(path: &Path) -> Vec<Entry> {
                 id: parts.next()?.parse().ok()?,
                 worker: parts.next()?.to_string(),
                 attempt: parts.next()?.parse().ok()?,
+                source: parts.next()?.to_string(),
             })
         })
         .collect()

@@ -5,8 +5,9 @@
 //! The one home of what the tests (and the benchmark) need around the code under test: which
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
 //! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups' offsets and
-//! members ([`groups`]), waiting on a condition ([`wait`]),
-//! services run as processes ([`process`]), and the test workers' rules and journal ([`fate`],
+//! members ([`groups`]), a group's assignment as the broker sees it ([`group`]), waiting on a
+//! condition ([`wait`]), services run as processes ([`process`]), a network path to cut and heal
+//! ([`proxy`]), and the test workers' rules and journal ([`fate`],
 //! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
 //! headless Chromium for the web console's end-to-end tests (`browser`).
 //!
@@ -18,11 +19,13 @@ pub mod broker;
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod fate;
+pub mod group;
 pub mod groups;
 pub mod journal;
 pub mod names;
 pub mod process;
 pub mod produce;
+pub mod proxy;
 pub mod read;
 pub mod topics;
 pub mod wait;
@@ -31,6 +34,7 @@ pub use broker::{kafka, Cluster, PrivateBroker};
 pub use fate::Fate;
 pub use names::unique;
 pub use produce::{deliver, produce, produce_at};
+pub use proxy::Proxy;
 pub use read::text;
 pub use wait::wait_until;
 

@@ -2,15 +2,14 @@
 //! consumer-wide budgets, and key order's gate when the order is `Key`. It sits below the tasks
 //! and the start-up code, so nothing the tasks use imports the file that starts them.
 
-use std::sync::mpsc as std_mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::cluster;
 use super::events::Event;
 use super::key_order::KeyOrder;
 use super::producer::Forwarder;
 use super::rebalance::RebalanceContext;
-use super::registry::{lock, Tp};
+use super::registry::{self, lock, Registry, Tp};
 use super::settings::Settings;
 
 /// What every partition task shares.
@@ -18,8 +17,9 @@ pub(crate) struct Context {
     pub settings: Settings,
     pub consumer: cluster::Handle<RebalanceContext>,
     pub forwarder: Forwarder,
-    /// Partitions whose task drained enough to be resumed, for the poller.
-    pub resume: std_mpsc::Sender<Tp>,
+    /// Which partitions this member owns and which are paused (the poller pauses them, their
+    /// tasks resume them).
+    pub registry: Arc<Mutex<Registry>>,
     /// One permit per copy in flight, shared by every partition (`copy_budget` in all).
     pub copy_permits: Arc<tokio::sync::Semaphore>,
     /// Signalled when a partition's task drains below `pause_above`, for the poller waiting on it.
@@ -71,6 +71,17 @@ impl Drained {
 }
 
 impl Context {
+    /// Resumes `tp` if the poller paused it. Called by its task as it drains: at once, from the
+    /// task's thread (librdkafka's resume is thread-safe and does not block), so a resumed
+    /// partition does not wait for the polling thread's next round, which waits up to 100 ms
+    /// for a record when every other partition is idle or paused.
+    pub(crate) fn resume(&self, tp: &Tp) {
+        let mut registry = lock(&self.registry);
+        if registry.paused.remove(tp) {
+            registry::set_paused(&self.consumer, tp, false);
+        }
+    }
+
     pub(crate) fn emit(&self, event: Event<'_>) {
         if let Some(observer) = &self.settings.observer {
             observer(&event);

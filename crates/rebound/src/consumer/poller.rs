@@ -3,13 +3,11 @@
 //! record to its partition's task, and pauses a partition whose task holds too much.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::TopicPartitionList;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
@@ -23,17 +21,11 @@ use crate::record::Record;
 pub(crate) fn poll_loop(
     shared: Arc<Context>,
     registry: Arc<Mutex<Registry>>,
-    resume: std_mpsc::Receiver<Tp>,
     stopping: Arc<AtomicBool>,
     runtime: tokio::runtime::Handle,
 ) {
     let consumer = shared.consumer.clone();
     while !stopping.load(Ordering::SeqCst) {
-        for tp in resume.try_iter() {
-            if registry::lock(&registry).paused.remove(&tp) {
-                set_paused(&consumer, &tp, false);
-            }
-        }
         poll_round(&consumer, &registry);
         if stopping.load(Ordering::SeqCst) {
             // Stopped while polling (a shutdown, or the run future dropped): what this round
@@ -88,7 +80,7 @@ fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Ful
     }
     let mut registry = registry::lock(registry);
     if registry.assigned.contains(&full.tp) && registry.paused.insert(full.tp.clone()) {
-        set_paused(&shared.consumer, &full.tp, true);
+        registry::set_paused(&shared.consumer, &full.tp, true);
     }
 }
 
@@ -199,21 +191,4 @@ fn spawn_partition(shared: &Arc<Context>, runtime: &tokio::runtime::Handle, tp: 
     };
     runtime.spawn(PartitionTask::new(shared.clone(), tp.clone(), receiver, control).run());
     task
-}
-
-fn set_paused(consumer: &BaseConsumer<RebalanceContext>, tp: &Tp, pause: bool) {
-    let mut list = TopicPartitionList::new();
-    list.add_partition(&tp.topic, tp.partition);
-    let result = if pause {
-        consumer.pause(&list)
-    } else {
-        consumer.resume(&list)
-    };
-    match result {
-        Ok(()) if pause => tracing::debug!(%tp, "partition paused: its task holds enough records"),
-        Ok(()) => tracing::debug!(%tp, "partition resumed"),
-        Err(e) => {
-            tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state")
-        }
-    }
 }

@@ -9,6 +9,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::TopicPartitionList;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -143,5 +145,24 @@ impl Drop for ExitGuard {
         let (lock, signal) = &*self.0 .0;
         *self::lock(lock) = true;
         signal.notify_all();
+    }
+}
+
+/// Pauses or resumes `tp`. Callers keep [`Registry::paused`] in step under its lock: librdkafka
+/// has no "is paused" query, and resuming a partition that is not paused can redeliver records.
+pub(crate) fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, tp: &Tp, pause: bool) {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(&tp.topic, tp.partition);
+    let result = if pause {
+        consumer.pause(&list)
+    } else {
+        consumer.resume(&list)
+    };
+    match result {
+        Ok(()) if pause => tracing::debug!(%tp, "partition paused: its task holds enough records"),
+        Ok(()) => tracing::debug!(%tp, "partition resumed"),
+        Err(e) => {
+            tracing::warn!(%tp, error = %e, pause, "could not change the partition's pause state")
+        }
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -74,7 +73,6 @@ impl RetryingConsumer {
         let key_order = KeyOrder::start(&settings, &partitions, &stopping)?;
         let registry = Arc::new(Mutex::new(Registry::default()));
         let consumer = group_consumer(&settings, &registry, &key_order)?;
-        let (resume_tx, resume_rx) = std_mpsc::channel();
         let context = Arc::new(Context {
             copy_permits: Arc::new(tokio::sync::Semaphore::new(settings.copy_budget)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
@@ -82,7 +80,7 @@ impl RetryingConsumer {
             forwarder: Forwarder::new(&settings.kafka, partitions)?,
             settings,
             consumer: Arc::new(consumer),
-            resume: resume_tx,
+            registry: registry.clone(),
             drained: Drained::default(),
             key_order,
         });
@@ -91,7 +89,7 @@ impl RetryingConsumer {
             let runtime = tokio::runtime::Handle::current();
             std::thread::Builder::new()
                 .name("rebound-poll".into())
-                .spawn(move || poll_loop(context, registry, resume_rx, stopping, runtime))
+                .spawn(move || poll_loop(context, registry, stopping, runtime))
                 .map_err(|e| Error::Crashed(e.to_string()))?
         };
 
@@ -131,6 +129,9 @@ async fn chain_partitions(settings: &Settings) -> Result<HashMap<String, i32>, E
     .await
 }
 
+/// The longest a fetch waits on the broker for new records (librdkafka's default: 500 ms).
+const FETCH_WAIT_MAX_MS: &str = "10";
+
 /// The group member: subscribed to the chain's topics, storing offsets only when the engine
 /// says a record is done, committing them every 500 ms.
 fn group_consumer(
@@ -149,6 +150,14 @@ fn group_consumer(
         ("auto.commit.interval.ms", "500"),
         ("enable.auto.offset.store", "false"),
         ("auto.offset.reset", "earliest"),
+        // librdkafka keeps one fetch in flight per broker, and the broker holds it up to this
+        // long when the partitions in it have nothing new. A partition resumed meanwhile (a
+        // retry partition whose records fell due, a task that caught up) waits for that fetch
+        // to come back first: at librdkafka's default of 500 ms, a burst of retries due at once
+        // was served up to 0.6 s late (p99 20-30 ms at 10 ms, 55-70 ms at 50 ms; BENCHMARKS.md).
+        // The cost: an idle member asks each broker a hundred times a second instead of twice;
+        // `-X fetch.wait.max.ms=500` restores librdkafka's default where that matters more.
+        ("fetch.wait.max.ms", FETCH_WAIT_MAX_MS),
     ];
     if let Some(id) = settings.instance_id.as_deref() {
         defaults.push(("group.instance.id", id));

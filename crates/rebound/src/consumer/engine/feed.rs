@@ -64,7 +64,7 @@ impl Feed {
             self.context.drained.notify();
         }
         if left == settings.resume_below {
-            let _ = self.context.resume.send(self.tp.clone());
+            self.context.resume(&self.tp);
         }
     }
 }

@@ -258,6 +258,11 @@ impl PartitionTask {
             // The marks may be up to a second old: what is done above the lowest unfinished
             // record goes with the last store, so the next owner skips it.
             self.offsets.set_marks(self.window.marks());
+            // Checked here, not by the `select!`'s `else`: its abort branch is always enabled,
+            // so an `else` would never run and an idle task would wait out the grace period.
+            if self.running.is_empty() && self.copies.in_flight() == 0 {
+                return;
+            }
             tokio::select! {
                 biased;
                 _ = self.abort.cancelled() => return,
@@ -267,7 +272,6 @@ impl PartitionTask {
                 finished = self.copies.next(), if self.copies.in_flight() > 0 => {
                     self.finished.push(finished);
                 }
-                else => return,
             }
         }
     }
