@@ -154,7 +154,25 @@ fn source_of(archived: bool) -> Source {
     }
 }
 
+impl DltCommand {
+    /// The DLT the command reads.
+    fn dlt(&self) -> &str {
+        match self {
+            DltCommand::List { dlt, .. }
+            | DltCommand::Show { dlt, .. }
+            | DltCommand::Redrive { dlt, .. }
+            | DltCommand::Discard { dlt, .. }
+            | DltCommand::Archive { dlt, .. }
+            | DltCommand::Tail { dlt, .. }
+            | DltCommand::Stats { dlt, .. } => dlt,
+        }
+    }
+}
+
 pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> {
+    // A DLT that is not there would read as one without dead letters: a typo would look like
+    // good news. The error names the DLTs that are there instead.
+    ops::topics::require_dlt(&kafka, command.dlt()).await?;
     match command {
         DltCommand::List {
             dlt,
