@@ -67,7 +67,7 @@ pub async fn discard(
     let archive = archive_topic(dlt);
     for listed in pending {
         let dl = &listed.dead_letter;
-        let dead_letter = format!("{dlt}-{}", dl.position());
+        let dead_letter = dl.position().in_topic(dlt).to_string();
         let headers = DiscardStamp {
             reason,
             by,

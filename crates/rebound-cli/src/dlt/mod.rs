@@ -325,8 +325,12 @@ fn print_discarded(
         match copy {
             Some(copy) => writeln!(
                 out,
-                "{position}\tdiscarded; archived at {}-{copy}",
-                line(&rebound::naming::archive_topic(dlt))
+                "{position}\tdiscarded; archived at {}",
+                line(
+                    &copy
+                        .in_topic(&rebound::naming::archive_topic(dlt))
+                        .to_string()
+                )
             )?,
             None => writeln!(out, "{position}\twould be archived and discarded")?,
         }

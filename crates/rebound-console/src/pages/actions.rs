@@ -14,6 +14,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
+use rebound::naming::archive_topic;
 use rebound_ops::redrive::{Outcome, RedriveOptions};
 use rebound_ops::{DeadLetterId, Filter, Position, Source};
 use tokio_util::sync::CancellationToken;
@@ -175,7 +176,7 @@ async fn dry_run(
             let mut outcomes: Vec<(Position, String)> = report
                 .archived
                 .iter()
-                .map(|(position, _)| (*position, format!("archived into {dlt}.archive")))
+                .map(|(position, _)| (*position, format!("archived into {}", archive_topic(dlt))))
                 .collect();
             outcomes.extend(
                 report
@@ -198,7 +199,7 @@ pub(crate) fn redrive_text(outcome: &Outcome) -> String {
         Outcome::Sent {
             topic,
             copy: Some(copy),
-        } => format!("sent to {topic}-{copy}"),
+        } => format!("sent to {}", copy.in_topic(topic)),
         Outcome::Sent { topic, copy: None } => format!("sent to {topic}"),
         Outcome::Skipped { reason } => format!("skipped: {reason}"),
     }
