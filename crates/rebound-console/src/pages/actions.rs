@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use rebound::naming::archive_topic;
+use rebound_ops::discard::DiscardOptions;
 use rebound_ops::redrive::{Outcome, RedriveOptions};
 use rebound_ops::{DeadLetterId, Filter, Position, Source};
 use tokio_util::sync::CancellationToken;
@@ -170,9 +171,12 @@ async fn dry_run(
             })
         }
         Kind::Discard => {
-            let report =
-                rebound_ops::discard::discard(&state.kafka, dlt, filter, "(dry run)", by, true)
-                    .await?;
+            let options = DiscardOptions {
+                reason: "(dry run)".into(),
+                by: by.to_string(),
+                dry_run: true,
+            };
+            let report = rebound_ops::discard::discard(&state.kafka, dlt, filter, &options).await?;
             let mut outcomes: Vec<(Position, String)> = report
                 .archived
                 .iter()
@@ -524,11 +528,13 @@ async fn act(
             });
         }
         Kind::Discard => {
-            let (reason, by) = (form.reason.clone(), caller.name.clone());
+            let options = DiscardOptions {
+                reason: form.reason.clone(),
+                by: caller.name.clone(),
+                dry_run: false,
+            };
             tokio::spawn(async move {
-                let result =
-                    rebound_ops::discard::discard(&kafka, &topic, &filter, &reason, &by, false)
-                        .await;
+                let result = rebound_ops::discard::discard(&kafka, &topic, &filter, &options).await;
                 running.finish(match result {
                     Ok(report) => jobs::Outcome::Discard(report),
                     Err(e) => jobs::Outcome::Failed(format!(
