@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use rebound::RELIABLE_PRODUCER;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -255,12 +256,13 @@ async fn http_closed_loop(port: u16, secs: u64) -> Result<Outcome> {
 fn api_producer(ctx: &Ctx) -> Result<FutureProducer> {
     Ok(ctx
         .kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "2"),
-            ("message.timeout.ms", "5000"),
-        ])
+        .client_config(
+            &[
+                RELIABLE_PRODUCER,
+                &[("linger.ms", "2"), ("message.timeout.ms", "5000")],
+            ]
+            .concat(),
+        )
         .create()?)
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
+use rebound::naming::TopicChain;
 use rebound::{KafkaConfig, Record, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
@@ -214,9 +215,9 @@ pub async fn scaling(ctx: &Ctx) -> Result<()> {
 
 /// The topics Rebound's default policy creates beside `topic`.
 pub fn chain_topics(topic: &str) -> Vec<String> {
-    vec![
-        topic.to_string(),
-        format!("{topic}-retry"),
-        format!("{topic}-dlt"),
-    ]
+    TopicChain::new(topic, &RetryPolicy::default())
+        .topic_names()
+        .into_iter()
+        .map(String::from)
+        .collect()
 }

@@ -19,7 +19,7 @@ use rdkafka::producer::{
 };
 use rdkafka::util::Timeout;
 use rebound::headers::Headers;
-use rebound::{EpochMillis, KafkaConfig};
+use rebound::{EpochMillis, KafkaConfig, RELIABLE_PRODUCER};
 use tokio_util::sync::CancellationToken;
 
 /// The size of every benchmark record's payload.
@@ -88,14 +88,18 @@ pub async fn delete_topics(kafka: &KafkaConfig, topics: &[String]) {
 /// and the scenarios' inputs should look like a busy producer's output.
 pub fn batching_producer(kafka: &KafkaConfig) -> Result<FutureProducer> {
     Ok(kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "20"),
-            ("queue.buffering.max.messages", "1000000"),
-            ("queue.buffering.max.kbytes", "1048576"),
-            ("message.timeout.ms", "120000"),
-        ])
+        .client_config(
+            &[
+                RELIABLE_PRODUCER,
+                &[
+                    ("linger.ms", "20"),
+                    ("queue.buffering.max.messages", "1000000"),
+                    ("queue.buffering.max.kbytes", "1048576"),
+                    ("message.timeout.ms", "120000"),
+                ],
+            ]
+            .concat(),
+        )
         .create()?)
 }
 

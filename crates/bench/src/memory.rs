@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use rebound::naming::TopicChain;
 use rebound::{Backoff, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
 
 use crate::kit;
@@ -32,13 +33,18 @@ pub struct WorkerArgs {
 /// The child: a Rebound worker with a 1 h fixed back-off, run until SIGTERM.
 pub async fn worker(kafka: KafkaConfig, args: WorkerArgs) -> Result<()> {
     let mut builder = RetryingConsumer::builder(kafka, &args.topic, &args.group)
-        .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(3600))))
+        .policy(worker_policy())
         .handler(|_: Record| async { Ok(()) });
     if let Some(n) = args.max_buffered {
         builder = builder.max_buffered(n);
     }
     builder.build()?.run(rebound::shutdown_signal()).await?;
     Ok(())
+}
+
+/// The child's policy: one retry topic, whose records are due in an hour (they stay in memory).
+fn worker_policy() -> RetryPolicy {
+    RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(3600)))
 }
 
 /// `VmRSS` and `VmHWM` of `pid`, in bytes.
@@ -178,9 +184,10 @@ pub async fn memory(ctx: &Ctx) -> Result<()> {
     let mut peaks: Vec<(u64, usize, f64)> = Vec::new();
     for &size in &ctx.backlog {
         let main = kit::unique(&format!("mem{size}"));
-        let retry = format!("{main}-retry");
+        let chain = TopicChain::new(&main, &worker_policy());
+        let retry = chain.retries[0].name.clone();
         kit::create_topics(&ctx.kafka, &[&main, &retry], ctx.partitions).await?;
-        topics.extend([main.clone(), retry.clone(), format!("{main}-dlt")]);
+        topics.extend(chain.topic_names().into_iter().map(String::from));
         let due = rebound::EpochMillis::now().as_i64() + 3_600_000;
         let partitions = ctx.partitions;
         kit::fill(&ctx.kafka, &retry, size, |i| {

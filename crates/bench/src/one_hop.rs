@@ -12,7 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rebound::headers as h;
 use rebound::naming::TopicChain;
-use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy};
+use rebound::{Backoff, Failure, KafkaConfig, Record, RetryPolicy, RELIABLE_PRODUCER};
 use tokio_util::sync::CancellationToken;
 
 use crate::happy::run_baseline;
@@ -57,17 +57,12 @@ impl Acks {
 
 pub struct AckContext(Arc<Acks>);
 
-/// The baselines' producer of copies: idempotent, `acks=all`, linger 5 ms (Rebound's settings),
+/// The baselines' producer of copies, with Rebound's settings ([`RELIABLE_PRODUCER`]),
 /// reporting each copy's source (partition, offset) to the returned [`Acks`].
 pub fn copy_producer(kafka: &KafkaConfig) -> Result<(BaseProducer<AckContext>, Arc<Acks>)> {
     let acks = Arc::new(Acks::default());
     let producer = kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("message.timeout.ms", "30000"),
-        ])
+        .client_config(RELIABLE_PRODUCER)
         .create_with_context(AckContext(acks.clone()))?;
     Ok((producer, acks))
 }

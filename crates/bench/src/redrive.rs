@@ -12,7 +12,7 @@ use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rebound::naming::{archive_topic, ledger_topic};
-use rebound::KafkaConfig;
+use rebound::{KafkaConfig, RELIABLE_PRODUCER};
 use rebound_ops::redrive::{redrive as rebound_redrive, RedriveOptions};
 use rebound_ops::Filter;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,8 @@ impl ProducerContext for CountContext {
 }
 
 /// The hand-written copy: read the DLT by assignment up to its end, copy each record (key,
-/// payload, headers, same partition) through an idempotent `acks=all` producer, pipelined, and
+/// payload, headers, same partition) through a producer with Rebound's settings
+/// ([`RELIABLE_PRODUCER`]: idempotent, `acks=all`), pipelined, and
 /// wait until every copy is acknowledged. Returns the seconds it took.
 fn baseline_copy(kafka: KafkaConfig, dlt: String, target: String, n: u64) -> Result<f64> {
     let started = Instant::now();
@@ -79,12 +80,7 @@ fn baseline_copy(kafka: KafkaConfig, dlt: String, target: String, n: u64) -> Res
     consumer.assign(&list)?;
     let delivered = Arc::new(Delivered::default());
     let producer: BaseProducer<CountContext> = kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("message.timeout.ms", "30000"),
-        ])
+        .client_config(RELIABLE_PRODUCER)
         .create_with_context(CountContext(delivered.clone()))?;
     let mut last_progress = Instant::now();
     while !ends.is_empty() {

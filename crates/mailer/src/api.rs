@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rebound::KafkaConfig;
+use rebound::{KafkaConfig, RELIABLE_PRODUCER};
 use serde_json::json;
 
 use crate::message::{validate, EmailMessage, FieldError, ID_HEADER, MAX_BODY_BYTES};
@@ -373,13 +373,20 @@ pub async fn run(
             }
         });
     }
+    // Rebound's reliable settings, but a shorter linger (a person waits for the answer) and the
+    // API's own send timeout: it answers 503 when Kafka has not acknowledged by then.
+    let send_timeout_ms = send_timeout.as_millis().to_string();
     let producer: FutureProducer = kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "2"),
-            ("message.timeout.ms", &send_timeout.as_millis().to_string()),
-        ])
+        .client_config(
+            &[
+                RELIABLE_PRODUCER,
+                &[
+                    ("linger.ms", "2"),
+                    ("message.timeout.ms", send_timeout_ms.as_str()),
+                ],
+            ]
+            .concat(),
+        )
         .create()?;
     let status = Arc::new(StatusStore::default());
     let publisher = StatusPublisher::without_topic_creation(&kafka, &status_topic)?;

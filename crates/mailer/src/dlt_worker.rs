@@ -288,11 +288,11 @@ pub fn alert_message(dead: &DeadLetter) -> serde_json::Value {
     let recipient = dead.record.key_text().unwrap_or_else(|| "(no key)".into());
     let attempts = dead.attempts.map_or("?".into(), |a| a.to_string());
     let error = dead.error_message();
-    let position = dead.position();
-    let dlt = &dead.record.topic();
+    let (dlt, position) = (dead.record.topic(), dead.position());
+    let dead_letter = dead.record.coordinates();
     let redrive = format!("rebound dlt redrive {dlt} --at {position}");
     let text = format!(
-        ":rotating_light: E-mail to {recipient} dead-lettered after {attempts} attempts: {error}\nDead letter: {dlt}-{position}\nRedrive when fixed: `{redrive}`"
+        ":rotating_light: E-mail to {recipient} dead-lettered after {attempts} attempts: {error}\nDead letter: {dead_letter}\nRedrive when fixed: `{redrive}`"
     );
     json!({
         "text": text,
@@ -301,7 +301,7 @@ pub fn alert_message(dead: &DeadLetter) -> serde_json::Value {
             {"type": "section", "fields": [
                 {"type": "mrkdwn", "text": format!("*Error*\n{error}")},
                 {"type": "mrkdwn", "text": format!("*Attempts*\n{attempts}")},
-                {"type": "mrkdwn", "text": format!("*Dead letter*\n{dlt}-{position}")},
+                {"type": "mrkdwn", "text": format!("*Dead letter*\n{dead_letter}")},
             ]},
             {"type": "section", "text": {"type": "mrkdwn", "text": format!("Redrive when fixed: `{redrive}`")}},
         ],

@@ -2,6 +2,8 @@
 //! stop them at the source, so that a bad request gets a clear 4xx and never enters Kafka.
 
 use lettre::Address;
+use rebound::headers::Provenance;
+use rebound::Coordinates;
 use serde::{Deserialize, Serialize};
 
 /// The message on `email.send`: the scenario's shape (`from`, `to`, `subject`, `body`), byte for
@@ -49,15 +51,11 @@ impl EmailMessage {
             self.id = id;
             return;
         }
-        self.id = match rebound::headers::Provenance::read(record.headers()) {
-            Some(rebound::headers::Provenance {
-                topic,
-                partition: Some(partition),
-                offset: Some(offset),
-                ..
-            }) => format!("{topic}-{partition}@{offset}"),
-            _ => record.coordinates(),
-        };
+        self.id = Provenance::read(record.headers())
+            .as_ref()
+            .map(Provenance::coordinates)
+            .filter(Coordinates::is_complete)
+            .map_or_else(|| record.coordinates(), |first| first.to_string());
     }
 }
 

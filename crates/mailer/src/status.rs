@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rebound::KafkaConfig;
+use rdkafka::ClientConfig;
+use rebound::{KafkaConfig, RELIABLE_PRODUCER};
 use serde::{Deserialize, Serialize};
 
 /// Where an e-mail is, as the API reports it (`status` of `GET /emails/{id}`).
@@ -102,13 +103,7 @@ impl StatusPublisher {
         kafka: &KafkaConfig,
         topic: &str,
     ) -> anyhow::Result<StatusPublisher> {
-        let producer = kafka
-            .client_config(&[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                ("linger.ms", "5"),
-            ])
-            .create()?;
+        let producer = producer_config(kafka).create()?;
         Ok(StatusPublisher {
             producer,
             topic: topic.to_string(),
@@ -128,6 +123,13 @@ impl StatusPublisher {
             tracing::warn!(id = %event.id, error = %e, "could not publish a status event");
         }
     }
+}
+
+/// The status producer's settings: Rebound's ([`RELIABLE_PRODUCER`]), so a status that cannot
+/// be delivered fails within 30 s and is logged, rather than waiting in librdkafka's queue for
+/// its default of 5 minutes in silence.
+fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
+    kafka.client_config(RELIABLE_PRODUCER)
 }
 
 /// The API's view: the latest state of each e-mail, and ids by idempotency key.
@@ -218,5 +220,21 @@ mod tests {
         store.apply(sent);
         store.apply(retrying);
         assert_eq!(store.get("a").unwrap().state, State::Sent);
+    }
+
+    #[test]
+    fn status_events_are_produced_with_the_library_settings() {
+        let config = producer_config(&KafkaConfig::new("b:9092"));
+        assert_eq!(
+            config.get("message.timeout.ms"),
+            Some("30000"),
+            "not 5 minutes"
+        );
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        // `-X` still has the last word.
+        let config =
+            producer_config(&KafkaConfig::new("b:9092").property("message.timeout.ms", "10000"));
+        assert_eq!(config.get("message.timeout.ms"), Some("10000"));
     }
 }

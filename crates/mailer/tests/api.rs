@@ -10,16 +10,12 @@ use futures::StreamExt;
 use mailer::api::{router, AppState, RateLimiter, MAX_REQUEST_BYTES};
 use mailer::metrics::Metrics;
 use mailer::status::{StatusPublisher, StatusStore};
-use rebound::KafkaConfig;
+use rebound::{KafkaConfig, RELIABLE_PRODUCER};
 use tower::ServiceExt;
 
 fn app(kafka: KafkaConfig, topic: &str) -> axum::Router {
     let producer = kafka
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("message.timeout.ms", "2000"),
-        ])
+        .client_config(&[RELIABLE_PRODUCER, &[("message.timeout.ms", "2000")]].concat())
         .create()
         .unwrap();
     router(Arc::new(AppState {

@@ -1,11 +1,9 @@
 //! The selection flags shared by `dlt list`, `redrive`, `discard`, `archive` and `stats`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use anyhow::{anyhow, Context};
 use clap::Args;
 use rebound::EpochMillis;
-use rebound_ops::{Filter, Position, Status};
+use rebound_ops::{parse_time_bound_now, Filter, Position, Status};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Selection {
@@ -50,8 +48,8 @@ impl Selection {
                 .map(regex::Regex::new)
                 .transpose()
                 .context("--error is not a valid regular expression")?,
-            since: self.since.as_deref().map(parse_time).transpose()?,
-            until: self.until.as_deref().map(parse_time).transpose()?,
+            since: time_bound("since", self.since.as_deref())?,
+            until: time_bound("until", self.until.as_deref())?,
             status: self.status,
             positions: self.positions.clone(),
             origin: self.origin.clone(),
@@ -61,22 +59,11 @@ impl Selection {
     }
 }
 
-/// RFC 3339, or an age before now.
-pub fn parse_time(text: &str) -> anyhow::Result<EpochMillis> {
-    let time = match humantime::parse_rfc3339_weak(text) {
-        Ok(time) => time,
-        Err(_) => {
-            let age: Duration = humantime::parse_duration(text).map_err(|_| {
-                anyhow!("`{text}` is neither a time (2026-11-28T09:00:00Z) nor an age (2h)")
-            })?;
-            SystemTime::now() - age
-        }
-    };
-    Ok(EpochMillis::new(
-        time.duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-    ))
+/// `--since` or `--until` (`flag`), read by the one rule ([`rebound_ops::parse_time_bound`]);
+/// the error names the flag.
+fn time_bound(flag: &str, text: Option<&str>) -> anyhow::Result<Option<EpochMillis>> {
+    text.map(|text| parse_time_bound_now(text).map_err(|e| anyhow!("--{flag} {e}")))
+        .transpose()
 }
 
 pub use rebound_ops::describe::format_time;

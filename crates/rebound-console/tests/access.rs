@@ -161,7 +161,12 @@ async fn every_route_for_every_role() {
         key: Some("gone".into()),
         ..rebound_ops::Filter::default()
     };
-    rebound_ops::discard::discard(&testkit::kafka(), &dlt, &gone, "test", "tester", false)
+    let options = rebound_ops::discard::DiscardOptions {
+        reason: "test".into(),
+        by: "tester".into(),
+        dry_run: false,
+    };
+    rebound_ops::discard::discard(&testkit::kafka(), &dlt, &gone, &options)
         .await
         .unwrap();
     let console = console(tokens(), false);

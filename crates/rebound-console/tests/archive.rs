@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use rebound::headers as h;
 use rebound_console::Tokens;
+use rebound_ops::discard::DiscardOptions;
 use rebound_ops::{Filter, Ledger};
 use support::*;
 use testkit::*;
@@ -20,7 +21,12 @@ async fn discard(dlt: &str, key: &str, reason: &str, by: &str) {
         key: Some(key.into()),
         ..Filter::default()
     };
-    let report = rebound_ops::discard::discard(&kafka(), dlt, &filter, reason, by, false)
+    let options = DiscardOptions {
+        reason: reason.into(),
+        by: by.into(),
+        dry_run: false,
+    };
+    let report = rebound_ops::discard::discard(&kafka(), dlt, &filter, &options)
         .await
         .unwrap();
     assert_eq!(report.archived.len(), 1, "{report:?}");

@@ -269,9 +269,11 @@ async fn the_index_follows_new_dead_letters_and_ledger_entries() {
             key: Some("later".into()),
             ..rebound_ops::Filter::default()
         },
-        "from a terminal",
-        "someone@laptop",
-        false,
+        &rebound_ops::discard::DiscardOptions {
+            reason: "from a terminal".into(),
+            by: "someone@laptop".into(),
+            dry_run: false,
+        },
     )
     .await
     .unwrap();

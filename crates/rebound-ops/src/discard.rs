@@ -27,18 +27,51 @@ pub struct DiscardReport {
     pub skipped: Vec<(Position, SkipReason)>,
 }
 
-/// Discards the pending dead letters of `dlt` that `filter` selects, for `reason`, by `by` (who,
-/// for the ledger and the archive copy's headers): each is copied to `<dlt>.archive`, then marked
-/// `discarded` in the ledger. Those already handled are skipped. With `dry_run`, only reports
-/// what it would discard.
+/// How a discard runs: each field named where it is written, so a reason and a name cannot trade
+/// places as two `&str` arguments could.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscardOptions {
+    /// Why, for whoever looks later: in the ledger entry and on the archive copy.
+    pub reason: String,
+    /// Who discards, for the ledger and the archive copy's headers (the library does not guess
+    /// it from the environment: its caller knows who is acting).
+    pub by: String,
+    /// Only report what would be discarded; write nothing.
+    pub dry_run: bool,
+}
+
+/// Discards the pending dead letters of `dlt` that `filter` selects, as `options` say: each is
+/// copied to `<dlt>.archive`, then marked `discarded` in the ledger. Those already handled are
+/// skipped. In a dry run, only reports what it would discard.
+///
+/// ```no_run
+/// use rebound_ops::discard::{discard, DiscardOptions};
+/// use rebound_ops::Filter;
+///
+/// # async fn run(kafka: &rebound::KafkaConfig) -> Result<(), rebound_ops::Error> {
+/// let options = DiscardOptions {
+///     reason: "member deleted".into(),
+///     by: "alice@laptop".into(),
+///     dry_run: false,
+/// };
+/// let filter = Filter { key: Some("nobody@naver.com".into()), ..Filter::default() };
+/// let report = discard(kafka, "email.send.dlt", &filter, &options).await?;
+/// println!("discarded {}", report.archived.len());
+/// # Ok(())
+/// # }
+/// ```
 pub async fn discard(
     kafka: &KafkaConfig,
     dlt: &str,
     filter: &Filter,
-    reason: &str,
-    by: &str,
-    dry_run: bool,
+    options: &DiscardOptions,
 ) -> Result<DiscardReport, Error> {
+    let DiscardOptions {
+        reason,
+        by,
+        dry_run,
+    } = options;
+    let dry_run = *dry_run;
     let histories = Ledger::read(kafka, dlt).await?.histories();
     let selected = list_with(kafka, dlt, Source::Dlt, filter, &histories).await?;
     let mut report = DiscardReport {
@@ -67,7 +100,7 @@ pub async fn discard(
     let archive = archive_topic(dlt);
     for listed in pending {
         let dl = &listed.dead_letter;
-        let dead_letter = format!("{dlt}-{}", dl.position());
+        let dead_letter = dl.position().in_topic(dlt).to_string();
         let headers = DiscardStamp {
             reason,
             by,
@@ -92,11 +125,11 @@ pub async fn discard(
                 dead_letter: listed.id,
                 action: Action::Discarded,
                 run: report.run.clone(),
-                by: by.to_string(),
+                by: by.clone(),
                 at: EpochMillis::now(),
                 to: Some(archive.clone()),
                 copy: Some(copy),
-                reason: Some(reason.to_string()),
+                reason: Some(reason.clone()),
                 force: false,
             }])
             .await?;

@@ -32,9 +32,35 @@ pub enum Error {
     /// The topic is not on the cluster.
     #[error("topic {0} does not exist")]
     NoSuchTopic(String),
+    /// A DLT a person named is not on the cluster (a typo, most often): the message names the
+    /// dead-letter topics that are, so it does not read as "no dead letters".
+    #[error("topic {topic} does not exist{}", existing_dlts(nearest, *more))]
+    NoSuchDlt {
+        /// The name asked for.
+        topic: String,
+        /// The dead-letter topics on the cluster with the names closest to it, closest first.
+        nearest: Vec<String>,
+        /// How many other dead-letter topics the cluster has.
+        more: usize,
+    },
     /// A blocking read was cut off (the runtime is shutting down).
     #[error("a blocking read did not finish: {0}")]
     Interrupted(String),
+}
+
+/// The end of [`Error::NoSuchDlt`]'s message: the DLTs that do exist.
+fn existing_dlts(nearest: &[String], more: usize) -> String {
+    if nearest.is_empty() {
+        return ", and this cluster has no dead-letter topic".into();
+    }
+    let mut text = format!(
+        "; the dead-letter topics on this cluster are {}",
+        nearest.join(", ")
+    );
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Text that is not a position, dead-letter id or status; the message quotes it and shows the

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use rebound::Coordinates;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ParseError;
@@ -20,6 +21,14 @@ pub struct Position {
     pub partition: i32,
     /// The offset in the partition.
     pub offset: i64,
+}
+
+impl Position {
+    /// This position in `topic`: `topic-p@o`, how a dead letter is named in the headers of the
+    /// copies made from it (`rebound-redriven-from`, `rebound-dead-letter`) and to people.
+    pub fn in_topic(self, topic: &str) -> Coordinates<'_> {
+        Coordinates::new(topic, self.partition, self.offset)
+    }
 }
 
 impl fmt::Display for Position {
@@ -238,6 +247,20 @@ mod tests {
         );
         assert_eq!(message("a@17"), "bad partition in `a@17`");
         assert_eq!(message("3@b"), "bad offset in `3@b`");
+    }
+
+    #[test]
+    fn a_position_in_a_topic_names_the_dead_letter() {
+        assert_eq!(
+            at(3, 17).in_topic("email.send.dlt").to_string(),
+            "email.send.dlt-3@17"
+        );
+        assert_eq!(
+            at(0, 5)
+                .in_topic(&Source::Archive.topic("email.send.dlt"))
+                .to_string(),
+            "email.send.dlt.archive-0@5"
+        );
     }
 
     #[test]

@@ -45,6 +45,7 @@
 pub mod admin;
 mod config;
 mod consumer;
+mod coordinates;
 mod error;
 mod failure;
 pub mod headers;
@@ -58,6 +59,7 @@ pub use consumer::{
     Event, Handler, ProcessingOrder, RetryingConsumer, RetryingConsumerBuilder,
     DEFAULT_MAX_IN_FLIGHT,
 };
+pub use coordinates::Coordinates;
 pub use error::Error;
 pub use failure::{Classifier, Failure, FailureClass, Message, UnknownFailureClass};
 pub use policy::{Backoff, BlockingRetries, RetryPolicy, TopicReuse, TopicSuffixing};

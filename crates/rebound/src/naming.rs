@@ -4,7 +4,8 @@
 //! This module is the one place that knows the naming rules, both ways: [`TopicChain::new`] derives
 //! a chain's names from its policy, [`classify`] tells from a name alone which chain a topic
 //! belongs to and its role there (what `rebound topics` needs on a cluster it did not configure),
-//! and [`ledger_topic`] / [`archive_topic`] name the topics an operator's actions go to.
+//! and [`ledger_topic`] / [`archive_topic`] name the topics an operator's actions go to
+//! ([`dlt_topic`] names a DLT for a service that has no policy yet).
 //! [`TopicChain::stage_groups`] names the consumer group Spring reads each stage in ([`stage_group`]).
 
 use std::time::Duration;
@@ -84,7 +85,7 @@ impl TopicChain {
             retries,
             dlt: policy
                 .has_dlt()
-                .then(|| format!("{main}{}", policy.dlt_suffix)),
+                .then(|| dlt_topic(main, &policy.dlt_suffix)),
         }
     }
 
@@ -228,6 +229,16 @@ pub fn retry_order(topic: &str) -> Vec<u64> {
         .split('-')
         .filter_map(|n| n.parse().ok())
         .collect()
+}
+
+/// The dead-letter topic of `main` with the policy's `dlt_suffix` (what [`TopicChain::new`]
+/// names it): for a service that names its DLT before it has a policy.
+///
+/// ```
+/// assert_eq!(rebound::naming::dlt_topic("email.send", ".dlt"), "email.send.dlt");
+/// ```
+pub fn dlt_topic(main: &str, dlt_suffix: &str) -> String {
+    format!("{main}{dlt_suffix}")
 }
 
 /// The ledger topic of a DLT: one JSON entry per operator action on its dead letters.

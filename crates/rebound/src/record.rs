@@ -8,6 +8,7 @@ use bytes::Bytes;
 use rdkafka::message::{BorrowedMessage, Message};
 use serde::de::DeserializeOwned;
 
+use crate::coordinates::Coordinates;
 use crate::failure::Failure;
 use crate::headers::{Header, Headers};
 use crate::time::EpochMillis;
@@ -148,9 +149,9 @@ impl Record {
         self.attempt
     }
 
-    /// `topic-partition@offset`, the way Spring names a record in its logs.
+    /// `topic-partition@offset`, the way Spring names a record in its logs ([`Coordinates`]).
     pub fn coordinates(&self) -> String {
-        format!("{}-{}@{}", self.topic, self.partition, self.offset)
+        Coordinates::new(&self.topic, self.partition, self.offset).to_string()
     }
 
     /// The payload as UTF-8 text. A missing payload or invalid UTF-8 is an undecodable failure,

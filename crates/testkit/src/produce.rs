@@ -7,18 +7,16 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::headers::Headers;
 use rebound::EpochMillis;
+use rebound::RELIABLE_PRODUCER;
 
 use crate::broker::Cluster;
 
 impl Cluster {
-    /// An idempotent producer with `acks=all` and a short linger.
+    /// A producer with Rebound's settings ([`RELIABLE_PRODUCER`]: idempotent, `acks=all`) and
+    /// a shorter linger.
     pub fn producer(&self) -> FutureProducer {
         self.0
-            .client_config(&[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                ("linger.ms", "2"),
-            ])
+            .client_config(&[RELIABLE_PRODUCER, &[("linger.ms", "2")]].concat())
             .create()
             .unwrap()
     }

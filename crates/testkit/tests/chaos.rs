@@ -36,7 +36,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rebound::headers as h;
 use rebound::naming::TopicChain;
-use rebound::{Backoff, RetryPolicy};
+use rebound::{Backoff, RetryPolicy, RELIABLE_PRODUCER};
 use testkit::process::Process;
 use testkit::*;
 
@@ -649,12 +649,7 @@ async fn run_chaos(nodes: usize, order: &'static str) {
     let produced = Arc::new(AtomicUsize::new(0));
     let producer: FutureProducer = cluster
         .0
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("message.timeout.ms", "120000"),
-        ])
+        .client_config(&[RELIABLE_PRODUCER, &[("message.timeout.ms", "120000")]].concat())
         .create()
         .unwrap();
     let production = tokio::spawn(produce_paced(

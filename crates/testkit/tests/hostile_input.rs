@@ -11,7 +11,7 @@ use std::time::Duration;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rebound::headers::{self as h, Headers, Provenance};
-use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer};
+use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer, RELIABLE_PRODUCER};
 use testkit::*;
 
 /// A consumer running on a runtime of its own, in its own thread, until stopped. If the test
@@ -105,12 +105,13 @@ async fn send(
 /// A producer that accepts records up to 2 MB (librdkafka's default limit is 1,000,000 bytes).
 fn big_producer() -> FutureProducer {
     kafka()
-        .client_config(&[
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "2"),
-            ("message.max.bytes", "2000000"),
-        ])
+        .client_config(
+            &[
+                RELIABLE_PRODUCER,
+                &[("linger.ms", "2"), ("message.max.bytes", "2000000")],
+            ]
+            .concat(),
+        )
         .create()
         .unwrap()
 }

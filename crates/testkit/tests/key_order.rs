@@ -529,10 +529,14 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         key: Some("gone".into()),
         ..Default::default()
     };
-    let report =
-        rebound_ops::discard::discard(&kafka, &dlt, &filter, "member left", "tester", false)
-            .await
-            .unwrap();
+    let options = rebound_ops::discard::DiscardOptions {
+        reason: "member left".into(),
+        by: "tester".into(),
+        dry_run: false,
+    };
+    let report = rebound_ops::discard::discard(&kafka, &dlt, &filter, &options)
+        .await
+        .unwrap();
     assert_eq!(report.archived.len(), 4);
     produce(
         &producer(),

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rebound::headers::names::REDRIVE_ID;
 use rebound::headers::Headers;
+use rebound::headers::REDRIVE_ID;
 use rebound::{Failure, Record, RetryPolicy, RetryingConsumer};
 use rebound_ops::ledger::{Action, Ledger};
 use rebound_ops::redrive::{redrive, Canary, RedriveOptions, RedriveReport};

@@ -8,10 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use rebound::naming::dlt_topic;
 use rebound::{Backoff, KafkaConfig, RetryPolicy};
 
 use super::file::{ConfigError, File};
 use crate::worker::{Order, SmtpSettings, TlsMode};
+
+/// The scenario's DLT suffix (`email.send.dlt`), where Spring's default is `-dlt`: the worker's
+/// policy appends it, and the other services find the DLT by it.
+const DEFAULT_DLT_SUFFIX: &str = ".dlt";
 
 /// What every Kafka-facing service takes.
 #[derive(Args, Debug, Clone)]
@@ -76,7 +81,7 @@ impl Common {
         let dlt_topic = self
             .dlt_topic
             .or_else(|| file.dlt_topic.clone())
-            .unwrap_or_else(|| format!("{topic}.dlt"));
+            .unwrap_or_else(|| dlt_topic(&topic, DEFAULT_DLT_SUFFIX));
         let status_topic = self
             .status_topic
             .or_else(|| file.status_topic.clone())
@@ -240,7 +245,7 @@ impl WorkerArgs {
             .dlt_suffix(
                 self.dlt_suffix
                     .or(file.dlt_suffix)
-                    .unwrap_or_else(|| ".dlt".into()),
+                    .unwrap_or_else(|| DEFAULT_DLT_SUFFIX.into()),
             );
         let smtp = SmtpSettings {
             host: self

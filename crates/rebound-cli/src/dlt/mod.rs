@@ -1,5 +1,6 @@
 //! `rebound dlt …`: the dead-letter commands.
 
+mod discard;
 mod print;
 mod redrive;
 
@@ -9,14 +10,15 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use rebound::KafkaConfig;
+use rebound_ops::discard::DiscardOptions;
 use rebound_ops::redrive::{Canary, RedriveOptions, DEFAULT_PAUSE_ABOVE};
 use rebound_ops::{self as ops, DeadLetter, Listed, Position, Source};
 
 use crate::filters::Selection;
 use crate::operator::operator_name;
-use crate::skips::skip_text;
-use rebound_ops::visible::{self, line};
+use rebound_ops::visible;
 
+use discard::discard;
 use print::{detail_json, print_detail, print_list, print_stats};
 use redrive::redrive;
 
@@ -154,7 +156,25 @@ fn source_of(archived: bool) -> Source {
     }
 }
 
+impl DltCommand {
+    /// The DLT the command reads.
+    fn dlt(&self) -> &str {
+        match self {
+            DltCommand::List { dlt, .. }
+            | DltCommand::Show { dlt, .. }
+            | DltCommand::Redrive { dlt, .. }
+            | DltCommand::Discard { dlt, .. }
+            | DltCommand::Archive { dlt, .. }
+            | DltCommand::Tail { dlt, .. }
+            | DltCommand::Stats { dlt, .. } => dlt,
+        }
+    }
+}
+
 pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> {
+    // A DLT that is not there would read as one without dead letters: a typo would look like
+    // good news. The error names the DLTs that are there instead.
+    ops::topics::require_dlt(&kafka, command.dlt()).await?;
     match command {
         DltCommand::List {
             dlt,
@@ -230,23 +250,12 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
             dry_run,
             by,
         } => {
-            let by = by.unwrap_or_else(operator_name);
-            let report =
-                ops::discard::discard(&kafka, &dlt, &selection.filter()?, &reason, &by, dry_run)
-                    .await?;
-            // As redrive's, the summary is written even when stdout's reader has gone.
-            let printed = print_discarded(&mut std::io::stdout().lock(), &dlt, &report);
-            let verb = if dry_run {
-                "would discard"
-            } else {
-                "discarded"
+            let options = DiscardOptions {
+                reason,
+                by: by.unwrap_or_else(operator_name),
+                dry_run,
             };
-            eprintln!(
-                "{verb} {}, skipped {}",
-                report.archived.len(),
-                report.skipped.len()
-            );
-            printed?;
+            discard(&kafka, &dlt, &selection, &options).await?;
         }
         DltCommand::Tail {
             dlt,
@@ -293,29 +302,6 @@ pub async fn run(kafka: KafkaConfig, command: DltCommand) -> anyhow::Result<()> 
                 print_stats(out, &dlt, &stats)?;
             }
         }
-    }
-    Ok(())
-}
-
-/// One line per dead letter a discard selected.
-fn print_discarded(
-    out: &mut impl Write,
-    dlt: &str,
-    report: &ops::discard::DiscardReport,
-) -> std::io::Result<()> {
-    for (position, copy) in &report.archived {
-        match copy {
-            Some(copy) => writeln!(
-                out,
-                "{position}\tdiscarded; archived at {}-{copy}",
-                line(&rebound::naming::archive_topic(dlt))
-            )?,
-            None => writeln!(out, "{position}\twould be archived and discarded")?,
-        }
-    }
-    for (position, why) in &report.skipped {
-        // A skip's reason may quote a header (why a payload was omitted).
-        writeln!(out, "{position}\tskipped: {}", line(&skip_text(why)))?;
     }
     Ok(())
 }

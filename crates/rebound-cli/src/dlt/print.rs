@@ -17,15 +17,9 @@ use crate::filters::format_time;
 use rebound_ops::visible::{self, line, lines};
 
 fn origin_text(dl: &DeadLetter) -> String {
-    match &dl.origin {
-        Some(o) => format!(
-            "{}-{}@{}",
-            o.topic,
-            o.partition.map_or("?".into(), |p| p.to_string()),
-            o.offset.map_or("?".into(), |p| p.to_string())
-        ),
-        None => "-".into(),
-    }
+    dl.origin
+        .as_ref()
+        .map_or("-".into(), |o| o.coordinates().to_string())
 }
 
 fn summary_json(l: &Listed) -> serde_json::Value {
@@ -124,7 +118,11 @@ pub(super) fn detail_json(l: &Listed) -> serde_json::Value {
 
 pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::io::Result<()> {
     let dl = &l.dead_letter;
-    writeln!(out, "dead letter   {}-{}", line(dlt), dl.position())?;
+    writeln!(
+        out,
+        "dead letter   {}",
+        line(&dl.position().in_topic(dlt).to_string())
+    )?;
     writeln!(out, "status        {}", l.status.as_str())?;
     if let Some(last) = &l.history.last {
         writeln!(

@@ -120,7 +120,11 @@ fn print_outcomes(
             Outcome::Sent {
                 topic,
                 copy: Some(copy),
-            } => writeln!(out, "{position}\tsent to {}-{copy}", line(topic))?,
+            } => writeln!(
+                out,
+                "{position}\tsent to {}",
+                line(&copy.in_topic(topic).to_string())
+            )?,
             Outcome::Sent { topic, copy: None } => {
                 writeln!(out, "{position}\twould be sent to {}", line(topic))?
             }

@@ -9,12 +9,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use regex::{Regex, RegexBuilder};
 
 use rebound::EpochMillis;
-use rebound_ops::{Filter, Position, Source, Status};
+use rebound_ops::{parse_time_bound_now, Filter, Position, Source, Status};
 
 use super::store::{Group, Letters, Summary};
 
@@ -370,25 +369,15 @@ pub(crate) fn select(state: &Letters, compiled: &Compiled, page: usize) -> Resul
     }
 }
 
-/// RFC 3339, or an age before now; empty is no bound.
+/// The `since` or `until` field (`name`), read as `rebound dlt --since` reads it
+/// ([`rebound_ops::parse_time_bound`]); empty is no bound.
 pub(crate) fn parse_time(name: &str, text: &str) -> Result<Option<EpochMillis>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let time = match humantime::parse_rfc3339_weak(text) {
-        Ok(time) => time,
-        Err(_) => {
-            let age: Duration = humantime::parse_duration(text).map_err(|_| {
-                format!("{name} `{text}` is neither a time (2026-11-28T09:00:00Z) nor an age (2h)")
-            })?;
-            SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH)
-        }
-    };
-    Ok(Some(EpochMillis::new(
-        time.duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-    )))
+    parse_time_bound_now(text)
+        .map(Some)
+        .map_err(|e| format!("{name} {e}"))
 }
 
 #[cfg(test)]
@@ -465,6 +454,8 @@ mod tests {
         let error = |text: &str| query(text).compile().unwrap_err();
         assert!(error("error=(&regex=1").contains("not a valid regular expression"));
         assert!(error("since=yesterday-ish").contains("since `yesterday-ish`"));
+        assert!(error("since=18446744073709551615s")
+            .contains("since `18446744073709551615s` reaches back before 1970"));
         assert!(error("status=lost").contains("unknown status"));
         assert!(Query::from_query_string("at=zero").is_err());
         let huge = format!("error={}", "a".repeat(2_000));

@@ -14,6 +14,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
+use rebound::naming::archive_topic;
+use rebound_ops::discard::DiscardOptions;
 use rebound_ops::redrive::{Outcome, RedriveOptions};
 use rebound_ops::{DeadLetterId, Filter, Position, Source};
 use tokio_util::sync::CancellationToken;
@@ -169,13 +171,16 @@ async fn dry_run(
             })
         }
         Kind::Discard => {
-            let report =
-                rebound_ops::discard::discard(&state.kafka, dlt, filter, "(dry run)", by, true)
-                    .await?;
+            let options = DiscardOptions {
+                reason: "(dry run)".into(),
+                by: by.to_string(),
+                dry_run: true,
+            };
+            let report = rebound_ops::discard::discard(&state.kafka, dlt, filter, &options).await?;
             let mut outcomes: Vec<(Position, String)> = report
                 .archived
                 .iter()
-                .map(|(position, _)| (*position, format!("archived into {dlt}.archive")))
+                .map(|(position, _)| (*position, format!("archived into {}", archive_topic(dlt))))
                 .collect();
             outcomes.extend(
                 report
@@ -198,7 +203,7 @@ pub(crate) fn redrive_text(outcome: &Outcome) -> String {
         Outcome::Sent {
             topic,
             copy: Some(copy),
-        } => format!("sent to {topic}-{copy}"),
+        } => format!("sent to {}", copy.in_topic(topic)),
         Outcome::Sent { topic, copy: None } => format!("sent to {topic}"),
         Outcome::Skipped { reason } => format!("skipped: {reason}"),
     }
@@ -523,11 +528,13 @@ async fn act(
             });
         }
         Kind::Discard => {
-            let (reason, by) = (form.reason.clone(), caller.name.clone());
+            let options = DiscardOptions {
+                reason: form.reason.clone(),
+                by: caller.name.clone(),
+                dry_run: false,
+            };
             tokio::spawn(async move {
-                let result =
-                    rebound_ops::discard::discard(&kafka, &topic, &filter, &reason, &by, false)
-                        .await;
+                let result = rebound_ops::discard::discard(&kafka, &topic, &filter, &options).await;
                 running.finish(match result {
                     Ok(report) => jobs::Outcome::Discard(report),
                     Err(e) => jobs::Outcome::Failed(format!(

@@ -75,7 +75,7 @@ fn archived_copy(dlt: &str, entry: &Entry) -> Option<(String, String)> {
     let copy = entry.copy.filter(|_| entry.action == Action::Discarded)?;
     let id = DeadLetterId::new(Source::Archive, copy);
     Some((
-        format!("{}-{copy}", Source::Archive.topic(dlt)),
+        copy.in_topic(&Source::Archive.topic(dlt)).to_string(),
         format!("/dlt/{dlt}/{id}"),
     ))
 }
@@ -160,14 +160,10 @@ pub(crate) async fn page(
         )
     };
     let archived = source == Source::Archive;
-    let origin = dl.origin.as_ref().map_or("-".into(), |o| {
-        format!(
-            "{}-{}@{}",
-            o.topic,
-            o.partition.map_or("?".into(), |p| p.to_string()),
-            o.offset.map_or("?".into(), |p| p.to_string())
-        )
-    });
+    let origin = dl
+        .origin
+        .as_ref()
+        .map_or("-".into(), |o| o.coordinates().to_string());
     let (kind, payload_text) = payload(dl.record.payload());
     let one = Query {
         at: vec![position],

@@ -15,6 +15,7 @@ use super::{render, time, Layout};
 use crate::auth::guard::Caller;
 use crate::jobs::{Job, Kind, Outcome};
 use crate::AppState;
+use rebound::naming::archive_topic;
 use rebound_ops::redrive::{RedriveProgress, RedriveReport};
 use rebound_ops::DeadLetterId;
 
@@ -80,32 +81,34 @@ pub(crate) async fn page(
                 })
                 .collect(),
         ),
-        Some(Outcome::Discard(report)) => (
-            format!(
-                "Discarded {} into {}.archive, skipped {}.",
-                report.archived.len(),
-                job.dlt,
-                report.skipped.len()
-            ),
-            None,
-            report
-                .archived
-                .iter()
-                .map(|(p, copy)| {
-                    let copy = copy.map_or("-".into(), |c| c.to_string());
-                    (
-                        p.to_string(),
-                        format!("archived at {}.archive-{copy}", job.dlt),
+        Some(Outcome::Discard(report)) => {
+            let archive = archive_topic(&job.dlt);
+            (
+                format!(
+                    "Discarded {} into {archive}, skipped {}.",
+                    report.archived.len(),
+                    report.skipped.len()
+                ),
+                None,
+                report
+                    .archived
+                    .iter()
+                    .map(|(p, copy)| {
+                        let copy = match copy {
+                            Some(copy) => copy.in_topic(&archive).to_string(),
+                            None => archive.clone(),
+                        };
+                        (p.to_string(), format!("archived at {copy}"))
+                    })
+                    .chain(
+                        report
+                            .skipped
+                            .iter()
+                            .map(|(p, why)| (p.to_string(), format!("skipped: {why}"))),
                     )
-                })
-                .chain(
-                    report
-                        .skipped
-                        .iter()
-                        .map(|(p, why)| (p.to_string(), format!("skipped: {why}"))),
-                )
-                .collect(),
-        ),
+                    .collect(),
+            )
+        }
         Some(Outcome::Failed(error)) => ("Failed.".into(), Some(error.clone()), Vec::new()),
     };
     // A redrive of a hundred thousand lists the first thousand; the ledger has every one.

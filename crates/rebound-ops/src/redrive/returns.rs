@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use rdkafka::Offset;
 
-use rebound::headers::names::{REDRIVEN_FROM, REDRIVE_ID};
+use rebound::headers::{REDRIVEN_FROM, REDRIVE_ID};
 use rebound::{KafkaConfig, Record};
 
 use crate::error::Error;

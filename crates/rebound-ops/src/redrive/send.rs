@@ -28,7 +28,7 @@ pub(super) async fn send_one(
         Source::Dlt => dlt.to_string(),
         Source::Archive => archive_topic(dlt),
     };
-    let from = format!("{topic}-{}", dl.position());
+    let from = dl.position().in_topic(&topic).to_string();
     let headers = RedriveStamp {
         run,
         count: dl.redrive_count + plan.listed.history.redrives + 1,

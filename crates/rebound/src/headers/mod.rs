@@ -2,7 +2,8 @@
 //! Rebound's own under the `rebound-` prefix. This module is the one place that knows header
 //! names and bytes; the rest of the workspace reads and writes them through its typed views:
 //!
-//! - [`names`]: every header name, and which ones a chain trip or an operator adds;
+//! - every header name, and which ones a chain trip or an operator adds ([`ATTEMPTS`],
+//!   [`CHAIN_HEADERS`], …: one path each, `rebound::headers::ATTEMPTS`; `names.rs` keeps them);
 //! - [`codec`]: Java's encodings of the numbers (`ByteBuffer.putInt/putLong`, `BigInteger`);
 //! - [`Provenance`] and [`FailureInfo`]: where a record first came from, and its latest failure;
 //! - [`RetryState`] and [`HopStamp`]: the retry state a record carries, and what a hop writes;
@@ -36,7 +37,8 @@ use bytes::Bytes;
 
 pub mod codec;
 mod describe;
-pub mod names;
+// Private: its names are re-exported here, so each has one public path (`headers::ATTEMPTS`).
+pub(crate) mod names;
 mod provenance;
 mod retry_state;
 mod shapes;

@@ -1,6 +1,7 @@
 //! Read views over a record's headers: where it first came from, and its latest failure, from
 //! either of Spring's header families.
 
+use crate::coordinates::Coordinates;
 use crate::failure::FailureClass;
 use crate::time::EpochMillis;
 
@@ -49,6 +50,16 @@ impl Provenance {
             consumer_group: headers
                 .text_any(&[ORIGINAL_CONSUMER_GROUP, DLT_ORIGINAL_CONSUMER_GROUP]),
         })
+    }
+
+    /// Where the record first was: `topic-partition@offset`, `?` for a part the headers do not
+    /// give.
+    pub fn coordinates(&self) -> Coordinates<'_> {
+        Coordinates {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+        }
     }
 }
 

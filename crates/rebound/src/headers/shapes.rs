@@ -2,6 +2,7 @@
 //! header side of [`CopyShape`](crate::consumer) (which shape to try is the consumer's decision;
 //! what each shape keeps is decided here).
 
+use crate::coordinates::Coordinates;
 use crate::record::Record;
 
 use super::names::*;
@@ -30,15 +31,11 @@ pub fn without_payload(headers: Headers, record: &Record, refusal: &str) -> Head
         .cloned()
         .collect();
     let size = record.payload().map_or(0, <[u8]>::len);
-    let original = match Provenance::read(&headers) {
-        Some(Provenance {
-            topic,
-            partition: Some(partition),
-            offset: Some(offset),
-            ..
-        }) => format!("{topic}-{partition}@{offset}"),
-        _ => record.coordinates(),
-    };
+    let original = Provenance::read(&headers)
+        .as_ref()
+        .map(Provenance::coordinates)
+        .filter(Coordinates::is_complete)
+        .map_or_else(|| record.coordinates(), |first| first.to_string());
     headers.set(
         PAYLOAD_OMITTED,
         format!("{size} bytes not copied ({refusal}); the original is {original}"),

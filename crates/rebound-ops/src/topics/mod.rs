@@ -1,5 +1,10 @@
 //! Finding the retry chains on a cluster, by their names ([`rebound::naming::classify`]), with
-//! record counts, consumer groups and their lag.
+//! record counts, consumer groups and their lag; and whether a DLT a person named is there
+//! ([`require_dlt`], in `dlt_exists.rs`).
+
+mod dlt_exists;
+
+pub use dlt_exists::require_dlt;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

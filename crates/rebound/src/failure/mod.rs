@@ -1,63 +1,17 @@
-//! What a handler returns when it cannot handle a record, and how a failure is classified.
+//! What a handler returns when it cannot handle a record, and how a failure is classified
+//! (the classes themselves are in `class.rs`).
 
+mod class;
+
+pub use class::{FailureClass, UnknownFailureClass};
+
+use std::any::TypeId;
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
-
-/// How a failure is routed. Serialized as [`FailureClass::as_str`] writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailureClass {
-    /// Might work later: retried (blocking retries, then the retry topics).
-    Transient,
-    /// Will never work: straight to the dead-letter topic.
-    Permanent,
-    /// The payload could not be decoded: straight to the dead-letter topic.
-    Undecodable,
-}
-
-impl FailureClass {
-    /// The lower-case name written in the `rebound-failure-class` header.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureClass::Transient => "transient",
-            FailureClass::Permanent => "permanent",
-            FailureClass::Undecodable => "undecodable",
-        }
-    }
-
-    /// Whether records failing this way go through the retry topics.
-    pub fn is_retryable(self) -> bool {
-        self == FailureClass::Transient
-    }
-}
-
-impl std::str::FromStr for FailureClass {
-    type Err = UnknownFailureClass;
-
-    /// Reads what [`FailureClass::as_str`] writes (the `rebound-failure-class` header).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "transient" => Ok(FailureClass::Transient),
-            "permanent" => Ok(FailureClass::Permanent),
-            "undecodable" => Ok(FailureClass::Undecodable),
-            other => Err(UnknownFailureClass(other.to_string())),
-        }
-    }
-}
-
-/// A failure class name this version does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown failure class `{0}` (transient, permanent, undecodable)")]
-pub struct UnknownFailureClass(pub String);
-
-impl fmt::Display for FailureClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A handler's failure: an error plus, when the handler knows it, its class.
 ///
@@ -92,13 +46,14 @@ impl Failure {
     }
 
     fn with_class<E: Into<BoxError>>(class: Option<FailureClass>, error: E) -> Self {
-        // Plain text (`Failure::permanent("no such mailbox")`) becomes a `Message` inside the
-        // box; name it so, rather than `&str`, where Spring writes the exception's class.
-        let type_name = match std::any::type_name::<E>() {
-            "&str" | "alloc::string::String" | "&alloc::string::String" => {
-                std::any::type_name::<Message>()
-            }
-            other => other,
+        // Plain text (`Failure::permanent("no such mailbox")`) is named `Message`, the type a
+        // handler failing with text would write, rather than `&str`, where Spring writes the
+        // exception's class. Which text is told by type, not by the text of a type's name
+        // (whose form std does not promise).
+        let type_name = if is_text::<E>() {
+            std::any::type_name::<Message>()
+        } else {
+            std::any::type_name::<E>()
         };
         Failure {
             class,
@@ -143,6 +98,16 @@ impl Failure {
         }
         Some(source.to_string())
     }
+}
+
+/// Whether `E` is one of the text types that box into std's string error. `typeid::of` compares
+/// `&'a str` as `&'static str`, so a borrowed text is text too (`TypeId::of` would ask for
+/// `E: 'static` and refuse `Failure::permanent(line.as_str())`).
+fn is_text<E>() -> bool {
+    let id = typeid::of::<E>();
+    id == TypeId::of::<&'static str>()
+        || id == TypeId::of::<String>()
+        || id == TypeId::of::<Cow<'static, str>>()
 }
 
 impl<E: StdError + Send + Sync + 'static> From<E> for Failure {
@@ -277,6 +242,29 @@ mod tests {
         assert_eq!(
             Failure::permanent("no such mailbox").to_string(),
             "no such mailbox"
+        );
+    }
+
+    #[test]
+    fn borrowed_text_is_text_and_errors_keep_their_type() {
+        let line = String::from("550 no such user");
+        for failure in [
+            Failure::permanent(line.as_str()),
+            Failure::permanent(Cow::Borrowed(line.as_str())),
+            Failure::transient(Cow::<str>::Owned(line.clone())),
+        ] {
+            assert_eq!(failure.type_name(), "rebound::failure::Message");
+            assert_eq!(failure.to_string(), "550 no such user");
+        }
+        assert_eq!(
+            Failure::permanent(NoMailbox).type_name(),
+            std::any::type_name::<NoMailbox>()
+        );
+        let boxed: BoxError = Box::new(NoMailbox);
+        assert_eq!(
+            Failure::transient(boxed).type_name(),
+            std::any::type_name::<BoxError>(),
+            "a box is named as what it is, as before"
         );
     }
 
