@@ -34,18 +34,26 @@ pub(crate) struct Context {
     pub key_order: Option<Arc<KeyOrder>>,
 }
 
-/// A task drained below the pause limit: the poller, waiting for it to catch up, goes on at once
-/// instead of sleeping in steps (each step of which left the task idle once it caught up).
+/// A task drained enough: the poller, waiting for it to catch up, goes on at once instead of
+/// sleeping in steps (each step of which left the task idle once it caught up).
+///
+/// Tasks signal only while the poller waits: a signal is a lock and a system call, and the
+/// task that makes it is often descheduled for the poller it wakes, so a signal per batch
+/// nobody waited for cost the tasks more than their records did.
 #[derive(Default)]
 pub(crate) struct Drained {
     lock: std::sync::Mutex<()>,
     signal: std::sync::Condvar,
+    waiting: std::sync::atomic::AtomicBool,
 }
 
 impl Drained {
-    /// Called by a task when its buffer falls below the limit. Taking the lock means the signal
+    /// Called by a task when its buffer falls low enough. Taking the lock means the signal
     /// cannot slip between the poller's check and its wait.
     pub(crate) fn notify(&self) {
+        if !self.waiting.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let _guard = lock(&self.lock);
         self.signal.notify_all();
     }
@@ -53,6 +61,11 @@ impl Drained {
     /// Waits until `done()` or `deadline`; `true` if done.
     pub(crate) fn wait_until(&self, deadline: std::time::Instant, done: impl Fn() -> bool) -> bool {
         let mut guard = lock(&self.lock);
+        // Set under the lock and before the check: a task that drains after the check sees it
+        // and signals; one that drained before is seen by the check.
+        self.waiting
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _clear = ClearOnDrop(&self.waiting);
         loop {
             if done() {
                 return true;
@@ -67,6 +80,15 @@ impl Drained {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
+    }
+}
+
+/// Clears the poller's waiting flag however its wait ends.
+struct ClearOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -14,7 +14,7 @@ use super::context::Context;
 use super::engine::{PartitionControl, PartitionTask};
 use super::rebalance::{commit_stored, RebalanceContext};
 use super::registry::{self, wait_for_tasks, ExitLatch, Registry, TaskHandle, Tp};
-use crate::record::Record;
+use crate::record::Batch;
 
 /// Runs on the `rebound-poll` thread until `stopping` is set; then stops every partition task
 /// (waiting up to the grace period), commits what is done and leaves the group.
@@ -70,7 +70,7 @@ const CATCH_UP: Duration = Duration::from_millis(20);
 /// Waits up to [`CATCH_UP`] for a full partition's task to drain below the limit; pauses the
 /// partition if it does not.
 fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Full) {
-    let limit = shared.settings.pause_above;
+    let limit = shared.settings.drained_below();
     let deadline = std::time::Instant::now() + CATCH_UP;
     let drained = shared
         .drained
@@ -85,7 +85,7 @@ fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Ful
 }
 
 /// At most this many records are polled before they are handed to their tasks.
-const ROUND: usize = 256;
+const ROUND: usize = 1024;
 
 /// Polls up to [`ROUND`] records (waiting up to 100 ms for the first, not at all for the rest)
 /// into the registry's per-partition batches.
@@ -123,12 +123,11 @@ fn collect(registry: &mut Registry, message: &BorrowedMessage<'_>) {
                     partition,
                 },
             };
-            registry.polled.push((tp, Vec::new()));
+            registry.polled.push((tp, Batch::default()));
             registry.polled.len() - 1
         }
     };
-    let (tp, records) = &mut registry.polled[index];
-    records.push(Record::from_message_of(message, tp.topic.clone()));
+    registry.polled[index].1.push(message);
 }
 
 /// Hands each partition's batch to its task, starting the task if needed. Returns the
@@ -141,7 +140,7 @@ fn hand_out(
     let mut registry = registry::lock(registry);
     let registry = &mut *registry;
     let mut full = Vec::new();
-    for (tp, mut records) in std::mem::take(&mut registry.polled) {
+    for (tp, batch) in std::mem::take(&mut registry.polled) {
         if !registry.assigned.contains(&tp) {
             continue; // Revoked while in flight: its new owner reads it again.
         }
@@ -151,6 +150,7 @@ fn hand_out(
             .or_insert_with(|| spawn_partition(shared, runtime, &tp));
         // Re-fetched after a resume: the task already has these.
         let dispatched_until = task.dispatched_until;
+        let mut records = batch.into_records(tp.topic.clone());
         records.retain(|record| record.offset() > dispatched_until);
         let Some(last) = records.last() else { continue };
         if let Some(key_order) = &shared.key_order {

@@ -14,7 +14,7 @@ use rdkafka::TopicPartitionList;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::record::Record;
+use crate::record::{Batch, Record};
 
 /// Locks `mutex` even if a thread panicked while holding it. The registry and the latches hold
 /// plain maps and flags that no update leaves half-written in a way that matters, and a consumer
@@ -66,7 +66,7 @@ pub(crate) struct Registry {
     /// Records polled in the current round, per partition, not yet handed to their tasks. A
     /// revocation drops a partition's batch (its records are not committed, so whoever owns the
     /// partition next reads them again); the others are handed out at the end of the round.
-    pub polled: Vec<(Tp, Vec<Record>)>,
+    pub polled: Vec<(Tp, Batch)>,
 }
 
 impl Registry {

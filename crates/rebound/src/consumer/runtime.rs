@@ -158,6 +158,12 @@ fn group_consumer(
         // The cost: an idle member asks each broker a hundred times a second instead of twice;
         // `-X fetch.wait.max.ms=500` restores librdkafka's default where that matters more.
         ("fetch.wait.max.ms", FETCH_WAIT_MAX_MS),
+        // When a partition's local queue passes librdkafka's thresholds, its next fetch waits
+        // this long (1 s by default). Rebound bounds what it holds itself (`max_buffered`, then
+        // a pause), and the polling thread empties librdkafka's queue into the tasks in bursts,
+        // so the thresholds were passed often and each pass stalled the partition for a second:
+        // the happy path ran at 220k records/s with it, 450-700k without (BENCHMARKS.md).
+        ("fetch.queue.backoff.ms", "10"),
     ];
     if let Some(id) = settings.instance_id.as_deref() {
         defaults.push(("group.instance.id", id));

@@ -87,6 +87,13 @@ impl Settings {
     pub(crate) fn copies_per_partition(&self) -> usize {
         (self.copy_budget / 4).max(1)
     }
+
+    /// How far a full partition's task must drain before the poller, waiting for it, goes on:
+    /// half the pause limit, so that the poller then has room for a whole round instead of
+    /// waking for every few records the task takes.
+    pub(crate) fn drained_below(&self) -> usize {
+        (self.pause_above / 2).max(1)
+    }
 }
 
 /// The topics to subscribe to: the main topic, the retry topics, and the DLT when this consumer

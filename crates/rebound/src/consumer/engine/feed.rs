@@ -60,7 +60,7 @@ impl Feed {
     fn taken(&self) {
         let settings = &self.context.settings;
         let left = self.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
-        if left + 1 == settings.pause_above {
+        if left + 1 == settings.drained_below() {
             self.context.drained.notify();
         }
         if left == settings.resume_below {

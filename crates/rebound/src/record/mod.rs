@@ -2,6 +2,10 @@
 //! and the one conversion from a consumed librdkafka message (the header reader that never
 //! panics on a corrupt header lives here).
 
+mod read;
+
+pub(crate) use read::Batch;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::coordinates::Coordinates;
 use crate::failure::Failure;
-use crate::headers::{Header, Headers};
+use crate::headers::Headers;
 use crate::time::EpochMillis;
 
 /// One Kafka record, owned, cheap to clone (payload and key are reference-counted).
@@ -86,22 +90,10 @@ impl Record {
 
     /// Copies a consumed message out of librdkafka's buffers.
     pub fn from_message(message: &BorrowedMessage<'_>) -> Record {
-        Record::from_message_of(message, Arc::from(message.topic()))
-    }
-
-    /// [`from_message`](Self::from_message) with the topic's name already at hand, so that the
-    /// records of one partition share one allocation of it.
-    pub(crate) fn from_message_of(message: &BorrowedMessage<'_>, topic: Arc<str>) -> Record {
-        Record {
-            topic,
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(Bytes::copy_from_slice),
-            payload: message.payload().map(Bytes::copy_from_slice),
-            timestamp: message.timestamp().to_millis().map(EpochMillis::new),
-            headers: read_headers(message),
-            attempt: 1,
-        }
+        let topic = Arc::from(message.topic());
+        read::records_of(std::slice::from_ref(message), topic)
+            .pop()
+            .expect("one record per message")
     }
 
     /// The topic the record was read from.
@@ -204,43 +196,4 @@ pub enum DecodeError {
     /// [`Record::json`] could not decode the payload as the type asked for.
     #[error("the payload is not the expected JSON: {0}")]
     Json(#[source] serde_json::Error),
-}
-
-/// The headers of a message, read through librdkafka directly: rdkafka's own iterator unwraps
-/// each key as UTF-8 and panics on a key that is not, and a corrupt header must never crash a
-/// consumer. Such a key is kept, lossily decoded.
-fn read_headers(message: &BorrowedMessage<'_>) -> Headers {
-    use rdkafka::bindings as rd;
-    let mut native: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
-    // SAFETY: `message.ptr()` is a live message for the duration of the borrow; librdkafka owns
-    // the headers and the pointers it hands out stay valid while the message lives; every
-    // pointer is checked before use and the bytes are copied out at once.
-    unsafe {
-        if rd::rd_kafka_message_headers(message.ptr(), &mut native)
-            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
-            || native.is_null()
-        {
-            return Headers::new();
-        }
-        let count = rd::rd_kafka_header_cnt(native);
-        (0..count)
-            .filter_map(|idx| {
-                let mut name: *const std::os::raw::c_char = std::ptr::null();
-                let mut value: *const std::os::raw::c_void = std::ptr::null();
-                let mut size = 0usize;
-                let err =
-                    rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
-                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
-                    return None;
-                }
-                let key = std::ffi::CStr::from_ptr(name)
-                    .to_string_lossy()
-                    .into_owned();
-                let value = (!value.is_null()).then(|| {
-                    Bytes::copy_from_slice(std::slice::from_raw_parts(value as *const u8, size))
-                });
-                Some(Header { key, value })
-            })
-            .collect()
-    }
 }

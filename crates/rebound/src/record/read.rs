@@ -1,0 +1,138 @@
+//! Reading consumed messages out of librdkafka: the one place that does, with the unsafe block
+//! that never panics on a corrupt header.
+//!
+//! A batch of one partition's messages is copied into one buffer (keys, payloads and header
+//! values), and each record's bytes are slices of it. The polling thread allocated two or more
+//! blocks per record, which the partition tasks freed on other threads, and glibc's allocator
+//! serialises exactly that (a block goes back to the arena of the thread that allocated it,
+//! under that arena's lock): the threads slept on the lock more than they worked. One block per
+//! batch leaves nothing to contend for. The price: a batch's buffer lives as long as its last
+//! record, and the records of one partition's batch are taken, waited for and finished together.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use rdkafka::message::{BorrowedMessage, Message};
+
+use super::Record;
+use crate::headers::Header;
+use crate::time::EpochMillis;
+
+/// A record whose bytes are still ranges of the batch's buffer.
+struct Draft {
+    partition: i32,
+    offset: i64,
+    timestamp: Option<EpochMillis>,
+    key: Option<Range<usize>>,
+    payload: Option<Range<usize>>,
+    headers: Vec<(String, Option<Range<usize>>)>,
+}
+
+/// The records of `messages` (one topic's, in the order given), their bytes in one buffer.
+pub(crate) fn records_of(messages: &[BorrowedMessage<'_>], topic: Arc<str>) -> Vec<Record> {
+    let mut batch = Batch::default();
+    messages.iter().for_each(|message| batch.push(message));
+    batch.into_records(topic)
+}
+
+/// One partition's messages of a poll round, copied out of librdkafka as they are polled, made
+/// records when the round hands them out.
+#[derive(Default)]
+pub(crate) struct Batch {
+    buffer: BytesMut,
+    drafts: Vec<Draft>,
+}
+
+impl Batch {
+    /// Copies `message` into the batch.
+    pub(crate) fn push(&mut self, message: &BorrowedMessage<'_>) {
+        if self.buffer.capacity() - self.buffer.len() < message.key_len() + message.payload_len() {
+            // Room for a round's worth of such messages at once, not a reallocation per message.
+            let room = (message.key_len() + message.payload_len() + 64) * 256;
+            self.buffer.reserve(room);
+        }
+        let buffer = &mut self.buffer;
+        self.drafts.push(Draft {
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp: message.timestamp().to_millis().map(EpochMillis::new),
+            key: message.key().map(|key| copy(buffer, key)),
+            payload: message.payload().map(|payload| copy(buffer, payload)),
+            headers: read_headers(message, buffer),
+        });
+    }
+
+    /// The batch's records, in the order pushed, the topic's name shared by all.
+    pub(crate) fn into_records(self, topic: Arc<str>) -> Vec<Record> {
+        let buffer = self.buffer.freeze();
+        let slice = |range: Range<usize>| buffer.slice(range);
+        self.drafts
+            .into_iter()
+            .map(|draft| {
+                let headers = draft
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| Header {
+                        key,
+                        value: value.map(slice),
+                    })
+                    .collect();
+                let mut record =
+                    Record::new(topic.clone(), draft.partition, draft.offset).with_headers(headers);
+                record.key = draft.key.map(slice);
+                record.payload = draft.payload.map(slice);
+                record.timestamp = draft.timestamp;
+                record
+            })
+            .collect()
+    }
+}
+
+/// Appends `bytes` to the batch's buffer; returns where they are.
+fn copy(buffer: &mut BytesMut, bytes: &[u8]) -> Range<usize> {
+    let start = buffer.len();
+    buffer.extend_from_slice(bytes);
+    start..buffer.len()
+}
+
+/// The headers of a message, read through librdkafka directly: rdkafka's own iterator unwraps
+/// each key as UTF-8 and panics on a key that is not, and a corrupt header must never crash a
+/// consumer. Such a key is kept, lossily decoded. Values are copied into the batch's buffer.
+fn read_headers(
+    message: &BorrowedMessage<'_>,
+    buffer: &mut BytesMut,
+) -> Vec<(String, Option<Range<usize>>)> {
+    use rdkafka::bindings as rd;
+    let mut native: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+    // SAFETY: `message.ptr()` is a live message for the duration of the borrow; librdkafka owns
+    // the headers and the pointers it hands out stay valid while the message lives; every
+    // pointer is checked before use and the bytes are copied out at once.
+    unsafe {
+        if rd::rd_kafka_message_headers(message.ptr(), &mut native)
+            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            || native.is_null()
+        {
+            return Vec::new();
+        }
+        let count = rd::rd_kafka_header_cnt(native);
+        (0..count)
+            .filter_map(|idx| {
+                let mut name: *const std::os::raw::c_char = std::ptr::null();
+                let mut value: *const std::os::raw::c_void = std::ptr::null();
+                let mut size = 0usize;
+                let err =
+                    rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
+                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                    return None;
+                }
+                let key = std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned();
+                let value = (!value.is_null())
+                    .then(|| copy(buffer, std::slice::from_raw_parts(value as *const u8, size)));
+                Some((key, value))
+            })
+            .collect()
+    }
+}
