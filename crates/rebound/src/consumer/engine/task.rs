@@ -41,7 +41,10 @@ pub(crate) struct PartitionTask {
     tp: Tp,
     feed: Feed,
     stop: CancellationToken,
-    abort: CancellationToken,
+    /// The stop and the abort as futures made once: a `cancelled()` made in every step
+    /// registers with the token and leaves it again, a lock each way per record.
+    stopped: Signal,
+    aborted: Signal,
     admission: Admission,
     window: Window,
     /// Records being handled (due wait, permit, handler).
@@ -60,6 +63,9 @@ pub(crate) struct PartitionTask {
     offsets: OffsetStore,
     _exit: ExitGuard,
 }
+
+/// A cancellation token's cancellation, as a future that lives with the task.
+type Signal = std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>;
 
 /// What one step of the task led to.
 enum Step {
@@ -86,8 +92,9 @@ impl PartitionTask {
             feed: Feed::new(context.clone(), tp.clone(), records, control.buffered),
             context,
             tp,
+            stopped: Box::pin(control.stop.clone().cancelled_owned()),
+            aborted: Box::pin(control.abort.cancelled_owned()),
             stop: control.stop,
-            abort: control.abort,
             window: Window::default(),
             running: FuturesUnordered::new(),
             awaiting_ticket: None,
@@ -124,7 +131,7 @@ impl PartitionTask {
         let may_take = self.may_take();
         tokio::select! {
             biased;
-            _ = self.abort.cancelled() => return Step::Abort,
+            _ = &mut self.aborted => return Step::Abort,
             Some(processing) = self.running.next(), if !self.running.is_empty() => {
                 self.processed(processing);
             }
@@ -139,7 +146,7 @@ impl PartitionTask {
                     self.launch(record, Some(ticket));
                 }
             }
-            _ = self.stop.cancelled() => return Step::Stop,
+            _ = &mut self.stopped => return Step::Stop,
             next = self.feed.next(), if may_take => match next {
                 Some(record) => self.take(record),
                 None => return Step::Stop,
@@ -265,7 +272,7 @@ impl PartitionTask {
             }
             tokio::select! {
                 biased;
-                _ = self.abort.cancelled() => return,
+                _ = &mut self.aborted => return,
                 Some(processing) = self.running.next(), if !self.running.is_empty() => {
                     self.processed(processing);
                 }
