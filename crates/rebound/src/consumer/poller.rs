@@ -2,7 +2,7 @@
 //! while partitions wait, and the rebalance callbacks can wait for records in hand), hands each
 //! record to its partition's task, and pauses a partition whose task holds too much.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::Context;
 use super::engine::{PartitionControl, PartitionTask};
 use super::rebalance::{commit_stored, RebalanceContext};
-use super::registry::{self, wait_for_tasks, ExitLatch, Registry, TaskHandle, Tp};
+use super::registry::{self, wait_for_tasks, ExitLatch, Gauge, Registry, TaskHandle, Tp};
 use crate::record::Batch;
 
 /// Runs on the `rebound-poll` thread until `stopping` is set; then stops every partition task
@@ -53,7 +53,7 @@ pub(crate) fn poll_loop(
 /// A partition whose task has `pause_above` records or more in hand.
 struct Full {
     tp: Tp,
-    buffered: Arc<AtomicUsize>,
+    gauge: Arc<Gauge>,
 }
 
 /// How long the poller gives a full partition's task to catch up before pausing the partition.
@@ -72,15 +72,25 @@ const CATCH_UP: Duration = Duration::from_millis(20);
 fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Full) {
     let limit = shared.settings.drained_below();
     let deadline = std::time::Instant::now() + CATCH_UP;
-    let drained = shared
-        .drained
-        .wait_until(deadline, || full.buffered.load(Ordering::SeqCst) < limit);
+    let drained = shared.drained.wait_until(deadline, || {
+        full.gauge.buffered.load(Ordering::SeqCst) < limit
+    });
     if drained {
         return;
     }
     let mut registry = registry::lock(registry);
-    if registry.assigned.contains(&full.tp) && registry.paused.insert(full.tp.clone()) {
-        registry::set_paused(&shared.consumer, &full.tp, true);
+    if !registry.assigned.contains(&full.tp) || !registry.paused.insert(full.tp.clone()) {
+        return;
+    }
+    full.gauge.paused.store(true, Ordering::SeqCst);
+    registry::set_paused(&shared.consumer, &full.tp, true);
+    // The task may have drained to its resume mark between the wait and the pause, before it
+    // could see the flag: it would never resume the partition then. Whichever comes second,
+    // the flag or the drain, sees the other.
+    if full.gauge.buffered.load(Ordering::SeqCst) <= shared.settings.resume_below {
+        registry.paused.remove(&full.tp);
+        full.gauge.paused.store(false, Ordering::SeqCst);
+        registry::set_paused(&shared.consumer, &full.tp, false);
     }
 }
 
@@ -158,13 +168,13 @@ fn hand_out(
         }
         task.dispatched_until = last.offset();
         let count = records.len();
-        let buffered = task.buffered.fetch_add(count, Ordering::SeqCst) + count;
+        let buffered = task.gauge.buffered.fetch_add(count, Ordering::SeqCst) + count;
         if task.records.send(records).is_err() {
             continue;
         }
         if buffered >= shared.settings.pause_above && !registry.paused.contains(&tp) {
             full.push(Full {
-                buffered: task.buffered.clone(),
+                gauge: task.gauge.clone(),
                 tp,
             });
         }
@@ -177,7 +187,7 @@ fn spawn_partition(shared: &Arc<Context>, runtime: &tokio::runtime::Handle, tp: 
     let exited = ExitLatch::default();
     let task = TaskHandle {
         records,
-        buffered: Arc::new(AtomicUsize::new(0)),
+        gauge: Arc::new(Gauge::default()),
         dispatched_until: -1,
         stop: CancellationToken::new(),
         abort: CancellationToken::new(),
@@ -186,7 +196,7 @@ fn spawn_partition(shared: &Arc<Context>, runtime: &tokio::runtime::Handle, tp: 
     let control = PartitionControl {
         stop: task.stop.clone(),
         abort: task.abort.clone(),
-        buffered: task.buffered.clone(),
+        gauge: task.gauge.clone(),
         exit: exited.guard(),
     };
     runtime.spawn(PartitionTask::new(shared.clone(), tp.clone(), receiver, control).run());

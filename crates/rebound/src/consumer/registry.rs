@@ -5,7 +5,7 @@
 //! resuming a partition that is not paused can redeliver records, so the pause state lives here.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,8 +47,8 @@ impl std::fmt::Display for Tp {
 pub(crate) struct TaskHandle {
     /// Records go to the task in batches: one wake-up per poll round, not per record.
     pub records: UnboundedSender<Vec<Record>>,
-    /// Records sent to the task and not yet taken by it: the flow-control gauge.
-    pub buffered: Arc<AtomicUsize>,
+    /// Records sent to the task and not yet taken by it, and whether the partition is paused.
+    pub gauge: Arc<Gauge>,
     /// The highest offset handed to the task: a record at or below it is a redelivery.
     pub dispatched_until: i64,
     /// Stop taking records; finish the one in hand.
@@ -56,6 +56,17 @@ pub(crate) struct TaskHandle {
     /// Drop the record in hand, uncommitted.
     pub abort: CancellationToken,
     pub exited: ExitLatch,
+}
+
+/// A partition's flow-control gauge, shared by the poller and the partition's task.
+#[derive(Default)]
+pub(crate) struct Gauge {
+    /// Records handed to the task and not yet taken.
+    pub buffered: AtomicUsize,
+    /// Whether the poller paused the partition: the task looks here before it takes the
+    /// registry's lock to resume it, so draining costs no lock while nothing is paused. Set and
+    /// cleared under the registry's lock, with [`Registry::paused`].
+    pub paused: AtomicBool,
 }
 
 #[derive(Default)]

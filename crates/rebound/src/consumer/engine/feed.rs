@@ -2,13 +2,13 @@
 //! flow-control gauge the poller pauses and resumes the partition by.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::consumer::context::Context;
-use crate::consumer::registry::Tp;
+use crate::consumer::registry::{Gauge, Tp};
 use crate::record::Record;
 
 /// The records the poller handed to one partition's task.
@@ -18,8 +18,8 @@ pub(super) struct Feed {
     batches: UnboundedReceiver<Vec<Record>>,
     /// The batch in hand, in offset order.
     inbox: VecDeque<Record>,
-    /// Records handed to the task and not yet taken.
-    buffered: Arc<AtomicUsize>,
+    /// Records handed to the task and not yet taken, and whether the partition is paused.
+    gauge: Arc<Gauge>,
 }
 
 impl Feed {
@@ -27,14 +27,14 @@ impl Feed {
         context: Arc<Context>,
         tp: Tp,
         batches: UnboundedReceiver<Vec<Record>>,
-        buffered: Arc<AtomicUsize>,
+        gauge: Arc<Gauge>,
     ) -> Self {
         Feed {
             context,
             tp,
             batches,
             inbox: VecDeque::new(),
-            buffered,
+            gauge,
         }
     }
 
@@ -59,12 +59,12 @@ impl Feed {
     /// `resume_below`).
     fn taken(&self) {
         let settings = &self.context.settings;
-        let left = self.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
+        let left = self.gauge.buffered.fetch_sub(1, Ordering::SeqCst) - 1;
         if left + 1 == settings.drained_below() {
             self.context.drained.notify();
         }
-        if left == settings.resume_below {
-            self.context.resume(&self.tp);
+        if left == settings.resume_below && self.gauge.paused.load(Ordering::SeqCst) {
+            self.context.resume(&self.tp, &self.gauge);
         }
     }
 }

@@ -20,12 +20,11 @@ mod record_life;
 mod task;
 mod window;
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::registry::ExitGuard;
+use super::registry::{ExitGuard, Gauge};
 
 pub(crate) use task::PartitionTask;
 
@@ -35,8 +34,8 @@ pub(crate) struct PartitionControl {
     pub stop: CancellationToken,
     /// Drop the records in hand, uncommitted.
     pub abort: CancellationToken,
-    /// Records handed to the task and not yet taken: the flow-control gauge.
-    pub buffered: Arc<AtomicUsize>,
+    /// Records handed to the task and not yet taken, and whether the partition is paused.
+    pub gauge: Arc<Gauge>,
     /// Tells the poller when the task has ended, however it ends.
     pub exit: ExitGuard,
 }

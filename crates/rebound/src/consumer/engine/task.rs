@@ -89,7 +89,7 @@ impl PartitionTask {
                 context.settings.copies_per_partition(),
             ),
             offsets: OffsetStore::new(context.clone(), tp.clone()),
-            feed: Feed::new(context.clone(), tp.clone(), records, control.buffered),
+            feed: Feed::new(context.clone(), tp.clone(), records, control.gauge),
             context,
             tp,
             stopped: Box::pin(control.stop.clone().cancelled_owned()),
