@@ -107,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
                 policy: s.policy,
                 smtp: s.smtp,
                 order: s.order,
+                spring_stage_groups: s.spring_stage_groups,
                 status_topic: s.shared.status_topic,
                 metrics: serve_metrics(s.metrics_listen),
             }

@@ -160,6 +160,8 @@ pub struct Worker {
     pub smtp: SmtpSettings,
     /// Which e-mails may be sent at the same time.
     pub order: Order,
+    /// Each stage in Spring's consumer group for it.
+    pub spring_stage_groups: bool,
     /// Where the `sent` and `retrying` status events go, for the API.
     pub status_topic: String,
     /// Where it counts sends, failures and forwards; the caller serves them (`--metrics-listen`).
@@ -208,6 +210,7 @@ impl Worker {
             .handler(handler)
             .on_event(observer)
             .processing_order(self.order.processing_order())
+            .group_per_stage(self.spring_stage_groups)
             .max_in_flight(self.smtp.connections)
             .handler_timeout(self.smtp.timeout * 3);
         if let Some(id) = &self.instance_id {

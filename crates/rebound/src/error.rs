@@ -29,6 +29,9 @@ pub enum Error {
     /// the retry chain on this cluster (the message says why and what to change).
     #[error("key order cannot hold through the retry chain: {0}")]
     KeyOrder(String),
+    /// The stages chosen leave nothing to read.
+    #[error("the consumer would read no topic: {0}")]
+    NoTopics(String),
     /// The polling thread could not be started or ended abnormally.
     #[error("the consumer thread stopped unexpectedly: {0}")]
     Crashed(String),

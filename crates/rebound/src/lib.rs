@@ -56,7 +56,7 @@ mod time;
 
 pub use config::{ConfigError, KafkaConfig, BROKERS_ENV, RELIABLE_PRODUCER};
 pub use consumer::{
-    Event, Handler, ProcessingOrder, RetryingConsumer, RetryingConsumerBuilder,
+    Event, Handler, ProcessingOrder, RetryingConsumer, RetryingConsumerBuilder, Stages,
     DEFAULT_MAX_IN_FLIGHT,
 };
 pub use coordinates::Coordinates;

@@ -7,7 +7,7 @@
 //! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups' offsets and
 //! members ([`groups`]), a group's assignment as the broker sees it ([`group`]), waiting on a
 //! condition ([`wait`]), services run as processes ([`process`]), a network path to cut and heal
-//! ([`proxy`]), and the test workers' rules and journal ([`fate`],
+//! ([`proxy`]), a consumer running until stopped ([`running`]), and the test workers' rules and journal ([`fate`],
 //! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
 //! headless Chromium for the web console's end-to-end tests (`browser`).
 //!
@@ -27,6 +27,7 @@ pub mod process;
 pub mod produce;
 pub mod proxy;
 pub mod read;
+pub mod running;
 pub mod topics;
 pub mod wait;
 
@@ -36,6 +37,7 @@ pub use names::unique;
 pub use produce::{deliver, produce, produce_at};
 pub use proxy::Proxy;
 pub use read::text;
+pub use running::RunningConsumer;
 pub use wait::wait_until;
 
 use rdkafka::producer::FutureProducer;

@@ -202,6 +202,12 @@ pub struct WorkerArgs {
     /// `unordered` [default: key]
     #[arg(long, env = "MAILER_ORDER", value_enum)]
     pub order: Option<Order>,
+    /// Read each stage in the consumer group Spring Kafka reads it in (`email-send-group`,
+    /// `email-send-group-retry-1000`, …), to share the chain with a Spring service while moving
+    /// to or from it; the order is then `partition` unless `--order unordered` (file key:
+    /// `spring_stage_groups`)
+    #[arg(long, env = "MAILER_SPRING_STAGE_GROUPS")]
+    pub spring_stage_groups: bool,
     /// Where to serve GET /metrics [default: nowhere]
     #[arg(long, env = "MAILER_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -223,14 +229,19 @@ pub struct WorkerSettings {
     pub smtp: SmtpSettings,
     /// Where to serve `GET /metrics`; `None` (the default): nowhere.
     pub metrics_listen: Option<SocketAddr>,
-    /// Which e-mails may be sent at the same time (default: by key, the recipient).
+    /// Which e-mails may be sent at the same time (default: by key, the recipient; by
+    /// partition with Spring's stage groups).
     pub order: Order,
+    /// Each stage in Spring's consumer group for it.
+    pub spring_stage_groups: bool,
 }
 
 impl WorkerArgs {
     /// Resolves the flags over the environment, the `--config` file and the defaults.
     pub fn resolve(self) -> Result<WorkerSettings, ConfigError> {
         let (shared, file) = self.common.resolve()?;
+        let spring_stage_groups =
+            self.spring_stage_groups || file.spring_stage_groups.unwrap_or(false);
         let delay = Duration::from_millis(self.delay_ms.or(file.delay_ms).unwrap_or(1000));
         let multiplier = self.multiplier.or(file.multiplier).unwrap_or(2.0);
         let max_delay =
@@ -277,7 +288,15 @@ impl WorkerArgs {
             policy,
             smtp,
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
-            order: self.order.or(file.order).unwrap_or_default(),
+            order: self
+                .order
+                .or(file.order)
+                .unwrap_or(match spring_stage_groups {
+                    // Key order needs one member per partition number across the stages.
+                    true => Order::Partition,
+                    false => Order::default(),
+                }),
+            spring_stage_groups,
         })
     }
 }

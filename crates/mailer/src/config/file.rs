@@ -74,6 +74,8 @@ pub struct File {
     pub max_in_flight: Option<usize>,
     /// Which e-mails may be sent at the same time: `key`, `partition` or `unordered` (`--order`).
     pub order: Option<crate::worker::Order>,
+    /// Each stage in Spring's consumer group for it (`--spring-stage-groups`).
+    pub spring_stage_groups: Option<bool>,
     // `mailer dlt-worker`.
     /// The dead-letter worker's consumer group (`--group` of `mailer dlt-worker`).
     pub dlt_group: Option<String>,

@@ -6,7 +6,10 @@ use std::time::Duration;
 use super::events::Event;
 use super::handler::Handler;
 use super::runtime::RetryingConsumer;
-use super::settings::{ProcessingOrder, Settings, DEFAULT_COPY_BUDGET, DEFAULT_MAX_IN_FLIGHT};
+use super::settings::{
+    subscribed_topics, ProcessingOrder, Settings, DEFAULT_COPY_BUDGET, DEFAULT_MAX_IN_FLIGHT,
+};
+use super::stages::Stages;
 use crate::config::KafkaConfig;
 use crate::error::Error;
 use crate::failure::Classifier;
@@ -48,6 +51,8 @@ impl RetryingConsumer {
                 order: ProcessingOrder::Partition,
                 max_in_flight: DEFAULT_MAX_IN_FLIGHT,
                 hold_until_redriven: false,
+                stages: Stages::ALL,
+                group_per_stage: false,
             },
             handler: None,
         }
@@ -219,6 +224,33 @@ impl RetryingConsumerBuilder {
         self
     }
 
+    /// Consumes each stage of the chain in the consumer group Spring Kafka's `@RetryableTopic`
+    /// reads it in: the main topic in the group given, each retry topic in that group plus the
+    /// topic's suffix (`email-send-group-retry-1000`), the DLT (with a
+    /// [`dlt_handler`](Self::dlt_handler)) in the group plus the DLT suffix
+    /// (`email-send-group.dlt`). Default: one group for every stage.
+    ///
+    /// With it, a Spring service and a Rebound worker share each stage's group at the same time
+    /// (Kafka splits the partitions between them), so a shop moves one consumer at a time, and
+    /// back, with nothing handled twice beyond the records in hand when a member leaves: each
+    /// stage's committed offsets are the ones Spring committed. See INTEROP.md's migration guide.
+    ///
+    /// [`ProcessingOrder::Key`] needs the member that owns partition *p* of the main topic to own
+    /// *p* of every retry topic, which separate groups do not give: [`build`](Self::build)
+    /// refuses the two together.
+    pub fn group_per_stage(mut self, per_stage: bool) -> Self {
+        self.settings.group_per_stage = per_stage;
+        self
+    }
+
+    /// Which stages of the chain this consumer reads (default [`Stages::ALL`]); with
+    /// [`Stages::RETRIES`] a worker drains the retry topics while another service reads the
+    /// main topic. The DLT follows the [`dlt_handler`](Self::dlt_handler).
+    pub fn stages(mut self, stages: Stages) -> Self {
+        self.settings.stages = stages;
+        self
+    }
+
     /// Whether to create missing chain topics on start (default true), and with what settings.
     pub fn create_topics(mut self, create: bool) -> Self {
         self.settings.create_topics = create;
@@ -269,8 +301,19 @@ impl RetryingConsumerBuilder {
                 ));
             }
         }
+        if self.settings.group_per_stage && self.settings.order == ProcessingOrder::Key {
+            return Err(Error::KeyOrder(
+                "Key order needs one member to own partition p of every stage, and Spring's group per stage assigns each stage's partitions on its own: use ProcessingOrder::Partition or Unordered with group_per_stage, or one group for the chain".into(),
+            ));
+        }
         if self.settings.chain.main.is_empty() && self.settings.dlt_handler.is_none() {
             self.settings.dlt_handler = Some(self.settings.handler.clone());
+        }
+        if subscribed_topics(&self.settings).is_empty() {
+            return Err(Error::NoTopics(format!(
+                "{:?} of a chain without retry topics, and no dlt_handler: read Stages::ALL or Stages::MAIN",
+                self.settings.stages
+            )));
         }
         Ok(RetryingConsumer::new(self.settings))
     }

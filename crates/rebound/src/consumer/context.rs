@@ -14,9 +14,9 @@ use super::settings::Settings;
 
 /// What every partition task shares.
 pub(crate) struct Context {
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub consumer: cluster::Handle<RebalanceContext>,
-    pub forwarder: Forwarder,
+    pub forwarder: Arc<Forwarder>,
     /// Which partitions this member owns and which are paused (the poller pauses them, their
     /// tasks resume them).
     pub registry: Arc<Mutex<Registry>>,

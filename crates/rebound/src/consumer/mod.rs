@@ -31,6 +31,7 @@
 //! | `cluster.rs` | the cluster questions a task asks, off the async runtime's threads |
 //! | `registry.rs` | which partitions this member owns, their tasks, which are paused |
 //! | `settings.rs` | what a consumer is built with; which topics it reads and writes |
+//! | `stages.rs` | which stages it reads, in one group or in Spring's group per stage |
 //! | `route.rs` | pure decisions: which attempt, when due, which next hop |
 //! | `refusal.rs` | pure: whether a refusal is for good, smaller copy shapes, retry refused → DLT |
 //! | `events.rs` | what the runtime reports to an observer |
@@ -52,9 +53,11 @@ mod registry;
 mod route;
 mod runtime;
 mod settings;
+mod stages;
 
 pub use builder::RetryingConsumerBuilder;
 pub use events::Event;
 pub use handler::Handler;
 pub use runtime::RetryingConsumer;
 pub use settings::{ProcessingOrder, DEFAULT_MAX_IN_FLIGHT};
+pub use stages::Stages;

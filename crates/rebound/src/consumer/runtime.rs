@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::context::{Context, Drained};
@@ -14,7 +15,8 @@ use super::poller::poll_loop;
 use super::producer::Forwarder;
 use super::rebalance::RebalanceContext;
 use super::registry::Registry;
-use super::settings::{all_chain_topics, subscribed_topics, Settings};
+use super::settings::{all_chain_topics, Settings};
+use super::stages::{members, Member};
 use crate::admin;
 use crate::error::Error;
 use crate::naming::TopicChain;
@@ -64,47 +66,57 @@ impl RetryingConsumer {
     /// Runs until `shutdown` completes: then stops taking records, lets the ones in hand finish
     /// (up to the grace period), commits what is done and leaves the group.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-        let settings = self.settings;
+        let settings = Arc::new(self.settings);
         let partitions = chain_partitions(&settings).await?;
         let stopping = Arc::new(AtomicBool::new(false));
         // If this future is dropped instead of being shut down (a `select!` that lost, a task
-        // aborted), the polling thread must not go on consuming with no one to stop it.
+        // aborted), the polling threads must not go on consuming with no one to stop them.
         let _stop_when_dropped = StopWhenDropped(stopping.clone());
         let key_order = KeyOrder::start(&settings, &partitions, &stopping)?;
-        let registry = Arc::new(Mutex::new(Registry::default()));
-        let consumer = group_consumer(&settings, &registry, &key_order)?;
-        let context = Arc::new(Context {
-            copy_permits: Arc::new(tokio::sync::Semaphore::new(settings.copy_budget)),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
-            start_tickets: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
-            forwarder: Forwarder::new(&settings.kafka, partitions)?,
-            settings,
-            consumer: Arc::new(consumer),
-            registry: registry.clone(),
-            drained: Drained::default(),
-            key_order,
-        });
-        let poller = {
-            let stopping = stopping.clone();
-            let runtime = tokio::runtime::Handle::current();
-            std::thread::Builder::new()
+        let forwarder = Arc::new(Forwarder::new(&settings.kafka, partitions)?);
+        let copy_permits = Arc::new(tokio::sync::Semaphore::new(settings.copy_budget));
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight));
+        let start_tickets = Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight));
+        // One group member, with its own polling thread, per group this consumer joins: one,
+        // or one per stage with `group_per_stage`. The budgets and the producer are shared.
+        let mut pollers = FuturesUnordered::new();
+        for member in members(&settings) {
+            let registry = Arc::new(Mutex::new(Registry::default()));
+            let consumer = group_consumer(&settings, &member, &registry, &key_order)?;
+            let context = Arc::new(Context {
+                settings: settings.clone(),
+                consumer: Arc::new(consumer),
+                forwarder: forwarder.clone(),
+                registry: registry.clone(),
+                copy_permits: copy_permits.clone(),
+                in_flight: in_flight.clone(),
+                start_tickets: start_tickets.clone(),
+                drained: Drained::default(),
+                key_order: key_order.clone(),
+            });
+            let (stopping, runtime) = (stopping.clone(), tokio::runtime::Handle::current());
+            let poller = std::thread::Builder::new()
                 .name("rebound-poll".into())
                 .spawn(move || poll_loop(context, registry, stopping, runtime))
-                .map_err(|e| Error::Crashed(e.to_string()))?
-        };
-
-        let poller_done = tokio::task::spawn_blocking(move || poller.join());
-        tokio::pin!(poller_done);
-        tokio::select! {
-            _ = shutdown => {
-                tracing::info!("shutting down: finishing records in hand");
-                stopping.store(true, Ordering::SeqCst);
-                poller_done.await
-            }
-            joined = &mut poller_done => joined,
+                .map_err(|e| Error::Crashed(e.to_string()))?;
+            pollers.push(tokio::task::spawn_blocking(move || poller.join()));
         }
-        .map_err(|e| Error::Crashed(e.to_string()))?
-        .map_err(|_| Error::Crashed("the polling thread panicked".into()))
+        tokio::select! {
+            _ = shutdown => tracing::info!("shutting down: finishing records in hand"),
+            // A polling thread ended by itself (it panicked): the others stop too.
+            _ = pollers.next() => tracing::error!("a polling thread stopped; stopping the consumer"),
+        }
+        stopping.store(true, Ordering::SeqCst);
+        let mut outcome = Ok(());
+        while let Some(joined) = pollers.next().await {
+            if let Err(e) = joined
+                .map_err(|e| Error::Crashed(e.to_string()))
+                .and_then(|j| j.map_err(|_| Error::Crashed("a polling thread panicked".into())))
+            {
+                outcome = Err(e);
+            }
+        }
+        outcome
     }
 }
 
@@ -136,6 +148,7 @@ const FETCH_WAIT_MAX_MS: &str = "10";
 /// says a record is done, committing them every 500 ms.
 fn group_consumer(
     settings: &Settings,
+    member: &Member<'_>,
     registry: &Arc<Mutex<Registry>>,
     key_order: &Option<Arc<KeyOrder>>,
 ) -> Result<BaseConsumer<RebalanceContext>, Error> {
@@ -145,7 +158,7 @@ fn group_consumer(
         key_order: key_order.clone(),
     };
     let mut defaults = vec![
-        ("group.id", settings.group.as_str()),
+        ("group.id", member.group.as_str()),
         ("enable.auto.commit", "true"),
         ("auto.commit.interval.ms", "500"),
         ("enable.auto.offset.store", "false"),
@@ -172,9 +185,8 @@ fn group_consumer(
         .kafka
         .client_config(&defaults)
         .create_with_context(context)?;
-    let topics = subscribed_topics(settings);
-    consumer.subscribe(&topics)?;
-    tracing::info!(group = %settings.group, topics = ?topics, "consumer started");
+    consumer.subscribe(&member.topics)?;
+    tracing::info!(group = %member.group, topics = ?member.topics, "consumer started");
     Ok(consumer)
 }
 

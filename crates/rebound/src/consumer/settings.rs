@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::events::Observer;
 use super::handler::Handler;
+use super::stages::Stages;
 use crate::config::KafkaConfig;
 use crate::failure::Classifier;
 use crate::naming::TopicChain;
@@ -39,6 +40,10 @@ pub(crate) struct Settings {
     pub max_in_flight: usize,
     /// In `Key` order, a key stays held while its dead letter is pending.
     pub hold_until_redriven: bool,
+    /// Which stages of the chain this consumer reads.
+    pub stages: Stages,
+    /// Each stage in Spring's group for it, instead of one group for all.
+    pub group_per_stage: bool,
 }
 
 /// The default of [`RetryingConsumerBuilder::max_copies_in_flight`](super::RetryingConsumerBuilder::max_copies_in_flight).
@@ -101,10 +106,10 @@ impl Settings {
 pub(crate) fn subscribed_topics(settings: &Settings) -> Vec<&str> {
     let chain = &settings.chain;
     let mut topics: Vec<&str> = Vec::new();
-    if !chain.main.is_empty() {
+    if !chain.main.is_empty() && settings.stages.main() {
         topics.push(&chain.main);
     }
-    for retry in &chain.retries {
+    for retry in chain.retries.iter().filter(|_| settings.stages.retries()) {
         if !topics.contains(&retry.name.as_str()) {
             topics.push(&retry.name);
         }
@@ -115,12 +120,22 @@ pub(crate) fn subscribed_topics(settings: &Settings) -> Vec<&str> {
     topics
 }
 
-/// Every topic the consumer reads or writes, main (or DLT alone) first.
+/// Every topic of the chain, main (or DLT alone) first, whichever stages this consumer reads:
+/// they are created, and their partitions counted, at start.
 pub(crate) fn all_chain_topics(settings: &Settings) -> Vec<&str> {
-    let mut topics = subscribed_topics(settings);
-    if let Some(dlt) = settings.chain.dlt.as_deref() {
-        if !topics.contains(&dlt) {
-            topics.push(dlt);
+    let chain = &settings.chain;
+    let mut topics: Vec<&str> = Vec::new();
+    if !chain.main.is_empty() {
+        topics.push(&chain.main);
+    }
+    for topic in chain
+        .retries
+        .iter()
+        .map(|r| r.name.as_str())
+        .chain(chain.dlt.as_deref())
+    {
+        if !topics.contains(&topic) {
+            topics.push(topic);
         }
     }
     topics
