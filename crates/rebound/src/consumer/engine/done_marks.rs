@@ -16,6 +16,10 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
+use crate::consumer::cluster;
+use crate::consumer::context::Context;
+use crate::consumer::registry::Tp;
+
 const PREFIX: &str = "rebound-done:1:";
 
 /// At most this many offsets above the committed one are marked: 8,192 bits take 2,048 hex
@@ -72,6 +76,15 @@ pub(crate) fn decode(metadata: &str, next: i64) -> HashSet<i64> {
         }
     }
     done
+}
+
+/// The records finished above the committed offset of `tp`, as its commit's metadata marks them;
+/// empty when none are, or the broker does not say.
+pub(super) async fn done_before(context: &Context, tp: &Tp) -> HashSet<i64> {
+    cluster::committed(&context.consumer, &tp.topic, tp.partition)
+        .await
+        .map(|(next, metadata)| decode(&metadata, next))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ use super::offsets::OffsetStore;
 use super::record_life::{self, Processed, Processing};
 use super::window::Window;
 use super::PartitionControl;
-use crate::consumer::cluster;
 use crate::consumer::context::Context;
 use crate::consumer::registry::{ExitGuard, Tp};
 use crate::record::Record;
@@ -113,7 +112,7 @@ impl PartitionTask {
         {
             return;
         }
-        self.done_before = done_before(&self.context, &self.tp).await;
+        self.done_before = done_marks::done_before(&self.context, &self.tp).await;
         loop {
             match self.step().await {
                 Step::Go => {}
@@ -294,13 +293,4 @@ impl PartitionTask {
             }
         }
     }
-}
-
-/// The records finished above the committed offset of `tp`, as its commit's metadata marks them;
-/// empty when none are, or the broker does not say.
-async fn done_before(context: &Context, tp: &Tp) -> HashSet<i64> {
-    cluster::committed(&context.consumer, &tp.topic, tp.partition)
-        .await
-        .map(|(next, metadata)| done_marks::decode(&metadata, next))
-        .unwrap_or_default()
 }
