@@ -141,6 +141,40 @@ pub async fn create_topics(
     wait_for_topics(kafka, topics).await.map(|_| ())
 }
 
+/// Grows each of `topics` to `partitions` partitions (Kafka's CreatePartitions; a topic never
+/// shrinks). A topic already that large is fine.
+pub async fn grow_topics(
+    kafka: &KafkaConfig,
+    topics: &[&str],
+    partitions: i32,
+) -> Result<(), Error> {
+    use rdkafka::admin::NewPartitions;
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create()?;
+    let grown: Vec<NewPartitions> = topics
+        .iter()
+        .map(|t| NewPartitions::new(t, partitions as usize))
+        .collect();
+    let results = admin
+        .create_partitions(
+            &grown,
+            &AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT)),
+        )
+        .await?;
+    for result in results {
+        match result {
+            Ok(name) => {
+                tracing::warn!(topic = %name, partitions, "grew the topic to the main topic's partition count")
+            }
+            Err((_, RDKafkaErrorCode::InvalidPartitions)) => {} // Already that large.
+            Err((name, code)) => return Err(Error::CreateTopic { topic: name, code }),
+        }
+    }
+    Ok(())
+}
+
 /// Makes sure every topic of a chain exists: the main topic must exist (or is created with
 /// `default_partitions`), and the others get the main topic's partition count.
 pub async fn ensure_chain(

@@ -117,6 +117,9 @@ async fn deliver(
     let mut refusal = String::new();
     let mut retry_refused: Option<String> = None;
     loop {
+        if !target_has_partition(shared, record, hop.topic(), stop).await {
+            return Delivered::Stopped;
+        }
         let stamp = HopStamp {
             failure,
             class,
@@ -191,4 +194,37 @@ async fn deliver(
             _ = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// A copy lands on its source's partition number, which the target may not have yet when the
+/// main topic just grew: the chain is asked to grow at once (`growth.rs`) and the copy waits for
+/// it (Key order relies on the number; Spring keeps it too). `false` if stopped meanwhile. A
+/// consumer that does not manage its topics, outside Key order, sends at once (the producer
+/// picks a partition, and `growth.rs` says loudly which topic to grow).
+async fn target_has_partition(
+    shared: &Context,
+    record: &Record,
+    topic: &str,
+    stop: &CancellationToken,
+) -> bool {
+    if shared.key_order.is_none() && !shared.settings.create_topics {
+        return true;
+    }
+    let mut told = false;
+    while shared
+        .forwarder
+        .partition_count(topic)
+        .is_some_and(|n| record.partition() >= n)
+    {
+        shared.forwarder.ask_to_grow();
+        if !std::mem::replace(&mut told, true) {
+            tracing::warn!(record = %record.coordinates(), "{topic} has no partition {} yet: the copy waits until the chain has grown, so the key's order holds", record.partition());
+        }
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    true
 }

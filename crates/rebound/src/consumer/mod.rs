@@ -23,6 +23,7 @@
 //! | `rebalance.rs` | the rebalance callbacks: stop revoked partitions' tasks, commit |
 //! | `engine/` | one partition's task, the same for every processing order (its own table) |
 //! | `key_order/` | `ProcessingOrder::Key`: one optional gate the engine calls (its own table) |
+//! | `growth.rs` | the retry topics and the DLT grown with the main topic |
 //! | `forward.rs` | delivering a failed record's copy: tries until acknowledged, refusals |
 //! | `dead_letters.rs` | a record on the DLT: Spring's log line and the dead-letter hook |
 //! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
@@ -43,6 +44,7 @@ mod dead_letters;
 mod engine;
 mod events;
 mod forward;
+mod growth;
 mod handler;
 mod key_order;
 mod poller;

@@ -18,7 +18,11 @@ const BROKER_DEFAULT_MAX_MESSAGE_BYTES: &str = "1048588";
 /// The producer of every copy a consumer writes, and the partition counts of its targets.
 pub(crate) struct Forwarder {
     producer: FutureProducer,
-    partitions: HashMap<String, i32>,
+    /// Partition counts of the targets, raised when the chain grows (see `growth.rs`).
+    partitions: std::sync::RwLock<HashMap<String, i32>>,
+    /// A copy found its target short of its partition: the chain grows now, not at the next
+    /// periodic check.
+    grow_now: tokio::sync::Notify,
 }
 
 impl Forwarder {
@@ -34,7 +38,8 @@ impl Forwarder {
         let producer = kafka.client_config(&defaults).create()?;
         Ok(Forwarder {
             producer,
-            partitions,
+            partitions: std::sync::RwLock::new(partitions),
+            grow_now: tokio::sync::Notify::new(),
         })
     }
 
@@ -50,9 +55,8 @@ impl Forwarder {
         let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.to_kafka());
         // Same partition number as the source, as Spring does, when the target has it.
         if self
-            .partitions
-            .get(topic)
-            .is_some_and(|n| record.partition() < *n)
+            .partition_count(topic)
+            .is_some_and(|n| record.partition() < n)
         {
             copy = copy.partition(record.partition());
         }
@@ -67,5 +71,44 @@ impl Forwarder {
             .await
             .map(|delivery| (delivery.partition, delivery.offset))
             .map_err(|(e, _)| e)
+    }
+
+    /// The partition count of `topic` as last known.
+    pub(crate) fn partition_count(&self, topic: &str) -> Option<i32> {
+        let counts = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        counts.get(topic).copied()
+    }
+
+    /// Reads `topics`' metadata afresh: librdkafka's producer refuses a partition its cached
+    /// metadata does not list (`UnknownPartition`) until its periodic refresh, minutes later.
+    /// Blocks: call it on the blocking pool.
+    pub(crate) fn refresh_metadata(&self, topics: &[String]) {
+        use rdkafka::producer::Producer;
+        for topic in topics {
+            if let Err(e) = self
+                .producer
+                .client()
+                .fetch_metadata(Some(topic), std::time::Duration::from_secs(10))
+            {
+                tracing::warn!(%topic, error = %e, "could not refresh the producer's metadata");
+            }
+        }
+    }
+
+    /// Asks `growth.rs` to compare the chain's partition counts now.
+    pub(crate) fn ask_to_grow(&self) {
+        self.grow_now.notify_one();
+    }
+
+    /// Waits until a copy asks for the chain to grow.
+    pub(crate) async fn growth_asked(&self) {
+        self.grow_now.notified().await;
+    }
+
+    /// `topic` has (at least) `partitions` partitions now.
+    pub(crate) fn grown(&self, topic: &str, partitions: i32) {
+        let mut counts = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+        let known = counts.entry(topic.to_string()).or_insert(partitions);
+        *known = (*known).max(partitions);
     }
 }

@@ -10,6 +10,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::context::{Context, Drained};
+use super::growth::follow_growth;
 use super::key_order::KeyOrder;
 use super::poller::poll_loop;
 use super::producer::Forwarder;
@@ -101,6 +102,7 @@ impl RetryingConsumer {
                 .map_err(|e| Error::Crashed(e.to_string()))?;
             pollers.push(tokio::task::spawn_blocking(move || poller.join()));
         }
+        let growth = AbortOnDrop(tokio::spawn(follow_growth(settings.clone(), forwarder)));
         tokio::select! {
             _ = shutdown => tracing::info!("shutting down: finishing records in hand"),
             // A polling thread ended by itself (it panicked): the others stop too.
@@ -116,7 +118,17 @@ impl RetryingConsumer {
                 outcome = Err(e);
             }
         }
+        drop(growth);
         outcome
+    }
+}
+
+/// Aborts a background task of the consumer when the consumer's run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -177,6 +189,10 @@ fn group_consumer(
         // so the thresholds were passed often and each pass stalled the partition for a second:
         // the happy path ran at 220k records/s with it, 450-700k without (BENCHMARKS.md).
         ("fetch.queue.backoff.ms", "10"),
+        // A partition added to a topic is consumed once the metadata says so: within 5 s
+        // instead of librdkafka's 5 minutes (`growth.rs` grows the retry topics to match, and
+        // their new partitions are consumed after the next refresh).
+        ("topic.metadata.refresh.interval.ms", "5000"),
     ];
     if let Some(id) = settings.instance_id.as_deref() {
         defaults.push(("group.instance.id", id));
