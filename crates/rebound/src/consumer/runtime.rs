@@ -179,15 +179,15 @@ fn group_consumer(
         // long when the partitions in it have nothing new. A partition resumed meanwhile (a
         // retry partition whose records fell due, a task that caught up) waits for that fetch
         // to come back first: at librdkafka's default of 500 ms, a burst of retries due at once
-        // was served up to 0.6 s late (p99 20-30 ms at 10 ms, 55-70 ms at 50 ms; BENCHMARKS.md).
+        // was served most of that late (BENCHMARKS.md measures the settings).
         // The cost: an idle member asks each broker a hundred times a second instead of twice;
         // `-X fetch.wait.max.ms=500` restores librdkafka's default where that matters more.
         ("fetch.wait.max.ms", FETCH_WAIT_MAX_MS),
         // When a partition's local queue passes librdkafka's thresholds, its next fetch waits
         // this long (1 s by default). Rebound bounds what it holds itself (`max_buffered`, then
         // a pause), and the polling thread empties librdkafka's queue into the tasks in bursts,
-        // so the thresholds were passed often and each pass stalled the partition for a second:
-        // the happy path ran at 220k records/s with it, 450-700k without (BENCHMARKS.md).
+        // so the thresholds were passed often and each pass stalled the partition for a second
+        // (BENCHMARKS.md: it held the happy path to a third of its pace).
         ("fetch.queue.backoff.ms", "10"),
         // A partition added to a topic is consumed once the metadata says so: within 5 s
         // instead of librdkafka's 5 minutes (`growth.rs` grows the retry topics to match, and
