@@ -40,6 +40,27 @@ fn fail_once(calls: Arc<Mutex<Vec<(String, u32, String)>>>) -> impl rebound::Han
     }
 }
 
+/// `count` records keyed `k<i>`, with the scenario's Korean text and their number.
+async fn produce_keyed(
+    producer: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    count: usize,
+    text: &str,
+) {
+    for i in 0..count {
+        let (key, payload) = (format!("k{i}"), format!("{text} {i}"));
+        produce(
+            producer,
+            topic,
+            None,
+            Some(&key),
+            payload.as_bytes(),
+            &Headers::new(),
+        )
+        .await;
+    }
+}
+
 /// The sum of the offsets `group` committed on `topic`'s partitions.
 fn committed_sum(group: &str, topic: &str) -> i64 {
     committed_offsets(group, &[topic], PARTITIONS)
@@ -56,18 +77,7 @@ async fn each_stage_commits_in_springs_group_for_it() {
     let cluster = Cluster::default();
     cluster.create_topic(&main, PARTITIONS).await;
     let producer = cluster.producer();
-    for i in 0..10 {
-        let (key, payload) = (format!("k{i}"), format!("제목 {i}"));
-        produce(
-            &producer,
-            &main,
-            None,
-            Some(&key),
-            payload.as_bytes(),
-            &Headers::new(),
-        )
-        .await;
-    }
+    produce_keyed(&producer, &main, 10, "제목").await;
     let calls = Arc::new(Mutex::new(Vec::new()));
     let consumer = RetryingConsumer::builder(kafka(), &main, &group)
         .policy(policy())
@@ -144,18 +154,7 @@ async fn a_worker_given_the_retry_stages_leaves_the_main_topic_alone() {
         RunningConsumer::spawn(main_worker),
         RunningConsumer::spawn(retry_worker),
     );
-    for i in 0..6 {
-        let (key, payload) = (format!("k{i}"), format!("내용 {i}"));
-        produce(
-            &producer,
-            &main,
-            None,
-            Some(&key),
-            payload.as_bytes(),
-            &Headers::new(),
-        )
-        .await;
-    }
+    produce_keyed(&producer, &main, 6, "내용").await;
     wait_until(
         Duration::from_secs(60),
         "the retry worker handled all six",
