@@ -89,15 +89,6 @@ impl Failure {
         }
         text
     }
-
-    /// The message of the deepest source, if the error has one.
-    pub(crate) fn root_cause(&self) -> Option<String> {
-        let mut source = self.error.source()?;
-        while let Some(next) = source.source() {
-            source = next;
-        }
-        Some(source.to_string())
-    }
 }
 
 /// Whether `E` is one of the text types that box into std's string error. `typeid::of` compares
@@ -286,7 +277,6 @@ mod tests {
             failure.chain_text(),
             "send failed\nCaused by: no such mailbox"
         );
-        assert_eq!(failure.root_cause().as_deref(), Some("no such mailbox"));
     }
 
     #[test]

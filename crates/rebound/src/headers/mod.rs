@@ -17,7 +17,7 @@
 //! | `retry_topic-backoff-timestamp` | epoch ms, Java `BigInteger.toByteArray()` (minimal two's complement): when the next delivery is due (on a DLT copy, the failure time); 1–8 bytes read |
 //! | `retry_topic-original-timestamp` | same encoding: the first record's timestamp |
 //! | `kafka_original-topic` / `-partition` / `-offset` / `-timestamp` / `-timestamp-type` | UTF-8 / 4-byte BE / 8-byte BE / 8-byte BE / UTF-8 (`CreateTime`, Java's `TimestampType.toString()`), first hop kept |
-//! | `kafka_exception-fqcn` / `-cause-fqcn` / `-message` / `-stacktrace` | UTF-8, latest failure only |
+//! | `kafka_exception-fqcn` / `-cause-fqcn` / `-message` / `-stacktrace` | UTF-8, latest failure only; both class names are the handler's error type (Spring: the exception's class and its `findRootCause` class) |
 //! | `kafka_dlt-original-consumer-group` | UTF-8: the group that failed the record, under the name Spring 3.x writes in a retry chain too (`kafka_original-consumer-group`, which older Rebound wrote, is also read) |
 //! | `kafka_dlt-original-*`, `kafka_dlt-exception-*` | read as well: Spring's plain dead-letter publisher writes these |
 //! | `rebound-failure-class` | UTF-8: `transient`, `permanent` or `undecodable` |

@@ -21,7 +21,8 @@ pub const ORIGINAL_TIMESTAMP_TYPE: &str = "kafka_original-timestamp-type";
 pub const ORIGINAL_CONSUMER_GROUP: &str = "kafka_original-consumer-group";
 /// The failure's type (Spring: the exception's class name; Rebound: the Rust type).
 pub const EXCEPTION_FQCN: &str = "kafka_exception-fqcn";
-/// The type of the failure's deepest cause, when it has one.
+/// The failure's class with framework wrappers taken off (Spring: `findRootCause`, the listener's
+/// own exception class; Rebound: the handler's error type, as in [`EXCEPTION_FQCN`]).
 pub const EXCEPTION_CAUSE_FQCN: &str = "kafka_exception-cause-fqcn";
 /// The failure's message (UTF-8).
 pub const EXCEPTION_MESSAGE: &str = "kafka_exception-message";

@@ -93,10 +93,11 @@ impl HopStamp<'_> {
         }
         let failure = self.failure;
         headers.set(EXCEPTION_FQCN, failure.type_name().to_string());
-        match failure.root_cause() {
-            Some(cause) => headers.set(EXCEPTION_CAUSE_FQCN, cause),
-            None => headers.remove(EXCEPTION_CAUSE_FQCN),
-        }
+        // Spring writes the class of `ErrorHandlingUtils.findRootCause(e)`: the listener's own
+        // exception once its framework wrappers (`ListenerExecutionFailedException`,
+        // `TimestampedException`) are taken off, always present. A handler's failure has no
+        // wrapper, so its own type is that class (INTEROP.md D10; a message was written here).
+        headers.set(EXCEPTION_CAUSE_FQCN, failure.type_name().to_string());
         headers.set(EXCEPTION_MESSAGE, failure.to_string());
         headers.set(EXCEPTION_STACKTRACE, failure.chain_text());
         headers.set(FAILURE_CLASS, self.class.as_str());
@@ -225,6 +226,67 @@ mod tests {
         assert_eq!(
             RetryState::read(&headers).due,
             Some(Ok(EpochMillis::new(10)))
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no such mailbox")]
+    struct NoMailbox;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("send failed")]
+    struct SendFailed(#[source] NoMailbox);
+
+    #[test]
+    fn the_cause_class_names_a_type_never_a_message() {
+        // Spring writes the listener's exception class there (`java.lang.RuntimeException`), with
+        // or without causes of its own; Rebound the handler's error type (INTEROP.md D10).
+        let next = NextDelivery::DeadLetter;
+        let cases: &[(Failure, &[u8])] = &[
+            (Failure::msg("busy"), b"rebound::failure::Message"),
+            (
+                Failure::permanent("no such mailbox"),
+                b"rebound::failure::Message",
+            ),
+            (
+                Failure::transient(SendFailed(NoMailbox)),
+                b"rebound::headers::retry_state::tests::SendFailed",
+            ),
+            (
+                SendFailed(NoMailbox).into(),
+                b"rebound::headers::retry_state::tests::SendFailed",
+            ),
+        ];
+        for (failure, class) in cases {
+            let headers = stamp(failure, next, 10).headers_for(&record());
+            assert_eq!(headers.last(EXCEPTION_CAUSE_FQCN), Some(*class), "{failure:?}");
+            assert_eq!(headers.last(EXCEPTION_FQCN), Some(*class), "{failure:?}");
+            let written = headers
+                .iter()
+                .filter(|h| h.key == EXCEPTION_CAUSE_FQCN)
+                .count();
+            assert_eq!(written, 1, "replaced, not appended");
+        }
+        // A hop after Spring's keeps one cause class, the latest failure's.
+        let mut spring = Headers::new();
+        spring.push(EXCEPTION_CAUSE_FQCN, "java.lang.RuntimeException");
+        let from_spring = record().with_headers(spring);
+        let headers = stamp(&cases[2].0, next, 10).headers_for(&from_spring);
+        assert_eq!(
+            headers.text(EXCEPTION_CAUSE_FQCN).as_deref(),
+            Some("rebound::headers::retry_state::tests::SendFailed")
+        );
+        assert_eq!(
+            headers
+                .iter()
+                .filter(|h| h.key == EXCEPTION_CAUSE_FQCN)
+                .count(),
+            1
+        );
+        // The chain of messages stays in the stack trace.
+        assert_eq!(
+            headers.text(EXCEPTION_STACKTRACE).as_deref(),
+            Some("send failed\nCaused by: no such mailbox")
         );
     }
 
