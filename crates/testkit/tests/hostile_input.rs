@@ -580,13 +580,19 @@ async fn hostile_retry_headers_are_read_as_designed() {
     let big = |v: i64| Some(h::encode_big_integer(v).to_vec());
     let int = |v: i32| Some(v.to_be_bytes().to_vec());
     let cases = vec![
-        // Attempts: anything but 1 or 4 bytes holding a number >= 1 falls back to the first
-        // attempt the topic delivers (2).
+        // Attempts: anything but 1 or 4 bytes holding a number from 1 to 32767 falls back to
+        // the first attempt the topic delivers (2). One byte is unsigned (spring-kafka 4.0.6).
         case(
-            "attempts-1-byte-negative",
+            "attempts-1-byte-255",
+            false,
+            255,
+            &[(h::ATTEMPTS, Some(vec![0xff]))],
+        ),
+        case(
+            "attempts-over-the-cap",
             false,
             2,
-            &[(h::ATTEMPTS, Some(vec![0xff]))],
+            &[(h::ATTEMPTS, int(i32::MAX))],
         ),
         case(
             "attempts-1-byte-zero",
@@ -619,13 +625,13 @@ async fn hostile_retry_headers_are_read_as_designed() {
             2,
             &[(h::ATTEMPTS, Some(b"three".to_vec()))],
         ),
-        // 2^31-1 on a record that fails: it has no attempt left, so straight to the DLT, and the
-        // number is written back unchanged (no overflow to a negative attempt).
+        // 32767 (the cap) on a record that fails: it has no attempt left, so straight to the
+        // DLT, which says deliveries + 1, as Spring.
         case(
-            "fail-attempts-max",
+            "fail-attempts-cap",
             true,
-            i32::MAX as u32,
-            &[(h::ATTEMPTS, int(i32::MAX))],
+            i16::MAX as u32,
+            &[(h::ATTEMPTS, int(i16::MAX as i32))],
         ),
         // Back-off timestamps more than a day ahead, absurd, or garbage mean "due now".
         case(
@@ -659,6 +665,22 @@ async fn hostile_retry_headers_are_read_as_designed() {
             &[(h::BACKOFF_TIMESTAMP, Some(vec![5]))],
         ),
         case("backoff-null", false, 2, &[(h::BACKOFF_TIMESTAMP, None)]),
+        // Spring 4.0.7's length guard: no bytes, or more than 8, is no due time.
+        case(
+            "backoff-no-bytes",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, Some(vec![]))],
+        ),
+        case(
+            "backoff-9-bytes",
+            false,
+            2,
+            &[(
+                h::BACKOFF_TIMESTAMP,
+                Some([&[0u8][..], &(now + 3_600_000).to_be_bytes()].concat()),
+            )],
+        ),
         // Duplicates: the last header wins, as Kafka's lastHeader (what Spring reads).
         case(
             "backoff-duplicate-last-now",
@@ -803,11 +825,11 @@ async fn hostile_retry_headers_are_read_as_designed() {
             .find(|r| r.key_text().as_deref() == Some(key))
             .unwrap_or_else(|| panic!("{key} is in the DLT"))
     };
-    let max = dead_of("fail-attempts-max");
+    let max = dead_of("fail-attempts-cap");
     assert_eq!(
         max.headers().last(h::ATTEMPTS),
-        Some(&i32::MAX.to_be_bytes()[..]),
-        "attempts written back as they were (deliveries + 1 saturates at the largest int)"
+        Some(&32768i32.to_be_bytes()[..]),
+        "deliveries + 1 on the DLT copy, as Spring writes it"
     );
     let dup = dead_of("fail-duplicate-provenance");
     let messages: Vec<_> = dup

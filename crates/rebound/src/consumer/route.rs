@@ -98,7 +98,8 @@ pub(crate) fn attempt_of(record: &Record, first_attempt: u32) -> u32 {
 }
 
 /// How long until a retry record is due. Missing, corrupt, past or absurd (over a day ahead) due
-/// times mean "now" (`None`).
+/// times mean "now" (`None`), as in spring-kafka 4.0.7: a last `retry_topic-backoff-timestamp`
+/// of no bytes or more than 8 is ignored, and one more than a day ahead too (4.0.6).
 pub(crate) fn wait_until_due(record: &Record) -> Option<Duration> {
     let due = match RetryState::read(record.headers()).due? {
         Ok(due) => due,
@@ -229,6 +230,45 @@ mod tests {
     }
 
     #[test]
+    fn an_original_timestamp_spring_ignores_is_the_records_own() {
+        // The overall timeout of 5 s counts from the last `retry_topic-original-timestamp` when
+        // it reads (1 to 8 bytes), else from the record's timestamp (NOW), as Spring 4.0.7.
+        let (chain, _) = scenario();
+        let policy = scenario().1.timeout(Duration::from_secs(5));
+        let ago = |ms: i64| NOW.as_i64() - ms;
+        let long = |ms: i64| ms.to_be_bytes().to_vec();
+        let nine = |ms: i64| [&[0u8][..], &ms.to_be_bytes()].concat();
+        // (values of the header, oldest first; whether the retry due in 2 s is still taken)
+        let cases: Vec<(Vec<Option<Vec<u8>>>, bool)> = vec![
+            (vec![], true),
+            (vec![Some(encode_big_integer(ago(3000)).to_vec())], true),
+            (vec![Some(encode_big_integer(ago(4000)).to_vec())], false),
+            (vec![Some(long(ago(4000)))], false),
+            (vec![Some(vec![])], true),
+            (vec![Some(nine(ago(4000)))], true),
+            (vec![None], true),
+            // Only the last value counts: an earlier one is no fallback.
+            (vec![Some(long(ago(4000))), Some(vec![])], true),
+        ];
+        for (values, retried) in cases {
+            let mut headers = Headers::new();
+            for value in &values {
+                match value {
+                    Some(bytes) => headers.push(ORIGINAL_TIMESTAMP_RETRY, bytes.clone()),
+                    None => headers.push_null(ORIGINAL_TIMESTAMP_RETRY),
+                }
+            }
+            let second = on("email.send-retry-1000", 2).with_headers(headers);
+            let hop = next_hop(&chain, &policy, &second, FailureClass::Transient, NOW);
+            assert_eq!(
+                matches!(hop, Some(Hop::Retry { attempt: 3, .. })),
+                retried,
+                "{values:02x?}: {hop:?}"
+            );
+        }
+    }
+
+    #[test]
     fn attempts_fall_back_to_the_topics_first_delivery() {
         let with = |value: &[u8]| {
             let mut headers = Headers::new();
@@ -237,9 +277,17 @@ mod tests {
         };
         assert_eq!(attempt_of(&with(&encode_i32(4)), 2), 4);
         assert_eq!(attempt_of(&with(&[3]), 2), 3);
+        assert_eq!(attempt_of(&with(&[0xff]), 2), 255, "one byte is unsigned");
+        assert_eq!(attempt_of(&with(&[0, 0, 0x7f, 0xff]), 2), 32767);
+        assert_eq!(attempt_of(&with(&[0, 0, 0x80, 0]), 2), 2, "over the cap");
         assert_eq!(attempt_of(&with(&[0, 0, 0, 0]), 2), 2, "out of range");
         assert_eq!(attempt_of(&with(&[1, 2]), 2), 2, "bad length");
         assert_eq!(attempt_of(&Record::new("t-retry", 0, 0), 3), 3, "missing");
+        let mut null = Headers::new();
+        null.push(ATTEMPTS, encode_i32(4));
+        null.push_null(ATTEMPTS);
+        let record = Record::new("t-retry", 0, 0).with_headers(null);
+        assert_eq!(attempt_of(&record, 2), 2, "a null last value is none");
     }
 
     #[test]
@@ -261,6 +309,13 @@ mod tests {
             "past"
         );
         assert_eq!(due(vec![0; 9]), None, "corrupt");
+        // Spring 4.0.7's length guard: no bytes, or more than 8 (even a 9-byte BigInteger that
+        // Java reads as a time 2 s ahead), is no due time; 8 bytes (a long) is one.
+        let ahead = (now + Duration::from_secs(2)).as_i64();
+        assert_eq!(due(vec![]), None, "no bytes");
+        let nine = [&[0u8][..], &ahead.to_be_bytes()].concat();
+        assert_eq!(due(nine), None, "9 bytes");
+        assert!(due(ahead.to_be_bytes().to_vec()).is_some(), "a long");
         let ahead = now + Duration::from_secs(3 * 24 * 3600);
         assert_eq!(
             due(encode_big_integer(ahead.as_i64()).to_vec()),

@@ -25,7 +25,8 @@ pub enum HeaderError {
         /// The lengths the encoding allows.
         expected: &'static str,
     },
-    /// The header decodes to a value that makes no sense (an attempt number below 1).
+    /// The header decodes to a value that makes no sense (an attempt number below 1, or above
+    /// [`MAX_ATTEMPT`]).
     #[error("header {key} holds {value}, which is out of range")]
     OutOfRange {
         /// The header's name.
@@ -61,7 +62,16 @@ pub fn encode_big_integer(value: i64) -> Bytes {
     Bytes::copy_from_slice(&bytes[start..])
 }
 
+/// The highest attempt number read (Spring's `ATTEMPTS_HARD_CAP`, `Short.MAX_VALUE`, since
+/// spring-kafka 4.0.6 and 3.3.16); a larger value reads as out of range.
+pub const MAX_ATTEMPT: u32 = i16::MAX as u32;
+
 /// Decodes 1 to 8 bytes of big-endian two's complement (`BigInteger` or a plain long).
+///
+/// A timestamp header of any other length (none, or more than 8 bytes) is an error, which every
+/// reader takes as "no header": spring-kafka 4.0.7 (and 3.3.x after 3.3.16, 4.1.1) ignores such
+/// a `retry_topic-backoff-timestamp` or `retry_topic-original-timestamp` and uses the record's
+/// timestamp, where earlier versions threw (no bytes) or kept the low 64 bits (more than 8).
 pub fn decode_big_integer(key: &'static str, bytes: &[u8]) -> Result<i64, HeaderError> {
     if bytes.is_empty() || bytes.len() > 8 {
         return Err(HeaderError::BadLength {
@@ -76,10 +86,13 @@ pub fn decode_big_integer(key: &'static str, bytes: &[u8]) -> Result<i64, Header
     Ok(i64::from_be_bytes(full))
 }
 
-/// Decodes an int written by `ByteBuffer.putInt` (4 bytes) or a single byte (Spring reads both).
+/// Decodes an int written by `ByteBuffer.putInt` (4 bytes) or a single byte (Spring reads both),
+/// as spring-kafka 4.0.6 does: the single byte unsigned, and a value outside 1 to
+/// [`MAX_ATTEMPT`] out of range (Spring then takes attempt 1; Rebound's consumer the first
+/// attempt the record's topic delivers).
 pub fn decode_attempts(bytes: &[u8]) -> Result<u32, HeaderError> {
     let value = match bytes.len() {
-        1 => bytes[0] as i8 as i64,
+        1 => bytes[0] as i64,
         4 => i32::from_be_bytes(bytes.try_into().expect("4 bytes")) as i64,
         len => {
             return Err(HeaderError::BadLength {
@@ -89,7 +102,7 @@ pub fn decode_attempts(bytes: &[u8]) -> Result<u32, HeaderError> {
             })
         }
     };
-    if value < 1 {
+    if value < 1 || value > MAX_ATTEMPT as i64 {
         return Err(HeaderError::OutOfRange {
             key: ATTEMPTS,
             value,

@@ -210,16 +210,58 @@ mod tests {
     #[test]
     fn attempts_golden_bytes() {
         assert_eq!(&encode_i32(2)[..], &[0, 0, 0, 2]);
-        assert_eq!(decode_attempts(&[0, 0, 0, 5]).unwrap(), 5);
-        assert_eq!(decode_attempts(&[3]).unwrap(), 3);
-        assert_eq!(
-            decode_attempts(&[0x7f, 0xff, 0xff, 0xff]).unwrap(),
-            i32::MAX as u32
-        );
-        assert!(decode_attempts(&[0, 0, 0, 0]).is_err());
-        assert!(decode_attempts(&[0xff, 0xff, 0xff, 0xfe]).is_err());
-        assert!(decode_attempts(&[0, 2]).is_err());
-        assert!(decode_attempts(&[]).is_err());
+        // As spring-kafka 4.0.6 reads them: one byte unsigned, four bytes big-endian, 1 to
+        // 32767 (`Short.MAX_VALUE`); anything else is no attempt number (`None`), which the
+        // consumer replaces with the first attempt the record's topic delivers.
+        let cases: &[(&[u8], Option<u32>)] = &[
+            (&[0, 0, 0, 2], Some(2)),
+            (&[0, 0, 0, 5], Some(5)),
+            (&[3], Some(3)),
+            (&[0x80], Some(128)), // spring-kafka 3.3.10 read -128
+            (&[0xff], Some(255)), // and -1
+            (&[0, 0, 0x7f, 0xff], Some(MAX_ATTEMPT)),
+            (&[0, 0, 0x80, 0x00], None), // 32768: over the cap
+            (&[0x7f, 0xff, 0xff, 0xff], None),
+            (&[0, 0, 0, 0], None),
+            (&[0], None),
+            (&[0xff, 0xff, 0xff, 0xfe], None),
+            (&[0, 2], None),
+            (&[], None),
+            (&[0, 0, 0, 0, 0, 0, 0, 3], None),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(decode_attempts(bytes).ok(), *expected, "{bytes:02x?}");
+        }
+        assert!(matches!(
+            decode_attempts(&[0, 0, 0x80, 0]),
+            Err(HeaderError::OutOfRange { value: 32768, .. })
+        ));
+    }
+
+    #[test]
+    fn timestamps_of_a_length_spring_ignores_do_not_decode() {
+        // spring-kafka 4.0.7 ignores a `retry_topic-backoff-timestamp` or
+        // `retry_topic-original-timestamp` of no bytes or more than 8, and uses the record's
+        // timestamp; 3.3.10 threw on no bytes and kept the low 64 bits of more than 8.
+        let t = 1_764_320_000_000;
+        let cases: &[(&[u8], Option<i64>)] = &[
+            (&[0x01, 0x9a, 0xc9, 0xaa, 0xb8, 0x00], Some(t)), // BigInteger, 6 bytes
+            (&[0, 0, 0x01, 0x9a, 0xc9, 0xaa, 0xb8, 0x00], Some(t)), // a long, 8 bytes
+            (&[0x7f], Some(127)),
+            (&[0xff], Some(-1)),
+            (&[], None),
+            (&[0, 0, 0, 0x01, 0x9a, 0xc9, 0xaa, 0xb8, 0x00], None), // 9 bytes
+            (&[0; 16], None),
+        ];
+        for key in [BACKOFF_TIMESTAMP, ORIGINAL_TIMESTAMP_RETRY] {
+            for (bytes, expected) in cases {
+                assert_eq!(
+                    decode_big_integer(key, bytes).ok(),
+                    *expected,
+                    "{key} {bytes:02x?}"
+                );
+            }
+        }
     }
 
     #[test]

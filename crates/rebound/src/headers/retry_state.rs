@@ -2,6 +2,8 @@
 //! ([`HopStamp`]): Spring's `retry_topic-*` headers, its provenance and exception headers, and
 //! Rebound's failure class and times.
 
+use bytes::Bytes;
+
 use crate::failure::{Failure, FailureClass};
 use crate::record::Record;
 use crate::time::EpochMillis;
@@ -12,6 +14,11 @@ use super::names::*;
 use super::Headers;
 
 /// The retry state on a record, as the last value of each header (Kafka's `lastHeader`).
+///
+/// Read as spring-kafka 4.0.7 reads it: only the last value of each header counts (an earlier
+/// value is never a fallback), a null value is no header, and a timestamp of no bytes or more
+/// than 8 is no timestamp (the record's own timestamp stands in for the original one, and the
+/// record is due at once); attempts as [`decode_attempts`] says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryState {
     /// The delivery this is (`retry_topic-attempts`); `None` when absent.
@@ -24,7 +31,7 @@ pub struct RetryState {
 
 impl RetryState {
     /// Reads the three `retry_topic-*` headers. Corrupt values are kept as errors for the caller
-    /// to report; nothing here panics.
+    /// to report (a timestamp's error means "ignored"); nothing here panics.
     pub fn read(headers: &Headers) -> RetryState {
         RetryState {
             attempt: headers.last(ATTEMPTS).map(decode_attempts),
@@ -109,22 +116,29 @@ impl HopStamp<'_> {
         // retry headers are appended on every hop, the DLT's included, and readers take the
         // last. A DLT copy carries the attempt a next delivery would have (deliveries + 1), due
         // at the failure, so `rebound dlt` and Spring's tools count the same deliveries.
-        let original = RetryState::read(&headers)
-            .original_timestamp
-            .or(record.timestamp())
-            .unwrap_or(self.failed_at);
+        let original = original_timestamp_bytes(&headers, record, self.failed_at);
         let (attempt, due) = match self.next {
             NextDelivery::Retry { attempt, due } => (attempt, due),
             NextDelivery::DeadLetter => (record.attempt().saturating_add(1), self.failed_at),
         };
         let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
-        headers.push(
-            ORIGINAL_TIMESTAMP_RETRY,
-            encode_big_integer(original.as_i64()),
-        );
+        headers.push(ORIGINAL_TIMESTAMP_RETRY, original);
         headers.push(ATTEMPTS, encode_i32(attempt));
         headers.push(BACKOFF_TIMESTAMP, encode_big_integer(due.as_i64()));
         headers
+    }
+}
+
+/// The bytes of the next hop's `retry_topic-original-timestamp`, as Spring's
+/// `getOriginalTimestampHeaderBytes`: the last value as it is when it reads (1 to 8 bytes, so a
+/// writer's 8-byte long stays 8 bytes), else the record's timestamp as a `BigInteger` (else the
+/// failure's time, for a record without a timestamp).
+fn original_timestamp_bytes(headers: &Headers, record: &Record, failed_at: EpochMillis) -> Bytes {
+    match headers.last(ORIGINAL_TIMESTAMP_RETRY) {
+        Some(bytes) if decode_big_integer(ORIGINAL_TIMESTAMP_RETRY, bytes).is_ok() => {
+            Bytes::copy_from_slice(bytes)
+        }
+        _ => encode_big_integer(record.timestamp().unwrap_or(failed_at).as_i64()),
     }
 }
 
@@ -288,6 +302,64 @@ mod tests {
             headers.text(EXCEPTION_STACKTRACE).as_deref(),
             Some("send failed\nCaused by: no such mailbox")
         );
+    }
+
+    #[test]
+    fn the_original_timestamp_is_kept_as_spring_4_0_7_keeps_it() {
+        // The record's own timestamp: 1_764_320_000_000 ms, as a BigInteger.
+        let own: &[u8] = &[0x01, 0x9a, 0xc9, 0xaa, 0xb8, 0x00];
+        let earlier: &[u8] = &[0x01, 0x9a, 0xc9, 0xaa, 0xb4, 0x18]; // 1000 ms before
+        let long: &[u8] = &[0, 0, 0x01, 0x9a, 0xc9, 0xaa, 0xb4, 0x18];
+        let nine: &[u8] = &[0, 0, 0, 0x01, 0x9a, 0xc9, 0xaa, 0xb4, 0x18];
+        // (the values of `retry_topic-original-timestamp` on the record, None for a null value;
+        // the bytes the next hop appends)
+        type Case<'a> = (&'a [Option<&'a [u8]>], &'a [u8]);
+        let cases: &[Case] = &[
+            (&[], own),
+            (&[Some(earlier)], earlier),
+            (&[Some(long)], long), // kept as it is, 8 bytes
+            (&[Some(&[])], own),   // ignored: the record's timestamp
+            (&[Some(nine)], own),
+            (&[None], own),
+            (&[Some(earlier), Some(&[])], own), // only the last value counts
+            (&[Some(&[]), Some(earlier)], earlier),
+        ];
+        let failure = Failure::msg("busy");
+        for (values, written) in cases {
+            let mut headers = Headers::new();
+            for value in *values {
+                match value {
+                    Some(bytes) => headers.push(ORIGINAL_TIMESTAMP_RETRY, bytes.to_vec()),
+                    None => headers.push_null(ORIGINAL_TIMESTAMP_RETRY),
+                }
+            }
+            let on = record().with_headers(headers);
+            for next in [
+                NextDelivery::DeadLetter,
+                NextDelivery::Retry {
+                    attempt: 2,
+                    due: EpochMillis::new(5),
+                },
+            ] {
+                let out = stamp(&failure, next, 1).headers_for(&on);
+                assert_eq!(
+                    out.last(ORIGINAL_TIMESTAMP_RETRY),
+                    Some(*written),
+                    "{values:02x?}"
+                );
+                assert_eq!(
+                    out.iter()
+                        .filter(|h| h.key == ORIGINAL_TIMESTAMP_RETRY)
+                        .count(),
+                    values.len() + 1,
+                    "appended"
+                );
+            }
+        }
+        // A record without a timestamp (and no header): the failure's time.
+        let bare = Record::new("t", 0, 0);
+        let out = stamp(&failure, NextDelivery::DeadLetter, 127).headers_for(&bare);
+        assert_eq!(out.last(ORIGINAL_TIMESTAMP_RETRY), Some(&[0x7f][..]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::time::EpochMillis;
 
-use super::codec::decode_attempts;
+use super::codec::{decode_attempts, decode_big_integer};
 use super::names::*;
 use super::Headers;
 
@@ -110,11 +110,15 @@ impl DeadLetterMarks {
     pub fn read(headers: &Headers) -> DeadLetterMarks {
         // A DLT copy with a back-off timestamp (Spring's, and Rebound's since it writes Spring's
         // bytes) carries the attempt a next delivery would have: deliveries + 1. Without one
-        // (Rebound's copies before that), the number is the deliveries.
+        // (Rebound's copies before that), the number is the deliveries. A back-off timestamp
+        // Spring would ignore (no bytes, more than 8) counts as none.
+        let stamped = headers
+            .last(BACKOFF_TIMESTAMP)
+            .is_some_and(|v| decode_big_integer(BACKOFF_TIMESTAMP, v).is_ok());
         let deliveries = headers
             .last(ATTEMPTS)
             .and_then(|v| decode_attempts(v).ok())
-            .map(|a| match headers.contains(BACKOFF_TIMESTAMP) {
+            .map(|a| match stamped {
                 true => a.saturating_sub(1).max(1),
                 false => a,
             });
@@ -211,6 +215,12 @@ mod tests {
             ),
             (&[(ATTEMPTS, &[0, 2])], None),
             (&[], None),
+            // A back-off timestamp Spring 4.0.7 ignores is none.
+            (&[(ATTEMPTS, &[0, 0, 0, 5]), (BACKOFF_TIMESTAMP, &[])], Some(5)),
+            (&[(ATTEMPTS, &[0, 0, 0, 5]), (BACKOFF_TIMESTAMP, &[0; 9])], Some(5)),
+            // One byte, unsigned (spring-kafka 4.0.6); over 32767, none.
+            (&[(ATTEMPTS, &[0xc8]), (BACKOFF_TIMESTAMP, &[1])], Some(199)),
+            (&[(ATTEMPTS, &[0x7f, 0xff, 0xff, 0xff])], None),
         ];
         for (headers, expected) in cases {
             let mut h = Headers::new();
