@@ -62,7 +62,9 @@ pub use consumer::{
 pub use coordinates::Coordinates;
 pub use error::Error;
 pub use failure::{Classifier, Failure, FailureClass, Message, UnknownFailureClass};
-pub use policy::{Backoff, BlockingRetries, RetryPolicy, TopicReuse, TopicSuffixing};
+pub use policy::{
+    Backoff, BlockingRetries, DltStrategy, DltSuffix, RetryPolicy, TopicReuse, TopicSuffixing,
+};
 pub use record::{DecodeError, Record};
 pub use time::EpochMillis;
 

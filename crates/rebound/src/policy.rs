@@ -117,6 +117,84 @@ pub enum TopicSuffixing {
     IndexValue,
 }
 
+/// Spring Kafka's DLT suffixes by name, for [`RetryPolicy::dlt_suffix`]
+/// (`.dlt_suffix(DltSuffix::SpringDefault)`).
+///
+/// Which suffix a Spring service uses by default depends on how it dead-letters, and for the
+/// plain recoverer on its version (checked in spring-kafka's source):
+///
+/// | Spring Kafka | `@RetryableTopic` / `RetryTopicConfigurationBuilder` | plain `DeadLetterPublishingRecoverer` |
+/// |---|---|---|
+/// | 2.7 to 3.2 | `-dlt` (`RetryTopicConstants.DEFAULT_DLT_SUFFIX`) | `.DLT` |
+/// | 3.3, 4.0 and later | `-dlt` | `-dlt` (since 3.3.0, GH-3291) |
+///
+/// Spring Boot 3.5 manages spring-kafka 3.3, Spring Boot 4.0 spring-kafka 4.0: `-dlt` both ways.
+/// The blog's scenario sets its own, `.dlt` (`dltTopicSuffix = ".dlt"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DltSuffix {
+    /// `-dlt`: the default of `@RetryableTopic` in every version, and of the plain
+    /// `DeadLetterPublishingRecoverer` since spring-kafka 3.3.0. Rebound's default too.
+    SpringDefault,
+    /// `.DLT`: the plain `DeadLetterPublishingRecoverer`'s default before spring-kafka 3.3.0
+    /// (2.x to 3.2).
+    SpringLegacyRecoverer,
+}
+
+impl DltSuffix {
+    /// The suffix's text.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DltSuffix::SpringDefault => "-dlt",
+            DltSuffix::SpringLegacyRecoverer => ".DLT",
+        }
+    }
+}
+
+impl From<DltSuffix> for String {
+    fn from(suffix: DltSuffix) -> String {
+        suffix.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for DltSuffix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What becomes of a record that runs out of attempts, and of a dead letter whose hook fails:
+/// Spring's `DltStrategy` (`@RetryableTopic(dltStrategy = …)`,
+/// `RetryTopicConfigurationBuilder.dltProcessingFailureStrategy`).
+///
+/// The dead-letter hook is [`dlt_handler`](crate::RetryingConsumerBuilder::dlt_handler) (or the
+/// handler of [`RetryingConsumer::dead_letters`](crate::RetryingConsumer::dead_letters)); Spring's
+/// is the `@DltHandler` method. Under each strategy:
+///
+/// | strategy | a record out of attempts | the hook fails on a dead letter |
+/// |---|---|---|
+/// | [`AlwaysRetryOnError`](Self::AlwaysRetryOnError) (default) | to the DLT | called again, 1 s doubling to a minute, until it succeeds; the dead letter's offset waits |
+/// | [`FailOnError`](Self::FailOnError) | to the DLT | logged (error) and the dead letter skipped: its offset is committed, it stays in the DLT |
+/// | [`NoDlt`](Self::NoDlt) | logged and skipped after its last attempt; no DLT topic is derived, created or read | (no hook runs) |
+///
+/// Spring's `ALWAYS_RETRY_ON_ERROR` sends the failed dead letter back to the end of the DLT (a
+/// new record, so `rebound dlt list` shows each copy), and gives up on a fatal exception
+/// (`ClassCastException`, `DeserializationException`, …); Rebound calls the hook again in place,
+/// whatever the failure's class, so the DLT keeps one record and its order. Spring's
+/// `FAIL_ON_ERROR` hands a failing exception-routed dead letter to the next DLT of its list;
+/// Rebound skips it, as from any DLT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DltStrategy {
+    /// Spring's default, `ALWAYS_RETRY_ON_ERROR`: a dead letter is never dropped by its own hook.
+    #[default]
+    AlwaysRetryOnError,
+    /// `FAIL_ON_ERROR`: a dead letter its hook fails on is logged and skipped.
+    FailOnError,
+    /// `NO_DLT`: no dead-letter topic; a record out of attempts is logged and skipped
+    /// (what [`RetryPolicy::without_dlt`] sets).
+    NoDlt,
+}
+
 /// The whole retry configuration of one consumer: the Rust spelling of `@RetryableTopic`.
 ///
 /// ```
@@ -140,20 +218,39 @@ pub struct RetryPolicy {
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry_suffix: String,
     pub(crate) dlt_suffix: String,
-    pub(crate) dlt: bool,
+    pub(crate) dlt_strategy: DltStrategy,
     pub(crate) blocking: Option<BlockingRetries>,
     pub(crate) reuse: TopicReuse,
     pub(crate) suffixing: TopicSuffixing,
 }
 
 impl Default for RetryPolicy {
-    /// Spring's defaults: 3 attempts, 1 s fixed back-off, `-dlt`.
+    /// Spring's defaults: [`RetryPolicy::spring_defaults`].
     fn default() -> Self {
-        RetryPolicy::new(3)
+        RetryPolicy::spring_defaults()
     }
 }
 
 impl RetryPolicy {
+    /// A bare `@RetryableTopic` (spring-kafka 2.7 to 4.0): 3 attempts, 1 s fixed back-off (so one
+    /// `-retry` topic), suffixes `-retry` and `-dlt` ([`DltSuffix::SpringDefault`]), the DLT's
+    /// hook retried on failure ([`DltStrategy::AlwaysRetryOnError`]).
+    ///
+    /// ```
+    /// use rebound::naming::TopicChain;
+    /// use rebound::RetryPolicy;
+    ///
+    /// let chain = TopicChain::new("orders", &RetryPolicy::spring_defaults());
+    /// assert_eq!(chain.topic_names(), ["orders", "orders-retry", "orders-dlt"]);
+    /// ```
+    pub fn spring_defaults() -> Self {
+        RetryPolicy::new(3)
+            .backoff(Backoff::Fixed(Duration::from_secs(1)))
+            .retry_suffix("-retry")
+            .dlt_suffix(DltSuffix::SpringDefault)
+            .dlt_strategy(DltStrategy::AlwaysRetryOnError)
+    }
+
     /// `attempts` counts every delivery, the first one included (Spring's `attempts`).
     pub fn new(attempts: u32) -> Self {
         RetryPolicy {
@@ -162,8 +259,8 @@ impl RetryPolicy {
             jitter: 0.0,
             timeout: None,
             retry_suffix: "-retry".into(),
-            dlt_suffix: "-dlt".into(),
-            dlt: true,
+            dlt_suffix: DltSuffix::SpringDefault.into(),
+            dlt_strategy: DltStrategy::AlwaysRetryOnError,
             blocking: None,
             reuse: TopicReuse::SingleTopic,
             suffixing: TopicSuffixing::DelayValue,
@@ -195,16 +292,23 @@ impl RetryPolicy {
         self
     }
 
-    /// The DLT's suffix (default `-dlt`; the scenario uses `.dlt`).
+    /// The DLT's suffix (default `-dlt`, [`DltSuffix::SpringDefault`]; the scenario uses `.dlt`).
     pub fn dlt_suffix(mut self, suffix: impl Into<String>) -> Self {
         self.dlt_suffix = suffix.into();
         self
     }
 
-    /// No dead-letter topic: a record that runs out of attempts is logged and skipped.
-    pub fn without_dlt(mut self) -> Self {
-        self.dlt = false;
+    /// What becomes of records out of attempts and of dead letters their hook fails on (Spring's
+    /// `DltStrategy`; default [`DltStrategy::AlwaysRetryOnError`]).
+    pub fn dlt_strategy(mut self, strategy: DltStrategy) -> Self {
+        self.dlt_strategy = strategy;
         self
+    }
+
+    /// No dead-letter topic: a record that runs out of attempts is logged and skipped
+    /// ([`DltStrategy::NoDlt`], Spring's `NO_DLT`).
+    pub fn without_dlt(self) -> Self {
+        self.dlt_strategy(DltStrategy::NoDlt)
     }
 
     /// Tries in place before a record leaves for a retry topic (Spring's blocking retries).
@@ -230,9 +334,14 @@ impl RetryPolicy {
         self.attempts
     }
 
-    /// Whether records out of attempts go to a DLT.
+    /// Whether records out of attempts go to a DLT (every strategy but [`DltStrategy::NoDlt`]).
     pub fn has_dlt(&self) -> bool {
-        self.dlt
+        self.dlt_strategy != DltStrategy::NoDlt
+    }
+
+    /// The DLT strategy ([`RetryPolicy::dlt_strategy`]).
+    pub fn dead_letter_strategy(&self) -> DltStrategy {
+        self.dlt_strategy
     }
 
     /// The in-place retries, if any.
@@ -300,6 +409,72 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[test]
+    fn spring_defaults_are_a_bare_retryable_topic() {
+        let policy = RetryPolicy::spring_defaults();
+        assert_eq!(policy, RetryPolicy::default());
+        assert_eq!(policy, RetryPolicy::new(3));
+        assert_eq!(policy.attempts(), 3);
+        assert_eq!(policy.backoff, Backoff::Fixed(Duration::from_secs(1)));
+        assert_eq!(
+            (policy.retry_suffix.as_str(), policy.dlt_suffix.as_str()),
+            ("-retry", "-dlt")
+        );
+        assert_eq!(
+            policy.dead_letter_strategy(),
+            DltStrategy::AlwaysRetryOnError
+        );
+        assert!(policy.has_dlt());
+    }
+
+    #[test]
+    fn named_dlt_suffixes() {
+        let cases = [
+            (DltSuffix::SpringDefault, "-dlt"),
+            (DltSuffix::SpringLegacyRecoverer, ".DLT"),
+        ];
+        for (suffix, text) in cases {
+            assert_eq!(suffix.as_str(), text);
+            assert_eq!(suffix.to_string(), text);
+            assert_eq!(RetryPolicy::new(2).dlt_suffix(suffix).dlt_suffix, text);
+        }
+    }
+
+    #[test]
+    fn dlt_strategies() {
+        // (policy, strategy, whether records out of attempts go to a DLT)
+        let cases = [
+            (RetryPolicy::new(3), DltStrategy::AlwaysRetryOnError, true),
+            (
+                RetryPolicy::new(3).dlt_strategy(DltStrategy::FailOnError),
+                DltStrategy::FailOnError,
+                true,
+            ),
+            (
+                RetryPolicy::new(3).dlt_strategy(DltStrategy::NoDlt),
+                DltStrategy::NoDlt,
+                false,
+            ),
+            (RetryPolicy::new(3).without_dlt(), DltStrategy::NoDlt, false),
+            // The last word wins, as with every other option.
+            (
+                RetryPolicy::new(3)
+                    .without_dlt()
+                    .dlt_strategy(DltStrategy::FailOnError),
+                DltStrategy::FailOnError,
+                true,
+            ),
+        ];
+        for (policy, strategy, dlt) in cases {
+            assert_eq!(policy.dead_letter_strategy(), strategy);
+            assert_eq!(policy.has_dlt(), dlt, "{strategy:?}");
+        }
+        assert_eq!(
+            RetryPolicy::new(3).without_dlt(),
+            RetryPolicy::new(3).dlt_strategy(DltStrategy::NoDlt)
+        );
     }
 
     #[test]

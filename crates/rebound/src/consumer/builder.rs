@@ -61,13 +61,17 @@ impl RetryingConsumer {
     /// A consumer of a dead-letter topic alone (its own group): every record goes to `handler`,
     /// which is called again with back-off (1 s doubling, at most 60 s) until it succeeds; the
     /// offset is committed only then. Logs `Received message in dlt listener: <topic>-<p>@<o>`.
+    ///
+    /// Of a [`policy`](RetryingConsumerBuilder::policy) it takes only the
+    /// [`DltStrategy`](crate::DltStrategy): `.policy(RetryPolicy::new(1).dlt_strategy(DltStrategy::FailOnError))`
+    /// logs and skips a dead letter the handler fails on instead.
     pub fn dead_letters(
         kafka: KafkaConfig,
         dlt_topic: &str,
         group: &str,
     ) -> RetryingConsumerBuilder {
         let mut builder = RetryingConsumer::builder(kafka, dlt_topic, group);
-        builder.settings.policy = RetryPolicy::new(1).without_dlt();
+        builder.settings.policy = RetryPolicy::new(1);
         builder.settings.chain = TopicChain {
             main: String::new(),
             retries: Vec::new(),
@@ -96,7 +100,8 @@ impl RetryingConsumerBuilder {
     }
 
     /// A hook for records that reach the DLT: the consumer also reads the DLT (same group) and
-    /// calls it, retrying until it succeeds.
+    /// calls it, retrying until it succeeds, or once under
+    /// [`DltStrategy::FailOnError`](crate::DltStrategy::FailOnError).
     pub fn dlt_handler(mut self, handler: impl Handler) -> Self {
         self.settings.dlt_handler = Some(Arc::new(handler));
         self
