@@ -63,7 +63,8 @@ pub use coordinates::Coordinates;
 pub use error::Error;
 pub use failure::{Classifier, Failure, FailureClass, Message, UnknownFailureClass};
 pub use policy::{
-    Backoff, BlockingRetries, DltStrategy, DltSuffix, RetryPolicy, TopicReuse, TopicSuffixing,
+    Backoff, BlockingRetries, DltRoute, DltStrategy, DltSuffix, RetryPolicy, TopicReuse,
+    TopicSuffixing,
 };
 pub use record::{DecodeError, Record};
 pub use time::EpochMillis;

@@ -27,7 +27,17 @@ pub struct RetryTopic {
     pub attempts: std::ops::RangeInclusive<u32>,
 }
 
-/// The main topic, its retry topics in order, and its dead-letter topic.
+/// A DLT of its own for the failures a [`DltRoute`](crate::DltRoute) chooses (Spring's
+/// exception-based DLT routing): `<main><route suffix><dlt suffix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutedDlt {
+    /// The route's suffix (`-invalid`).
+    pub suffix: String,
+    /// The topic's name (`orders-invalid-dlt`).
+    pub name: String,
+}
+
+/// The main topic, its retry topics in order, and its dead-letter topics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicChain {
     /// The topic producers write to (empty for a consumer of a DLT alone).
@@ -36,6 +46,8 @@ pub struct TopicChain {
     pub retries: Vec<RetryTopic>,
     /// The dead-letter topic, unless the policy has none.
     pub dlt: Option<String>,
+    /// The DLTs of the policy's routes, in its order (none without a DLT).
+    pub routed_dlts: Vec<RoutedDlt>,
 }
 
 /// Where a topic sits in a chain.
@@ -45,7 +57,7 @@ pub enum Stage<'a> {
     Main,
     /// A retry topic, with the deliveries it makes.
     Retry(&'a RetryTopic),
-    /// The dead-letter topic.
+    /// A dead-letter topic: the DLT, or a routed DLT.
     Dlt,
 }
 
@@ -80,21 +92,45 @@ impl TopicChain {
         } else {
             per_delay_topics(&base, policy, &delays)
         };
+        let dlt = policy
+            .has_dlt()
+            .then(|| dlt_topic(main, &policy.dlt_suffix));
+        let mut routed_dlts: Vec<RoutedDlt> = Vec::new();
+        if let Some(dlt) = &dlt {
+            for route in policy.dlt_routes() {
+                // As Spring's `createCustomDltProperties`: the route's suffix, then the DLT's.
+                let name = dlt_topic(&format!("{main}{}", route.suffix), &policy.dlt_suffix);
+                if name != *dlt && !routed_dlts.iter().any(|r| r.name == name) {
+                    routed_dlts.push(RoutedDlt {
+                        suffix: route.suffix.clone(),
+                        name,
+                    });
+                }
+            }
+        }
         TopicChain {
             main: main.to_string(),
             retries,
-            dlt: policy
-                .has_dlt()
-                .then(|| dlt_topic(main, &policy.dlt_suffix)),
+            dlt,
+            routed_dlts,
         }
     }
 
-    /// Every topic of the chain, main first, DLT last.
+    /// Every topic of the chain in Spring's order: main first, then the retry topics, the routed
+    /// DLTs, and the DLT last.
     pub fn topic_names(&self) -> Vec<&str> {
         let mut names = vec![self.main.as_str()];
         names.extend(self.retries.iter().map(|r| r.name.as_str()));
-        names.extend(self.dlt.as_deref());
+        names.extend(self.dead_letter_topics());
         names
+    }
+
+    /// The chain's DLTs: the routed ones, then the DLT (none without a DLT).
+    pub fn dead_letter_topics(&self) -> impl Iterator<Item = &str> {
+        self.routed_dlts
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(self.dlt.as_deref())
     }
 
     /// The topic that delivers attempt `attempt` (2 or more), if the chain has one.
@@ -107,7 +143,7 @@ impl TopicChain {
         if topic == self.main {
             return Some(Stage::Main);
         }
-        if self.dlt.as_deref() == Some(topic) {
+        if self.dead_letter_topics().any(|dlt| dlt == topic) {
             return Some(Stage::Dlt);
         }
         self.retries
@@ -167,7 +203,8 @@ pub enum TopicRole {
     Main,
     /// A retry topic: `<main>-retry`, `<main>-retry-<delay or index>`, `<main>-retry-<delay>-<n>`.
     Retry,
-    /// The dead-letter topic: `<main>-dlt`, `<main>.dlt`, `<main>-DLT` or `<main>.DLT`.
+    /// A dead-letter topic: `<main>-dlt`, `<main>.dlt`, `<main>-DLT` or `<main>.DLT`, or a
+    /// routed DLT, `<main><route suffix><dlt suffix>` (see [`chains_among`]).
     Dlt,
     /// The ledger of a DLT's handling: `<dlt>.ledger`.
     Ledger,
@@ -205,6 +242,78 @@ pub fn classify(topic: &str) -> Option<(String, TopicRole)> {
         }
     }
     retry_main(topic).map(|main| (main.to_string(), TopicRole::Retry))
+}
+
+/// The chains of a cluster's topics (`topics`: every topic's name): each chain's main topic and
+/// its topics with their roles, as [`classify`] tells them, with routed DLTs put in their chain.
+///
+/// A routed DLT's name alone reads as the DLT of another main topic: `orders-invalid-dlt` as the
+/// DLT of `orders-invalid`. Among the cluster's topics it is told apart: a chain that has no main
+/// topic on the cluster and nothing but DLTs (and their ledgers and archives), whose main name
+/// starts with the main name of another chain (one that has topics or a main topic on the
+/// cluster), belongs to the longest such chain. So `orders-invalid-dlt` goes with `orders` when
+/// `orders`, `orders-retry` or `orders-dlt` is there and `orders-invalid` is not.
+///
+/// ```
+/// use rebound::naming::{chains_among, TopicRole};
+/// let chains = chains_among(["orders", "orders-retry", "orders-dlt", "orders-invalid-dlt"]);
+/// assert_eq!(chains.len(), 1);
+/// assert_eq!(chains["orders"], [
+///     ("orders-retry".to_string(), TopicRole::Retry),
+///     ("orders-dlt".to_string(), TopicRole::Dlt),
+///     ("orders-invalid-dlt".to_string(), TopicRole::Dlt),
+/// ]);
+/// ```
+///
+/// The main topic itself is not listed (only the cluster can say whether it exists).
+pub fn chains_among<'a>(
+    topics: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeMap<String, Vec<(String, TopicRole)>> {
+    let names: std::collections::BTreeSet<&str> = topics.into_iter().collect();
+    let mut chains: std::collections::BTreeMap<String, Vec<(String, TopicRole)>> =
+        std::collections::BTreeMap::new();
+    for name in &names {
+        if let Some((main, role)) = classify(name) {
+            chains
+                .entry(main)
+                .or_default()
+                .push((name.to_string(), role));
+        }
+    }
+    let routed: Vec<(String, String)> = chains
+        .iter()
+        .filter(|(main, topics)| {
+            !names.contains(main.as_str())
+                && topics.iter().all(|(_, role)| {
+                    matches!(
+                        role,
+                        TopicRole::Dlt | TopicRole::Ledger | TopicRole::Archive
+                    )
+                })
+        })
+        .filter_map(|(main, _)| {
+            let owner = main
+                .char_indices()
+                .map(|(i, _)| &main[..i])
+                .filter(|prefix| !prefix.is_empty())
+                .filter(|prefix| chains.contains_key(*prefix) || names.contains(prefix))
+                .next_back()?;
+            Some((main.clone(), owner.to_string()))
+        })
+        .collect();
+    for (main, owner) in routed {
+        if let Some(topics) = chains.remove(&main) {
+            chains.entry(owner).or_default().extend(topics);
+        }
+    }
+    for topics in chains.values_mut() {
+        topics.sort_by(|a, b| {
+            a.1.cmp(&b.1)
+                .then_with(|| retry_order(&a.0).cmp(&retry_order(&b.0)))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+    }
+    chains
 }
 
 /// The main topic of a retry topic's name: `<main>-retry` followed by at most two `-<digits>`.
@@ -442,6 +551,172 @@ mod tests {
                 classify(&archive_topic(dlt)),
                 Some(("email.send".into(), TopicRole::Archive))
             );
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid")]
+    struct Invalid;
+
+    fn routed() -> RetryPolicy {
+        use crate::policy::DltRoute;
+        exp(3)
+            .dlt_suffix(".dlt")
+            .dlt_route(DltRoute::new("-invalid").on::<Invalid>())
+            .dlt_route(DltRoute::new(".deserialization").on::<Invalid>())
+            // No DLT of its own: an empty suffix, and a route naming the DLT again.
+            .dlt_route(DltRoute::new("").on::<Invalid>())
+    }
+
+    #[test]
+    fn routed_dlts_put_the_route_before_the_dlt_suffix() {
+        let chain = TopicChain::new("email.send", &routed());
+        assert_eq!(
+            chain.topic_names(),
+            [
+                "email.send",
+                "email.send-retry-1000",
+                "email.send-retry-2000",
+                "email.send-invalid.dlt",
+                "email.send.deserialization.dlt",
+                "email.send.dlt"
+            ]
+        );
+        assert_eq!(
+            chain.routed_dlts[0],
+            RoutedDlt {
+                suffix: "-invalid".into(),
+                name: "email.send-invalid.dlt".into()
+            }
+        );
+        for dlt in chain.dead_letter_topics() {
+            assert_eq!(chain.stage_of(dlt), Some(Stage::Dlt), "{dlt}");
+        }
+        // Spring's stage group of a routed DLT: the group plus its suffix, as any stage.
+        let groups: Vec<(&str, String)> = chain
+            .stage_groups("g")
+            .into_iter()
+            .map(|s| (s.topic, s.group))
+            .filter(|(_, g)| g.ends_with("dlt"))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("email.send-invalid.dlt", "g-invalid.dlt".to_string()),
+                (
+                    "email.send.deserialization.dlt",
+                    "g.deserialization.dlt".to_string()
+                ),
+                ("email.send.dlt", "g.dlt".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn chains_among_a_clusters_topics_take_their_routed_dlts() {
+        let chains = |topics: &[&str]| -> Vec<(String, Vec<String>)> {
+            chains_among(topics.iter().copied())
+                .into_iter()
+                .map(|(main, topics)| (main, topics.into_iter().map(|t| t.0).collect()))
+                .collect()
+        };
+        let chain = |main: &str, topics: &[&str]| {
+            (
+                main.to_string(),
+                topics.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        // (the cluster's topics, the chains found)
+        let cases: &[(&[&str], Vec<(String, Vec<String>)>)] = &[
+            (
+                &["orders", "orders-retry", "orders-dlt", "orders-invalid-dlt"],
+                vec![chain(
+                    "orders",
+                    &["orders-retry", "orders-dlt", "orders-invalid-dlt"],
+                )],
+            ),
+            // The routed DLT's ledger and archive go with it.
+            (
+                &[
+                    "orders-dlt",
+                    "orders-invalid-dlt",
+                    "orders-invalid-dlt.ledger",
+                    "orders-invalid-dlt.archive",
+                ],
+                vec![chain(
+                    "orders",
+                    &[
+                        "orders-dlt",
+                        "orders-invalid-dlt",
+                        "orders-invalid-dlt.ledger",
+                        "orders-invalid-dlt.archive",
+                    ],
+                )],
+            ),
+            // With the main topic alone on the cluster.
+            (
+                &["orders", "orders.deserialization.dlt"],
+                vec![chain("orders", &["orders.deserialization.dlt"])],
+            ),
+            // A main topic of its own name: its DLT stays its own.
+            (
+                &["orders", "orders-dlt", "orders-eu", "orders-eu-dlt"],
+                vec![
+                    chain("orders", &["orders-dlt"]),
+                    chain("orders-eu", &["orders-eu-dlt"]),
+                ],
+            ),
+            // A chain with retry topics is never someone's routed DLT.
+            (
+                &["orders-dlt", "orders-eu-retry", "orders-eu-dlt"],
+                vec![
+                    chain("orders", &["orders-dlt"]),
+                    chain("orders-eu", &["orders-eu-retry", "orders-eu-dlt"]),
+                ],
+            ),
+            // No chain to belong to: a DLT of its own.
+            (
+                &["payments-dlt", "orders-invalid-dlt"],
+                vec![
+                    chain("orders-invalid", &["orders-invalid-dlt"]),
+                    chain("payments", &["payments-dlt"]),
+                ],
+            ),
+            // The longest chain that fits.
+            (
+                &["a", "a-b", "a-b-dlt", "a-b-c-dlt"],
+                vec![chain("a-b", &["a-b-c-dlt", "a-b-dlt"])],
+            ),
+        ];
+        for (topics, expected) in cases {
+            assert_eq!(&chains(topics), expected, "{topics:?}");
+        }
+    }
+
+    #[test]
+    fn every_derived_routed_dlt_is_found_in_its_chain() {
+        for policy in [
+            routed(),
+            routed().dlt_suffix("-dlt"),
+            routed().dlt_suffix(".DLT"),
+        ] {
+            let chain = TopicChain::new("email.send", &policy);
+            let names = chain.topic_names();
+            let found = chains_among(names.iter().copied());
+            assert_eq!(found.len(), 1, "{names:?}");
+            let roles: Vec<(&str, TopicRole)> = found["email.send"]
+                .iter()
+                .map(|(t, r)| (t.as_str(), *r))
+                .collect();
+            let mut expected: Vec<(&str, TopicRole)> = chain
+                .retries
+                .iter()
+                .map(|r| (r.name.as_str(), TopicRole::Retry))
+                .collect();
+            let mut dlts: Vec<&str> = chain.dead_letter_topics().collect();
+            dlts.sort();
+            expected.extend(dlts.into_iter().map(|d| (d, TopicRole::Dlt)));
+            assert_eq!(roles, expected);
         }
     }
 

@@ -4,7 +4,13 @@
 //! The defaults mirror Spring Kafka's `@RetryableTopic` so that a Rust worker and a Java worker
 //! configured alike derive the same topic names (see [`crate::naming`]).
 
+use std::any::TypeId;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::failure::{Failure, FailureClass};
 
 /// How the delay before each retry grows.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +201,157 @@ pub enum DltStrategy {
     NoDlt,
 }
 
+/// A DLT of its own for chosen failures: Spring's exception-based DLT routing
+/// (`@RetryableTopic(exceptionBasedDltRouting = @ExceptionBasedDltDestination(suffix, exceptions))`,
+/// `RetryTopicConfigurationBuilder.dltRoutingRules`, spring-kafka 3.2 and later).
+///
+/// A record bound for the DLT (out of attempts, a failure that is never retried, or past the
+/// overall timeout) whose failure a route matches goes to `<main><suffix><dlt suffix>` instead:
+/// the route's suffix comes before the DLT's, as Spring names it, so `-invalid` on `orders` with
+/// Spring's `-dlt` is `orders-invalid-dlt`. Routes change where a record dies, never whether or
+/// how often it is retried (as in Spring, where the exceptions are retried like any other unless
+/// classified otherwise). The first route of the policy that matches wins (Spring keeps its
+/// routes in a map, in no order, so give a failure one route).
+///
+/// A route matches by Rust type, anywhere in the failure's source chain (Spring: the exception or
+/// one of its causes, `isInstance`), by the failure's class, or by a rule of your own; the
+/// failure's type name is never parsed.
+///
+/// ```
+/// use rebound::naming::TopicChain;
+/// use rebound::{DltRoute, FailureClass, RetryPolicy};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("no such mailbox: {0}")]
+/// struct InvalidAddress(String);
+///
+/// let policy = RetryPolicy::new(3)
+///     .dlt_route(DltRoute::new("-invalid").on::<InvalidAddress>())
+///     .dlt_route(DltRoute::new("-deserialization").on_class(FailureClass::Undecodable));
+/// let chain = TopicChain::new("orders", &policy);
+/// assert_eq!(chain.topic_names(), [
+///     "orders", "orders-retry",
+///     "orders-invalid-dlt", "orders-deserialization-dlt", "orders-dlt",
+/// ]);
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct DltRoute {
+    pub(crate) suffix: String,
+    rules: Vec<RouteRule>,
+}
+
+/// One way a [`DltRoute`] chooses failures.
+#[derive(Clone)]
+enum RouteRule {
+    /// An error of this type anywhere in the source chain.
+    Type {
+        id: TypeId,
+        name: &'static str,
+        is: fn(&(dyn StdError + 'static)) -> bool,
+    },
+    /// The failure's class.
+    Class(FailureClass),
+    /// A rule of the caller's, asked of each error of the source chain.
+    Custom(Arc<dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync>),
+}
+
+impl PartialEq for RouteRule {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RouteRule::Type { id: a, .. }, RouteRule::Type { id: b, .. }) => a == b,
+            (RouteRule::Class(a), RouteRule::Class(b)) => a == b,
+            (RouteRule::Custom(a), RouteRule::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for RouteRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteRule::Type { name, .. } => write!(f, "on::<{name}>"),
+            RouteRule::Class(class) => write!(f, "on_class({class})"),
+            RouteRule::Custom(_) => f.write_str("rule(..)"),
+        }
+    }
+}
+
+fn is_type<E: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
+    error.is::<E>()
+}
+
+impl DltRoute {
+    /// A route to `<main><suffix><dlt suffix>`, choosing no failure until told which. Spring's
+    /// `suffix` is taken verbatim: give its leading `-` or `.` (`"-deserialization"`).
+    pub fn new(suffix: impl Into<String>) -> Self {
+        DltRoute {
+            suffix: suffix.into(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// Failures with an error of type `E` anywhere in their source chain (Spring's `exceptions`).
+    pub fn on<E: StdError + 'static>(mut self) -> Self {
+        self.rules.push(RouteRule::Type {
+            id: TypeId::of::<E>(),
+            name: std::any::type_name::<E>(),
+            is: is_type::<E>,
+        });
+        self
+    }
+
+    /// Failures of class `class`, as the handler or the [`Classifier`](crate::Classifier) gave
+    /// it: `FailureClass::Undecodable` for what Spring routes on `DeserializationException`.
+    pub fn on_class(mut self, class: FailureClass) -> Self {
+        self.rules.push(RouteRule::Class(class));
+        self
+    }
+
+    /// Failures with an error in their source chain for which `rule` says `true`.
+    pub fn rule(
+        mut self,
+        rule: impl Fn(&(dyn StdError + 'static)) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.rules.push(RouteRule::Custom(Arc::new(rule)));
+        self
+    }
+
+    /// What the route adds before the DLT's suffix.
+    pub fn suffix(&self) -> &str {
+        &self.suffix
+    }
+
+    /// Whether a failure of class `class` goes this way.
+    pub fn matches(&self, failure: &Failure, class: FailureClass) -> bool {
+        self.rules.iter().any(|rule| match rule {
+            RouteRule::Class(c) => *c == class,
+            RouteRule::Type { is, .. } => any_in_chain(failure, |e| is(e)),
+            RouteRule::Custom(rule) => any_in_chain(failure, |e| rule(e)),
+        })
+    }
+}
+
+/// Whether `test` holds for the failure's error or one of its sources.
+fn any_in_chain(failure: &Failure, test: impl Fn(&(dyn StdError + 'static)) -> bool) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(failure.error());
+    while let Some(error) = current {
+        if test(error) {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+impl fmt::Debug for DltRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DltRoute")
+            .field("suffix", &self.suffix)
+            .field("rules", &self.rules)
+            .finish()
+    }
+}
+
 /// The whole retry configuration of one consumer: the Rust spelling of `@RetryableTopic`.
 ///
 /// ```
@@ -219,6 +376,7 @@ pub struct RetryPolicy {
     pub(crate) retry_suffix: String,
     pub(crate) dlt_suffix: String,
     pub(crate) dlt_strategy: DltStrategy,
+    pub(crate) routes: Vec<DltRoute>,
     pub(crate) blocking: Option<BlockingRetries>,
     pub(crate) reuse: TopicReuse,
     pub(crate) suffixing: TopicSuffixing,
@@ -261,6 +419,7 @@ impl RetryPolicy {
             retry_suffix: "-retry".into(),
             dlt_suffix: DltSuffix::SpringDefault.into(),
             dlt_strategy: DltStrategy::AlwaysRetryOnError,
+            routes: Vec::new(),
             blocking: None,
             reuse: TopicReuse::SingleTopic,
             suffixing: TopicSuffixing::DelayValue,
@@ -303,6 +462,23 @@ impl RetryPolicy {
     pub fn dlt_strategy(mut self, strategy: DltStrategy) -> Self {
         self.dlt_strategy = strategy;
         self
+    }
+
+    /// A DLT of its own for the failures `route` chooses (Spring's exception-based DLT routing;
+    /// see [`DltRoute`]). A route whose suffix the policy has already adds its rules to it; an
+    /// empty suffix names the DLT itself and changes nothing. Under [`DltStrategy::NoDlt`] there
+    /// are no DLTs, routed ones included, as in Spring.
+    pub fn dlt_route(mut self, route: DltRoute) -> Self {
+        match self.routes.iter_mut().find(|r| r.suffix == route.suffix) {
+            Some(same) => same.rules.extend(route.rules),
+            None => self.routes.push(route),
+        }
+        self
+    }
+
+    /// The policy's DLT routes, in the order they are tried.
+    pub fn dlt_routes(&self) -> &[DltRoute] {
+        &self.routes
     }
 
     /// No dead-letter topic: a record that runs out of attempts is logged and skipped
@@ -474,6 +650,109 @@ mod tests {
         assert_eq!(
             RetryPolicy::new(3).without_dlt(),
             RetryPolicy::new(3).dlt_strategy(DltStrategy::NoDlt)
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no such mailbox")]
+    struct InvalidAddress;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("send failed")]
+    struct SendFailed(#[source] InvalidAddress);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("quota")]
+    struct Quota;
+
+    #[test]
+    fn routes_choose_failures_by_type_class_or_rule() {
+        let by_type = DltRoute::new("-invalid").on::<InvalidAddress>();
+        let by_class = DltRoute::new("-deserialization").on_class(FailureClass::Undecodable);
+        let by_rule = DltRoute::new("-quota").rule(|e| e.to_string() == "quota");
+        let by_nothing = DltRoute::new("-none");
+        let transient = FailureClass::Transient;
+        // (route, failure, class, matches)
+        let cases: Vec<(&DltRoute, Failure, FailureClass, bool)> = vec![
+            (
+                &by_type,
+                Failure::transient(InvalidAddress),
+                transient,
+                true,
+            ),
+            // Anywhere in the source chain, as Spring's exception or one of its causes.
+            (&by_type, SendFailed(InvalidAddress).into(), transient, true),
+            (
+                &by_type,
+                Failure::permanent(InvalidAddress),
+                FailureClass::Permanent,
+                true,
+            ),
+            (&by_type, Failure::transient(Quota), transient, false),
+            // Text is a `Message`, never parsed for a type.
+            (&by_type, Failure::msg("InvalidAddress"), transient, false),
+            (
+                &by_class,
+                Failure::undecodable("not JSON"),
+                FailureClass::Undecodable,
+                true,
+            ),
+            (
+                &by_class,
+                Failure::transient(InvalidAddress),
+                transient,
+                false,
+            ),
+            (&by_rule, Failure::transient(Quota), transient, true),
+            (
+                &by_rule,
+                Failure::transient(InvalidAddress),
+                transient,
+                false,
+            ),
+            (
+                &by_nothing,
+                Failure::transient(InvalidAddress),
+                transient,
+                false,
+            ),
+        ];
+        for (route, failure, class, matches) in cases {
+            assert_eq!(
+                route.matches(&failure, class),
+                matches,
+                "{route:?} {failure:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn routes_of_one_suffix_merge_and_compare_by_what_they_choose() {
+        let policy = RetryPolicy::new(3)
+            .dlt_route(DltRoute::new("-invalid").on::<InvalidAddress>())
+            .dlt_route(DltRoute::new("-quota").on::<Quota>())
+            .dlt_route(DltRoute::new("-invalid").on_class(FailureClass::Permanent));
+        let suffixes: Vec<&str> = policy.dlt_routes().iter().map(|r| r.suffix()).collect();
+        assert_eq!(suffixes, ["-invalid", "-quota"]);
+        assert!(policy.dlt_routes()[0].matches(&Failure::permanent("x"), FailureClass::Permanent));
+        assert_eq!(
+            policy.dlt_routes()[0],
+            DltRoute::new("-invalid")
+                .on::<InvalidAddress>()
+                .on_class(FailureClass::Permanent)
+        );
+        assert_ne!(
+            DltRoute::new("-invalid").on::<InvalidAddress>(),
+            DltRoute::new("-invalid").on::<Quota>()
+        );
+        assert_eq!(
+            format!(
+                "{:?}",
+                DltRoute::new("-q")
+                    .on::<Quota>()
+                    .on_class(FailureClass::Transient)
+            ),
+            r#"DltRoute { suffix: "-q", rules: [on::<rebound::policy::tests::Quota>, on_class(transient)] }"#
         );
     }
 

@@ -1,6 +1,7 @@
-//! Finding the retry chains on a cluster, by their names ([`rebound::naming::classify`]), with
-//! record counts, consumer groups and their lag; and whether a DLT a person named is there
-//! ([`require_dlt`], in `dlt_exists.rs`).
+//! Finding the retry chains on a cluster, by their names ([`rebound::naming::chains_among`]:
+//! [`rebound::naming::classify`], with routed DLTs put in their chain), with record counts,
+//! consumer groups and their lag; and whether a DLT a person named is there ([`require_dlt`], in
+//! `dlt_exists.rs`).
 
 mod dlt_exists;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use rebound::naming::{classify, retry_order, TopicRole};
+use rebound::naming::{chains_among, retry_order, TopicRole};
 use rebound::KafkaConfig;
 
 use crate::error::Error;
@@ -61,12 +62,7 @@ fn discover_blocking(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
         .filter(|t| t.error().is_none() && !t.name().starts_with("__"))
         .map(|t| (t.name().to_string(), t.partitions().len() as i32))
         .collect();
-    let mut chains: BTreeMap<String, Vec<(String, TopicRole)>> = BTreeMap::new();
-    for name in partitions.keys() {
-        if let Some((main, role)) = classify(name) {
-            chains.entry(main).or_default().push((name.clone(), role));
-        }
-    }
+    let mut chains = chains_among(partitions.keys().map(String::as_str));
     for (main, topics) in chains.iter_mut() {
         if partitions.contains_key(main) {
             topics.push((main.clone(), TopicRole::Main));

@@ -76,6 +76,7 @@ impl RetryingConsumer {
             main: String::new(),
             retries: Vec::new(),
             dlt: Some(dlt_topic.to_string()),
+            routed_dlts: Vec::new(),
         };
         builder
     }
@@ -276,6 +277,11 @@ impl RetryingConsumerBuilder {
             if self.settings.chain.dlt.is_none() {
                 return Err(Error::KeyOrder(
                     "hold_until_redriven parks a key behind its dead letter, so the retry policy needs a dead-letter topic".into(),
+                ));
+            }
+            if !self.settings.chain.routed_dlts.is_empty() {
+                return Err(Error::KeyOrder(
+                    "hold_until_redriven follows one DLT and its ledger, so it cannot be used with DLT routes (RetryPolicy::dlt_route)".into(),
                 ));
             }
         }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::Context;
 use super::events::Event;
 use super::refusal::{after_refusal, refused_for_good, AfterRefusal, CopyShape};
-use super::route::Hop;
+use super::route::{dead_letter_topic, Hop};
 use crate::failure::{Failure, FailureClass};
 use crate::headers::{self, HopStamp};
 use crate::policy::Backoff;
@@ -40,6 +40,8 @@ pub(crate) async fn forward_failed(
         class,
         at,
     } = failed;
+    let (chain, policy) = (&shared.settings.chain, &shared.settings.policy);
+    let hop = hop.routed(chain, policy, &failure, class);
     let (hop, partition, offset) =
         match deliver(&shared, &record, hop, &failure, class, at, &stop).await {
             Delivered::Written {
@@ -151,8 +153,9 @@ async fn deliver(
         });
         if refused_for_good(&error) {
             refusal = format!("{} refused it: {error}", hop.topic());
-            let dlt = shared.settings.chain.dlt.as_deref();
-            match after_refusal(&hop, dlt, shape) {
+            let settings = &shared.settings;
+            let dlt = dead_letter_topic(&settings.chain, &settings.policy, failure, class);
+            match after_refusal(&hop, dlt.as_deref(), shape) {
                 AfterRefusal::ToDeadLetters(topic) => {
                     tracing::error!(
                         record = %record.coordinates(),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::failure::FailureClass;
+use crate::failure::{Failure, FailureClass};
 use crate::headers::{NextDelivery, RetryState};
 use crate::naming::TopicChain;
 use crate::policy::RetryPolicy;
@@ -31,6 +31,24 @@ impl Hop {
     pub(crate) fn topic(&self) -> &str {
         match self {
             Hop::Retry { topic, .. } | Hop::DeadLetter { topic } => topic,
+        }
+    }
+
+    /// This hop for a record failing with `failure` (of class `class`): a hop to the DLT goes to
+    /// the DLT of the failure's route instead, when the policy routes it
+    /// ([`dead_letter_topic`]); a retry is left as it is.
+    pub(crate) fn routed(
+        self,
+        chain: &TopicChain,
+        policy: &RetryPolicy,
+        failure: &Failure,
+        class: FailureClass,
+    ) -> Hop {
+        match self {
+            Hop::DeadLetter { topic } => Hop::DeadLetter {
+                topic: dead_letter_topic(chain, policy, failure, class).unwrap_or(topic),
+            },
+            retry => retry,
         }
     }
 
@@ -79,6 +97,29 @@ pub(crate) fn next_hop(
         }
     }
     chain.dlt.clone().map(|topic| Hop::DeadLetter { topic })
+}
+
+/// The DLT a record failing with `failure` (of class `class`) dies in, as Spring's
+/// `getDltOrNoOpsDestination` picks it: the DLT of the policy's first route that matches the
+/// failure, else the chain's DLT; `None` when the chain has no DLT.
+pub(crate) fn dead_letter_topic(
+    chain: &TopicChain,
+    policy: &RetryPolicy,
+    failure: &Failure,
+    class: FailureClass,
+) -> Option<String> {
+    let dlt = chain.dlt.as_ref()?;
+    let routed = policy
+        .dlt_routes()
+        .iter()
+        .find(|route| route.matches(failure, class))
+        .and_then(|route| {
+            chain
+                .routed_dlts
+                .iter()
+                .find(|r| r.suffix == route.suffix())
+        });
+    Some(routed.map_or(dlt, |r| &r.name).clone())
 }
 
 /// Which delivery a record on a retry topic is, from its header; a missing or corrupt header
@@ -205,6 +246,116 @@ mod tests {
             None
         );
         assert!(next_hop(&chain, &policy, &on("t", 1), FailureClass::Transient, NOW).is_some());
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no such mailbox")]
+    struct InvalidAddress;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("send failed")]
+    struct SendFailed(#[source] InvalidAddress);
+
+    #[test]
+    fn a_routed_failure_dies_in_its_own_dlt_after_the_same_retries() {
+        use crate::policy::DltRoute;
+        let policy = RetryPolicy::new(3)
+            .backoff(Backoff::Fixed(Duration::from_secs(1)))
+            .dlt_route(DltRoute::new("-invalid").on::<InvalidAddress>())
+            .dlt_route(DltRoute::new("-deserialization").on_class(FailureClass::Undecodable))
+            // A second route for the same type never wins: the first that matches does.
+            .dlt_route(DltRoute::new("-other").on::<InvalidAddress>());
+        let chain = TopicChain::new("t", &policy);
+        assert_eq!(
+            chain.topic_names(),
+            [
+                "t",
+                "t-retry",
+                "t-invalid-dlt",
+                "t-deserialization-dlt",
+                "t-other-dlt",
+                "t-dlt"
+            ]
+        );
+        let (transient, permanent) = (FailureClass::Transient, FailureClass::Permanent);
+        // (topic, attempt, failure, class, where the copy goes)
+        let cases: Vec<(&str, u32, Failure, FailureClass, &str)> = vec![
+            // Routes do not shorten the retries.
+            (
+                "t",
+                1,
+                Failure::transient(InvalidAddress),
+                transient,
+                "t-retry",
+            ),
+            (
+                "t-retry",
+                2,
+                Failure::transient(InvalidAddress),
+                transient,
+                "t-retry",
+            ),
+            // Out of attempts: the route's DLT; the type anywhere in the chain of sources.
+            (
+                "t-retry",
+                3,
+                Failure::transient(InvalidAddress),
+                transient,
+                "t-invalid-dlt",
+            ),
+            (
+                "t-retry",
+                3,
+                SendFailed(InvalidAddress).into(),
+                transient,
+                "t-invalid-dlt",
+            ),
+            ("t-retry", 3, Failure::msg("busy"), transient, "t-dlt"),
+            // Never retried: at once to the route's DLT, or the DLT.
+            (
+                "t",
+                1,
+                Failure::permanent(InvalidAddress),
+                permanent,
+                "t-invalid-dlt",
+            ),
+            (
+                "t",
+                1,
+                Failure::undecodable("not JSON"),
+                FailureClass::Undecodable,
+                "t-deserialization-dlt",
+            ),
+            ("t", 1, Failure::permanent("no"), permanent, "t-dlt"),
+        ];
+        for (topic, attempt, failure, class, expected) in cases {
+            let hop = next_hop(&chain, &policy, &on(topic, attempt), class, NOW)
+                .unwrap()
+                .routed(&chain, &policy, &failure, class);
+            assert_eq!(
+                hop.topic(),
+                expected,
+                "{topic} attempt {attempt} {failure:?}"
+            );
+        }
+        // Past the overall timeout, a routed failure goes to its DLT too.
+        let timed = policy.clone().timeout(Duration::from_millis(500));
+        let hop = next_hop(&chain, &timed, &on("t", 1), transient, NOW)
+            .unwrap()
+            .routed(
+                &chain,
+                &timed,
+                &Failure::transient(InvalidAddress),
+                transient,
+            );
+        assert_eq!(hop.topic(), "t-invalid-dlt");
+        // Without a DLT there are no routed DLTs either (Spring's NO_DLT).
+        let none = policy.clone().without_dlt();
+        let chain = TopicChain::new("t", &none);
+        assert!(chain.routed_dlts.is_empty());
+        let failure = Failure::permanent(InvalidAddress);
+        assert_eq!(next_hop(&chain, &none, &on("t", 1), permanent, NOW), None);
+        assert_eq!(dead_letter_topic(&chain, &none, &failure, permanent), None);
     }
 
     #[test]

@@ -101,8 +101,8 @@ impl Settings {
     }
 }
 
-/// The topics to subscribe to: the main topic, the retry topics, and the DLT when this consumer
-/// listens to it.
+/// The topics to subscribe to: the main topic, the retry topics, and the DLTs (routed ones
+/// included) when this consumer listens to them.
 pub(crate) fn subscribed_topics(settings: &Settings) -> Vec<&str> {
     let chain = &settings.chain;
     let mut topics: Vec<&str> = Vec::new();
@@ -115,7 +115,7 @@ pub(crate) fn subscribed_topics(settings: &Settings) -> Vec<&str> {
         }
     }
     if chain.main.is_empty() || settings.dlt_handler.is_some() {
-        topics.extend(chain.dlt.as_deref());
+        topics.extend(chain.dead_letter_topics());
     }
     topics
 }
@@ -132,7 +132,7 @@ pub(crate) fn all_chain_topics(settings: &Settings) -> Vec<&str> {
         .retries
         .iter()
         .map(|r| r.name.as_str())
-        .chain(chain.dlt.as_deref())
+        .chain(chain.dead_letter_topics())
     {
         if !topics.contains(&topic) {
             topics.push(topic);

@@ -273,7 +273,11 @@ mod tests {
         ];
         for (failure, class) in cases {
             let headers = stamp(failure, next, 10).headers_for(&record());
-            assert_eq!(headers.last(EXCEPTION_CAUSE_FQCN), Some(*class), "{failure:?}");
+            assert_eq!(
+                headers.last(EXCEPTION_CAUSE_FQCN),
+                Some(*class),
+                "{failure:?}"
+            );
             assert_eq!(headers.last(EXCEPTION_FQCN), Some(*class), "{failure:?}");
             let written = headers
                 .iter()

@@ -216,8 +216,14 @@ mod tests {
             (&[(ATTEMPTS, &[0, 2])], None),
             (&[], None),
             // A back-off timestamp Spring 4.0.7 ignores is none.
-            (&[(ATTEMPTS, &[0, 0, 0, 5]), (BACKOFF_TIMESTAMP, &[])], Some(5)),
-            (&[(ATTEMPTS, &[0, 0, 0, 5]), (BACKOFF_TIMESTAMP, &[0; 9])], Some(5)),
+            (
+                &[(ATTEMPTS, &[0, 0, 0, 5]), (BACKOFF_TIMESTAMP, &[])],
+                Some(5),
+            ),
+            (
+                &[(ATTEMPTS, &[0, 0, 0, 5]), (BACKOFF_TIMESTAMP, &[0; 9])],
+                Some(5),
+            ),
             // One byte, unsigned (spring-kafka 4.0.6); over 32767, none.
             (&[(ATTEMPTS, &[0xc8]), (BACKOFF_TIMESTAMP, &[1])], Some(199)),
             (&[(ATTEMPTS, &[0x7f, 0xff, 0xff, 0xff])], None),

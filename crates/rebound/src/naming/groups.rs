@@ -278,6 +278,7 @@ mod tests {
             main: String::new(),
             retries: Vec::new(),
             dlt: Some("t.dlt".into()),
+            routed_dlts: Vec::new(),
         };
         assert_eq!(groups(&chain, "G.dlt"), [("t.dlt".into(), "G.dlt".into())]);
     }

@@ -1,0 +1,185 @@
+//! Exception-based DLT routing on a real broker (Spring's `@ExceptionBasedDltDestination`): the
+//! consumer creates the routed DLTs, a failure of a routed type walks the same retries and dies
+//! in its own DLT, the rest in the DLT, and the dead-letter hook reads every DLT.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rebound::headers::{self as h, Provenance};
+use rebound::{
+    Backoff, DltRoute, Failure, FailureClass, KafkaConfig, ProcessingOrder, Record, RetryPolicy,
+    RetryingConsumer,
+};
+use testkit::*;
+use tokio::sync::oneshot;
+
+#[derive(Debug)]
+struct InvalidAddress(String);
+
+impl std::fmt::Display for InvalidAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no such mailbox: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidAddress {}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy::new(2)
+        .backoff(Backoff::Fixed(Duration::from_millis(200)))
+        .dlt_route(DltRoute::new("-invalid").on::<InvalidAddress>())
+        .dlt_route(DltRoute::new("-deserialization").on_class(FailureClass::Undecodable))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routed_failures_die_in_their_own_dlts() {
+    init_tracing();
+    let topic = unique("dlt-routes");
+    create_topic(&topic, 2).await;
+    let attempts: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
+    let hooked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let (seen, dead) = (attempts.clone(), hooked.clone());
+    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("dlt-routes-group"))
+        .policy(policy())
+        .handler(move |record: Record| {
+            let seen = seen.clone();
+            async move {
+                let key = record.key_text().unwrap_or_default();
+                seen.lock().unwrap().push((key.clone(), record.attempt()));
+                match key.as_str() {
+                    "invalid" => Err(InvalidAddress(key).into()),
+                    "undecodable" => record.json::<serde_json::Value>().map(|_| ()),
+                    "busy" => Err(Failure::msg("busy")),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .dlt_handler(move |record: Record| {
+            let dead = dead.clone();
+            async move {
+                let key = record.key_text().unwrap_or_default();
+                dead.lock().unwrap().push((record.topic().to_string(), key));
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    let chain = consumer.chain().clone();
+    let (invalid, deserialization, dlt) = (
+        format!("{topic}-invalid-dlt"),
+        format!("{topic}-deserialization-dlt"),
+        format!("{topic}-dlt"),
+    );
+    assert_eq!(
+        chain.topic_names(),
+        [
+            topic.clone(),
+            format!("{topic}-retry"),
+            invalid.clone(),
+            deserialization.clone(),
+            dlt.clone()
+        ]
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(consumer.run(async move {
+        let _ = stopped.await;
+    }));
+    wait_until(
+        Duration::from_secs(30),
+        "the routed DLTs created",
+        || async {
+            partition_count(&invalid) == Some(2) && partition_count(&deserialization) == Some(2)
+        },
+    )
+    .await;
+
+    let producer = producer();
+    let records: [(&str, &[u8]); 4] = [
+        ("invalid", b"{}"),
+        ("undecodable", b"not JSON"),
+        ("busy", b"{}"),
+        ("fine", b"{}"),
+    ];
+    for (key, payload) in records {
+        produce(
+            &producer,
+            &topic,
+            Some(1),
+            Some(key),
+            payload,
+            &Default::default(),
+        )
+        .await;
+    }
+    wait_until(
+        Duration::from_secs(30),
+        "three dead letters hooked",
+        || async { hooked.lock().unwrap().len() == 3 },
+    )
+    .await;
+
+    let attempts_of = |key: &str| -> Vec<u32> {
+        attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, a)| *a)
+            .collect()
+    };
+    assert_eq!(
+        attempts_of("invalid"),
+        [1, 2],
+        "routes do not shorten the retries"
+    );
+    assert_eq!(attempts_of("undecodable"), [1], "never retried");
+    assert_eq!(attempts_of("busy"), [1, 2]);
+    let mut hooked = hooked.lock().unwrap().clone();
+    hooked.sort();
+    let mut expected = vec![
+        (invalid.clone(), "invalid".to_string()),
+        (deserialization.clone(), "undecodable".to_string()),
+        (dlt.clone(), "busy".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(hooked, expected, "the hook reads every DLT");
+    for (name, key, class) in [
+        (&invalid, "invalid", "transient"),
+        (&deserialization, "undecodable", "undecodable"),
+        (&dlt, "busy", "transient"),
+    ] {
+        let records = read_all(name);
+        assert_eq!(records.len(), 1, "{name}");
+        let record = &records[0];
+        assert_eq!(record.key_text().as_deref(), Some(key));
+        assert_eq!(record.partition(), 1, "the source's partition");
+        let origin = Provenance::read(record.headers()).unwrap();
+        assert_eq!(
+            (origin.topic.as_str(), origin.partition),
+            (topic.as_str(), Some(1))
+        );
+        assert_eq!(
+            record.headers().text(h::FAILURE_CLASS).as_deref(),
+            Some(class)
+        );
+    }
+    let dead = &read_all(&invalid)[0];
+    assert_eq!(
+        dead.headers().text(h::EXCEPTION_CAUSE_FQCN).as_deref(),
+        Some("dlt_routes::InvalidAddress")
+    );
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}
+
+#[test]
+fn hold_until_redriven_refuses_routes() {
+    let refused = RetryingConsumer::builder(KafkaConfig::new("localhost:9092"), "t", "g")
+        .policy(policy())
+        .processing_order(ProcessingOrder::Key)
+        .hold_until_redriven(true)
+        .handler(|_: Record| async { Ok(()) })
+        .build();
+    let message = refused.err().expect("refused").to_string();
+    assert!(message.contains("dlt_route"), "{message}");
+}
