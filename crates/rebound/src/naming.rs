@@ -153,16 +153,19 @@ impl TopicChain {
     }
 }
 
-/// Spring collapses the chain into one `-retry` topic when there is a single retry, or when every
-/// delay is the same and topics are reused.
+/// Spring collapses the chain into one `-retry` topic when topics are reused
+/// (`SINGLE_TOPIC`) and there is a single retry, or every delay is the same. One topic per
+/// attempt (`MULTIPLE_TOPICS`) never collapses: a single retry's topic is `-retry-<delay>`
+/// (`DestinationTopicPropertiesFactory.getTopicSuffix`).
 fn single_topic(policy: &RetryPolicy, delays: &[Duration]) -> bool {
     let fixed =
         matches!(policy.backoff, Backoff::Fixed(_)) || delays.iter().all(|d| *d == delays[0]);
-    delays.len() == 1 || (fixed && policy.reuse == TopicReuse::SingleTopic)
+    policy.reuse == TopicReuse::SingleTopic && (delays.len() == 1 || fixed)
 }
 
 fn per_delay_topics(base: &str, policy: &RetryPolicy, delays: &[Duration]) -> Vec<RetryTopic> {
-    let all_equal = delays.iter().all(|d| *d == delays[0]);
+    // Spring's `isFixedDelay`: index suffixes, or more than one delay, all the same.
+    let all_equal = delays.len() > 1 && delays.iter().all(|d| *d == delays[0]);
     let mut topics: Vec<RetryTopic> = Vec::new();
     for (index, delay) in delays.iter().enumerate() {
         let attempt = index as u32 + 2;
@@ -455,6 +458,18 @@ mod tests {
     #[test]
     fn two_attempts_use_plain_retry() {
         assert_eq!(names("t", exp(2)), ["t", "t-retry", "t-dlt"]);
+    }
+
+    #[test]
+    fn one_retry_of_its_own_topic_is_named_by_its_delay() {
+        // `MULTIPLE_TOPICS` (`RetryTopicConfigurationBuilder`'s default) never collapses to
+        // `-retry`, as measured against spring-kafka 3.3 and 4.0 (INTEROP.md test 5).
+        let per_attempt = |p: RetryPolicy| names("t", p.topic_reuse(TopicReuse::TopicPerAttempt));
+        assert_eq!(per_attempt(exp(2)), ["t", "t-retry-1000", "t-dlt"]);
+        let fixed = RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(200)));
+        assert_eq!(per_attempt(fixed.clone()), ["t", "t-retry-200", "t-dlt"]);
+        let by_index = fixed.topic_suffixing(TopicSuffixing::IndexValue);
+        assert_eq!(per_attempt(by_index), ["t", "t-retry-0", "t-dlt"]);
     }
 
     #[test]
