@@ -17,15 +17,21 @@ public class FailureRule {
 
 	private final List<String> failing;
 	private final List<String> classCast;
+	private final List<String> invalid;
+	private final List<String> dltFailing;
 	private final String liftFile;
 	private final long sendMillis;
 
 	public FailureRule(@Value("${interop.fail-to:fail@naver.com}") String failing,
 			@Value("${interop.class-cast-to:}") String classCast,
+			@Value("${interop.invalid-to:}") String invalid,
+			@Value("${interop.dlt-fail-to:}") String dltFailing,
 			@Value("${interop.lift-file:}") String liftFile,
 			@Value("${interop.send-millis:3000}") long sendMillis) {
 		this.failing = split(failing);
 		this.classCast = split(classCast);
+		this.invalid = split(invalid);
+		this.dltFailing = split(dltFailing);
 		this.liftFile = liftFile;
 		this.sendMillis = sendMillis;
 	}
@@ -45,6 +51,16 @@ public class FailureRule {
 	/** A recipient whose message fails with an exception Spring never retries. */
 	public boolean castFails(String to) {
 		return !lifted() && this.classCast.contains(to);
+	}
+
+	/** A recipient whose message fails with {@link InvalidAddressException} (the routed one). */
+	public boolean invalid(String to) {
+		return !lifted() && this.invalid.contains(to);
+	}
+
+	/** A recipient whose dead letter the DLT handler fails on. */
+	public boolean dltFails(String to) {
+		return !lifted() && this.dltFailing.contains(to);
 	}
 
 	public long sendMillis() {
