@@ -5,7 +5,8 @@
 //!
 //! - in-place (blocking) retries for short faults,
 //! - non-blocking retries through retry topics with growing delays (`email.send-retry-1000`, …),
-//! - a dead-letter topic for records that run out of attempts or can never succeed,
+//! - a dead-letter topic for records that run out of attempts or can never succeed, DLTs of their
+//!   own for chosen failures ([`DltRoute`]), and Spring's DLT strategies ([`DltStrategy`]),
 //! - at-least-once delivery: a source offset is committed only after the record was handled or
 //!   its copy was acknowledged (`acks=all`) by the next topic.
 //!

@@ -13,9 +13,9 @@
 //!
 //! | header | encoding |
 //! |---|---|
-//! | `retry_topic-attempts` | 4-byte big-endian int: the attempt number of the next delivery (on a DLT copy, deliveries + 1); 1 byte also read |
-//! | `retry_topic-backoff-timestamp` | epoch ms, Java `BigInteger.toByteArray()` (minimal two's complement): when the next delivery is due (on a DLT copy, the failure time); 1–8 bytes read |
-//! | `retry_topic-original-timestamp` | same encoding: the first record's timestamp |
+//! | `retry_topic-attempts` | 4-byte big-endian int: the attempt number of the next delivery (on a DLT copy, deliveries + 1); 1 byte (unsigned) also read; 1 to 32767 read, as spring-kafka 4.0.6 |
+//! | `retry_topic-backoff-timestamp` | epoch ms, Java `BigInteger.toByteArray()` (minimal two's complement): when the next delivery is due (on a DLT copy, the failure time); 1–8 bytes read, any other length ignored (spring-kafka 4.0.7) |
+//! | `retry_topic-original-timestamp` | same encoding: the first record's timestamp; 1–8 bytes read and carried on as they are, any other length ignored for the record's timestamp (4.0.7) |
 //! | `kafka_original-topic` / `-partition` / `-offset` / `-timestamp` / `-timestamp-type` | UTF-8 / 4-byte BE / 8-byte BE / 8-byte BE / UTF-8 (`CreateTime`, Java's `TimestampType.toString()`), first hop kept |
 //! | `kafka_exception-fqcn` / `-cause-fqcn` / `-message` / `-stacktrace` | UTF-8, latest failure only; both class names are the handler's error type (Spring: the exception's class and its `findRootCause` class) |
 //! | `kafka_dlt-original-consumer-group` | UTF-8: the group that failed the record, under the name Spring 3.x writes in a retry chain too (`kafka_original-consumer-group`, which older Rebound wrote, is also read) |
