@@ -298,9 +298,9 @@ pub fn chains_among<'a>(
             let owner = main
                 .char_indices()
                 .map(|(i, _)| &main[..i])
-                .filter(|prefix| !prefix.is_empty())
-                .filter(|prefix| chains.contains_key(*prefix) || names.contains(prefix))
-                .next_back()?;
+                .rfind(|prefix| {
+                    !prefix.is_empty() && (chains.contains_key(*prefix) || names.contains(prefix))
+                })?;
             Some((main.clone(), owner.to_string()))
         })
         .collect();
@@ -642,7 +642,8 @@ mod tests {
             )
         };
         // (the cluster's topics, the chains found)
-        let cases: &[(&[&str], Vec<(String, Vec<String>)>)] = &[
+        type Chains = Vec<(String, Vec<String>)>;
+        let cases: &[(&[&str], Chains)] = &[
             (
                 &["orders", "orders-retry", "orders-dlt", "orders-invalid-dlt"],
                 vec![chain(

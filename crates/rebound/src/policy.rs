@@ -252,8 +252,11 @@ enum RouteRule {
     /// The failure's class.
     Class(FailureClass),
     /// A rule of the caller's, asked of each error of the source chain.
-    Custom(Arc<dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync>),
+    Custom(CustomRule),
 }
+
+/// A rule of the caller's for [`DltRoute::rule`].
+type CustomRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync>;
 
 impl PartialEq for RouteRule {
     fn eq(&self, other: &Self) -> bool {
@@ -325,7 +328,7 @@ impl DltRoute {
     pub fn matches(&self, failure: &Failure, class: FailureClass) -> bool {
         self.rules.iter().any(|rule| match rule {
             RouteRule::Class(c) => *c == class,
-            RouteRule::Type { is, .. } => any_in_chain(failure, |e| is(e)),
+            RouteRule::Type { is, .. } => any_in_chain(failure, is),
             RouteRule::Custom(rule) => any_in_chain(failure, |e| rule(e)),
         })
     }
@@ -465,9 +468,10 @@ impl RetryPolicy {
     }
 
     /// A DLT of its own for the failures `route` chooses (Spring's exception-based DLT routing;
-    /// see [`DltRoute`]). A route whose suffix the policy has already adds its rules to it; an
-    /// empty suffix names the DLT itself and changes nothing. Under [`DltStrategy::NoDlt`] there
-    /// are no DLTs, routed ones included, as in Spring.
+    /// see [`DltRoute`]). A route whose suffix the policy has already adds its rules to it; a
+    /// route with an empty suffix names the DLT itself (its failures stay there, whatever later
+    /// routes say). Under [`DltStrategy::NoDlt`] there are no DLTs, routed ones included, as in
+    /// Spring.
     pub fn dlt_route(mut self, route: DltRoute) -> Self {
         match self.routes.iter_mut().find(|r| r.suffix == route.suffix) {
             Some(same) => same.rules.extend(route.rules),
