@@ -183,3 +183,72 @@ fn hold_until_redriven_refuses_routes() {
     let message = refused.err().expect("refused").to_string();
     assert!(message.contains("dlt_route"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_spring_stage_groups_a_routed_dlt_is_read_in_its_own_group() {
+    init_tracing();
+    let topic = unique("dlt-routes-stages");
+    create_topic(&topic, 1).await;
+    let group = unique("dlt-routes-stages-group");
+    let hooked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let dead = hooked.clone();
+    let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
+        .policy(policy())
+        .group_per_stage(true)
+        .handler(|record: Record| async move {
+            Err(InvalidAddress(record.key_text().unwrap_or_default()).into())
+        })
+        .dlt_handler(move |record: Record| {
+            let dead = dead.clone();
+            async move {
+                dead.lock().unwrap().push(record.topic().to_string());
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(consumer.run(async move {
+        let _ = stopped.await;
+    }));
+    let invalid = format!("{topic}-invalid-dlt");
+    wait_until(
+        Duration::from_secs(30),
+        "the routed DLT created",
+        || async { partition_count(&invalid).is_some() },
+    )
+    .await;
+    produce(
+        &producer(),
+        &topic,
+        Some(0),
+        Some("invalid"),
+        b"{}",
+        &Default::default(),
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(30),
+        "the routed dead letter hooked",
+        || async { !hooked.lock().unwrap().is_empty() },
+    )
+    .await;
+    assert_eq!(
+        hooked.lock().unwrap().as_slice(),
+        std::slice::from_ref(&invalid)
+    );
+    // Spring's group for the stage: the group plus the stage's suffix.
+    let stage_group = format!("{group}-invalid-dlt");
+    wait_until(
+        Duration::from_secs(30),
+        "the stage group's commit",
+        || async {
+            testkit::groups::committed_offsets(&stage_group, &[&invalid], 1)
+                .get(&(invalid.clone(), 0))
+                .is_some_and(|(offset, _)| *offset == 1)
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}
