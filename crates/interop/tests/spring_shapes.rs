@@ -1,6 +1,6 @@
 //! Test 4 of INTEROP.md: Spring's other shapes. Spring's default suffixes (`-retry-<delay>`,
 //! `-dlt`), a fixed back-off (one `-retry` topic), the plain `DeadLetterPublishingRecoverer` with
-//! `DefaultErrorHandler` (`kafka_dlt-*` headers, `<topic>-dlt` since spring-kafka 3.0), and Spring's JSON serializer with
+//! `DefaultErrorHandler` (`kafka_dlt-*` headers, `<topic>-dlt` since spring-kafka 3.3.0), and Spring's JSON serializer with
 //! its type header: Rebound names the same topics, reads each dead letter and redrives it without
 //! losing a header Spring needs; the Spring listener, its failure lifted, handles it.
 
@@ -175,7 +175,7 @@ async fn springs_fixed_backoff_single_retry_topic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn springs_plain_dead_letter_publishing_recoverer() {
     let main = unique("email.send");
-    // spring-kafka 3.x: `<topic>-dlt` (2.x wrote `<topic>.DLT`; INTEROP.md D9).
+    // spring-kafka 3.3 and later: `<topic>-dlt` (2.x to 3.2 wrote `<topic>.DLT`; INTEROP.md D9).
     let dlt = format!("{main}-dlt");
     let (dead, redriven) = dead_letter_and_redrive(
         "shape-plain",
