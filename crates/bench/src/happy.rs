@@ -86,9 +86,10 @@ pub async fn rebound_consume(
     kit::run_rebound(consumer, tally, what).await
 }
 
-/// Baseline then Rebound on `topic` (`n` records), `repeat` times.
-async fn pair(ctx: &Ctx, topic: &str, n: u64) -> Result<(Runs, Runs)> {
-    let (mut base, mut rebound) = (Runs::default(), Runs::default());
+/// Baseline then Rebound (then Spring, `with_spring` and `--contenders spring`) on `topic` (`n`
+/// records), `repeat` times.
+async fn pair(ctx: &Ctx, topic: &str, n: u64, with_spring: bool) -> Result<(Runs, Runs, Runs)> {
+    let (mut base, mut rebound, mut spring) = (Runs::default(), Runs::default(), Runs::default());
     for run in 1..=ctx.repeat {
         if ctx.runs_baseline() {
             let tally = Tally::new(n);
@@ -107,13 +108,20 @@ async fn pair(ctx: &Ctx, topic: &str, n: u64) -> Result<(Runs, Runs)> {
             rebound_consume(ctx, topic, RetryPolicy::default(), &tally, "rebound").await?;
             rebound.push(tally.rate(), meter.per_record(n));
         }
+        if let Some(peer) = ctx.spring.as_ref().filter(|_| with_spring) {
+            let spec = crate::spring::Spec::happy(topic, run, n);
+            if let Some(out) = crate::spring::contend(ctx, peer, &spec).await {
+                spring.push(out.rate, out.cpu);
+            }
+        }
         eprintln!(
-            "  run {run}: baseline {:.0}/s, rebound {:.0}/s",
+            "  run {run}: baseline {:.0}/s, rebound {:.0}/s, spring {:.0}/s",
             base.rate.last().copied().unwrap_or(f64::NAN),
-            rebound.rate.last().copied().unwrap_or(f64::NAN)
+            rebound.rate.last().copied().unwrap_or(f64::NAN),
+            spring.rate.last().copied().unwrap_or(f64::NAN)
         );
     }
-    Ok((base, rebound))
+    Ok((base, rebound, spring))
 }
 
 /// Scenario 1: `records` records, no-op handler.
@@ -124,7 +132,7 @@ pub async fn happy(ctx: &Ctx) -> Result<()> {
         kit::plain(i, ctx.partitions, "ok")
     })
     .await?;
-    let (base, rebound) = pair(ctx, &topic, ctx.records).await?;
+    let (base, rebound, spring) = pair(ctx, &topic, ctx.records, true).await?;
     let r = rebound.median() / base.median();
     let mut table = Table::new(&CONTENDER_COLUMNS);
     table.row(base.row(
@@ -138,6 +146,7 @@ pub async fn happy(ctx: &Ctx) -> Result<()> {
         ),
         ratio(r),
     ));
+    crate::spring::row(ctx, &mut table, &spring, &rebound);
     println!(
         "{} records of 200 bytes, {} partitions. CPU per record: the whole run of each \
          contender (group join included) divided by the records.\n",
@@ -156,7 +165,10 @@ pub async fn happy(ctx: &Ctx) -> Result<()> {
         ),
         (!r.is_nan()).then_some(r >= 0.95),
     );
-    ctx.cleanup(&chain_topics(&topic)).await;
+    crate::spring::target(ctx, "1. happy path", &spring, &rebound);
+    let mut topics = chain_topics(&topic);
+    topics.extend(crate::spring::topics(ctx, &topic));
+    ctx.cleanup(&topics).await;
     Ok(())
 }
 
@@ -187,7 +199,7 @@ pub async fn scaling(ctx: &Ctx) -> Result<()> {
             kit::plain(i, partitions, "ok")
         })
         .await?;
-        let (base, rebound) = pair(ctx, &topic, ctx.records).await?;
+        let (base, rebound, _) = pair(ctx, &topic, ctx.records, false).await?;
         table.row(vec![
             partitions.to_string(),
             format!(

@@ -20,6 +20,7 @@ mod poison;
 mod redrive;
 mod report;
 mod smtp;
+mod spring;
 mod workers;
 
 use std::time::Instant;
@@ -106,9 +107,17 @@ struct Cli {
     /// if absent), to see what bounding the copies of failed records costs.
     #[arg(long)]
     max_copies_in_flight: Option<usize>,
-    /// Which contenders scenarios 1 and 2 run (`rebound` alone is handy under a profiler).
-    #[arg(long, value_enum, default_value = "both")]
-    contenders: Contenders,
+    /// Which contenders scenarios 1-3 run, comma-separated (`rebound` alone is handy under a
+    /// profiler). `spring` adds the scenario's Spring Kafka service (interop/spring-email, built by
+    /// `cargo run -p interop --bin build-spring-peer`) to scenarios 1-3; `all` is
+    /// `baseline,rebound,spring`. Scenarios 4 and 1c run the baseline and Rebound as asked here.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "both")]
+    contenders: Vec<Contender>,
+    /// Seconds a Spring Kafka run may take from its assignment before it is stopped and measured
+    /// over the records it counted so far (each failing record can cost Spring up to
+    /// `fetch.max.wait.ms`, 500 ms, so scenarios 2 and 3 can take Spring hours).
+    #[arg(long, default_value_t = 120)]
+    spring_seconds: u64,
     /// The `mailer` binary for the API scenario (default: `mailer` beside this binary).
     #[arg(long)]
     mailer_bin: Option<std::path::PathBuf>,
@@ -140,12 +149,36 @@ enum Scenario {
     Console,
 }
 
-/// Which contenders scenarios 1 and 2 run (`--contenders`).
+/// A value of `--contenders`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
-enum Contenders {
+enum Contender {
+    /// The baseline and Rebound.
     Both,
+    /// The hand-written rdkafka baseline.
     Baseline,
+    /// Rebound.
     Rebound,
+    /// The scenario's Spring Kafka service (scenarios 1-3).
+    Spring,
+    /// The baseline, Rebound and Spring.
+    All,
+}
+
+/// Which contenders run (`--contenders`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Contenders {
+    baseline: bool,
+    rebound: bool,
+}
+
+impl Contenders {
+    fn of(list: &[Contender]) -> Contenders {
+        let has = |c: Contender| list.contains(&c) || list.contains(&Contender::All);
+        Contenders {
+            baseline: has(Contender::Baseline) || has(Contender::Both),
+            rebound: has(Contender::Rebound) || has(Contender::Both),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -165,9 +198,12 @@ pub struct Ctx {
     pub kafka: KafkaConfig,
     /// The local broker process serving `kafka`, for its CPU time.
     pub broker_pid: Option<String>,
-    /// Which contenders scenarios 1 and 2 run; ask [`Ctx::runs_baseline`] and
-    /// [`Ctx::runs_rebound`].
+    /// Which contenders scenarios 1-3 run; ask [`Ctx::runs_baseline`],
+    /// [`Ctx::runs_rebound`] and [`Ctx::spring`].
     contenders: Contenders,
+    /// The scenario's Spring Kafka service, when `--contenders` asks for it and its jar is built
+    /// (scenarios 1-3 then run it too).
+    pub spring: Option<spring::Peer>,
     /// Records of the throughput scenarios (`--records`, default 500k; 20k with `--quick`).
     pub records: u64,
     /// Partitions of the scenarios' topics (`--partitions`, default 8).
@@ -248,14 +284,14 @@ impl Ctx {
         kit::Meter::start(self.broker_pid.as_deref())
     }
 
-    /// Whether the hand-written rdkafka baseline runs (`--contenders both` or `baseline`).
+    /// Whether the hand-written rdkafka baseline runs (`--contenders both`, `all` or `baseline`).
     pub fn runs_baseline(&self) -> bool {
-        self.contenders != Contenders::Rebound
+        self.contenders.baseline
     }
 
-    /// Whether Rebound runs (`--contenders both` or `rebound`).
+    /// Whether Rebound runs (`--contenders both`, `all` or `rebound`).
     pub fn runs_rebound(&self) -> bool {
-        self.contenders != Contenders::Baseline
+        self.contenders.rebound
     }
 
     /// Deletes `topics` if `--delete-topics` asks for it; otherwise leaves them for a later look.
@@ -304,10 +340,25 @@ fn main() -> Result<()> {
         cli.records
     };
     let broker_pid = kit::broker_pid(&brokers);
+    let all = cli.scenario.contains(&Scenario::All);
+    let wanted = |s: Scenario| all || cli.scenario.contains(&s);
+    let spring_wanted = cli
+        .contenders
+        .iter()
+        .any(|c| matches!(c, Contender::Spring | Contender::All))
+        && [Scenario::Happy, Scenario::OneHop, Scenario::Delay]
+            .into_iter()
+            .any(wanted);
+    let spring = if spring_wanted {
+        spring::Peer::find(std::time::Duration::from_secs(cli.spring_seconds))
+    } else {
+        Err(String::new())
+    };
     let ctx = Ctx {
         kafka,
         broker_pid: broker_pid.clone(),
-        contenders: cli.contenders,
+        contenders: Contenders::of(&cli.contenders),
+        spring: spring.as_ref().ok().cloned(),
         records,
         partitions: cli.partitions,
         repeat: cli.repeat,
@@ -338,8 +389,6 @@ fn main() -> Result<()> {
         api_seconds: cli.api_seconds,
         summary: Default::default(),
     };
-    let all = cli.scenario.contains(&Scenario::All);
-    let wanted = |s: Scenario| all || cli.scenario.contains(&s);
 
     println!("# rebound-bench");
     println!();
@@ -359,6 +408,14 @@ fn main() -> Result<()> {
         ctx.repeat,
         if quick { " (--quick)" } else { "" }
     );
+    match &spring {
+        Ok(peer) => println!("- {}", peer.describe()),
+        Err(why) if spring_wanted => {
+            println!("- Spring Kafka: **skipped**: {why}");
+            eprintln!("Spring Kafka is skipped: {why}");
+        }
+        Err(_) => {}
+    }
     println!("- load average at start: {}", kit::loadavg());
     if quick {
         println!(

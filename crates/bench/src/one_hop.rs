@@ -216,6 +216,7 @@ pub async fn one_hop(ctx: &Ctx) -> Result<()> {
     .await?;
     let mut topics = vec![main.clone()];
     let (mut base, mut heavy, mut rebound) = (Runs::default(), Runs::default(), Runs::default());
+    let mut spring = Runs::default();
     for run in 1..=ctx.repeat {
         if ctx.runs_baseline() {
             for (spring_headers, runs) in [(false, &mut base), (true, &mut heavy)] {
@@ -243,11 +244,20 @@ pub async fn one_hop(ctx: &Ctx) -> Result<()> {
             rebound_one_hop(ctx, &main, policy, &tally).await?;
             rebound.push(tally.rate(), meter.per_record(n));
         }
+        if let Some(peer) = &ctx.spring {
+            let spec = crate::spring::Spec::one_hop(&main, run, n);
+            topics.extend(spec.chain());
+            if let Some(out) = crate::spring::contend(ctx, peer, &spec).await {
+                spring.push(out.rate, out.cpu);
+            }
+        }
         eprintln!(
-            "  run {run}: baseline {:.0}/s, baseline with headers {:.0}/s, rebound {:.0}/s",
+            "  run {run}: baseline {:.0}/s, baseline with headers {:.0}/s, rebound {:.0}/s, \
+             spring {:.0}/s",
             base.rate.last().copied().unwrap_or(f64::NAN),
             heavy.rate.last().copied().unwrap_or(f64::NAN),
-            rebound.rate.last().copied().unwrap_or(f64::NAN)
+            rebound.rate.last().copied().unwrap_or(f64::NAN),
+            spring.rate.last().copied().unwrap_or(f64::NAN)
         );
     }
     let r = rebound.median() / base.median();
@@ -277,6 +287,7 @@ pub async fn one_hop(ctx: &Ctx) -> Result<()> {
         ),
         ratio(r),
     ));
+    crate::spring::row(ctx, &mut table, &spring, &rebound);
     table.print();
     ctx.target(
         "2. one retry hop",
@@ -290,6 +301,7 @@ pub async fn one_hop(ctx: &Ctx) -> Result<()> {
         ),
         (!r.is_nan()).then_some(r >= 0.85),
     );
+    crate::spring::target(ctx, "2. one retry hop", &spring, &rebound);
     ctx.cleanup(&topics).await;
     Ok(())
 }
@@ -390,6 +402,7 @@ pub async fn delay(ctx: &Ctx) -> Result<()> {
         all.len().to_string(),
         format!("{:.2} (median)", median(&spans)),
     ]);
+    let spring_p99 = crate::spring::delay_rows(ctx, &main, n, &mut table, &mut topics).await;
     println!(
         "{n} records over {} partitions, all fail on attempt 1 and wait 1 s in a retry topic. \
          Lateness = handled time − due time (the `retry_topic-backoff-timestamp` header, epoch ms; \
@@ -400,6 +413,14 @@ pub async fn delay(ctx: &Ctx) -> Result<()> {
     );
     table.print();
     let p99 = median(&p99s);
+    if ctx.spring.is_some() {
+        println!(
+            "Spring's rows: the same records through its `@RetryableTopic` chain (2 attempts, \
+             fixed 1 s back-off, one `-retry` topic), lateness taken in its listener against the \
+             same header. p99 lateness, median of runs: Rebound {p99:.1} ms, Spring \
+             {spring_p99:.1} ms.\n"
+        );
+    }
     ctx.target(
         "3. delay precision",
         "p99 lateness ≤ 25 ms, none early",
@@ -409,6 +430,17 @@ pub async fn delay(ctx: &Ctx) -> Result<()> {
         ),
         Some(p99 <= 25.0 && early_total == 0),
     );
+    if let Some(peer) = &ctx.spring {
+        ctx.target(
+            "3. delay precision",
+            "Rebound vs Spring Kafka p99 lateness (no target)",
+            format!(
+                "p99 {p99:.1} ms vs {spring_p99:.1} ms (medians of runs), {}",
+                peer.label()
+            ),
+            None,
+        );
+    }
     ctx.cleanup(&topics).await;
     Ok(())
 }

@@ -15,6 +15,7 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -30,7 +31,8 @@ import org.springframework.kafka.listener.RecordInterceptor;
  * Rebound's interop peer. {@code --interop.mode=consume} (default) runs the listeners named by
  * {@code interop.run}; {@code --interop.mode=produce} sends the messages of the file
  * {@code interop.messages} (one EmailSendMessage JSON per line) to {@code interop.topic} the way
- * the blog's producer server does, and exits once each was acknowledged.
+ * the blog's producer server does, and exits once each was acknowledged. {@code --interop.shape=bench}
+ * is the benchmark's no-op listener (crates/bench, {@link Bench}).
  */
 @SpringBootApplication
 public class App {
@@ -42,8 +44,12 @@ public class App {
 		}
 	}
 
-	/** Remembers the record in hand for the listeners, and writes each outcome as an event. */
+	/**
+	 * Remembers the record in hand for the listeners, and writes each outcome as an event. Not in
+	 * the benchmark's no-op mode ({@code interop.shape=bench}), whose listener only counts.
+	 */
 	@Bean
+	@ConditionalOnExpression("'${interop.shape:retryable-topic}' != 'bench'")
 	RecordInterceptor<Object, Object> recordInterceptor(Events events) {
 		return new RecordInterceptor<>() {
 			@Override
