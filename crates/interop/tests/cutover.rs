@@ -209,7 +209,10 @@ fn spring_deliveries(events: &[Value], chain: &[String], group: &str) -> Vec<Del
             continue;
         };
         let stage = stage_of(chain, topic);
-        let (partition, offset) = (e["partition"].as_i64().unwrap(), e["offset"].as_i64().unwrap());
+        let (partition, offset) = (
+            e["partition"].as_i64().unwrap(),
+            e["offset"].as_i64().unwrap(),
+        );
         let kind = e["event"].as_str().unwrap();
         if matches!(kind, "handled" | "failed") {
             assert_eq!(
@@ -349,7 +352,13 @@ fn rebound_worker(main: &str, group: &str, log: &ReboundLog) -> RetryingConsumer
 
 /// The peer on the chain in group `group`, failing `mails`' `fail-` and `cast-` recipients;
 /// Spring's own DLT container in `G.dlt`, not the blog's DLT consumer (no stage of the chain).
-fn start_spring(dir: &std::path::Path, name: &str, main: &str, group: &str, mails: &[Mail]) -> Spring {
+fn start_spring(
+    dir: &std::path::Path,
+    name: &str,
+    main: &str,
+    group: &str,
+    mails: &[Mail],
+) -> Spring {
     let list = |kind| {
         mails
             .iter()
@@ -409,7 +418,15 @@ fn listing(deliveries: &[Delivery]) -> String {
         .map(|d| {
             format!(
                 "{} {} {}-{}@{} attempt {:?} at {} due {:?} {:?}\n",
-                d.by, d.to, STAGES[d.stage], d.partition, d.offset, d.attempt, d.at, d.due, d.outcome
+                d.by,
+                d.to,
+                STAGES[d.stage],
+                d.partition,
+                d.offset,
+                d.attempt,
+                d.at,
+                d.due,
+                d.outcome
             )
         })
         .collect()
@@ -509,30 +526,39 @@ fn finished(deliveries: &[Delivery], mail: &Mail) -> bool {
         .any(|d| d.to == mail.to && d.stage == last && d.outcome == Some(Outcome::Handled))
 }
 
-/// Whether every stage's group committed every record of its topic.
-fn caught_up(chain: &[String], group: &str) -> bool {
+/// The stages whose group has not committed every record of its topic, as
+/// `<group> <topic>-<partition>: <committed> of <records>`.
+fn behind(chain: &[String], group: &str) -> Vec<String> {
     let reader: BaseConsumer = kafka().client_config(&[]).create().unwrap();
-    (0..chain.len()).all(|stage| {
-        let topic = &chain[stage];
-        let committed = committed_offsets(&stage_group(group, chain, stage), &[topic], PARTITIONS);
-        (0..PARTITIONS).all(|p| {
+    let mut behind = Vec::new();
+    for (stage, topic) in chain.iter().enumerate() {
+        let stage_group = stage_group(group, chain, stage);
+        let committed = committed_offsets(&stage_group, &[topic], PARTITIONS);
+        for p in 0..PARTITIONS {
             let (_, high) = reader
                 .fetch_watermarks(topic, p, Duration::from_secs(10))
                 .unwrap();
-            high == 0 || committed.get(&(topic.clone(), p)).map(|c| c.0) == Some(high)
-        })
-    })
+            let at = committed.get(&(topic.clone(), p)).map(|c| c.0);
+            if high > 0 && at != Some(high) {
+                behind.push(format!("{stage_group} {topic}-{p}: {at:?} of {high}"));
+            }
+        }
+    }
+    behind
 }
 
-/// Waits until every e-mail's walk ended and every stage's group committed everything in its
-/// topic (so nothing more is on its way); returns the deliveries then.
+/// Waits until every e-mail's walk ended and every stage's group committed every record of its
+/// topic (nothing more is on its way). Once every walk ended, the groups get 15 s more; then
+/// the deliveries are returned with the groups still behind, for the test to audit first (the
+/// audit says best what went wrong) and fail on after.
 async fn wait_finished(
     chain: &[String],
     group: &str,
     mails: &[Mail],
     observe: &mut dyn FnMut() -> Vec<Delivery>,
-) -> Vec<Delivery> {
+) -> (Vec<Delivery>, Vec<String>) {
     let deadline = Instant::now() + Duration::from_secs(90);
+    let mut ended: Option<Instant> = None;
     loop {
         let deliveries = observe();
         let open: Vec<&str> = mails
@@ -540,13 +566,16 @@ async fn wait_finished(
             .filter(|m| !finished(&deliveries, m))
             .map(|m| m.to.as_str())
             .collect();
-        if open.is_empty() && caught_up(chain, group) {
-            return deliveries;
+        if open.is_empty() {
+            let ended = *ended.get_or_insert_with(Instant::now);
+            let behind = behind(chain, group);
+            if behind.is_empty() || ended.elapsed() > Duration::from_secs(15) {
+                return (deliveries, behind);
+            }
         }
         assert!(
             Instant::now() < deadline,
-            "within 90 s, these e-mails did not finish their walk (or a group did not commit \
-             everything): {open:?}\ndeliveries:\n{}",
+            "within 90 s, these e-mails did not finish their walk: {open:?}\ndeliveries:\n{}",
             listing(&deliveries)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -633,7 +662,9 @@ fn audit(
     );
     for d in deliveries {
         if !mails.iter().any(|m| m.to == d.to) {
-            audit.problems.push(format!("a delivery of no e-mail sent: {d:?}"));
+            audit
+                .problems
+                .push(format!("a delivery of no e-mail sent: {d:?}"));
         }
     }
     for mail in mails {
@@ -653,11 +684,19 @@ fn audit(
             );
             audit.duplicates += here.len().saturating_sub(1);
             if !walk.contains(&stage) && !here.is_empty() {
-                problem(&mut audit, mail, format!("delivered at {name}, not of its walk"));
+                problem(
+                    &mut audit,
+                    mail,
+                    format!("delivered at {name}, not of its walk"),
+                );
             }
             for d in &here {
                 if stage != DLT && d.attempt != Some(stage as u32 + 1) {
-                    problem(&mut audit, mail, format!("attempt {:?} at {name}", d.attempt));
+                    problem(
+                        &mut audit,
+                        mail,
+                        format!("attempt {:?} at {name}", d.attempt),
+                    );
                 }
                 if let Some(due) = d.due {
                     if d.at < due {
@@ -669,7 +708,11 @@ fn audit(
                     }
                 }
                 if d.payload != mail.payload {
-                    problem(&mut audit, mail, format!("payload at {name}: {}", d.payload));
+                    problem(
+                        &mut audit,
+                        mail,
+                        format!("payload at {name}: {}", d.payload),
+                    );
                 }
                 let expected = match stage == *walk.last().unwrap() {
                     true => Outcome::Handled,
@@ -704,7 +747,11 @@ fn audit(
                 for record in &mine {
                     let message = record.headers().text(h::EXCEPTION_MESSAGE);
                     if !message.as_deref().is_some_and(|m| m.contains(KOREAN)) {
-                        problem(&mut audit, mail, format!("dead letter's message {message:?}"));
+                        problem(
+                            &mut audit,
+                            mail,
+                            format!("dead letter's message {message:?}"),
+                        );
                     }
                 }
             }
@@ -713,7 +760,11 @@ fn audit(
         let reached = mine.iter().map(|d| d.stage).max();
         for stage in walk {
             if reached.is_some_and(|r| r > *stage) && !mine.iter().any(|d| d.stage == *stage) {
-                problem(&mut audit, mail, format!("stage {} skipped", STAGES[*stage]));
+                problem(
+                    &mut audit,
+                    mail,
+                    format!("stage {} skipped", STAGES[*stage]),
+                );
             }
         }
         // The side that took over starts where the other one left the e-mail.
@@ -767,12 +818,26 @@ fn report(test: &str, notes: &str, audit: &Audit) {
 
 /// The checks every test makes, whatever it allows in duplicates.
 fn assert_walks(audit: &Audit) {
-    assert!(audit.lost.is_empty(), "lost: {:?}\n{}", audit.lost, audit.table);
+    assert!(
+        audit.lost.is_empty(),
+        "lost: {:?}\n{}",
+        audit.lost,
+        audit.table
+    );
     assert!(
         audit.problems.is_empty(),
         "off their walk:\n{}\n{}",
         audit.problems.join("\n"),
         audit.table
+    );
+}
+
+/// Every stage's group committed every record of its topic: nothing is left for a consumer
+/// joining later, and each stage's offsets are in Spring's group for it.
+fn assert_caught_up(behind: &[String]) {
+    assert!(
+        behind.is_empty(),
+        "stage groups that did not commit every record of their topic: {behind:?}"
     );
 }
 
@@ -808,7 +873,7 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
     let log = ReboundLog::default();
     let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, &log));
     let mut observe = || [before.clone(), log.deliveries()].concat();
-    let deliveries = wait_finished(&chain, &group, &mails, &mut observe).await;
+    let (deliveries, behind) = wait_finished(&chain, &group, &mails, &mut observe).await;
     rebound.stop().await.unwrap();
 
     let audit = audit(&mails, &deliveries, &chain, Some("Rebound"));
@@ -831,6 +896,7 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
         audit.table
     );
     assert!(audit.by_spring > 0 && audit.by_rebound > 0);
+    assert_caught_up(&behind);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -868,13 +934,15 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
         let spring_side = spring_deliveries(&spring.events(), &chain, &group);
         [before.clone(), spring_side].concat()
     };
-    let deliveries = wait_finished(&chain, &group, &mails, &mut observe).await;
+    let (deliveries, behind) = wait_finished(&chain, &group, &mails, &mut observe).await;
     terminate(&mut spring);
 
     let audit = audit(&mails, &deliveries, &chain, Some("Spring"));
     report(
         "rebound-to-spring",
-        &format!("waiting at the cut: {at_cut:?}; copies not acknowledged at Rebound's stop: {in_hand}"),
+        &format!(
+            "waiting at the cut: {at_cut:?}; copies not acknowledged at Rebound's stop: {in_hand}"
+        ),
         &audit,
     );
     assert_walks(&audit);
@@ -891,6 +959,7 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
         audit.table
     );
     assert!(audit.by_spring > 0 && audit.by_rebound > 0);
+    assert_caught_up(&behind);
 }
 
 /// Every stage's group has two members, each with one of the two partitions.
@@ -945,7 +1014,7 @@ async fn mixed_fleet_loses_spring_to_kill_9() {
     );
     send(&producer, &main, &in_wave(&mails, 5)).await;
     let mut observe = || [spring_side.clone(), log.deliveries()].concat();
-    let deliveries = wait_finished(&chain, &group, &mails, &mut observe).await;
+    let (deliveries, behind) = wait_finished(&chain, &group, &mails, &mut observe).await;
     rebound.stop().await.unwrap();
 
     let audit = audit(&mails, &deliveries, &chain, None);
@@ -955,4 +1024,5 @@ async fn mixed_fleet_loses_spring_to_kill_9() {
         &audit,
     );
     assert_walks(&audit);
+    assert_caught_up(&behind);
 }
