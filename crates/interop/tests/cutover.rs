@@ -858,7 +858,9 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
     send_waves_before_cut(&producer, &main, &mails, &mut observe_spring).await;
 
     // The cut: a graceful stop. What Spring did is all it will do.
+    let stopping = Instant::now();
     terminate(&mut spring);
+    let stopped_in = stopping.elapsed();
     let before = spring_deliveries(&spring.events(), &chain, &group);
     let in_hand = before.iter().filter(|d| d.outcome.is_none()).count();
     send(&producer, &main, &in_wave(&mails, 5)).await;
@@ -879,7 +881,11 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
     let audit = audit(&mails, &deliveries, &chain, Some("Rebound"));
     report(
         "spring-to-rebound",
-        &format!("waiting at the cut: {at_cut:?}; in Spring's hand: {in_hand}"),
+        &format!(
+            "waiting at the cut: {at_cut:?}; Spring exited {} ms after SIGTERM, deliveries \
+             without an outcome: {in_hand}",
+            stopped_in.as_millis()
+        ),
         &audit,
     );
     assert_walks(&audit);
@@ -917,7 +923,9 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
 
     // The cut: Rebound stops gracefully (records in hand finished, copies acknowledged,
     // offsets committed).
+    let stopping = Instant::now();
     rebound.stop().await.unwrap();
+    let stopped_in = stopping.elapsed();
     let before = log.deliveries();
     let in_hand = log.copies_pending();
     send(&producer, &main, &in_wave(&mails, 5)).await;
@@ -941,7 +949,9 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
     report(
         "rebound-to-spring",
         &format!(
-            "waiting at the cut: {at_cut:?}; copies not acknowledged at Rebound's stop: {in_hand}"
+            "waiting at the cut: {at_cut:?}; Rebound stopped in {} ms, copies not acknowledged \
+             then: {in_hand}",
+            stopped_in.as_millis()
         ),
         &audit,
     );
@@ -1020,7 +1030,9 @@ async fn mixed_fleet_loses_spring_to_kill_9() {
     let audit = audit(&mails, &deliveries, &chain, None);
     report(
         "mixed-fleet-kill-9",
-        &format!("waiting at the kill: {at_kill:?}; in Spring's hand: {in_hand}"),
+        &format!(
+            "waiting at the kill: {at_kill:?}; Spring's deliveries without an outcome: {in_hand}"
+        ),
         &audit,
     );
     assert_walks(&audit);
