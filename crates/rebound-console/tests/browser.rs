@@ -171,12 +171,16 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
     let filters = client.form(Locator::Css("form.filters")).await.unwrap();
     filters.set_by_name("error", "550").await.unwrap();
     filters.submit().await.unwrap();
+    // The submit returns before the filtered page has replaced the list: wait for it.
+    wait_until(Duration::from_secs(30), "the filtered list", || async {
+        body(client).await.contains("2 selected")
+    })
+    .await;
     let rows = client
         .find_all(Locator::Css("table.letters tbody tr"))
         .await
         .unwrap();
     assert_eq!(rows.len(), 2, "{}", body(client).await);
-    assert!(body(client).await.contains("2 selected"));
 
     // The detail: the payload's Korean intact.
     client.goto(&format!("{list}/0@0")).await.unwrap();
