@@ -9,7 +9,7 @@ use super::events::Event;
 use super::key_order::KeyOrder;
 use super::producer::Forwarder;
 use super::rebalance::RebalanceContext;
-use super::registry::{self, lock, Gauge, Registry, Tp};
+use super::registry::{lock, Gauge, Registry, Tp};
 use super::settings::Settings;
 
 /// What every partition task shares.
@@ -98,13 +98,7 @@ impl Context {
     /// partition does not wait for the polling thread's next round, which waits up to 100 ms
     /// for a record when every other partition is idle or paused.
     pub(crate) fn resume(&self, tp: &Tp, gauge: &Gauge) {
-        let mut registry = lock(&self.registry);
-        if registry.paused.remove(tp) {
-            gauge
-                .paused
-                .store(false, std::sync::atomic::Ordering::SeqCst);
-            registry::set_paused(&self.consumer, tp, false);
-        }
+        lock(&self.registry).resume(&self.consumer, tp, gauge);
     }
 
     pub(crate) fn emit(&self, event: Event<'_>) {

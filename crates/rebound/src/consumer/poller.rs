@@ -79,18 +79,14 @@ fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Ful
         return;
     }
     let mut registry = registry::lock(registry);
-    if !registry.assigned.contains(&full.tp) || !registry.paused.insert(full.tp.clone()) {
+    if !registry.pause(&shared.consumer, &full.tp, &full.gauge) {
         return;
     }
-    full.gauge.paused.store(true, Ordering::SeqCst);
-    registry::set_paused(&shared.consumer, &full.tp, true);
     // The task may have drained to its resume mark between the wait and the pause, before it
     // could see the flag: it would never resume the partition then. Whichever comes second,
     // the flag or the drain, sees the other.
     if full.gauge.buffered.load(Ordering::SeqCst) <= shared.settings.resume_below {
-        registry.paused.remove(&full.tp);
-        full.gauge.paused.store(false, Ordering::SeqCst);
-        registry::set_paused(&shared.consumer, &full.tp, false);
+        registry.resume(&shared.consumer, &full.tp, &full.gauge);
     }
 }
 

@@ -81,6 +81,39 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// Pauses `tp` unless it is paused already or no longer ours: the set, the task's flag and
+    /// librdkafka in step. `true` if it paused it.
+    pub(crate) fn pause<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tp: &Tp,
+        gauge: &Gauge,
+    ) -> bool {
+        if !self.assigned.contains(tp) || !self.paused.insert(tp.clone()) {
+            return false;
+        }
+        gauge
+            .paused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        set_paused(consumer, tp, true);
+        true
+    }
+
+    /// Resumes `tp` if it is paused: the set, the task's flag and librdkafka in step.
+    pub(crate) fn resume<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tp: &Tp,
+        gauge: &Gauge,
+    ) {
+        if self.paused.remove(tp) {
+            gauge
+                .paused
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            set_paused(consumer, tp, false);
+        }
+    }
+
     /// Forgets `tps` and returns their tasks, stopped, for the caller to wait on.
     pub(crate) fn release(&mut self, tps: &[Tp]) -> Vec<TaskHandle> {
         let mut released = Vec::new();
@@ -161,7 +194,7 @@ impl Drop for ExitGuard {
 
 /// Pauses or resumes `tp`. Callers keep [`Registry::paused`] in step under its lock: librdkafka
 /// has no "is paused" query, and resuming a partition that is not paused can redeliver records.
-pub(crate) fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, tp: &Tp, pause: bool) {
+fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, tp: &Tp, pause: bool) {
     let mut list = TopicPartitionList::new();
     list.add_partition(&tp.topic, tp.partition);
     let result = if pause {
