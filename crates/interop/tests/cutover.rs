@@ -29,7 +29,7 @@ use rebound::{
     Backoff, Event, Failure, ProcessingOrder, Record, RetryPolicy, RetryingConsumer, Stages,
 };
 use serde_json::Value;
-use testkit::groups::committed_offsets;
+use testkit::group::committed_offsets;
 use testkit::{kafka, produce, read_all, unique, Cluster, RunningConsumer};
 
 const KOREAN: &str = "잘못된 이메일 주소로 인해 발송 실패";

@@ -4,8 +4,8 @@
 //!
 //! The one home of what the tests (and the benchmark) need around the code under test: which
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
-//! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups' offsets and
-//! members ([`groups`]), a group's assignment as the broker sees it ([`group`]), waiting on a
+//! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups: their
+//! offsets, live members and assignment as the broker sees it ([`group`]), waiting on a
 //! condition ([`wait`]), services run as processes ([`process`]), a network path to cut and heal
 //! ([`proxy`]), a consumer running until stopped ([`running`]), and the test workers' rules and journal ([`fate`],
 //! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
@@ -20,7 +20,6 @@ pub mod broker;
 pub mod browser;
 pub mod fate;
 pub mod group;
-pub mod groups;
 pub mod journal;
 pub mod names;
 pub mod process;

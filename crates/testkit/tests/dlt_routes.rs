@@ -243,7 +243,7 @@ async fn with_spring_stage_groups_a_routed_dlt_is_read_in_its_own_group() {
         Duration::from_secs(30),
         "the stage group's commit",
         || async {
-            testkit::groups::committed_offsets(&stage_group, &[&invalid], 1)
+            testkit::group::committed_offsets(&stage_group, &[&invalid], 1)
                 .get(&(invalid.clone(), 0))
                 .is_some_and(|(offset, _)| *offset == 1)
         },

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rebound::{DltStrategy, Failure, Record, RetryPolicy, RetryingConsumer};
-use testkit::groups::committed_offsets;
+use testkit::group::committed_offsets;
 use testkit::*;
 use tokio::sync::oneshot;
 
