@@ -13,15 +13,23 @@ use crate::write::Writer;
 
 use super::{Outcome, Plan, RedriveOptions};
 
-/// Sends one planned copy, then records it `redriven` in the ledger (after the acknowledgement:
-/// an entry never claims a copy that is not there).
+/// A copy the cluster acknowledged: where its dead letter is, what happened to it, and the
+/// `redriven` entry that says so, for the caller to write to the ledger (after the
+/// acknowledgement: an entry never claims a copy that is not there).
+pub(super) struct Acknowledged {
+    pub(super) position: Position,
+    pub(super) outcome: Outcome,
+    pub(super) entry: Entry,
+}
+
+/// Sends one planned copy and waits for its acknowledgement.
 pub(super) async fn send_one(
     writer: &Writer,
     plan: Plan,
     options: &RedriveOptions,
     run: &str,
     dlt: &str,
-) -> Result<(Position, Outcome), Error> {
+) -> Result<Acknowledged, Error> {
     let dl = &plan.listed.dead_letter;
     // Where the dead letter is: the DLT, or the archive for a copy redriven from there.
     let topic = match options.source {
@@ -60,14 +68,14 @@ pub(super) async fn send_one(
         Some(&plan.topic),
     );
     done.copy = Some(copy);
-    writer.record(&[done]).await?;
-    Ok((
-        dl.position(),
-        Outcome::Sent {
+    Ok(Acknowledged {
+        position: dl.position(),
+        outcome: Outcome::Sent {
             topic: plan.topic.clone(),
             copy: Some(copy),
         },
-    ))
+        entry: done,
+    })
 }
 
 /// One ledger entry per plan; claims name their target topic, releases may say why.
