@@ -7,35 +7,6 @@ use std::time::{Duration, Instant};
 use rebound::headers::{self as h, Headers};
 use rebound::{Backoff, BlockingRetries, Failure, Record, RetryPolicy, RetryingConsumer};
 use testkit::*;
-use tokio_util_shim::Stopper;
-
-/// A consumer running in the background until the test drops or stops it.
-mod tokio_util_shim {
-    use tokio::sync::oneshot;
-
-    pub(crate) struct Stopper {
-        tx: Option<oneshot::Sender<()>>,
-        pub(crate) task: tokio::task::JoinHandle<Result<(), rebound::Error>>,
-    }
-
-    impl Stopper {
-        pub(crate) fn spawn(consumer: rebound::RetryingConsumer) -> Self {
-            let (tx, rx) = oneshot::channel::<()>();
-            let task = tokio::spawn(consumer.run(async move {
-                let _ = rx.await;
-            }));
-            Stopper { tx: Some(tx), task }
-        }
-
-        pub(crate) async fn stop(mut self) {
-            let _ = self.tx.take().map(|tx| tx.send(()));
-            (&mut self.task)
-                .await
-                .expect("consumer task")
-                .expect("consumer run");
-        }
-    }
-}
 
 /// What the handler saw: payload, attempt, topic, and when the call started and ended.
 #[derive(Debug, Clone)]
@@ -114,7 +85,7 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
         .build()
         .unwrap();
     let chain = consumer.chain().clone();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
 
     let producer = producer();
     let bad = r#"{"from":"sender@naver.com","to":"fail@naver.com","subject":"제목","body":"내용"}"#;
@@ -230,7 +201,7 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
             .iter()
             .all(|r| !text(r).contains("member@naver.com")));
     }
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,7 +234,7 @@ async fn permanent_and_undecodable_go_straight_to_the_dlt() {
         })
         .build()
         .unwrap();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     let producer = producer();
     for payload in [
         &br#"{"id":1,"valid":false}"#[..],
@@ -317,7 +288,7 @@ async fn permanent_and_undecodable_go_straight_to_the_dlt() {
         [1, 3],
         "each handled once, none retried"
     );
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,13 +319,13 @@ async fn blocking_retries_absorb_short_faults() {
         })
         .build()
         .unwrap();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     produce(&producer(), &topic, None, None, b"{}", &Headers::new()).await;
     wait_until(Duration::from_secs(30), "the third try", || async {
         *tries.lock().unwrap() == 3
     })
     .await;
-    running.stop().await;
+    running.stop().await.unwrap();
     assert_eq!(*tries.lock().unwrap(), 3);
     assert_eq!(count(&format!("{topic}-retry")), 0);
     assert_eq!(count(&format!("{topic}-dlt")), 0);
@@ -372,7 +343,7 @@ async fn corrupt_retry_headers_are_tolerated() {
         .build()
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     // The retry topic exists once the consumer started.
     wait_until(Duration::from_secs(20), "retry topic", || async {
         partition_count(&retry).is_some()
@@ -465,7 +436,7 @@ async fn corrupt_retry_headers_are_tolerated() {
         3,
         "the last header wins, as Kafka's lastHeader"
     );
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,7 +451,7 @@ async fn a_waiting_partition_does_not_hold_up_another() {
         .build()
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     wait_until(Duration::from_secs(20), "retry topic", || async {
         partition_count(&retry) == Some(2)
     })
@@ -536,7 +507,7 @@ async fn a_waiting_partition_does_not_hold_up_another() {
         elapsed < Duration::from_secs(10),
         "other partitions went on: {elapsed:?}"
     );
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,7 +542,7 @@ async fn panics_and_hangs_become_transient_failures() {
         })
         .build()
         .unwrap();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     let producer = producer();
     for payload in ["panic", "hang", "fine"] {
         produce(
@@ -611,7 +582,7 @@ async fn panics_and_hangs_become_transient_failures() {
         2,
         "the worker survived the panic and retried"
     );
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 /// A consumer whose `run` future is dropped (a `select!` that lost, an aborted task) stops
@@ -682,7 +653,7 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
     drop_tx.send(()).unwrap();
     dropped.await.unwrap();
 
-    let second = Stopper::spawn(consumer("B"));
+    let second = RunningConsumer::spawn(consumer("B"));
     send_to_both("second").await;
     wait_until(
         Duration::from_secs(60),
@@ -694,7 +665,7 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
         calls_of(&calls, "A:second").is_empty(),
         "A stopped when dropped"
     );
-    second.stop().await;
+    second.stop().await.unwrap();
 }
 
 /// A copy budget smaller than the number of partitions: partitions wait for each other's copies
@@ -733,7 +704,7 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
         })
         .build()
         .unwrap();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     let dlt = format!("{topic}-dlt");
     wait_until(
         Duration::from_secs(60),
@@ -741,7 +712,7 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
         || async { count(&dlt) == 4 * per_partition },
     )
     .await;
-    running.stop().await;
+    running.stop().await.unwrap();
 
     let dead = read_all(&dlt);
     for partition in 0..4 {
@@ -766,7 +737,7 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
         .handler(scenario_handler(again.clone()))
         .build()
         .unwrap();
-    let running = Stopper::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     for partition in 0..4 {
         produce(
             &producer,
@@ -784,7 +755,7 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
         || async { calls_of(&again, "marker").len() == 4 },
     )
     .await;
-    running.stop().await;
+    running.stop().await.unwrap();
     let handled: Vec<String> = again
         .lock()
         .unwrap()

@@ -14,77 +14,6 @@ use rebound::headers::{self as h, Headers, Provenance};
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer, RELIABLE_PRODUCER};
 use testkit::*;
 
-/// A consumer running on a runtime of its own, in its own thread, until stopped. If the test
-/// fails first, dropping this stops the consumer too: a `run` future dropped unpolled (as the
-/// test's runtime does with its tasks when a test panics) leaves the polling thread running and the
-/// test process hanging.
-struct Running {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<Result<(), rebound::Error>>>,
-}
-
-impl Running {
-    fn spawn(consumer: RetryingConsumer) -> Running {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(consumer.run(async move {
-                    let _ = stopped.await;
-                }))
-        });
-        Running {
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// The consumer is still running (it did not crash or return).
-    fn alive(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
-    /// How `run` ended, once it has.
-    fn outcome(&mut self) -> Option<Result<(), String>> {
-        if self.alive() {
-            return None;
-        }
-        let thread = self.thread.take()?;
-        Some(match thread.join() {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err("the consumer's thread panicked".into()),
-        })
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().map(|tx| tx.send(()));
-        let thread = self.thread.take().unwrap();
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .unwrap()
-            .expect("consumer thread")
-            .expect("consumer run");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop.take().map(|tx| tx.send(()));
-        if let Some(thread) = self.thread.take() {
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while !thread.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
 /// Sends one record with any payload (or none) and headers given as raw Kafka headers.
 async fn send(
     producer: &FutureProducer,
@@ -151,7 +80,7 @@ fn calls_for(calls: &Calls, key: &str) -> Vec<Call> {
 
 /// A consumer of `topic` in a fresh group, 3 attempts 100 ms apart, running: what most tests
 /// here need. Returns its retry topic, its DLT and the running consumer.
-fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, Running) {
+fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, RunningConsumer) {
     let consumer = RetryingConsumer::builder(kafka(), topic, &unique("g"))
         .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
         .handler(handler)
@@ -159,7 +88,7 @@ fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, Runnin
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
     let dlt = consumer.chain().dlt.clone().unwrap();
-    (retry, dlt, Running::spawn(consumer))
+    (retry, dlt, RunningConsumer::spawn(consumer))
 }
 
 /// Decodes an [`Email`] with `record.json()` (undecodable: straight to the DLT) and notes the call.
@@ -276,7 +205,7 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
         calls_for(&calls, "good").iter().any(|c| c.decoded)
     })
     .await;
-    assert!(running.alive(), "the consumer is still running");
+    assert!(running.is_running(), "the consumer is still running");
 
     let dead = read_all(&dlt);
     assert_eq!(
@@ -349,7 +278,7 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 /// "1 MB of text": 1,000,000 bytes, the size librdkafka's producer accepts by default. The DLT copy
@@ -387,8 +316,8 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     assert_eq!(dead[0].payload().map(<[u8]>::len), Some(big.len()));
     assert_eq!(count(&retry), 0);
     assert_eq!(calls_for(&calls, "megabyte").len(), 1);
-    assert!(running.alive());
-    running.stop().await;
+    assert!(running.is_running());
+    running.stop().await.unwrap();
 }
 
 /// A record larger than any copy may be (the source's producer allowed more than the forwarder
@@ -453,8 +382,8 @@ async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
         1,
         "handled once, never retried"
     );
-    assert!(running.alive());
-    running.stop().await;
+    assert!(running.is_running());
+    running.stop().await.unwrap();
 }
 
 /// Large or deep records that *can* be decoded are handled like any other.
@@ -470,7 +399,7 @@ async fn large_and_deep_valid_records_are_handled() {
         .build()
         .unwrap();
     let dlt = consumer.chain().dlt.clone().unwrap();
-    let running = Running::spawn(consumer);
+    let running = RunningConsumer::spawn(consumer);
     let body = "가".repeat(300_000); // 900 kB of UTF-8
     let payload = serde_json::json!({"to": "a@b.c", "subject": "big", "body": body}).to_string();
     send(
@@ -508,7 +437,7 @@ async fn large_and_deep_valid_records_are_handled() {
     )
     .await;
     assert_eq!(count(&dlt), 0);
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 /// What a retry-topic case sends and expects.
@@ -896,8 +825,8 @@ async fn hostile_retry_headers_are_read_as_designed() {
         },
     )
     .await;
-    assert!(running.alive());
-    running.stop().await;
+    assert!(running.is_running());
+    running.stop().await.unwrap();
 }
 
 /// Kafka header keys are strings, but nothing on the wire forces them to be UTF-8 (a client in
@@ -913,7 +842,7 @@ async fn a_header_key_that_is_not_utf8_does_not_stop_the_worker() {
         .handler(keyed_handler(calls.clone()))
         .build()
         .unwrap();
-    let mut running = Running::spawn(consumer);
+    let mut running = RunningConsumer::spawn(consumer);
 
     let producer = producer();
     let headers = OwnedHeaders::new();
@@ -940,13 +869,13 @@ async fn a_header_key_that_is_not_utf8_does_not_stop_the_worker() {
     send(&producer, &topic, "after", Some(b"y"), OwnedHeaders::new()).await;
 
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline && running.alive() {
+    while std::time::Instant::now() < deadline && running.is_running() {
         if !calls_for(&calls, "after").is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    if let Some(outcome) = running.outcome() {
+    if let Some(outcome) = running.outcome().await {
         panic!("the consumer stopped: {outcome:?}");
     }
     assert!(
@@ -957,5 +886,5 @@ async fn a_header_key_that_is_not_utf8_does_not_stop_the_worker() {
         !calls_for(&calls, "after").is_empty(),
         "the next record was handled"
     );
-    running.stop().await;
+    running.stop().await.unwrap();
 }

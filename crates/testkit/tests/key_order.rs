@@ -171,10 +171,7 @@ async fn keys_keep_their_order_through_the_retry_chain_and_a_poisoned_key_slows_
     .unwrap();
     let chain = consumer.chain().clone();
     let dlt = chain.dlt.clone().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let run = RunningConsumer::spawn(consumer);
 
     // Every record is done: handled (the others), or dead-lettered (poison's 6, dead1's first).
     let expected_dead = per_key as i64 + 1;
@@ -208,8 +205,7 @@ async fn keys_keep_their_order_through_the_retry_chain_and_a_poisoned_key_slows_
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
 
     assert_key_order(&calls);
     let keyed = by_key(&calls);
@@ -265,10 +261,7 @@ async fn a_key_held_by_a_retry_record_stays_held_across_a_restart() {
     .build()
     .unwrap();
     let retry_topic = first.chain().retries[0].name.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(first.run(async move {
-        let _ = stopped.await;
-    }));
+    let run = RunningConsumer::spawn(first);
     produce_keys(&topic, &["a".to_string()], 1).await;
     wait_until(
         Duration::from_secs(30),
@@ -279,8 +272,7 @@ async fn a_key_held_by_a_retry_record_stays_held_across_a_restart() {
         },
     )
     .await;
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
     assert_eq!(
         calls.lock().unwrap().len(),
         1,
@@ -300,10 +292,7 @@ async fn a_key_held_by_a_retry_record_stays_held_across_a_restart() {
     )
     .build()
     .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(second.run(async move {
-        let _ = stopped.await;
-    }));
+    let run = RunningConsumer::spawn(second);
     wait_until(
         Duration::from_secs(60),
         "a:0 retried and a:1 handled",
@@ -313,8 +302,7 @@ async fn a_key_held_by_a_retry_record_stays_held_across_a_restart() {
         },
     )
     .await;
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
     let order: Vec<(u32, u32)> = by_key(&calls)["a"]
         .iter()
         .map(|c| (c.seq, c.attempt))
@@ -406,11 +394,8 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         .build()
         .unwrap();
         let dlt = consumer.chain().dlt.clone().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let run = tokio::spawn(consumer.run(async move {
-            let _ = stopped.await;
-        }));
-        (dlt, stop, run)
+        let run = RunningConsumer::spawn(consumer);
+        (dlt, run)
     };
     let calls_of = |key: &str| -> Vec<(u32, u32)> {
         by_key(&calls)
@@ -419,7 +404,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
             .unwrap_or_default()
     };
 
-    let (dlt, stop, run) = start(calls.clone());
+    let (dlt, run) = start(calls.clone());
     let mut keys: Vec<String> = (0..6).map(|k| format!("member{k}@naver.com")).collect();
     keys.extend(["held".to_string(), "gone".to_string()]);
     produce_keys(&topic, &keys, 4).await;
@@ -446,8 +431,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
 
     // A restart: the next consumer rebuilds the parked keys from the DLT before it runs a
     // main-topic record, so held:4 follows the others.
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
     produce(
         &producer(),
         &topic,
@@ -457,7 +441,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         &Headers::new(),
     )
     .await;
-    let (_, stop, run) = start(calls.clone());
+    let (_, run) = start(calls.clone());
     wait_until(
         Duration::from_secs(60),
         "held:4 parked behind held:1",
@@ -556,8 +540,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         },
     )
     .await;
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
     assert_eq!(count(&dlt), 8, "nothing else went to the DLT");
     assert_key_order(&calls);
 }
@@ -580,16 +563,13 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
             .build()
             .unwrap();
         let retry_topic = consumer.chain().retries[0].name.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let run = tokio::spawn(consumer.run(async move {
-            let _ = stopped.await;
-        }));
-        (retry_topic, stop, run)
+        let run = RunningConsumer::spawn(consumer);
+        (retry_topic, run)
     };
     let keys: Vec<String> = (0..8).map(|k| format!("member{k}@naver.com")).collect();
 
     let (first_calls, second_calls): (Calls, Calls) = Default::default();
-    let (retry_topic, stop_first, first) = start(first_calls.clone());
+    let (retry_topic, first) = start(first_calls.clone());
     produce_keys(&topic, &keys, 1).await;
     wait_until(
         Duration::from_secs(30),
@@ -600,7 +580,7 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
         },
     )
     .await;
-    let (_, stop_second, second) = start(second_calls.clone());
+    let (_, second) = start(second_calls.clone());
     let producer = producer();
     for key in &keys {
         let payload = format!("{key}:1");
@@ -628,10 +608,9 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
         },
     )
     .await;
-    let _ = stop_first.send(());
-    let _ = stop_second.send(());
-    first.await.unwrap().unwrap();
-    second.await.unwrap().unwrap();
+    let (first, second) = tokio::join!(first.stop(), second.stop());
+    first.unwrap();
+    second.unwrap();
 
     assert!(
         !second_calls.lock().unwrap().is_empty(),
@@ -673,15 +652,11 @@ async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_ow
             })
             .build()
             .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let run = tokio::spawn(consumer.run(async move {
-            let _ = stopped.await;
-        }));
-        (stop, run)
+        RunningConsumer::spawn(consumer)
     };
 
     let first_calls: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (stop, run) = start(first_calls.clone(), true);
+    let run = start(first_calls.clone(), true);
     wait_until(
         Duration::from_secs(30),
         "49 records handled around the stuck one",
@@ -691,8 +666,7 @@ async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_ow
         },
     )
     .await;
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
 
     // A record after them: once the next owner handled it, it took every record before it.
     let producer = producer();
@@ -706,14 +680,13 @@ async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_ow
     )
     .await;
     let second_calls: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (stop, run) = start(second_calls.clone(), false);
+    let run = start(second_calls.clone(), false);
     wait_until(Duration::from_secs(30), "the last record handled", || {
         let done = second_calls.lock().unwrap().iter().any(|c| c == "last:0");
         async move { done }
     })
     .await;
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    run.stop().await.unwrap();
     let mut second = second_calls.lock().unwrap().clone();
     second.sort();
     assert_eq!(
