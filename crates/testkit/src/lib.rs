@@ -7,14 +7,15 @@
 //! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups: their
 //! offsets, live members and assignment as the broker sees it ([`group`]), waiting on a
 //! condition ([`wait`]), services run as processes ([`process`]), a network path to cut and heal
-//! ([`proxy`]), a consumer running until stopped ([`running`]), and the test workers' rules and journal ([`fate`],
-//! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
+//! ([`proxy`]), a consumer running until stopped ([`running`]), the test workers' rules and journal ([`fate`],
+//! [`journal`]; the workers are this crate's binaries) and the audit of their runs ([`audit`]). With the `browser` feature, a real
 //! headless Chromium for the web console's end-to-end tests (`browser`).
 //!
 //! Every test names its own topics and groups with [`unique`], so tests run in parallel on one
 //! broker without seeing each other's records. The free functions below are shorthands on the
 //! shared broker; a test with a [`PrivateBroker`] uses a [`Cluster`] of it instead.
 
+pub mod audit;
 pub mod broker;
 #[cfg(feature = "browser")]
 pub mod browser;
