@@ -85,3 +85,12 @@ pub fn read_all(topic: &str) -> Vec<Record> {
 pub fn count(topic: &str) -> i64 {
     Cluster::default().count(topic)
 }
+
+/// A test's size from the environment variable `name` (a whole number), `default` when it is
+/// unset or not a number: the heavy tests (chaos, network fault) read theirs so.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}

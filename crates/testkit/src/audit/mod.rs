@@ -5,6 +5,7 @@
 
 mod dead_letters;
 mod report;
+mod verdict;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -11,6 +11,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use testkit::Cluster;
 
+/// How many partitions of `topics` each broker node leads (-1: no leader now).
 pub(crate) fn leader_counts(cluster: &Cluster, topics: &[String]) -> BTreeMap<i32, usize> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = cluster.0.client_config(&[]).create().unwrap();
