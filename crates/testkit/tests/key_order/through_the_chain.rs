@@ -187,10 +187,8 @@ async fn key_order_is_refused_when_the_chain_cannot_keep_it() {
     );
     let retry_topic = format!("{topic}-retry");
     create_topic(&retry_topic, 2).await;
-    let error = builder
-        .build()
-        .unwrap()
-        .run(std::future::pending())
+    let error = RunningConsumer::spawn(builder.build().unwrap())
+        .ended()
         .await
         .unwrap_err();
     let text = error.to_string();
