@@ -28,6 +28,7 @@ pub mod produce;
 pub mod proxy;
 pub mod read;
 pub mod running;
+pub mod spring_build;
 pub mod topics;
 pub mod wait;
 
@@ -38,6 +39,7 @@ pub use produce::{deliver, produce, produce_at};
 pub use proxy::Proxy;
 pub use read::text;
 pub use running::RunningConsumer;
+pub use spring_build::SpringBuild;
 pub use wait::wait_until;
 
 use rdkafka::producer::FutureProducer;
