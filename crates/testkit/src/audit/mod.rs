@@ -5,6 +5,7 @@
 
 mod dead_letters;
 mod report;
+mod run;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use rebound::naming::TopicChain;
 
 pub use dead_letters::{read_dead_letters, DeadLetter};
 pub use report::rate;
+pub use run::WorkerRun;
 
 use crate::{Cluster, Fate};
 

@@ -31,9 +31,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::FutureProducer;
-use rebound::naming::TopicChain;
-use rebound::{Backoff, RetryPolicy, RELIABLE_PRODUCER};
-use testkit::audit::{audit, read_dead_letters};
+use rebound::RELIABLE_PRODUCER;
+use testkit::audit::{audit, read_dead_letters, WorkerRun};
 use testkit::*;
 
 mod fleet;
@@ -109,21 +108,20 @@ async fn run_chaos(nodes: usize, order: &'static str) {
 
     let mut broker = PrivateBroker::cluster(nodes);
     let cluster = Cluster(broker.kafka());
-    let topic = unique("chaos");
-    cluster.create_topic(&topic, PARTITIONS).await;
-    let policy = RetryPolicy::new(ATTEMPTS)
-        .backoff(Backoff::exponential(Duration::from_millis(50), 2.0))
-        .dlt_suffix(".dlt");
-    let chain = TopicChain::new(&topic, &policy);
-    let dlt = chain.dlt.clone().unwrap();
-    let dir = std::env::temp_dir().join(unique("chaos"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let journal_path = dir.join("journal");
-    println!(
-        "chaos: chain {:?}; logs in {}",
-        chain.topic_names(),
-        dir.display()
-    );
+    let WorkerRun {
+        topic,
+        chain,
+        dlt,
+        dir,
+        journal: journal_path,
+    } = WorkerRun::start(
+        &cluster,
+        "chaos",
+        PARTITIONS,
+        ATTEMPTS,
+        Duration::from_millis(50),
+    )
+    .await;
 
     let mut fleet = Fleet {
         kafka: broker.kafka(),

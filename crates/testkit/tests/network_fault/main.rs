@@ -33,9 +33,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::FutureProducer;
-use rebound::naming::TopicChain;
-use rebound::{Backoff, RetryPolicy};
-use testkit::audit::audit;
+use testkit::audit::{audit, WorkerRun};
 use testkit::process::tail;
 use testkit::*;
 
@@ -103,21 +101,20 @@ async fn run(order: &'static str) {
 
     let (broker, proxy) = tokio::task::block_in_place(PrivateBroker::behind_proxy);
     let cluster = Cluster(broker.kafka());
-    let topic = unique("netfault");
-    cluster.create_topic(&topic, PARTITIONS).await;
-    let policy = RetryPolicy::new(ATTEMPTS)
-        .backoff(Backoff::exponential(Duration::from_millis(DELAY_MS), 2.0))
-        .dlt_suffix(".dlt");
-    let chain = TopicChain::new(&topic, &policy);
-    let dlt = chain.dlt.clone().unwrap();
-    let dir = std::env::temp_dir().join(unique("netfault"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let journal_path = dir.join("journal");
-    println!(
-        "netfault: chain {:?}; logs in {}",
-        chain.topic_names(),
-        dir.display()
-    );
+    let WorkerRun {
+        topic,
+        chain,
+        dlt,
+        dir,
+        journal: journal_path,
+    } = WorkerRun::start(
+        &cluster,
+        "netfault",
+        PARTITIONS,
+        ATTEMPTS,
+        Duration::from_millis(DELAY_MS),
+    )
+    .await;
 
     let group = unique("netfault-group");
     let mut workers = Workers {
