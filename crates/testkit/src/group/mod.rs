@@ -1,7 +1,7 @@
 //! Consumer groups in tests. Here: a group as the broker sees it, its state, its members and which
 //! partitions each one was assigned (a test asks the broker rather than the members' logs when it
-//! must know that a member left or who owns a partition); [`offsets`]: committed offsets arranged
-//! and read back; [`member`]: a live member that holds partitions until dropped.
+//! must know that a member left or who owns a partition); `offsets`: committed offsets arranged
+//! and read back; `member`: a live member that holds partitions until dropped.
 
 mod member;
 mod offsets;
