@@ -36,16 +36,11 @@ pub(super) async fn send_one(
         by: &options.by,
         from: &from,
     }
-    .headers_for(dl.record.headers());
-    let send = |partition| {
-        writer.send(
-            &plan.topic,
-            partition,
-            dl.record.key(),
-            dl.record.payload(),
-            &headers,
-        )
-    };
+    .headers_for(dl.body().headers());
+    // A resolved share-group pointer sends its source record, not the empty pointer.
+    let body = dl.body();
+    let send =
+        |partition| writer.send(&plan.topic, partition, body.key(), body.payload(), &headers);
     // The original partition may not exist in the target any more: let the key decide then.
     let copy = match send(plan.partition).await {
         Ok(copy) => copy,
