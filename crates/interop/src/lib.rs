@@ -15,6 +15,8 @@ use serde_json::Value;
 // the interop tests find everything they need in `interop::*`.
 pub use testkit::process::{json_lines, service, tail, temp_dir, Process};
 
+pub mod writers;
+
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,8 +50,6 @@ fn newest(path: &Path) -> SystemTime {
 /// `REBOUND_SPRING_BOOT=4` selects the Spring Boot 4 build (`pom-boot4.xml`, spring-kafka 4.0,
 /// `target/boot4/spring-email-boot4.jar`); the default is Spring Boot 3.5 (`pom.xml`).
 pub fn spring_jar() -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
-    let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let project = spring_project();
     let (pom, jar) = match std::env::var("REBOUND_SPRING_BOOT").as_deref() {
         Ok("4") => (
@@ -59,6 +59,33 @@ pub fn spring_jar() -> PathBuf {
         Ok("3") | Err(_) => ("pom.xml", project.join("target/spring-email.jar")),
         Ok(other) => panic!("REBOUND_SPRING_BOOT={other}: 3 (default) or 4"),
     };
+    maven_jar(&project, pom, jar, "the Spring peer")
+}
+
+/// The Maven project of the other dialects' real writers (Kafka Connect, a share consumer, Kafka
+/// Streams): `interop/kafka-writers`.
+pub fn kafka_writers_project() -> PathBuf {
+    repo_root().join("interop/kafka-writers")
+}
+
+/// The writers' class path (`target/kafka-writers.jar` and `target/lib/*`), built as the Spring
+/// peer is ([`spring_jar`]) when missing or older than its sources.
+pub fn kafka_writers_classpath() -> String {
+    let project = kafka_writers_project();
+    let jar = maven_jar(
+        &project,
+        "pom.xml",
+        project.join("target/kafka-writers.jar"),
+        "the Kafka writers",
+    );
+    format!("{}:{}/target/lib/*", jar.display(), project.display())
+}
+
+/// `jar`, built from `project`'s `pom` when missing or older than the pom or `src/`; one build at
+/// a time across threads and processes.
+fn maven_jar(project: &Path, pom: &str, jar: PathBuf, what: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let fresh = |jar: &Path| {
         std::fs::metadata(jar)
             .and_then(|m| m.modified())
@@ -95,7 +122,7 @@ pub fn spring_jar() -> PathBuf {
     }
     let mvn = |offline: bool| {
         let mut command = Command::new("mvn");
-        command.current_dir(&project).args(["-q", "-B", "-f", pom]);
+        command.current_dir(project).args(["-q", "-B", "-f", pom]);
         if offline {
             command.arg("-o");
         }
@@ -115,7 +142,7 @@ pub fn spring_jar() -> PathBuf {
     };
     assert!(
         mvn(true) || mvn(false),
-        "building the Spring peer failed: run `mvn package -DskipTests` in {project:?} to see why"
+        "building {what} failed: run `mvn package -DskipTests` in {project:?} to see why"
     );
     assert!(fresh(&jar), "mvn package did not write {jar:?}");
     jar

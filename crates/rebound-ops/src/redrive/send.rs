@@ -6,6 +6,7 @@ use rebound::headers::RedriveStamp;
 use rebound::naming::archive_topic;
 use rebound::EpochMillis;
 
+use crate::dialect::Dialect;
 use crate::error::Error;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{Action, Entry};
@@ -37,6 +38,7 @@ pub(super) async fn send_one(
         from: &from,
     }
     .headers_for(dl.body().headers());
+    let headers = without_dialect_headers(headers);
     // A resolved share-group pointer sends its source record, not the empty pointer.
     let body = dl.body();
     let send =
@@ -63,6 +65,21 @@ pub(super) async fn send_one(
             copy: Some(copy),
         },
     ))
+}
+
+/// `headers` without another writer's failure headers (Connect's, a share group's, Streams'): a
+/// redriven copy starts afresh, as Spring's chain headers are dropped by the stamp.
+fn without_dialect_headers(headers: rebound::headers::Headers) -> rebound::headers::Headers {
+    headers
+        .iter()
+        .filter(|h| {
+            !matches!(
+                Dialect::of_header(&h.key),
+                Some(Dialect::Connect | Dialect::ShareGroup | Dialect::Streams)
+            )
+        })
+        .cloned()
+        .collect()
 }
 
 /// One ledger entry per plan; claims name their target topic, releases may say why.
