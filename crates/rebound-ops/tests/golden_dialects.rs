@@ -92,3 +92,33 @@ fn connect_worker_dead_letters_read_in_connects_dialect() {
     );
     assert_eq!(dead[0].record.payload(), Some("제목: not JSON".as_bytes()));
 }
+
+#[test]
+fn share_group_broker_dead_letters_read_as_pointers() {
+    let dead = golden("share-group");
+    assert_eq!(dead.len(), 3);
+    let expected = [
+        (0, 1, "Offset rejected by client."),
+        (2, 1, "Offset rejected by client."),
+        (3, 2, "Offset delivery count exceeded the threshold."),
+    ];
+    for (dl, (offset, deliveries, message)) in dead.iter().zip(expected) {
+        assert_eq!(dl.dialect, Dialect::ShareGroup);
+        assert!(dl.warnings.is_empty(), "{:?}", dl.warnings);
+        let origin = dl.origin.as_ref().expect("origin");
+        assert!(origin.topic.starts_with("jobs-"), "{origin:?}");
+        assert_eq!((origin.partition, origin.offset), (Some(0), Some(offset)));
+        assert!(
+            matches!(dl.owner.as_ref(), Some(Owner::Group { name }) if name.starts_with("job-workers-"))
+        );
+        assert_eq!(dl.attempts, Some(deliveries));
+        assert_eq!(dl.error_message(), message);
+        // A pointer: nothing to redrive until its source is read (rebound_ops::pointer::resolve).
+        assert!(dl.record.payload().is_none() && dl.record.key().is_none());
+        assert!(dl
+            .payload_omitted
+            .as_deref()
+            .unwrap()
+            .contains("share-group pointer"));
+    }
+}
