@@ -122,3 +122,27 @@ fn share_group_broker_dead_letters_read_as_pointers() {
             .contains("share-group pointer"));
     }
 }
+
+#[test]
+fn streams_application_dead_letters_read_in_streams_dialect() {
+    let dead = golden("streams");
+    assert_eq!(dead.len(), 1);
+    let dl = &dead[0];
+    assert_eq!(dl.dialect, Dialect::Streams);
+    assert!(dl.warnings.is_empty(), "{:?}", dl.warnings);
+    let origin = dl.origin.as_ref().expect("origin");
+    assert!(origin.topic.starts_with("words-"), "{origin:?}");
+    assert_eq!((origin.partition, origin.offset), (Some(0), Some(0)));
+    assert_eq!(dl.error_class(), "java.lang.IllegalStateException");
+    assert_eq!(dl.error_message(), "refused 제목: fail 제목");
+    assert!(dl
+        .failure
+        .stacktrace
+        .as_deref()
+        .unwrap()
+        .contains("\tat rs.rebound.writers.StreamsDeadLetters"));
+    // No application id among the headers: the owner is unknown from the record alone.
+    assert_eq!(dl.owner, None);
+    assert_eq!(dl.record.headers().text("trace").as_deref(), Some("내용"));
+    assert_eq!(dl.record.payload(), Some("fail 제목".as_bytes()));
+}
