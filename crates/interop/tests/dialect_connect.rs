@@ -156,6 +156,28 @@ async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
         Some("내용")
     );
 
+    // topics: told its name, it finds the DLQ under its source topic, in Connect's dialect.
+    let chains = rebound_cli(&["topics", "--json", "--dlt", &dlq]);
+    let dlq_topic = chains
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|c| c["main"] == source.as_str())
+        .flat_map(|c| c["topics"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["name"] == dlq.as_str())
+        .unwrap_or_else(|| panic!("{dlq} not under {source}: {chains}"));
+    assert_eq!(
+        (&dlq_topic["role"], &dlq_topic["dialect"]),
+        (&"dlt".into(), &"connect".into())
+    );
+    let shown = rebound_cli(&["dlt", "show", &dlq, &first.position().to_string()]);
+    assert!(shown.contains("dialect       connect"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "failed by     connector {connector} task 0 at VALUE_CONVERTER"
+        )),
+        "{shown}"
+    );
+
     // show: the same by position.
     let shown = rebound_ops::show(&kafka, &dlq, Source::Dlt, first.position())
         .await

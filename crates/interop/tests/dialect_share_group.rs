@@ -131,6 +131,16 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
         "released until the limit of 2 ran out"
     );
 
+    // topics: the `dlq.` prefix is enough; the DLQ sits under its source topic.
+    let chains = rebound_cli(&["topics", "--json"]);
+    let found = chains
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|c| c["main"] == source.as_str())
+        .flat_map(|c| c["topics"].as_array().cloned().unwrap_or_default())
+        .any(|t| t["name"] == dlq.as_str() && t["dialect"] == "share-group");
+    assert!(found, "{dlq} not found under {source}: {chains}");
+
     // The first source record is deleted: its pointer says so, and redrive refuses it.
     let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create().unwrap();
     let mut before = TopicPartitionList::new();
@@ -154,6 +164,22 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
         .clone()
         .expect("the pointer says its source is gone");
     assert!(why.contains("no longer holds"), "{why}");
+    let shown = rebound_cli(&[
+        "dlt",
+        "show",
+        &dlq,
+        &gone.dead_letter.position().to_string(),
+    ]);
+    assert!(
+        shown.contains("not redrivable a share-group pointer to"),
+        "{shown}"
+    );
+    let shown = rebound_cli(&["dlt", "show", &dlq, &rejected_dl.position().to_string()]);
+    assert!(
+        shown.contains("(a share-group pointer: key and payload are the source's)"),
+        "{shown}"
+    );
+    assert!(shown.contains(rejected), "the source's payload: {shown}");
 
     let report = redrive(
         &kafka,
