@@ -204,6 +204,16 @@ async fn the_four_dialects_side_by_side_in_a_browser() {
     let client = &browser.client;
 
     wait_for_text(client, &format!("{base}/"), "upper.dlq").await;
+    // The inflows are measured after the first read: the screenshot shows them.
+    wait_until(
+        Duration::from_secs(60),
+        "every DLT's inflow measured",
+        || async {
+            client.goto(&format!("{base}/")).await.is_ok()
+                && !body(client).await.contains("inflow unknown")
+        },
+    )
+    .await;
     let chains = body(client).await;
     for (dlt, dialect) in [
         ("email.send.dlt", "spring"),
