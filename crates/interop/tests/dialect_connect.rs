@@ -113,6 +113,14 @@ async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
     let parked = read_all(&dlq);
     capture("connect", &parked);
     assert_eq!(parked.len(), 2, "the valid record is not parked");
+    // The DLQ record carries the failed record's timestamp, not when it died.
+    let sources = read_all(&source);
+    assert_eq!(
+        parked[0].timestamp(),
+        sources[bad_offset as usize].timestamp()
+    );
+    let stats = rebound_cli(&["dlt", "stats", &dlq]);
+    assert!(stats.contains("2 dead letters"), "{stats}");
 
     // list: Connect's dialect, the origin, the connector and its failure.
     let listed = rebound_ops::list(&kafka, &dlq, Source::Dlt, &Filter::default())

@@ -74,6 +74,12 @@ async fn streams_dead_letters_are_read_and_redriven() {
     let parked = read_all(&dlq);
     capture("streams", &parked);
     assert_eq!(parked.len(), 1);
+    // The DLQ record carries the failed record's timestamp, not when it died.
+    let inputs = read_all(&input);
+    assert_eq!(
+        parked[0].timestamp(),
+        inputs[failing_offset as usize].timestamp()
+    );
 
     let listed = rebound_ops::list(&kafka, &dlq, Source::Dlt, &Filter::default())
         .await
