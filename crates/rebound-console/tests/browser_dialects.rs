@@ -27,6 +27,9 @@ const RENAMES: &[(&str, &str)] = &[
     ("words-", "words"),
 ];
 
+/// A record to write: key, value, headers.
+type Raw = (Option<Vec<u8>>, Option<Vec<u8>>, Headers);
+
 fn bytes(hex: &Value) -> Option<Vec<u8>> {
     let hex = hex.as_str()?;
     Some(
@@ -38,7 +41,7 @@ fn bytes(hex: &Value) -> Option<Vec<u8>> {
 }
 
 /// The captured records of `name` (key, value, headers), their run-unique names made readable.
-fn golden(name: &str) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, Headers)> {
+fn golden(name: &str) -> Vec<Raw> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../rebound-ops/tests/golden/{name}.json"));
     let records: Vec<Value> =
@@ -66,11 +69,7 @@ fn golden(name: &str) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, Headers)> {
         .collect()
 }
 
-async fn write(
-    cluster: &Cluster,
-    topic: &str,
-    records: Vec<(Option<Vec<u8>>, Option<Vec<u8>>, Headers)>,
-) {
+async fn write(cluster: &Cluster, topic: &str, records: Vec<Raw>) {
     let producer = cluster.producer();
     for (key, value, headers) in records {
         let mut record = FutureRecord::<[u8], [u8]>::to(topic)

@@ -170,6 +170,37 @@ fn hostile_headers_are_warned_about_not_trusted() {
     );
 }
 
+#[test]
+fn hostile_streams_and_connect_headers_are_warned_about() {
+    // Streams: no exception header, a non-UTF-8 message, a partition in Spring's binary form.
+    let view = DialectView::read(&headers(&[
+        (streams::MESSAGE, &[0xc3, 0x28]),
+        (streams::TOPIC, b"in"),
+        (streams::PARTITION, &h::encode_i32(1)),
+        (streams::OFFSET, b"12"),
+    ]));
+    assert_eq!(view.dialect, Dialect::Streams);
+    let origin = view.origin.unwrap();
+    assert_eq!((origin.partition, origin.offset), (None, Some(12)));
+    assert_eq!(view.failure.message.as_deref(), Some("\u{fffd}("));
+    let warnings = view.warnings.join("\n");
+    for expected in [
+        "__streams.errors.exception is missing",
+        "__streams.errors.message is not UTF-8",
+        "__streams.errors.partition is not a decimal number",
+    ] {
+        assert!(warnings.contains(expected), "{expected} in {warnings}");
+    }
+    // Connect: a null topic reads as absent, a missing connector leaves no owner.
+    let mut nulls = Headers::new();
+    nulls.push_null(connect::TOPIC);
+    nulls.push(connect::EXCEPTION_MESSAGE, "x".as_bytes().to_vec());
+    let view = DialectView::read(&nulls);
+    assert_eq!(view.dialect, Dialect::Connect);
+    assert!(view.origin.is_none() && view.owner.is_none());
+    assert!(view.warnings[0].contains("__connect.errors.topic is missing"));
+}
+
 fn any_header() -> impl Strategy<Value = (String, Option<Vec<u8>>)> {
     let known: Vec<&'static str> = CONNECT_HEADERS
         .iter()

@@ -1,8 +1,8 @@
 //! Finding the dead-letter queues that no retry chain names: share groups' (`dlq.` prefix,
 //! KIP-1191's default), and those a person lists (`rebound topics --dlt`, `REBOUND_DLQS`: a
 //! Kafka Connect sink's `errors.deadletterqueue.topic.name`, a Streams application's
-//! `errors.dead.letter.queue.topic.name`, anything else); and telling each DLT's dialect from its
-//! newest record's headers.
+//! `errors.dead.letter.queue.topic.name`, anything else); and telling such a DLQ's dialect from
+//! its newest record's headers (a chain's DLT is Spring's by its name).
 
 use std::collections::BTreeMap;
 
@@ -86,17 +86,12 @@ pub(super) fn place(
     extra: &[String],
 ) -> Result<BTreeMap<String, Dialect>, Error> {
     let mut dialects = BTreeMap::new();
+    // A chain's DLT is Spring's (or Rebound's) by its name, and is not read: a cluster has
+    // hundreds, and each read costs a client. Each dead letter's own page says its dialect.
     for topics in chains.values() {
         for (name, role) in topics {
             if *role == TopicRole::Dlt {
-                let (dialect, _) = sniff(kafka, name, partitions[name])?;
-                // An empty chain DLT is Spring's (or Rebound's) by its name.
-                let dialect = if dialect == Dialect::Unknown {
-                    Dialect::Spring
-                } else {
-                    dialect
-                };
-                dialects.insert(name.clone(), dialect);
+                dialects.insert(name.clone(), Dialect::Spring);
             }
         }
     }

@@ -36,8 +36,8 @@ pub struct TopicInfo {
     pub records: i64,
     /// Consumer groups with committed offsets on this topic, and their lag.
     pub groups: Vec<(String, i64)>,
-    /// A DLT's dialect (who writes its dead letters), from its newest record; `None` for other
-    /// roles.
+    /// A DLT's dialect (who writes its dead letters): a chain's DLT is Spring's by its name,
+    /// another DLQ's is read from its newest record; `None` for other roles.
     pub dialect: Option<crate::dialect::Dialect>,
 }
 
