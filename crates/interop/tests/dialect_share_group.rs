@@ -227,4 +227,62 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
     };
     let report = discard(&kafka, &dlq, &filter, &options).await.unwrap();
     assert_eq!(report.archived.len(), 1, "{report:?}");
+
+    // A second group with `errors.deadletterqueue.copy.record.enable=true`: the DLQ record is a
+    // copy (key, value, the source's headers, then the broker's), not a pointer.
+    let copy_dlq = format!("dlq.{}", unique("jobs-copies"));
+    create_topic_with(
+        &copy_dlq,
+        1,
+        &[("errors.deadletterqueue.group.enable", "true")],
+    )
+    .await;
+    let copy_group = unique("job-copiers");
+    let mut copier = java(
+        &dir,
+        "share-copier",
+        "rs.rebound.writers.ShareRejecter",
+        &[kafka.brokers(), &copy_group, &source, &copy_dlq, "copy"],
+    );
+    wait_until(
+        Duration::from_secs(120),
+        "a copied record in the second DLQ",
+        || {
+            let alive = copier.alive();
+            assert!(
+                alive,
+                "the share consumer died:\n{}",
+                tail(&copier.log_text(), 40)
+            );
+            let parked = count(&copy_dlq);
+            async move { parked >= 1 }
+        },
+    )
+    .await;
+    copier.stop_within(Duration::from_secs(10));
+    let copies = read_all(&copy_dlq);
+    capture("share-group-copy", &copies);
+    let listed = rebound_ops::list(&kafka, &copy_dlq, Source::Dlt, &Filter::default())
+        .await
+        .unwrap();
+    let copied = listed
+        .iter()
+        .find(|l| l.dead_letter.origin.as_ref().and_then(|o| o.offset) == Some(rejected_offset))
+        .unwrap_or_else(|| panic!("no copy of {rejected_offset}: {listed:?}"));
+    let dl = &copied.dead_letter;
+    assert_eq!(dl.dialect, Dialect::ShareGroup);
+    // A copy, not a pointer: its own key and value.
+    assert_eq!(
+        (dl.record.key(), dl.record.payload()),
+        (Some(&b"r1"[..]), Some(rejected.as_bytes()))
+    );
+    // The broker copies the key and value, not the source's headers: the source, still there,
+    // is what a redrive sends, its `trace: 내용` header with it.
+    assert_eq!(
+        dl.record.headers().text("trace"),
+        None,
+        "Kafka 4.4.0 drops them"
+    );
+    assert_eq!(dl.body().headers().text("trace").as_deref(), Some("내용"));
+    assert!(dl.payload_omitted.is_none(), "{dl:?}");
 }

@@ -75,8 +75,8 @@ pub struct DeadLetter {
     pub failed_at: Option<EpochMillis>,
     /// What in its headers could not be read (missing, malformed, not UTF-8), one line each.
     pub warnings: Vec<String>,
-    /// For a share-group DLQ record without key and value: the source record it points at, once
-    /// [`crate::pointer::resolve`] found it (redrive then copies the source).
+    /// For a share-group DLQ record: the source record it points at or copies, once
+    /// [`crate::pointer::resolve`] found it (redrive then sends the source, headers and all).
     pub source: Option<Record>,
 }
 
@@ -117,8 +117,8 @@ impl DeadLetter {
         }
     }
 
-    /// The record a redrive sends: the resolved source of a share-group pointer, else the dead
-    /// letter's own record.
+    /// The record a redrive sends: the resolved source of a share-group dead letter, else the
+    /// dead letter's own record.
     pub fn body(&self) -> &Record {
         self.source.as_ref().unwrap_or(&self.record)
     }

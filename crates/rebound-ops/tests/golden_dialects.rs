@@ -146,3 +146,23 @@ fn streams_application_dead_letters_read_in_streams_dialect() {
     assert_eq!(dl.record.headers().text("trace").as_deref(), Some("내용"));
     assert_eq!(dl.record.payload(), Some("fail 제목".as_bytes()));
 }
+
+#[test]
+fn share_group_copies_carry_key_and_value_but_not_the_source_headers() {
+    let dead = golden("share-group-copy");
+    assert!(!dead.is_empty());
+    for dl in &dead {
+        assert_eq!(dl.dialect, Dialect::ShareGroup);
+        assert!(dl.warnings.is_empty(), "{:?}", dl.warnings);
+        assert!(dl.record.key().is_some() && dl.record.payload().is_some());
+        assert!(dl.payload_omitted.is_none(), "a copy is no pointer");
+        // Kafka 4.4.0 writes the six `__dlq.errors.*` headers and nothing of the source's.
+        assert!(dl
+            .record
+            .headers()
+            .iter()
+            .all(|h| h.key.starts_with("__dlq.errors.")));
+        assert_eq!(dl.record.headers().len(), 6);
+    }
+    assert_eq!(dead[0].record.payload(), Some("reject 제목".as_bytes()));
+}
