@@ -16,6 +16,8 @@ use serde_json::Value;
 use testkit::process::newest;
 pub use testkit::process::{json_lines, service, tail, temp_dir, Process};
 
+pub mod writers;
+
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,11 +39,42 @@ pub fn spring_project() -> PathBuf {
 /// `REBOUND_SPRING_BOOT=4` selects the Spring Boot 4 build (`pom-boot4.xml`, spring-kafka 4.0,
 /// `target/boot4/spring-email-boot4.jar`); the default is Spring Boot 3.5 (`pom.xml`).
 pub fn spring_jar() -> PathBuf {
+    let build = testkit::SpringBuild::chosen().unwrap_or_else(|e| panic!("{e}"));
+    maven_jar(&build.project, build.pom, build.jar, "the Spring peer")
+}
+
+/// The Maven project of the other dialects' real writers (Kafka Connect, a share consumer, Kafka
+/// Streams): `interop/kafka-writers`.
+pub fn kafka_writers_project() -> PathBuf {
+    repo_root().join("interop/kafka-writers")
+}
+
+/// The writers' class path (`target/kafka-writers.jar` and `target/lib/*`), built as the Spring
+/// peer is ([`spring_jar`]) when missing or older than its sources.
+pub fn kafka_writers_classpath() -> String {
+    let project = kafka_writers_project();
+    let jar = maven_jar(
+        &project,
+        "pom.xml",
+        project.join("target/kafka-writers.jar"),
+        "the Kafka writers",
+    );
+    format!("{}:{}/target/lib/*", jar.display(), project.display())
+}
+
+/// `jar`, built from `project`'s `pom` when missing or older than the pom or `src/`; one build at
+/// a time across threads and processes.
+fn maven_jar(project: &Path, pom: &str, jar: PathBuf, what: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let build = testkit::SpringBuild::chosen().unwrap_or_else(|e| panic!("{e}"));
-    let (project, pom, jar) = (&build.project, build.pom, build.jar.clone());
-    if build.is_fresh() {
+    let fresh = |jar: &Path| {
+        std::fs::metadata(jar)
+            .and_then(|m| m.modified())
+            .is_ok_and(|built| {
+                built >= newest(&project.join(pom)) && built >= newest(&project.join("src"))
+            })
+    };
+    if fresh(&jar) {
         return jar;
     }
     std::fs::create_dir_all(project.join("target")).expect("target folder");
@@ -65,7 +98,7 @@ pub fn spring_jar() -> PathBuf {
         }
     }
     let _unlock = Unlock(lock);
-    if build.is_fresh() {
+    if fresh(&jar) {
         return jar; // another process built it while we waited
     }
     let mvn = |offline: bool| {
@@ -90,9 +123,9 @@ pub fn spring_jar() -> PathBuf {
     };
     assert!(
         mvn(true) || mvn(false),
-        "building the Spring peer failed: run `mvn package -DskipTests` in {project:?} to see why"
+        "building {what} failed: run `mvn package -DskipTests` in {project:?} to see why"
     );
-    assert!(build.is_fresh(), "mvn package did not write {jar:?}");
+    assert!(fresh(&jar), "mvn package did not write {jar:?}");
     jar
 }
 

@@ -6,6 +6,7 @@ use rebound::headers::RedriveStamp;
 use rebound::naming::archive_topic;
 use rebound::EpochMillis;
 
+use crate::dialect::Dialect;
 use crate::error::Error;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{Action, Entry};
@@ -44,16 +45,12 @@ pub(super) async fn send_one(
         by: &options.by,
         from: &from,
     }
-    .headers_for(dl.record.headers());
-    let send = |partition| {
-        writer.send(
-            &plan.topic,
-            partition,
-            dl.record.key(),
-            dl.record.payload(),
-            &headers,
-        )
-    };
+    .headers_for(dl.body().headers());
+    let headers = without_dialect_headers(headers);
+    // A resolved share-group pointer sends its source record, not the empty pointer.
+    let body = dl.body();
+    let send =
+        |partition| writer.send(&plan.topic, partition, body.key(), body.payload(), &headers);
     // The original partition may not exist in the target any more: let the key decide then.
     let copy = match send(plan.partition).await {
         Ok(copy) => copy,
@@ -76,6 +73,21 @@ pub(super) async fn send_one(
         },
         entry: done,
     })
+}
+
+/// `headers` without another writer's failure headers (Connect's, a share group's, Streams'): a
+/// redriven copy starts afresh, as Spring's chain headers are dropped by the stamp.
+fn without_dialect_headers(headers: rebound::headers::Headers) -> rebound::headers::Headers {
+    headers
+        .iter()
+        .filter(|h| {
+            !matches!(
+                Dialect::of_header(&h.key),
+                Some(Dialect::Connect | Dialect::ShareGroup | Dialect::Streams)
+            )
+        })
+        .cloned()
+        .collect()
 }
 
 /// One ledger entry per plan; claims name their target topic, releases may say why.
