@@ -68,11 +68,11 @@ fn maven_jar(project: &Path, pom: &str, jar: PathBuf, what: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let fresh = |jar: &Path| {
-        std::fs::metadata(jar)
-            .and_then(|m| m.modified())
-            .is_ok_and(|built| {
-                built >= newest(&project.join(pom)) && built >= newest(&project.join("src"))
-            })
+        let Some(built) = newest(jar) else {
+            return false;
+        };
+        let sources = newest(&project.join(pom)).max(newest(&project.join("src")));
+        sources.is_none_or(|sources| sources <= built)
     };
     if fresh(&jar) {
         return jar;

@@ -72,7 +72,7 @@ async fn body(client: &Client) -> String {
 /// The text of the first element `css` selects, `None` while there is none. A live page replaces
 /// elements as updates arrive, so an element found can be gone ("stale") before its text is read:
 /// that too is "not yet", for the caller's wait to read again.
-async fn text_of(client: &Client, css: &str) -> Option<String> {
+async fn live_text(client: &Client, css: &str) -> Option<String> {
     client.find(Locator::Css(css)).await.ok()?.text().await.ok()
 }
 
@@ -83,7 +83,7 @@ async fn wait_for_text(client: &Client, url: &str, text: &str) {
         &format!("{url} to show {text}"),
         || async {
             client.goto(url).await.is_ok()
-                && text_of(client, "body")
+                && live_text(client, "body")
                     .await
                     .is_some_and(|body| body.contains(text))
         },
@@ -245,7 +245,9 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
     wait_until(
         Duration::from_secs(30),
         "the first tab's status to change in place",
-        || async { text_of(client, "[data-status-of='0@0']").await.as_deref() == Some("redriven") },
+        || async {
+            live_text(client, "[data-status-of='0@0']").await.as_deref() == Some("redriven")
+        },
     )
     .await;
     let same_page = client
@@ -341,9 +343,11 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
         Duration::from_secs(30),
         "the new dead letter at the top of the tail",
         || async {
-            text_of(client, "#tail-rows tr").await.is_some_and(|first| {
-                first.contains("late@naver.com") && first.contains("연결 시간 초과")
-            })
+            live_text(client, "#tail-rows tr")
+                .await
+                .is_some_and(|first| {
+                    first.contains("late@naver.com") && first.contains("연결 시간 초과")
+                })
         },
     )
     .await;
