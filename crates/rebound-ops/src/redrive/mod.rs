@@ -159,7 +159,9 @@ pub async fn redrive(
 ) -> Result<RedriveReport, Error> {
     let ledger = Ledger::read(kafka, dlt).await?;
     let histories = ledger.histories();
+    tracing::debug!(entries = ledger.entries.len(), "ledger read");
     let selected = list_with(kafka, dlt, options.source, filter, &histories).await?;
+    tracing::debug!(selected = selected.len(), "dead letters listed");
     let mut report = RedriveReport {
         run: run_id(),
         dry_run: options.dry_run,
@@ -191,6 +193,7 @@ pub async fn redrive(
 
     // Claim, then read the ledger back to learn which claims this run won.
     let writer = Writer::new(kafka, dlt).await?;
+    tracing::debug!("ledger and archive topics ready");
     let claims = entries(&report.run, options, &plans, Action::Claim, None);
     writer.record(&claims).await?;
     tracing::debug!(claims = claims.len(), "claims written");
