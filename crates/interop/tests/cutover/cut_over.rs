@@ -31,9 +31,10 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
 
     // Rebound takes over in the same groups, with the same policy and rule.
     let log = ReboundLog::default();
-    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, &log));
+    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, Layout::StageGroups, &log));
     let mut observe = || [before.clone(), log.deliveries()].concat();
-    let (deliveries, behind) = wait_finished(&chain, &group, &mails, &mut observe).await;
+    let (deliveries, behind) =
+        wait_finished(&chain, &group, Layout::StageGroups, &mails, &mut observe).await;
     rebound.stop().await.unwrap();
 
     let audit = audit(&mails, &deliveries, &chain, Some("Rebound"));
@@ -63,7 +64,7 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
     } = setup("r2s").await;
 
     let log = ReboundLog::default();
-    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, &log));
+    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, Layout::StageGroups, &log));
     let mut observe_rebound = || log.deliveries();
     send_waves_before_cut(&producer, &main, &mails, &mut observe_rebound).await;
 
@@ -84,7 +85,8 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
         let spring_side = spring_deliveries(&spring.events(), &chain, &group);
         [before.clone(), spring_side].concat()
     };
-    let (deliveries, behind) = wait_finished(&chain, &group, &mails, &mut observe).await;
+    let (deliveries, behind) =
+        wait_finished(&chain, &group, Layout::StageGroups, &mails, &mut observe).await;
     terminate(&mut spring);
 
     let audit = audit(&mails, &deliveries, &chain, Some("Spring"));
@@ -102,7 +104,7 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
 }
 
 /// At the cut, e-mails wait in `-retry-2000` and `-retry-4000` (`before`: the deliveries then).
-fn assert_waiting_at_cut(at_cut: &[(&str, usize)], before: &[Delivery]) {
+pub(crate) fn assert_waiting_at_cut(at_cut: &[(&str, usize)], before: &[Delivery]) {
     assert!(
         waiting_in(at_cut, "retry-2000") > 0 && waiting_in(at_cut, "retry-4000") > 0,
         "at the cut, e-mails wait in -retry-2000 and -retry-4000: {at_cut:?}\n{}",
@@ -113,7 +115,7 @@ fn assert_waiting_at_cut(at_cut: &[(&str, usize)], before: &[Delivery]) {
 /// `taker` took over from `giver`: every walk as planned, nothing `giver` finished handled
 /// again, no more duplicates or extra copies than `giver` had in hand at the cut, and both
 /// sides handled some.
-fn assert_handed_over(audit: &Audit, in_hand: usize, taker: &str, giver: &str) {
+pub(crate) fn assert_handed_over(audit: &Audit, in_hand: usize, taker: &str, giver: &str) {
     assert_walks(audit);
     assert!(
         audit.rehandled.is_empty(),

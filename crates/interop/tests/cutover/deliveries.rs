@@ -149,13 +149,18 @@ impl ReboundLog {
 
 /// A Rebound worker of the chain in Spring's group per stage, with the DLT's handler (in
 /// `G.dlt`, as Spring's own DLT container), Partition order, the rule above.
-pub(crate) fn rebound_worker(main: &str, group: &str, log: &ReboundLog) -> RetryingConsumer {
+pub(crate) fn rebound_worker(
+    main: &str,
+    group: &str,
+    layout: Layout,
+    log: &ReboundLog,
+) -> RetryingConsumer {
     let chain = scenario_chain(main);
     let (events, handled, dead) = (log.clone(), log.clone(), log.clone());
     let (chain_in, chain_dead) = (chain.clone(), chain);
     RetryingConsumer::builder(kafka(), main, group)
         .policy(policy())
-        .group_per_stage(true)
+        .group_per_stage(layout == Layout::StageGroups)
         .stages(Stages::ALL)
         .processing_order(ProcessingOrder::Partition)
         .on_event(move |event| match event {

@@ -31,7 +31,7 @@ async fn mixed_fleet_loses_spring_to_kill_9() {
     let mut spring = start_spring(&dir, "spring", &main, &group, &mails);
     spring.wait_started().await;
     let log = ReboundLog::default();
-    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, &log));
+    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, Layout::StageGroups, &log));
     testkit::wait_until(
         Duration::from_secs(60),
         "each stage's two partitions split between Spring and Rebound",
@@ -55,7 +55,8 @@ async fn mixed_fleet_loses_spring_to_kill_9() {
     );
     send(&producer, &main, &in_wave(&mails, 5)).await;
     let mut observe = || [spring_side.clone(), log.deliveries()].concat();
-    let (deliveries, behind) = wait_finished(&chain, &group, &mails, &mut observe).await;
+    let (deliveries, behind) =
+        wait_finished(&chain, &group, Layout::StageGroups, &mails, &mut observe).await;
     rebound.stop().await.unwrap();
 
     let audit = audit(&mails, &deliveries, &chain, None);

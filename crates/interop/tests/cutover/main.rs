@@ -36,6 +36,7 @@ mod audit;
 mod cut_over;
 mod deliveries;
 mod fleet;
+mod handover;
 mod progress;
 
 use audit::*;
@@ -54,6 +55,25 @@ pub(crate) const STAGES: [&str; 6] = [
     "dlt",
 ];
 pub(crate) const DLT: usize = 5;
+
+/// How the side that finishes a test reads the chain's stages: each in Spring's group for it
+/// (`G`, `G-retry-1000`, …, `G.dlt`), or all in the one group `G` (Rebound's own layout, reached
+/// from Spring's through `rebound groups handover`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    StageGroups,
+    OneGroup,
+}
+
+impl Layout {
+    /// The group that reads stage `stage` of `chain` for listener group `group`.
+    pub(crate) fn group(self, group: &str, chain: &[String], stage: usize) -> String {
+        match self {
+            Layout::StageGroups => stage_group(group, chain, stage),
+            Layout::OneGroup => group.to_string(),
+        }
+    }
+}
 
 /// One test of this file at a time: each runs a JVM beside Rebound on 2 cores, and where the
 /// e-mails wait at the cut depends on both sides getting the CPU they ask for.
@@ -184,7 +204,7 @@ pub(crate) struct Setup {
     pub(crate) producer: FutureProducer,
 }
 
-/// Waits for the test's turn and sets up test `test` (`s2r`, `r2s`, `fleet`).
+/// Waits for the test's turn and sets up test `test` (`s2r`, `r2s`, `fleet`, `s2r-handover`, `r2s-handover`).
 pub(crate) async fn setup(test: &str) -> Setup {
     let turn = ONE_AT_A_TIME.lock().await;
     let dir = temp_dir(&format!("cutover-{test}"));

@@ -139,11 +139,11 @@ pub(crate) fn finished(deliveries: &[Delivery], mail: &Mail) -> bool {
 
 /// The stages whose group has not committed every record of its topic, as
 /// `<group> <topic>-<partition>: <committed> of <records>`.
-pub(crate) fn behind(chain: &[String], group: &str) -> Vec<String> {
+pub(crate) fn behind(chain: &[String], group: &str, layout: Layout) -> Vec<String> {
     let reader: BaseConsumer = kafka().client_config(&[]).create().unwrap();
     let mut behind = Vec::new();
     for (stage, topic) in chain.iter().enumerate() {
-        let stage_group = stage_group(group, chain, stage);
+        let stage_group = layout.group(group, chain, stage);
         let committed = committed_offsets(&stage_group, &[topic], PARTITIONS);
         for p in 0..PARTITIONS {
             let (_, high) = reader
@@ -158,13 +158,14 @@ pub(crate) fn behind(chain: &[String], group: &str) -> Vec<String> {
     behind
 }
 
-/// Waits until every e-mail's walk ended and every stage's group committed every record of its
-/// topic (nothing more is on its way). Once every walk ended, the groups get 15 s more; then
+/// Waits until every e-mail's walk ended and every stage's group (in `layout`) committed every
+/// record of its topic (nothing more is on its way). Once every walk ended, the groups get 15 s more; then
 /// the deliveries are returned with the groups still behind, for the test to audit first (the
 /// audit says best what went wrong) and fail on after.
 pub(crate) async fn wait_finished(
     chain: &[String],
     group: &str,
+    layout: Layout,
     mails: &[Mail],
     observe: &mut dyn FnMut() -> Vec<Delivery>,
 ) -> (Vec<Delivery>, Vec<String>) {
@@ -179,7 +180,7 @@ pub(crate) async fn wait_finished(
             .collect();
         if open.is_empty() {
             let ended = *ended.get_or_insert_with(Instant::now);
-            let behind = behind(chain, group);
+            let behind = behind(chain, group, layout);
             if behind.is_empty() || ended.elapsed() > Duration::from_secs(15) {
                 return (deliveries, behind);
             }
