@@ -13,6 +13,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use test_broker::daemon::{Daemon, PORT_ENV};
+use test_broker::zipkin;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +35,11 @@ enum Cmd {
     Broker {
         #[command(subcommand)]
         action: BrokerCmd,
+    },
+    /// Manage the local Zipkin (tracing backend; 127.0.0.1:9411, or $REBOUND_ZIPKIN_PORT)
+    Zipkin {
+        #[command(subcommand)]
+        action: ZipkinCmd,
     },
     /// Start the broker if needed (and install Debian's Chromium for the console's browser
     /// tests if missing), then `cargo test --workspace --locked [ARGS]`
@@ -79,6 +85,15 @@ enum BrokerCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum ZipkinCmd {
+    /// Start zipkin-server (in-memory storage, detached; its exec jar is copied from Maven Central
+    /// first if missing, about 130 MB) and wait until /health answers
+    Start,
+    /// Stop the Zipkin this task started (its traces are lost: in-memory storage)
+    Stop,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -122,6 +137,21 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                     let daemon = Daemon::configured(nodes.into())?;
                     daemon.delete_data()?;
                     daemon.start()?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Zipkin { action } => {
+            let port = zipkin::configured_port()?;
+            match action {
+                ZipkinCmd::Start => {
+                    zipkin::start(port)?;
+                    println!("Zipkin at {}", zipkin::url(port));
+                }
+                ZipkinCmd::Stop => {
+                    if !zipkin::stop(port)? {
+                        println!("no Zipkin of ours on port {port}");
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
