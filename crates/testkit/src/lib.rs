@@ -30,6 +30,7 @@ pub mod read;
 pub mod running;
 pub mod topics;
 pub mod wait;
+pub mod zipkin;
 
 pub use broker::{kafka, Cluster, PrivateBroker};
 pub use fate::Fate;
