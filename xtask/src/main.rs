@@ -48,7 +48,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Start the broker if needed, then run the mailer demo (release build)
+    /// Start the broker and Zipkin if needed, then run the mailer demo (release build); it ends
+    /// with the dead e-mails' trace URLs
     Demo {
         /// Extra arguments for `mailer demo`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -190,6 +191,21 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
             let mut cmd = Command::new(target_dir(&root).join("release/mailer"));
             cmd.arg("demo").args(&args);
+            // The services export their spans to the project's Zipkin, and the demo ends with
+            // the dead e-mails' trace URLs; without Zipkin the story runs untraced.
+            if std::env::var_os("REBOUND_ZIPKIN_URL").is_none() {
+                match zipkin::configured_port().and_then(|port| {
+                    zipkin::start(port)?;
+                    Ok(zipkin::url(port))
+                }) {
+                    Ok(url) => {
+                        cmd.env("REBOUND_ZIPKIN_URL", url);
+                    }
+                    Err(e) => eprintln!(
+                        "xtask: Zipkin did not start ({e:#}); the demo runs without traces"
+                    ),
+                }
+            }
             run_forwarding_exit(cmd, &root, &brokers)
         }
         Cmd::Bench { args } => {

@@ -119,3 +119,37 @@ impl RequestSpan {
         span.end();
     }
 }
+
+/// The trace id named by an API answer's `traceresponse` header.
+pub fn trace_id_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let value = headers.get("traceresponse")?.to_str().ok()?;
+    TraceParent::parse(value).map(|t| t.trace_id_hex())
+}
+
+/// The demo's last lines: each dead e-mail's trace in Zipkin's UI, once its dead-letter span
+/// (the story's last) has reached Zipkin (or after 15 s, said so).
+pub async fn print_traces(http: &reqwest::Client, zipkin: &str, dead: &[(&str, &str)]) {
+    let zipkin = zipkin.trim_end_matches('/');
+    println!(
+        "\nThe dead e-mails' traces in Zipkin (API → every attempt → DLT worker, one trace each):"
+    );
+    for (what, trace_id) in dead {
+        let api = format!("{zipkin}/api/v2/trace/{trace_id}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let complete = loop {
+            let spans: Vec<serde_json::Value> = match http.get(&api).send().await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let last = spans
+                .iter()
+                .any(|s| s["tags"]["rebound.outcome"] == "dead_letter_handled");
+            if last || std::time::Instant::now() > deadline {
+                break last;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let note = if complete { "" } else { " (not complete yet)" };
+        println!("  {what:<28} {zipkin}/zipkin/traces/{trace_id}{note}");
+    }
+}
