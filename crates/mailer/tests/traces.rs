@@ -7,10 +7,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use rebound::trace::traceparent::{TraceParent, TRACEPARENT};
+use rebound_ops::redrive::{redrive, RedriveOptions};
+use rebound_ops::Filter;
 use serde_json::Value;
 use testkit::process::{free_port, service, temp_dir, Process};
 use testkit::zipkin::{tag, trace};
 use testkit::*;
+use tokio_util::sync::CancellationToken;
 
 fn mailer(dir: &Path, name: &str, args: &[&str]) -> Process {
     service(dir, name, Path::new(env!("CARGO_BIN_EXE_mailer")), args)
@@ -215,4 +218,74 @@ async fn a_dead_email_is_one_trace_from_the_api_to_the_dlt_worker() {
         tag(listener, "messaging.consumer.group.name"),
         Some(dlt_group.as_str())
     );
+
+    // The on-call person redrives it: a new trace, linked to the dead letter's, that the redriven
+    // record continues.
+    let exporting = mailer::telemetry::install("rebound-redrive", Some(&zipkin)).unwrap();
+    let options = RedriveOptions::new("on-call");
+    let report = redrive(
+        &kafka(),
+        &dlt,
+        &Filter::default(),
+        &options,
+        &|_| {},
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.sent(), 1);
+    drop(exporting); // sends the redrive's span
+    let redriven = read_all(&topic);
+    assert_eq!(redriven.len(), 2);
+    let copies: Vec<_> = redriven[1]
+        .headers()
+        .iter()
+        .filter(|h| h.key == TRACEPARENT)
+        .collect();
+    assert_eq!(copies.len(), 1, "{:?}", redriven[1].headers());
+    let copy = TraceParent::read(redriven[1].headers()).unwrap();
+    assert_ne!(
+        copy.trace_id_hex(),
+        trace_id,
+        "a redrive is a trace of its own"
+    );
+    let mut spans: Vec<Value> = Vec::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the redrive and the next attempt in Zipkin",
+        || {
+            spans = trace(&copy.trace_id_hex());
+            let attempt = spans
+                .iter()
+                .any(|s| s["parentId"].as_str() == Some(&copy.parent_id_hex()));
+            std::future::ready(attempt)
+        },
+    )
+    .await;
+    let redrive_span = spans
+        .iter()
+        .find(|s| s["id"].as_str() == Some(&copy.parent_id_hex()))
+        .unwrap_or_else(|| panic!("no redrive span in {spans:#?}"));
+    assert!(redrive_span.get("parentId").is_none(), "{redrive_span}");
+    assert_eq!(redrive_span["kind"], "PRODUCER");
+    assert_eq!(
+        redrive_span["localEndpoint"]["serviceName"],
+        "rebound-redrive"
+    );
+    assert_eq!(
+        tag(redrive_span, "rebound.dead_letter.trace_id"),
+        Some(trace_id.as_str())
+    );
+    let link = format!("{trace_id}/{}", dead_parent.parent_id_hex());
+    assert_eq!(tag(redrive_span, "links"), Some(link.as_str()));
+    let next = spans
+        .iter()
+        .find(|s| s["parentId"].as_str() == Some(&copy.parent_id_hex()))
+        .unwrap();
+    assert_eq!(
+        tag(next, "messaging.destination.name"),
+        Some(topic.as_str()),
+        "{next}"
+    );
+    assert_eq!(tag(next, "messaging.kafka.offset"), Some("1"), "{next}");
 }

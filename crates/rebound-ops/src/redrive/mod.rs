@@ -27,6 +27,8 @@ mod pause;
 mod plan;
 mod returns;
 mod send;
+#[cfg(feature = "opentelemetry")]
+mod trace;
 
 pub use pause::{share_of_percent, Canary, Pause, DEFAULT_PAUSE_ABOVE};
 use plan::{plan, Plan};

@@ -29,7 +29,8 @@ pub(super) async fn send_one(
         Source::Archive => archive_topic(dlt),
     };
     let from = dl.position().in_topic(&topic).to_string();
-    let headers = RedriveStamp {
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+    let mut headers = RedriveStamp {
         run,
         count: dl.redrive_count + plan.listed.history.redrives + 1,
         at: EpochMillis::now(),
@@ -37,6 +38,8 @@ pub(super) async fn send_one(
         from: &from,
     }
     .headers_for(dl.record.headers());
+    #[cfg(feature = "opentelemetry")]
+    let _span = super::trace::start(dl.record.headers(), &from, &plan.topic, run, &mut headers);
     let send = |partition| {
         writer.send(
             &plan.topic,
