@@ -1,7 +1,7 @@
 //! Tracing: one span per delivery attempt, and the W3C trace context carried onto every copy.
 //!
 //! [`traceparent`] is the header logic, always built (pure functions, no tracer). The spans
-//! themselves exist only with the `opentelemetry` cargo feature: [`AttemptSpan`] is then a span
+//! themselves exist only with the `opentelemetry` cargo feature: `AttemptSpan` is then a span
 //! of OpenTelemetry's global tracer (the service installs the SDK and its exporter), and without
 //! the feature a zero-sized type whose methods do nothing, so the engine's call sites compile
 //! away and a copy keeps the record's headers as they were.
