@@ -72,14 +72,16 @@ async fn a_dead_email_is_one_trace_from_the_api_to_the_dlt_worker() {
     })
     .await;
     let body = serde_json::json!({"from":"sender@naver.com","to":"fail@naver.com","subject":"제목","body":"내용"});
+    // A caller's traceparent that does not parse counts as none (and crashes nothing).
     let response = client
         .post(format!("{base}/emails"))
+        .header("traceparent", "00-NOT-a-trace-<script>")
         .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    // No traceparent was sent: the API's request span is the root, named in `traceresponse`.
+    // No valid traceparent was sent: the API's request span is the root, named in `traceresponse`.
     let root = TraceParent::parse(response.headers()["traceresponse"].to_str().unwrap()).unwrap();
     let trace_id = root.trace_id_hex();
 
