@@ -11,7 +11,8 @@ use std::str::FromStr;
 
 use opentelemetry::context::FutureExt;
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+    Span, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer,
 };
 use opentelemetry::{global, KeyValue};
 
@@ -37,38 +38,17 @@ impl AttemptSpan {
     /// Starts the span of `record`'s attempt, child of its `traceparent` when it has a valid one
     /// (a new trace otherwise).
     pub(crate) fn start(context: &Context, record: &Record) -> Self {
-        let settings = &context.settings;
-        let stage = settings.chain.stage_of(record.topic());
-        let mut attributes = vec![
-            KeyValue::new("messaging.system", "kafka"),
-            KeyValue::new("messaging.operation.type", "process"),
-            KeyValue::new("messaging.operation.name", "process"),
-            KeyValue::new("messaging.destination.name", record.topic().to_string()),
-            KeyValue::new(
-                "messaging.destination.partition.id",
-                record.partition().to_string(),
-            ),
-            KeyValue::new("messaging.kafka.offset", record.offset()),
-            KeyValue::new("messaging.consumer.group.name", settings.group.clone()),
-            KeyValue::new("rebound.attempt", i64::from(record.attempt())),
-            KeyValue::new("rebound.stage", stage_name(stage.as_ref())),
-        ];
-        if let Some(key) = record.key() {
-            let key = String::from_utf8_lossy(key).into_owned();
-            attributes.push(KeyValue::new("messaging.kafka.message.key", key));
-        }
-        if let Some(Ok(due)) = RetryState::read(record.headers()).due {
-            // Positive: late by that much; negative: started early (a clock apart).
-            let lateness = EpochMillis::now().as_i64() - due.as_i64();
-            attributes.push(KeyValue::new("rebound.lateness_ms", lateness));
-        }
         let parent = parent_context(record.headers());
         let tracer = global::tracer(SCOPE);
-        let span = tracer
+        let mut span = tracer
             .span_builder(format!("process {}", record.topic()))
             .with_kind(SpanKind::Consumer)
-            .with_attributes(attributes)
             .start_with_context(&tracer, &parent);
+        // Without an SDK (or for a span not sampled) nothing is recorded: the attributes, a
+        // dozen allocations, are built only for a span that keeps them.
+        if span.is_recording() {
+            span.set_attributes(attributes(context, record));
+        }
         AttemptSpan {
             cx: parent.with_span(span),
         }
@@ -83,6 +63,9 @@ impl AttemptSpan {
     /// Marks the attempt failed: error status, the failure and its class.
     pub(crate) fn failed(&self, failure: &Failure, class: FailureClass) {
         let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
         span.set_attribute(KeyValue::new("rebound.failure.class", class.to_string()));
         span.set_status(Status::error(failure.to_string()));
     }
@@ -108,11 +91,41 @@ impl AttemptSpan {
     pub(crate) fn end(self, outcome: Outcome, next_topic: Option<&str>) {
         let span = self.cx.span();
         span.set_attribute(KeyValue::new("rebound.outcome", outcome.as_str()));
-        if let Some(topic) = next_topic {
+        if let Some(topic) = next_topic.filter(|_| span.is_recording()) {
             span.set_attribute(KeyValue::new("rebound.next_topic", topic.to_string()));
         }
         span.end();
     }
+}
+
+/// The messaging conventions' attributes and Rebound's, for `record`'s attempt.
+fn attributes(context: &Context, record: &Record) -> Vec<KeyValue> {
+    let settings = &context.settings;
+    let stage = settings.chain.stage_of(record.topic());
+    let mut attributes = vec![
+        KeyValue::new("messaging.system", "kafka"),
+        KeyValue::new("messaging.operation.type", "process"),
+        KeyValue::new("messaging.operation.name", "process"),
+        KeyValue::new("messaging.destination.name", record.topic().to_string()),
+        KeyValue::new(
+            "messaging.destination.partition.id",
+            record.partition().to_string(),
+        ),
+        KeyValue::new("messaging.kafka.offset", record.offset()),
+        KeyValue::new("messaging.consumer.group.name", settings.group.clone()),
+        KeyValue::new("rebound.attempt", i64::from(record.attempt())),
+        KeyValue::new("rebound.stage", stage_name(stage.as_ref())),
+    ];
+    if let Some(key) = record.key() {
+        let key = String::from_utf8_lossy(key).into_owned();
+        attributes.push(KeyValue::new("messaging.kafka.message.key", key));
+    }
+    if let Some(Ok(due)) = RetryState::read(record.headers()).due {
+        // Positive: late by that much; negative: started early (a clock apart).
+        let lateness = EpochMillis::now().as_i64() - due.as_i64();
+        attributes.push(KeyValue::new("rebound.lateness_ms", lateness));
+    }
+    attributes
 }
 
 /// The remote parent named by the record's headers, or an empty context (a new trace).
