@@ -143,3 +143,87 @@ fn text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use opentelemetry::trace::{Link, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry::{InstrumentationScope, KeyValue};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    use super::*;
+
+    fn context(trace: u128, span: u64) -> SpanContext {
+        SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(span),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        )
+    }
+
+    #[test]
+    fn a_span_becomes_zipkins_v2_json_with_its_service_tags_and_links() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let span = SpanData {
+            span_context: context(0x4bf92f3577b34da6a3ce929d0e0e4736, 0xb7),
+            parent_span_id: SpanId::from(0xa1),
+            parent_span_is_remote: true,
+            span_kind: SpanKind::Consumer,
+            name: "process email.send".into(),
+            start_time: start,
+            end_time: start + Duration::from_micros(1500),
+            attributes: vec![
+                KeyValue::new("rebound.attempt", 2),
+                KeyValue::new("messaging.kafka.message.key", "제목"),
+            ],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: {
+                let mut links = SpanLinks::default();
+                links.links.push(Link::with_context(context(0xabc, 0xdef)));
+                links
+            },
+            status: Status::error("451"),
+            instrumentation_scope: InstrumentationScope::builder("rebound").build(),
+        };
+        let json = to_zipkin(&span, "mailer-worker");
+        assert_eq!(json["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(json["id"], "00000000000000b7");
+        assert_eq!(json["parentId"], "00000000000000a1");
+        assert_eq!(json["kind"], "CONSUMER");
+        assert_eq!(json["timestamp"], 1_800_000_000_000_000u64);
+        assert_eq!(json["duration"], 1500);
+        assert_eq!(json["localEndpoint"]["serviceName"], "mailer-worker");
+        assert_eq!(json["tags"]["rebound.attempt"], "2");
+        assert_eq!(json["tags"]["messaging.kafka.message.key"], "제목");
+        assert_eq!(json["tags"]["error"], "451");
+        assert_eq!(
+            json["tags"]["links"],
+            "00000000000000000000000000000abc/0000000000000def"
+        );
+        let root = SpanData {
+            parent_span_id: SpanId::INVALID,
+            span_kind: SpanKind::Internal,
+            links: SpanLinks::default(),
+            ..span
+        };
+        let json = to_zipkin(&root, "mailer-api");
+        assert!(json.get("parentId").is_none() && json.get("kind").is_none());
+    }
+
+    #[test]
+    fn only_a_plain_http_url_is_taken() {
+        assert!(ZipkinExporter::new("http://127.0.0.1:9411/", "s").is_ok());
+        for bad in [
+            "https://zipkin:9411",
+            "127.0.0.1:9411",
+            "http://",
+            "http://h:1/api",
+        ] {
+            assert!(ZipkinExporter::new(bad, "s").is_err(), "{bad}");
+        }
+    }
+}
