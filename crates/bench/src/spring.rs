@@ -17,13 +17,14 @@
 //! `REBOUND_BENCH_SPRING_LOGS` is set; `REBOUND_BENCH_SPRING_ARGS` adds arguments to its command
 //! line (Spring properties as `--key=value`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testkit::process::{tail, Process};
+use testkit::SpringBuild;
 
 use crate::kit;
 use crate::report::{median, quantile, ratio, thousands, Runs, Table};
@@ -56,38 +57,20 @@ pub struct Peer {
     stopped: Arc<Mutex<Vec<(u64, u64)>>>,
 }
 
-/// The newest modification time under `path` (a file, or a folder walked recursively).
-fn newest(path: &Path) -> Option<SystemTime> {
-    let meta = std::fs::metadata(path).ok()?;
-    let mut time = meta.modified().ok()?;
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).ok()?.flatten() {
-            time = time.max(newest(&entry.path())?);
-        }
-    }
-    Some(time)
-}
-
 impl Peer {
     /// The built jar (`REBOUND_SPRING_BOOT=4`: the Spring Boot 4 one, as the interop tests pick
     /// it), or why Spring cannot run: the jar is missing or older than its sources, or there is
     /// no `java`.
     pub fn find(budget: Duration) -> Result<Peer, String> {
-        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/spring-email");
-        let (pom, jar) = match std::env::var("REBOUND_SPRING_BOOT").as_deref() {
-            Ok("4") => ("pom-boot4.xml", "target/boot4/spring-email-boot4.jar"),
-            Ok("3") | Err(_) => ("pom.xml", "target/spring-email.jar"),
-            Ok(other) => return Err(format!("REBOUND_SPRING_BOOT={other}: 3 (default) or 4")),
-        };
-        let jar = project.join(jar);
-        let Some(built) = newest(&jar) else {
+        let build = SpringBuild::chosen()?;
+        let jar = build.jar.clone();
+        if !build.is_built() {
             return Err(format!(
                 "{} is not built: build it with `{BUILD}`",
                 jar.display()
             ));
-        };
-        let sources = newest(&project.join(pom)).max(newest(&project.join("src")));
-        if sources.is_some_and(|s| s > built) {
+        }
+        if !build.is_fresh() {
             return Err(format!(
                 "{} is older than its sources: build it again with `{BUILD}`",
                 jar.display()

@@ -6,14 +6,17 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rebound::headers::{Header, Headers};
 use serde_json::Value;
 // The process helpers live in testkit (the mailer's own tests use them too); re-exported so that
 // the interop tests find everything they need in `interop::*`.
+use testkit::process::newest;
 pub use testkit::process::{json_lines, service, tail, temp_dir, Process};
+
+pub mod writers;
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
@@ -28,18 +31,6 @@ pub fn spring_project() -> PathBuf {
     repo_root().join("interop/spring-email")
 }
 
-/// The newest modification time under `path` (a file, or a folder walked recursively).
-fn newest(path: &Path) -> SystemTime {
-    let meta = std::fs::metadata(path).expect("stat");
-    let mut time = meta.modified().expect("mtime");
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).expect("read_dir") {
-            time = time.max(newest(&entry.expect("entry").path()));
-        }
-    }
-    time
-}
-
 /// The peer's runnable jar, built when it is missing or older than its sources: first with
 /// `mvn -q -o package -DskipTests` (offline, the usual case once Maven's cache is warm), then
 /// online when the cache is cold. One build at a time: a mutex within this process and a lock
@@ -48,23 +39,40 @@ fn newest(path: &Path) -> SystemTime {
 /// `REBOUND_SPRING_BOOT=4` selects the Spring Boot 4 build (`pom-boot4.xml`, spring-kafka 4.0,
 /// `target/boot4/spring-email-boot4.jar`); the default is Spring Boot 3.5 (`pom.xml`).
 pub fn spring_jar() -> PathBuf {
+    let build = testkit::SpringBuild::chosen().unwrap_or_else(|e| panic!("{e}"));
+    maven_jar(&build.project, build.pom, build.jar, "the Spring peer")
+}
+
+/// The Maven project of the other dialects' real writers (Kafka Connect, a share consumer, Kafka
+/// Streams): `interop/kafka-writers`.
+pub fn kafka_writers_project() -> PathBuf {
+    repo_root().join("interop/kafka-writers")
+}
+
+/// The writers' class path (`target/kafka-writers.jar` and `target/lib/*`), built as the Spring
+/// peer is ([`spring_jar`]) when missing or older than its sources.
+pub fn kafka_writers_classpath() -> String {
+    let project = kafka_writers_project();
+    let jar = maven_jar(
+        &project,
+        "pom.xml",
+        project.join("target/kafka-writers.jar"),
+        "the Kafka writers",
+    );
+    format!("{}:{}/target/lib/*", jar.display(), project.display())
+}
+
+/// `jar`, built from `project`'s `pom` when missing or older than the pom or `src/`; one build at
+/// a time across threads and processes.
+fn maven_jar(project: &Path, pom: &str, jar: PathBuf, what: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _in_process = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let project = spring_project();
-    let (pom, jar) = match std::env::var("REBOUND_SPRING_BOOT").as_deref() {
-        Ok("4") => (
-            "pom-boot4.xml",
-            project.join("target/boot4/spring-email-boot4.jar"),
-        ),
-        Ok("3") | Err(_) => ("pom.xml", project.join("target/spring-email.jar")),
-        Ok(other) => panic!("REBOUND_SPRING_BOOT={other}: 3 (default) or 4"),
-    };
     let fresh = |jar: &Path| {
-        std::fs::metadata(jar)
-            .and_then(|m| m.modified())
-            .is_ok_and(|built| {
-                built >= newest(&project.join(pom)) && built >= newest(&project.join("src"))
-            })
+        let Some(built) = newest(jar) else {
+            return false;
+        };
+        let sources = newest(&project.join(pom)).max(newest(&project.join("src")));
+        sources.is_none_or(|sources| sources <= built)
     };
     if fresh(&jar) {
         return jar;
@@ -95,7 +103,7 @@ pub fn spring_jar() -> PathBuf {
     }
     let mvn = |offline: bool| {
         let mut command = Command::new("mvn");
-        command.current_dir(&project).args(["-q", "-B", "-f", pom]);
+        command.current_dir(project).args(["-q", "-B", "-f", pom]);
         if offline {
             command.arg("-o");
         }
@@ -115,7 +123,7 @@ pub fn spring_jar() -> PathBuf {
     };
     assert!(
         mvn(true) || mvn(false),
-        "building the Spring peer failed: run `mvn package -DskipTests` in {project:?} to see why"
+        "building {what} failed: run `mvn package -DskipTests` in {project:?} to see why"
     );
     assert!(fresh(&jar), "mvn package did not write {jar:?}");
     jar
@@ -147,7 +155,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         "crates/mailer/src",
         "crates/rebound-cli/src",
     ] {
-        if built < newest(&root.join(crate_dir)) {
+        if newest(&root.join(crate_dir)).is_some_and(|sources| built < sources) {
             eprintln!(
                 "warning: {path:?} is older than {crate_dir}: run `cargo build -p mailer -p rebound-cli` again"
             );

@@ -15,7 +15,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use rebound::headers::{self as h, FailureInfo, Headers, Provenance};
 use rebound::{Backoff, Event, Failure, KafkaConfig, Record, RetryPolicy, RetryingConsumer};
-use testkit::{count, kafka, unique, wait_until};
+use testkit::{count, kafka, unique, wait_until, RunningConsumer};
 
 const KOREAN: &str = "잘못된 이메일 주소로 인해 발송 실패";
 const DELAYS: [i64; 4] = [1000, 2000, 4000, 8000];
@@ -177,10 +177,7 @@ async fn spring_main_topic_rebound_retry_topics() {
     park_group_at_end(&group, &main);
     let seen: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let worker = rebound_worker(&main, &group, seen.clone(), |_| {});
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let task = RunningConsumer::spawn(worker);
 
     spring
         .wait_for(
@@ -189,8 +186,7 @@ async fn spring_main_topic_rebound_retry_topics() {
             |e| e.iter().any(|e| e["event"] == "dlt"),
         )
         .await;
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    task.stop().await.unwrap();
 
     let mut walk = spring_deliveries(&spring);
     assert_eq!(
@@ -252,10 +248,7 @@ async fn rebound_main_topic_spring_retry_topics() {
         })
         .build()
         .unwrap();
-    let (dlt_stop, dlt_stopped) = tokio::sync::oneshot::channel::<()>();
-    let dlt_task = tokio::spawn(dlt_worker.run(async {
-        let _ = dlt_stopped.await;
-    }));
+    let dlt_task = RunningConsumer::spawn(dlt_worker);
 
     // Rebound handles the main topic, hands the record to the first retry topic and leaves
     // before that copy is due (1 s): the retry topics are Spring's.
@@ -274,14 +267,13 @@ async fn rebound_main_topic_spring_retry_topics() {
             }
         },
     );
-    let task = tokio::spawn(worker.run(async {
+    let running = RunningConsumer::spawn_until(worker, async {
         let _ = forwarded_rx.await;
-    }));
+    });
     Spring::produce(&dir, &main, &[email("fail@naver.com")], &[]);
-    tokio::time::timeout(Duration::from_secs(60), task)
+    tokio::time::timeout(Duration::from_secs(60), running.ended())
         .await
         .expect("Rebound forwards to the first retry topic")
-        .unwrap()
         .unwrap();
 
     wait_until(
@@ -290,8 +282,7 @@ async fn rebound_main_topic_spring_retry_topics() {
         || async { !dead.lock().unwrap().is_empty() },
     )
     .await;
-    let _ = dlt_stop.send(());
-    dlt_task.await.unwrap().unwrap();
+    dlt_task.stop().await.unwrap();
 
     let mut walk: Vec<Delivery> = seen.lock().unwrap().clone();
     assert_eq!(

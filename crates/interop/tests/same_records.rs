@@ -10,7 +10,7 @@ use interop::*;
 use rebound::headers::{self as h, Headers};
 use rebound::Message;
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer};
-use testkit::{count, kafka, produce, producer, unique, wait_until};
+use testkit::{count, kafka, produce, producer, unique, wait_until, RunningConsumer};
 
 /// Headers whose values are times: their values may differ, their count and size may not.
 const TIME_HEADERS: &[&str] = &[
@@ -136,10 +136,7 @@ async fn spring_and_rebound_write_the_same_records() {
         })
         .build()
         .unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let rebound = tokio::spawn(worker.run(async {
-        let _ = stop_rx.await;
-    }));
+    let rebound = RunningConsumer::spawn(worker);
 
     let (spring_dlt, rebound_dlt) = (format!("{spring_main}.dlt"), format!("{rebound_main}.dlt"));
     wait_until(
@@ -159,8 +156,7 @@ async fn spring_and_rebound_write_the_same_records() {
             },
         )
         .await;
-    let _ = stop_tx.send(());
-    rebound.await.unwrap().unwrap();
+    rebound.stop().await.unwrap();
 
     // Compare every copy, topic by topic.
     let mut table = String::new();

@@ -14,7 +14,7 @@ use rebound::{
     Backoff, DltRoute, DltStrategy, Failure, Record, RetryPolicy, RetryingConsumer, TopicReuse,
 };
 use serde_json::Value;
-use testkit::{count, kafka, unique};
+use testkit::{count, kafka, unique, RunningConsumer};
 
 /// Rebound's twin of the peer's `InvalidAddressException`.
 #[derive(Debug)]
@@ -234,10 +234,7 @@ async fn springs_exception_based_dlt_routing() {
             .map(|n| n.replacen(&main, &ours, 1))
             .collect::<Vec<_>>()
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = RunningConsumer::spawn(consumer);
     let ours_invalid = format!("{ours}-invalid-dlt");
     testkit::wait_until(Duration::from_secs(30), "Rebound's routed DLT", || async {
         testkit::partition_count(&ours_invalid).is_some()
@@ -256,8 +253,7 @@ async fn springs_exception_based_dlt_routing() {
         || async { count(&ours_invalid) == 1 && count(&ours_dlt) == 1 },
     )
     .await;
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
+    running.stop().await.unwrap();
     let rebound_dead = testkit::read_all(&ours_invalid).remove(0);
     assert_eq!(
         rebound_dead.key_text().as_deref(),

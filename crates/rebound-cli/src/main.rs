@@ -57,6 +57,12 @@ enum Command {
         /// One JSON object per chain.
         #[arg(long)]
         json: bool,
+        /// A dead-letter queue no naming convention finds (a Kafka Connect sink's
+        /// `errors.deadletterqueue.topic.name`, a Streams application's
+        /// `errors.dead.letter.queue.topic.name`); repeatable, added to `REBOUND_DLQS`
+        /// (comma-separated). Share groups' `dlq.*` are found without it.
+        #[arg(long = "dlt", value_name = "TOPIC")]
+        dlts: Vec<String>,
     },
     /// Dead letters: list, show, redrive, discard, archive, tail, stats.
     #[command(subcommand)]
@@ -157,7 +163,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Topics { json } => topics(&cli.connection.kafka()?, json).await?,
+        Command::Topics { json, dlts } => topics(&cli.connection.kafka()?, json, dlts).await?,
         Command::Dlt(command) => dlt::run(cli.connection.kafka()?, *command).await?,
         Command::Groups(command) => groups::run(&cli.connection.kafka()?, command).await?,
         Command::Console(args) => console::run(cli.connection.kafka()?, args).await?,
@@ -199,8 +205,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> {
-    let chains = rebound_ops::topics::discover(kafka).await?;
+async fn topics(
+    kafka: &rebound::KafkaConfig,
+    json: bool,
+    mut dlts: Vec<String>,
+) -> anyhow::Result<()> {
+    dlts.extend(rebound_ops::topics::dlqs_from_env());
+    let chains = rebound_ops::topics::discover_with(kafka, &dlts).await?;
     // A consumer group's id is any string its client chose (Kafka restricts only topic names),
     // so the names here are escaped as dead letters' text is; for topics it costs nothing.
     let out = &mut std::io::stdout().lock();
@@ -222,10 +233,16 @@ async fn topics(kafka: &rebound::KafkaConfig, json: bool) -> anyhow::Result<()> 
                 .map(|(g, lag)| format!("{} (lag {lag})", line(g)))
                 .collect::<Vec<_>>()
                 .join(", ");
+            let role = format!("{:?}", topic.role).to_lowercase();
+            // A DLT says whose dead letters it holds: `dlt spring`, `dlt connect`, …
+            let role = match topic.dialect {
+                Some(dialect) => format!("{role} {dialect}"),
+                None => role,
+            };
             writeln!(
                 out,
-                "  {:<8} {:<48} {:>3} partitions {:>9} records  {}",
-                format!("{:?}", topic.role).to_lowercase(),
+                "  {:<16} {:<48} {:>3} partitions {:>9} records  {}",
+                role,
                 line(&topic.name),
                 topic.partitions,
                 topic.records,

@@ -28,10 +28,7 @@ async fn a_canary_that_comes_back_pauses_the_redrive() {
         .build()
         .unwrap();
     let dlt = consumer.chain().dlt.clone().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let consumer = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let consumer = RunningConsumer::spawn(consumer);
     let producer = producer();
     for i in 0..6 {
         let key = format!("member{i}@naver.com");
@@ -93,6 +90,5 @@ async fn a_canary_that_comes_back_pauses_the_redrive() {
         "{stderr}"
     );
     assert!(stderr.contains("more than the 20 % allowed"), "{stderr}");
-    let _ = stop.send(());
-    consumer.await.unwrap().unwrap();
+    consumer.stop().await.unwrap();
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rebound::naming::TopicChain;
 use rebound::{Backoff, RetryPolicy};
-use testkit::groups::{commit_offsets as commit, committed_offsets, live_member, live_member_with};
+use testkit::group::{commit_offsets as commit, committed_offsets, live_member, live_member_with};
 use testkit::*;
 
 /// The scenario's policy as the command's flags.

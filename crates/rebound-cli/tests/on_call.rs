@@ -77,10 +77,7 @@ async fn redrive_after_the_fault_is_fixed() {
         .build()
         .unwrap();
     let dlt = consumer.chain().dlt.clone().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let task = RunningConsumer::spawn(consumer);
     let producer = producer();
     for i in 0..5 {
         produce(
@@ -132,8 +129,7 @@ async fn redrive_after_the_fault_is_fixed() {
     assert_eq!(count(&topic), before);
     let statuses = rebound(&["dlt", "list", &dlt, "--status", "redriven", "--json"]);
     assert_eq!(statuses.lines().count(), 5);
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    task.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

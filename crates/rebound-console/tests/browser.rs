@@ -69,12 +69,24 @@ async fn body(client: &Client) -> String {
         .unwrap()
 }
 
+/// The text of the first element `css` selects, `None` while there is none. A live page replaces
+/// elements as updates arrive, so an element found can be gone ("stale") before its text is read:
+/// that too is "not yet", for the caller's wait to read again.
+async fn live_text(client: &Client, css: &str) -> Option<String> {
+    client.find(Locator::Css(css)).await.ok()?.text().await.ok()
+}
+
 /// Loads `url` again until its body shows `text` (the index reads the DLT in the background).
 async fn wait_for_text(client: &Client, url: &str, text: &str) {
     wait_until(
         Duration::from_secs(60),
         &format!("{url} to show {text}"),
-        || async { client.goto(url).await.is_ok() && body(client).await.contains(text) },
+        || async {
+            client.goto(url).await.is_ok()
+                && live_text(client, "body")
+                    .await
+                    .is_some_and(|body| body.contains(text))
+        },
     )
     .await;
 }
@@ -234,14 +246,7 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
         Duration::from_secs(30),
         "the first tab's status to change in place",
         || async {
-            let status = client
-                .find(Locator::Css("[data-status-of='0@0']"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            status == "redriven"
+            live_text(client, "[data-status-of='0@0']").await.as_deref() == Some("redriven")
         },
     )
     .await;
@@ -338,14 +343,11 @@ async fn an_operator_finds_redrives_and_discards_dead_letters_in_a_browser() {
         Duration::from_secs(30),
         "the new dead letter at the top of the tail",
         || async {
-            let first = client
-                .find(Locator::Css("#tail-rows tr"))
+            live_text(client, "#tail-rows tr")
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            first.contains("late@naver.com") && first.contains("연결 시간 초과")
+                .is_some_and(|first| {
+                    first.contains("late@naver.com") && first.contains("연결 시간 초과")
+                })
         },
     )
     .await;

@@ -75,10 +75,7 @@ async fn a_canary_redrive_pauses_itself_when_its_copies_come_back() {
         .handler(|_: Record| async { Err::<(), _>(Failure::msg("451 4.7.1 try again later")) })
         .build()
         .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let consumer = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let consumer = RunningConsumer::spawn(consumer);
 
     let router = rebound_console::Console::new(
         kafka(),
@@ -161,6 +158,5 @@ async fn a_canary_redrive_pauses_itself_when_its_copies_come_back() {
         "redriven copies came back to the DLT",
     )
     .await;
-    let _ = stop.send(());
-    consumer.await.unwrap().unwrap();
+    consumer.stop().await.unwrap();
 }

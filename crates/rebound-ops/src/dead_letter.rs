@@ -1,10 +1,12 @@
-//! A dead letter as an operator sees it: the DLT record with its failure headers decoded, from
-//! Rebound, from Spring's retry-topic chain (`kafka_original-*`) or Spring's plain dead-letter
-//! publisher (`kafka_dlt-*`), or with no headers at all.
+//! A dead letter as an operator sees it: the DLT record with its failure headers decoded in
+//! whichever dialect wrote them ([`crate::dialect`]: Rebound and Spring, Kafka Connect, a share
+//! group's broker, Kafka Streams), or with no known headers at all.
 
 use std::str::FromStr;
 
 use rebound::headers::{DeadLetterMarks, FailureInfo, Provenance};
+
+use crate::dialect::{Dialect, DialectView, Owner};
 use rebound::{EpochMillis, Record};
 
 use crate::error::ParseError;
@@ -62,24 +64,63 @@ pub struct DeadLetter {
     pub first_failed_at: Option<EpochMillis>,
     /// How many times it was redriven before.
     pub redrive_count: u32,
-    /// Why its payload is missing, when the DLT refused the full copy (it cannot be redriven).
+    /// Why its payload is missing, when the DLT refused the full copy or the record is a
+    /// share-group pointer whose source is gone (it cannot be redriven).
     pub payload_omitted: Option<String>,
+    /// Who wrote it.
+    pub dialect: Dialect,
+    /// Who failed it: a group, a connector, when the headers say.
+    pub owner: Option<Owner>,
+    /// When it died, when the headers say (Rebound's `rebound-failed-at`); else see [`Self::died_at`].
+    pub failed_at: Option<EpochMillis>,
+    /// What in its headers could not be read (missing, malformed, not UTF-8), one line each.
+    pub warnings: Vec<String>,
+    /// For a share-group DLQ record: the source record it points at or copies, once
+    /// [`crate::pointer::resolve`] found it (redrive then sends the source, headers and all).
+    pub source: Option<Record>,
 }
 
 impl DeadLetter {
-    /// Decodes the headers of a DLT (or archive) record.
+    /// Decodes the headers of a DLT (or archive) record, in its own dialect.
     pub fn from_record(record: Record) -> DeadLetter {
         let headers = record.headers();
         let marks = DeadLetterMarks::read(headers);
+        let view = DialectView::read(headers);
+        if !view.warnings.is_empty() {
+            tracing::warn!(
+                topic = record.topic(),
+                partition = record.partition(),
+                offset = record.offset(),
+                dialect = view.dialect.as_str(),
+                "dead letter headers partly unreadable: {}",
+                view.warnings.join("; ")
+            );
+        }
+        let payload_omitted = marks.payload_omitted.or_else(|| {
+            crate::pointer::is_pointer(view.dialect, &record).then(|| {
+                "a share-group pointer: its source record has not been read yet".to_string()
+            })
+        });
         DeadLetter {
-            origin: Provenance::read(headers),
-            failure: FailureInfo::read(headers),
-            attempts: marks.deliveries,
+            origin: view.origin,
+            failure: view.failure,
+            attempts: view.attempts,
             first_failed_at: marks.first_failed_at,
             redrive_count: marks.redrive_count,
-            payload_omitted: marks.payload_omitted,
+            payload_omitted,
+            dialect: view.dialect,
+            owner: view.owner,
+            failed_at: view.died_at,
+            warnings: view.warnings,
+            source: None,
             record,
         }
+    }
+
+    /// The record a redrive sends: the resolved source of a share-group dead letter, else the
+    /// dead letter's own record.
+    pub fn body(&self) -> &Record {
+        self.source.as_ref().unwrap_or(&self.record)
     }
 
     /// Where it sits in the topic it was read from.
@@ -90,9 +131,10 @@ impl DeadLetter {
         }
     }
 
-    /// When it reached the DLT: the DLT record's timestamp.
+    /// When it died: what its headers say, else the DLT record's timestamp (which for Kafka
+    /// Connect and Streams is the failed record's own timestamp: they copy it).
     pub fn died_at(&self) -> Option<EpochMillis> {
-        self.record.timestamp()
+        self.failed_at.or_else(|| self.record.timestamp())
     }
 
     /// The failure message, or a placeholder when the record carries none.

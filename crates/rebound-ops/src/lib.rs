@@ -27,6 +27,7 @@
 
 pub mod dead_letter;
 pub mod describe;
+pub mod dialect;
 pub mod discard;
 mod error;
 mod filter;
@@ -35,6 +36,7 @@ mod id;
 pub mod inflow;
 pub mod ledger;
 mod list;
+pub mod pointer;
 pub mod reader;
 pub mod redrive;
 mod skip;

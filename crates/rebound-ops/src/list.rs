@@ -69,7 +69,12 @@ pub(crate) async fn list_with(
         }
         selection.offer(listed);
     }
-    Ok(selection.finish())
+    // Only what is shown or sent: a pointer costs a read of its source.
+    let mut selected = selection.finish();
+    for listed in &mut selected {
+        crate::pointer::resolve(kafka, &mut listed.dead_letter).await;
+    }
+    Ok(selected)
 }
 
 /// One dead letter by position, whatever its state.

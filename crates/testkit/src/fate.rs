@@ -6,7 +6,7 @@ use rebound::Failure;
 use rebound::Message;
 
 /// What the chaos test's handler does with record `id`, decided by the id alone so that the audit
-/// knows every record's expected end (see `tests/chaos.rs` and the `chaos-worker` binary).
+/// knows every record's expected end (see `tests/chaos/` and the `chaos-worker` binary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fate {
     /// The handler fails (transiently) on attempts `1..=fail_times`, then succeeds.

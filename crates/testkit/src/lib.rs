@@ -4,23 +4,23 @@
 //!
 //! The one home of what the tests (and the benchmark) need around the code under test: which
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
-//! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups' offsets and
-//! members ([`groups`]), a group's assignment as the broker sees it ([`group`]), waiting on a
+//! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups: their
+//! offsets, live members and assignment as the broker sees it ([`group`]), waiting on a
 //! condition ([`wait`]), services run as processes ([`process`]), a network path to cut and heal
-//! ([`proxy`]), a consumer running until stopped ([`running`]), and the test workers' rules and journal ([`fate`],
-//! [`journal`]; the workers are this crate's binaries). With the `browser` feature, a real
+//! ([`proxy`]), a consumer running until stopped ([`running`]), the test workers' rules and journal ([`fate`],
+//! [`journal`]; the workers are this crate's binaries) and the audit of their runs ([`audit`]). With the `browser` feature, a real
 //! headless Chromium for the web console's end-to-end tests (`browser`).
 //!
 //! Every test names its own topics and groups with [`unique`], so tests run in parallel on one
 //! broker without seeing each other's records. The free functions below are shorthands on the
 //! shared broker; a test with a [`PrivateBroker`] uses a [`Cluster`] of it instead.
 
+pub mod audit;
 pub mod broker;
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod fate;
 pub mod group;
-pub mod groups;
 pub mod journal;
 pub mod names;
 pub mod process;
@@ -28,6 +28,7 @@ pub mod produce;
 pub mod proxy;
 pub mod read;
 pub mod running;
+pub mod spring_build;
 pub mod topics;
 pub mod wait;
 pub mod zipkin;
@@ -39,6 +40,7 @@ pub use produce::{deliver, produce, produce_at};
 pub use proxy::Proxy;
 pub use read::text;
 pub use running::RunningConsumer;
+pub use spring_build::SpringBuild;
 pub use wait::wait_until;
 
 use rdkafka::producer::FutureProducer;
@@ -85,4 +87,13 @@ pub fn read_all(topic: &str) -> Vec<Record> {
 /// Number of records in `topic` (sum of watermark spans).
 pub fn count(topic: &str) -> i64 {
     Cluster::default().count(topic)
+}
+
+/// A test's size from the environment variable `name` (a whole number), `default` when it is
+/// unset or not a number: the heavy tests (chaos, network fault) read theirs so.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
 }

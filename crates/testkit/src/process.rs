@@ -161,3 +161,16 @@ pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// The newest modification time under `path` (a file, or a folder walked recursively); `None`
+/// when something there cannot be read. Whether a built binary or jar is older than its sources.
+pub fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mut time = meta.modified().ok()?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).ok()?.flatten() {
+            time = time.max(newest(&entry.path())?);
+        }
+    }
+    Some(time)
+}

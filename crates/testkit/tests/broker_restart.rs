@@ -43,10 +43,7 @@ async fn dead_letter_written_after_the_broker_comes_back() {
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
     let dlt = consumer.chain().dlt.clone().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let task = RunningConsumer::spawn(consumer);
 
     let producer = cluster.producer();
     produce(&producer, &topic, None, None, b"doomed", &Headers::new()).await;
@@ -95,6 +92,5 @@ async fn dead_letter_written_after_the_broker_comes_back() {
         || async { calls.lock().unwrap().iter().any(|c| c == "after") },
     )
     .await;
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    task.stop().await.unwrap();
 }

@@ -11,7 +11,6 @@ use rebound::{
     RetryingConsumer,
 };
 use testkit::*;
-use tokio::sync::oneshot;
 
 #[derive(Debug)]
 struct InvalidAddress(String);
@@ -80,10 +79,7 @@ async fn routed_failures_die_in_their_own_dlts() {
             dlt.clone()
         ]
     );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = RunningConsumer::spawn(consumer);
     wait_until(
         Duration::from_secs(30),
         "the routed DLTs created",
@@ -168,8 +164,7 @@ async fn routed_failures_die_in_their_own_dlts() {
         dead.headers().text(h::EXCEPTION_CAUSE_FQCN).as_deref(),
         Some("dlt_routes::InvalidAddress")
     );
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 #[test]
@@ -207,10 +202,7 @@ async fn with_spring_stage_groups_a_routed_dlt_is_read_in_its_own_group() {
         })
         .build()
         .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = RunningConsumer::spawn(consumer);
     let invalid = format!("{topic}-invalid-dlt");
     wait_until(
         Duration::from_secs(30),
@@ -243,12 +235,11 @@ async fn with_spring_stage_groups_a_routed_dlt_is_read_in_its_own_group() {
         Duration::from_secs(30),
         "the stage group's commit",
         || async {
-            testkit::groups::committed_offsets(&stage_group, &[&invalid], 1)
+            testkit::group::committed_offsets(&stage_group, &[&invalid], 1)
                 .get(&(invalid.clone(), 0))
                 .is_some_and(|(offset, _)| *offset == 1)
         },
     )
     .await;
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }

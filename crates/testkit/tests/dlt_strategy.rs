@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rebound::{DltStrategy, Failure, Record, RetryPolicy, RetryingConsumer};
-use testkit::groups::committed_offsets;
+use testkit::group::committed_offsets;
 use testkit::*;
-use tokio::sync::oneshot;
 
 /// Every call of the dead-letter hook: the record's key and when.
 type Calls = Arc<Mutex<Vec<(String, Instant)>>>;
@@ -19,11 +18,11 @@ fn calls_of(calls: &Calls, key: &str) -> usize {
 
 /// Runs a consumer of `topic` whose handler fails every record for good, so each goes straight
 /// to the DLT, and whose hook fails on keys starting with `bad` (on the first `failures` calls
-/// of each, or always when `None`). Returns the DLT, the group, the hook's calls and a stopper.
+/// of each, or always when `None`). Returns the DLT, the group, the hook's calls and the consumer.
 async fn run(
     strategy: DltStrategy,
     failures: Option<usize>,
-) -> (String, String, Calls, oneshot::Sender<()>) {
+) -> (String, String, Calls, RunningConsumer) {
     init_tracing();
     let topic = unique("dlt-strategy");
     create_topic(&topic, 1).await;
@@ -50,10 +49,7 @@ async fn run(
         .unwrap();
     let dlt = consumer.chain().dlt.clone().unwrap();
     assert_eq!(dlt, format!("{topic}-dlt"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = RunningConsumer::spawn(consumer);
     let producer = producer();
     for key in ["bad-1", "good", "bad-2"] {
         produce(
@@ -66,7 +62,7 @@ async fn run(
         )
         .await;
     }
-    (dlt, group, calls, stop)
+    (dlt, group, calls, running)
 }
 
 /// The offset `group` committed on partition 0 of `dlt`, once it reaches `offset`.
@@ -85,7 +81,7 @@ async fn committed_reaches(group: &str, dlt: &str, offset: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_on_error_logs_and_skips_a_dead_letter_its_hook_fails_on() {
-    let (dlt, group, calls, stop) = run(DltStrategy::FailOnError, None).await;
+    let (dlt, group, calls, running) = run(DltStrategy::FailOnError, None).await;
     // The two dead letters the hook fails on are skipped: the offset goes past all three.
     committed_reaches(&group, &dlt, 3).await;
     // Longer than the first back-off (1 s) of the default strategy: no second call comes.
@@ -94,12 +90,12 @@ async fn fail_on_error_logs_and_skips_a_dead_letter_its_hook_fails_on() {
         assert_eq!(calls_of(&calls, key), 1, "{key}: the hook is called once");
     }
     assert_eq!(count(&dlt), 3, "the skipped dead letters stay in the DLT");
-    let _ = stop.send(());
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn always_retry_on_error_calls_the_hook_again_until_it_succeeds() {
-    let (dlt, group, calls, stop) = run(DltStrategy::AlwaysRetryOnError, Some(2)).await;
+    let (dlt, group, calls, running) = run(DltStrategy::AlwaysRetryOnError, Some(2)).await;
     committed_reaches(&group, &dlt, 3).await;
     let bad: Vec<Instant> = calls
         .lock()
@@ -115,5 +111,5 @@ async fn always_retry_on_error_calls_the_hook_again_until_it_succeeds() {
     assert_eq!(calls_of(&calls, "good"), 1);
     assert_eq!(calls_of(&calls, "bad-2"), 3);
     assert_eq!(count(&dlt), 3, "the hook's failures write nothing");
-    let _ = stop.send(());
+    running.stop().await.unwrap();
 }

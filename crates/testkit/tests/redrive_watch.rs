@@ -17,15 +17,8 @@ use testkit::*;
 use tokio_util::sync::CancellationToken;
 
 /// A consumer of `topic` with one delivery (a failure goes straight to the DLT) that fails while
-/// `failing` is set. Returns its DLT and what stops it.
-fn start_consumer(
-    topic: &str,
-    failing: Arc<AtomicBool>,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), rebound::Error>>,
-) {
+/// `failing` is set. Returns its DLT and the running consumer.
+fn start_consumer(topic: &str, failing: Arc<AtomicBool>) -> (String, RunningConsumer) {
     let consumer = RetryingConsumer::builder(kafka(), topic, &unique("redrive-watch-group"))
         .policy(RetryPolicy::new(1))
         .handler(move |record: Record| {
@@ -43,11 +36,8 @@ fn start_consumer(
         .build()
         .unwrap();
     let dlt = consumer.chain().dlt.clone().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
-    (dlt, stop, run)
+    let run = RunningConsumer::spawn(consumer);
+    (dlt, run)
 }
 
 /// `n` records into `topic`, all failing into its DLT.
@@ -100,7 +90,7 @@ async fn a_canary_whose_copies_die_again_pauses_the_redrive_and_releases_the_res
     let topic = unique("redrive-watch-pause");
     create_topic(&topic, 1).await;
     let failing = Arc::new(AtomicBool::new(true));
-    let (dlt, stop, consumer) = start_consumer(&topic, failing.clone());
+    let (dlt, consumer) = start_consumer(&topic, failing.clone());
     dead_letters(&topic, &dlt, 30).await;
 
     // The fault is not fixed: the canary's copies die again. Its wait is long; the pause must
@@ -171,8 +161,7 @@ async fn a_canary_whose_copies_die_again_pauses_the_redrive_and_releases_the_res
     let again = run(&dlt, &RedriveOptions::new("tester")).await;
     assert_eq!(again.sent() as i64, 25 + returned_copies);
     assert_eq!(again.skipped(), 5);
-    let _ = stop.send(());
-    consumer.await.unwrap().unwrap();
+    consumer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +170,7 @@ async fn a_quiet_canary_lets_the_rest_go_after_its_wait() {
     let topic = unique("redrive-watch-quiet");
     create_topic(&topic, 1).await;
     let failing = Arc::new(AtomicBool::new(true));
-    let (dlt, stop, consumer) = start_consumer(&topic, failing.clone());
+    let (dlt, consumer) = start_consumer(&topic, failing.clone());
     dead_letters(&topic, &dlt, 12).await;
     failing.store(false, Ordering::SeqCst);
 
@@ -215,6 +204,5 @@ async fn a_quiet_canary_lets_the_rest_go_after_its_wait() {
             .all(|(i, gap)| i == 3 || *gap < wait.as_millis() as i64),
         "one wait only: {gaps:?}"
     );
-    let _ = stop.send(());
-    consumer.await.unwrap().unwrap();
+    consumer.stop().await.unwrap();
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rebound::headers::Headers;
 use rebound::naming::TopicChain;
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer, Stages};
-use testkit::groups::committed_offsets;
+use testkit::group::committed_offsets;
 use testkit::*;
 
 const PARTITIONS: i32 = 2;

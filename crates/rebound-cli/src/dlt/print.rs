@@ -38,6 +38,10 @@ fn summary_json(l: &Listed) -> serde_json::Value {
         "error": dl.failure.message,
         "status": l.status.as_str(),
         "redrive_count": dl.redrive_count + l.history.redrives,
+        "dialect": dl.dialect,
+        "owner": dl.owner,
+        "warnings": dl.warnings,
+        "payload_omitted": dl.payload_omitted,
     })
 }
 
@@ -133,10 +137,29 @@ pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::
             format_time(Some(last.at))
         )?;
     }
+    writeln!(out, "dialect       {}", dl.dialect)?;
+    if let Some(owner) = &dl.owner {
+        writeln!(out, "failed by     {}", line(&owner.to_string()))?;
+    }
+    if let Some(source) = &dl.source {
+        writeln!(
+            out,
+            "source        {}-{}@{} (a share-group pointer: key and payload are the source's)",
+            line(source.topic()),
+            source.partition(),
+            source.offset()
+        )?;
+    }
+    if let Some(why) = &dl.payload_omitted {
+        writeln!(out, "not redrivable {}", line(why))?;
+    }
+    for warning in &dl.warnings {
+        writeln!(out, "warning       {}", line(warning))?;
+    }
     writeln!(
         out,
         "key           {}",
-        line(&dl.record.key_text().unwrap_or_else(|| "-".into()))
+        line(&dl.body().key_text().unwrap_or_else(|| "-".into()))
     )?;
     writeln!(out, "origin        {}", line(&origin_text(dl)))?;
     writeln!(
@@ -168,7 +191,7 @@ pub(super) fn print_detail(out: &mut impl Write, dlt: &str, l: &Listed) -> std::
     writeln!(
         out,
         "\npayload:\n{}",
-        lines(&payload_text(dl.record.payload()))
+        lines(&payload_text(dl.body().payload()))
     )?;
     Ok(())
 }

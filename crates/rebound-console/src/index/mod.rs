@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use rebound::naming::{classify, TopicRole};
 use rebound::{KafkaConfig, Record};
 use rebound_ops::ledger::Entry;
 use rebound_ops::{History, Position, Source, Status};
@@ -277,7 +276,8 @@ impl Indexes {
     /// The index of `dlt`, started now if it is not yet. Only DLT names are indexed, and only
     /// topics that exist: a request cannot make the console follow any topic it names.
     pub(crate) async fn get(&self, dlt: &str) -> Result<Arc<DltIndex>, Refusal> {
-        if !matches!(classify(dlt), Some((_, TopicRole::Dlt))) || !legal_topic(dlt) {
+        let dlqs = rebound_ops::topics::dlqs_from_env();
+        if !rebound_ops::topics::is_dead_letter_topic(dlt, &dlqs) || !legal_topic(dlt) {
             return Err(Refusal::NotADlt);
         }
         if let Some(index) = self.by_dlt.lock().expect("indexes lock").get(dlt) {

@@ -19,6 +19,8 @@ use inflow_chart::Chart;
 
 pub(crate) struct TopicRow {
     role: &'static str,
+    /// A DLT's dialect: who writes its dead letters (`spring`, `connect`, `share-group`, …).
+    dialect: Option<&'static str>,
     name: String,
     link: Option<String>,
     partitions: i32,
@@ -69,6 +71,7 @@ fn row(topic: &rebound_ops::topics::TopicInfo, inflows: &Inflows) -> TopicRow {
     };
     TopicRow {
         role,
+        dialect: topic.dialect.map(|d| d.as_str()),
         link,
         name: topic.name.clone(),
         partitions: topic.partitions,
@@ -132,6 +135,7 @@ mod tests {
             partitions: 1,
             records: 3,
             groups: Vec::new(),
+            dialect: Some(rebound_ops::dialect::Dialect::Connect),
         }
     }
 
@@ -189,6 +193,10 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("style="), "the CSP forbids inline styles");
+        assert!(
+            html.contains(r#"dlt <span class="dialect">connect</span>"#),
+            "{html}"
+        );
         assert_eq!(html.matches("<rect class=\"bar\"").count(), 1, "{html}");
     }
 }

@@ -97,6 +97,15 @@ struct DeadLetterPage {
     /// A discarded dead letter's archived copy: its text and page.
     archived_at: Option<(String, String)>,
     status: &'static str,
+    /// Who wrote it: `spring`, `connect`, `share-group`, `streams` or `unknown`.
+    dialect: &'static str,
+    /// Who failed it (a group, a connector), when its headers say.
+    owner: Option<String>,
+    /// What in its headers could not be read.
+    warnings: Vec<String>,
+    /// A share-group pointer whose source record was read: where it is (the payload shown is
+    /// the source's).
+    source: Option<String>,
     key: String,
     origin: String,
     attempts: String,
@@ -138,7 +147,8 @@ pub(crate) async fn page(
                 format!("There is no record at {position} in {read_from}."),
             )
         })?;
-    let dl = DeadLetter::from_record(record);
+    let mut dl = DeadLetter::from_record(record);
+    rebound_ops::pointer::resolve(&state.kafka, &mut dl).await;
     let (history, ledger_status, ledger_redrives, archived_at) = {
         let state = index.read();
         let entries: Vec<&(i64, Entry)> = state
@@ -167,7 +177,8 @@ pub(crate) async fn page(
         .origin
         .as_ref()
         .map_or("-".into(), |o| o.coordinates().to_string());
-    let (kind, payload_text) = payload(dl.record.payload());
+    // A resolved share-group pointer shows its source record's payload.
+    let (kind, payload_text) = payload(dl.body().payload());
     let one = Query {
         at: vec![position],
         source,
@@ -191,7 +202,14 @@ pub(crate) async fn page(
         }),
         archived_at,
         status: ledger_status.as_str(),
-        key: line(&key_text(dl.record.key())).into_owned(),
+        dialect: dl.dialect.as_str(),
+        owner: dl.owner.as_ref().map(|o| line(&o.to_string()).into_owned()),
+        warnings: dl.warnings.iter().map(|w| line(w).into_owned()).collect(),
+        source: dl
+            .source
+            .as_ref()
+            .map(|s| line(&format!("{}-{}@{}", s.topic(), s.partition(), s.offset())).into_owned()),
+        key: line(&key_text(dl.body().key())).into_owned(),
         origin: line(&origin).into_owned(),
         attempts: dl.attempts.map_or("-".into(), |a| a.to_string()),
         first_failed: time(dl.first_failed_at),

@@ -163,7 +163,8 @@ pub(crate) async fn index_with(
                 "Not a dead-letter topic",
                 format!(
                     "`{topic}` is not named like a DLT (<main>-dlt, <main>.dlt, <main>-DLT, \
-                 <main>.DLT); the console shows dead-letter topics only."
+                 <main>.DLT) nor a share group's DLQ (dlq.*), and REBOUND_DLQS does not \
+                 list it; the console shows dead-letter topics only."
                 ),
             ),
             Refusal::NoSuchTopic => Problem::new(

@@ -1,6 +1,6 @@
 //! Sending dead letters back to their original topic (or another), safely: claimed in the ledger
 //! first so two operators never send the same dead letter twice, rate-limited on request, and
-//! recorded one by one so an interruption leaves nothing half-done.
+//! recorded as the copies are acknowledged so an interruption leaves nothing half-done.
 //!
 //! A redrive can also watch its own outcome ([`RedriveOptions::canary`],
 //! [`RedriveOptions::pause_above`]): the copies it sent that die again come back to the DLT
@@ -8,9 +8,7 @@
 //! rest, the reason written in the ledger, instead of feeding a still-broken consumer its whole
 //! selection.
 
-use std::time::Duration;
-
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
 use rebound::{EpochMillis, KafkaConfig};
@@ -27,13 +25,15 @@ mod pause;
 mod plan;
 mod returns;
 mod send;
+mod sending;
 #[cfg(feature = "opentelemetry")]
 mod trace;
 
 pub use pause::{share_of_percent, Canary, Pause, DEFAULT_PAUSE_ABOVE};
 use plan::{plan, Plan};
 use returns::Returns;
-use send::{entries, send_one};
+use send::entries;
+use sending::Sending;
 
 /// How a redrive runs. [`RedriveOptions::new`] gives the defaults; the fields are the knobs.
 #[derive(Debug, Clone)]
@@ -229,6 +229,7 @@ pub async fn redrive(
         returns: returns.as_ref(),
         progress,
         in_flight: FuturesUnordered::new(),
+        unrecorded: Vec::new(),
         sent: 0,
     };
     let unsent = sending.send_all(mine, cancel, &mut report).await?;
@@ -264,146 +265,4 @@ pub async fn redrive(
         }
     }
     Ok(report)
-}
-
-/// The sending half of a run: copies in flight, the pace, the canary and the watch.
-struct Sending<'a> {
-    writer: &'a Writer,
-    options: &'a RedriveOptions,
-    run: &'a str,
-    dlt: &'a str,
-    total: usize,
-    returns: Option<&'a Returns>,
-    progress: Progress<'a>,
-    in_flight: FuturesUnordered<SendOne<'a>>,
-    /// Copies acknowledged.
-    sent: usize,
-}
-
-type SendOne<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<(Position, Outcome), Error>> + Send + 'a>,
->;
-
-/// Copies in flight at once, at most.
-const IN_FLIGHT: usize = 512;
-
-impl<'a> Sending<'a> {
-    /// Sends `plans` in order (at the rate, after the canary's wait), records each outcome in
-    /// `report`, and returns the plans it did not send: cancelled, or paused (`report.paused`).
-    async fn send_all(
-        &mut self,
-        plans: Vec<Plan>,
-        cancel: &CancellationToken,
-        report: &mut RedriveReport,
-    ) -> Result<Vec<Plan>, Error> {
-        let canary = self.options.canary.filter(|c| c.first > 0);
-        // The pace counts from here, and again from the end of the canary's wait (no burst of
-        // the records "due" during it).
-        let (mut paced_from, mut paced_index) = (tokio::time::Instant::now(), 0usize);
-        let mut plans = plans.into_iter().enumerate();
-        let mut unsent = Vec::new();
-        for (i, plan) in plans.by_ref() {
-            if canary.is_some_and(|c| c.first == i) {
-                self.canary_wait(canary.expect("checked"), cancel, report)
-                    .await?;
-                (paced_from, paced_index) = (tokio::time::Instant::now(), i);
-            }
-            let due = self
-                .options
-                .rate
-                .map(|rate| paced_from + Duration::from_secs_f64((i - paced_index) as f64 / rate));
-            // Wait for this record's turn (and the cap on records in flight) while the sends in
-            // flight make progress.
-            loop {
-                report.paused = report.paused.take().or_else(|| self.pause(canary));
-                let ready = due.is_none_or(|due| tokio::time::Instant::now() >= due)
-                    && self.in_flight.len() < IN_FLIGHT;
-                if ready || cancel.is_cancelled() || report.paused.is_some() {
-                    break;
-                }
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => {}
-                    Some(result) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                        self.acknowledged(result?, report);
-                    }
-                    _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {}
-                }
-            }
-            if cancel.is_cancelled() || report.paused.is_some() {
-                unsent.push(plan);
-                break;
-            }
-            let send = send_one(self.writer, plan, self.options, self.run, self.dlt);
-            self.in_flight.push(Box::pin(send));
-        }
-        // After a stop, the plans not reached; after the last send, none.
-        unsent.extend(plans.map(|(_, plan)| plan));
-        while let Some(result) = self.in_flight.next().await {
-            self.acknowledged(result?, report);
-        }
-        Ok(unsent)
-    }
-
-    /// Sends nothing more until every copy of the canary is acknowledged and `canary.wait` has
-    /// passed, watching the returns; ends early when the run is cancelled or pauses.
-    async fn canary_wait(
-        &mut self,
-        canary: Canary,
-        cancel: &CancellationToken,
-        report: &mut RedriveReport,
-    ) -> Result<(), Error> {
-        while let Some(result) = self.in_flight.next().await {
-            self.acknowledged(result?, report);
-        }
-        let until = tokio::time::Instant::now() + canary.wait;
-        let shown = EpochMillis::now() + canary.wait;
-        (self.progress)(self.state(Some(shown)));
-        let mut returned = self.returned();
-        while tokio::time::Instant::now() < until && !cancel.is_cancelled() {
-            report.paused = self.pause(Some(canary));
-            if report.paused.is_some() {
-                break;
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = tokio::time::sleep_until(until) => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
-            if self.returned() != returned {
-                returned = self.returned();
-                (self.progress)(self.state(Some(shown)));
-            }
-        }
-        report.paused = report.paused.take().or_else(|| self.pause(Some(canary)));
-        (self.progress)(self.state(None));
-        Ok(())
-    }
-
-    fn acknowledged(&mut self, outcome: (Position, Outcome), report: &mut RedriveReport) {
-        self.sent += 1;
-        (self.progress)(self.state(None));
-        report.outcomes.push(outcome);
-    }
-
-    /// Whether the run must pause now, and why.
-    fn pause(&self, canary: Option<Canary>) -> Option<Pause> {
-        let share = self.options.pause_above?;
-        // With a canary, its whole sample is judged, not its first copy.
-        let at_least = canary.map_or(1, |c| c.first);
-        Pause::judge(self.sent, self.returned(), share, at_least)
-    }
-
-    fn returned(&self) -> usize {
-        self.returns.map_or(0, Returns::count)
-    }
-
-    fn state(&self, waiting_until: Option<EpochMillis>) -> RedriveProgress {
-        RedriveProgress {
-            sent: self.sent,
-            total: self.total,
-            returned: self.returned(),
-            waiting_until,
-        }
-    }
 }

@@ -6,6 +6,7 @@ use rebound::headers::RedriveStamp;
 use rebound::naming::archive_topic;
 use rebound::EpochMillis;
 
+use crate::dialect::Dialect;
 use crate::error::Error;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{Action, Entry};
@@ -13,15 +14,23 @@ use crate::write::Writer;
 
 use super::{Outcome, Plan, RedriveOptions};
 
-/// Sends one planned copy, then records it `redriven` in the ledger (after the acknowledgement:
-/// an entry never claims a copy that is not there).
+/// A copy the cluster acknowledged: where its dead letter is, what happened to it, and the
+/// `redriven` entry that says so, for the caller to write to the ledger (after the
+/// acknowledgement: an entry never claims a copy that is not there).
+pub(super) struct Acknowledged {
+    pub(super) position: Position,
+    pub(super) outcome: Outcome,
+    pub(super) entry: Entry,
+}
+
+/// Sends one planned copy and waits for its acknowledgement.
 pub(super) async fn send_one(
     writer: &Writer,
     plan: Plan,
     options: &RedriveOptions,
     run: &str,
     dlt: &str,
-) -> Result<(Position, Outcome), Error> {
+) -> Result<Acknowledged, Error> {
     let dl = &plan.listed.dead_letter;
     // Where the dead letter is: the DLT, or the archive for a copy redriven from there.
     let topic = match options.source {
@@ -29,26 +38,22 @@ pub(super) async fn send_one(
         Source::Archive => archive_topic(dlt),
     };
     let from = dl.position().in_topic(&topic).to_string();
-    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
-    let mut headers = RedriveStamp {
+    let headers = RedriveStamp {
         run,
         count: dl.redrive_count + plan.listed.history.redrives + 1,
         at: EpochMillis::now(),
         by: &options.by,
         from: &from,
     }
-    .headers_for(dl.record.headers());
+    .headers_for(dl.body().headers());
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+    let mut headers = without_dialect_headers(headers);
     #[cfg(feature = "opentelemetry")]
-    let _span = super::trace::start(dl.record.headers(), &from, &plan.topic, run, &mut headers);
-    let send = |partition| {
-        writer.send(
-            &plan.topic,
-            partition,
-            dl.record.key(),
-            dl.record.payload(),
-            &headers,
-        )
-    };
+    let _span = super::trace::start(dl.body().headers(), &from, &plan.topic, run, &mut headers);
+    // A resolved share-group pointer sends its source record, not the empty pointer.
+    let body = dl.body();
+    let send =
+        |partition| writer.send(&plan.topic, partition, body.key(), body.payload(), &headers);
     // The original partition may not exist in the target any more: let the key decide then.
     let copy = match send(plan.partition).await {
         Ok(copy) => copy,
@@ -63,14 +68,29 @@ pub(super) async fn send_one(
         Some(&plan.topic),
     );
     done.copy = Some(copy);
-    writer.record(&[done]).await?;
-    Ok((
-        dl.position(),
-        Outcome::Sent {
+    Ok(Acknowledged {
+        position: dl.position(),
+        outcome: Outcome::Sent {
             topic: plan.topic.clone(),
             copy: Some(copy),
         },
-    ))
+        entry: done,
+    })
+}
+
+/// `headers` without another writer's failure headers (Connect's, a share group's, Streams'): a
+/// redriven copy starts afresh, as Spring's chain headers are dropped by the stamp.
+fn without_dialect_headers(headers: rebound::headers::Headers) -> rebound::headers::Headers {
+    headers
+        .iter()
+        .filter(|h| {
+            !matches!(
+                Dialect::of_header(&h.key),
+                Some(Dialect::Connect | Dialect::ShareGroup | Dialect::Streams)
+            )
+        })
+        .cloned()
+        .collect()
 }
 
 /// One ledger entry per plan; claims name their target topic, releases may say why.

@@ -3,8 +3,10 @@
 //! consumer groups and their lag; and whether a DLT a person named is there ([`require_dlt`], in
 //! `dlt_exists.rs`).
 
+mod dialects;
 mod dlt_exists;
 
+pub use dialects::{dlqs_from_env, is_dead_letter_topic, DLQS_ENV, SHARE_GROUP_DLQ_PREFIX};
 pub use dlt_exists::require_dlt;
 
 use std::collections::BTreeMap;
@@ -34,6 +36,9 @@ pub struct TopicInfo {
     pub records: i64,
     /// Consumer groups with committed offsets on this topic, and their lag.
     pub groups: Vec<(String, i64)>,
+    /// A DLT's dialect (who writes its dead letters): a chain's DLT is Spring's by its name,
+    /// another DLQ's is read from its newest record; `None` for other roles.
+    pub dialect: Option<crate::dialect::Dialect>,
 }
 
 /// A retry chain found on the cluster (one line of `rebound topics --json`).
@@ -45,15 +50,21 @@ pub struct ChainInfo {
     pub topics: Vec<TopicInfo>,
 }
 
-/// Every chain on the cluster with record counts, groups and lag.
+/// Every chain on the cluster with record counts, groups and lag; with the DLQs other writers
+/// fill (share groups' `dlq.*`, and those `REBOUND_DLQS` lists), each DLT with its dialect.
 pub async fn discover(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
-    let kafka = kafka.clone();
-    unblock(move || discover_blocking(&kafka)).await
+    discover_with(kafka, &dlqs_from_env()).await
+}
+
+/// [`discover`], with `dlqs` as the DLQ names no convention gives (Connect's, Streams', …).
+pub async fn discover_with(kafka: &KafkaConfig, dlqs: &[String]) -> Result<Vec<ChainInfo>, Error> {
+    let (kafka, dlqs) = (kafka.clone(), dlqs.to_vec());
+    unblock(move || discover_blocking(&kafka, &dlqs)).await
 }
 
 /// [`discover`] on the calling thread: a metadata request, the watermarks of every chain topic,
 /// and each group's committed offsets.
-fn discover_blocking(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
+fn discover_blocking(kafka: &KafkaConfig, dlqs: &[String]) -> Result<Vec<ChainInfo>, Error> {
     let consumer = assigning_consumer(kafka)?;
     let metadata = consumer.fetch_metadata(None, TIMEOUT)?;
     let partitions: BTreeMap<String, i32> = metadata
@@ -63,8 +74,10 @@ fn discover_blocking(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
         .map(|t| (t.name().to_string(), t.partitions().len() as i32))
         .collect();
     let mut chains = chains_among(partitions.keys().map(String::as_str));
+    let dialects = dialects::place(kafka, &partitions, &mut chains, dlqs)?;
     for (main, topics) in chains.iter_mut() {
-        if partitions.contains_key(main) {
+        // A DLQ whose source is unknown is its own chain's name: not its main topic too.
+        if partitions.contains_key(main) && !topics.iter().any(|(n, _)| n == main) {
             topics.push((main.clone(), TopicRole::Main));
         }
         topics.sort_by(|a, b| {
@@ -103,6 +116,7 @@ fn discover_blocking(kafka: &KafkaConfig) -> Result<Vec<ChainInfo>, Error> {
                     partitions: partitions[&name],
                     records: records[&name],
                     groups: lags.get(&name).cloned().unwrap_or_default(),
+                    dialect: dialects.get(&name).copied(),
                     name,
                     role,
                 })

@@ -1,6 +1,13 @@
-//! A consumer group as the broker sees it: its state, its members and which partitions each one
-//! was assigned. A test asks the broker rather than the members' logs when it must know that a
-//! member left (its session expired) or who owns a partition.
+//! Consumer groups in tests. Here: a group as the broker sees it, its state, its members and which
+//! partitions each one was assigned (a test asks the broker rather than the members' logs when it
+//! must know that a member left or who owns a partition); `offsets`: committed offsets arranged
+//! and read back; `member`: a live member that holds partitions until dropped.
+
+mod member;
+mod offsets;
+
+pub use member::{live_member, live_member_with};
+pub use offsets::{commit_offsets, committed_offsets, Committed};
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! A network fault: one worker is cut off from the broker for longer than its consumer group's
-//! session timeout while records flow through the retry chain, then the path heals. An audit, as
-//! in `chaos.rs`, then reads the workers' journal and the DLT: nothing may be lost, and the outage
+//! session timeout while records flow through the retry chain, then the path heals. The audit
+//! the chaos test uses too ([`testkit::audit`]) then reads the workers' journal and the DLT: nothing may be lost, and the outage
 //! must not burn retry attempts, so no record that succeeds on a later attempt may reach the DLT
 //! (nor be handled on another attempt than the one its fate says). Duplicates are counted and
 //! printed. The figures of runs are in RELIABILITY.md.
@@ -29,19 +29,17 @@
 //! cargo xtask test -p testkit --test network_fault -- --nocapture
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
-use rebound::headers::{FailureInfo, RetryState};
-use rebound::naming::TopicChain;
-use rebound::{Backoff, FailureClass, KafkaConfig, RetryPolicy};
-use testkit::journal::Entry;
-use testkit::process::{tail, Process};
+use rdkafka::producer::FutureProducer;
+use testkit::audit::{audit, WorkerRun};
+use testkit::process::tail;
 use testkit::*;
+
+mod workers;
+
+use workers::{produce_paced, Timeline, Workers};
 
 const PARTITIONS: i32 = 4;
 /// Five deliveries: [`Fate`] fails a record at most four times, so every record that is not a
@@ -60,13 +58,6 @@ const MESSAGE_TIMEOUT_MS: u64 = 5_000;
 /// The worker whose path to the broker is cut, and the one that stays connected.
 const CUT: &str = "cut";
 const DIRECT: &str = "direct";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_order_loses_nothing_when_a_worker_is_cut_off() {
@@ -89,227 +80,6 @@ async fn unordered_loses_nothing_when_a_worker_is_cut_off() {
 /// Each run takes a broker and two workers on 2 cores: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The two worker processes and where their output goes.
-struct Workers {
-    dir: PathBuf,
-    journal: PathBuf,
-    processes: Vec<Process>,
-}
-
-impl Workers {
-    fn start(&mut self, name: &str, kafka: &KafkaConfig, topic: &str, group: &str, order: &str) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chaos-worker"));
-        command
-            .args(["--topic", topic, "--group", group, "--instance-id", name])
-            .args(["--attempts", &ATTEMPTS.to_string()])
-            .args(["--delay-ms", &DELAY_MS.to_string(), "--multiplier", "2"])
-            .args(["--dlt-suffix", ".dlt", "--order", order])
-            .arg("--journal")
-            .arg(&self.journal)
-            .args(["-X", &format!("session.timeout.ms={SESSION_TIMEOUT_MS}")])
-            .args(["-X", "heartbeat.interval.ms=1000"])
-            .args(["-X", &format!("message.timeout.ms={MESSAGE_TIMEOUT_MS}")])
-            .env("RUST_LOG", "warn,rebound=info");
-        let log = self.dir.join(format!("{name}.log"));
-        self.processes
-            .push(Process::spawn_on(kafka, &log, name, &mut command));
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
-    }
-
-    /// The workers that exited by themselves, with how.
-    fn exited(&mut self) -> Vec<String> {
-        self.processes
-            .iter_mut()
-            .filter_map(|p| p.exited().map(|status| format!("{}: {status}", p.name)))
-            .collect()
-    }
-
-    /// SIGTERM to both, then wait (SIGKILL after 15 s).
-    fn stop(&mut self) {
-        for process in &self.processes {
-            process.terminate();
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        for process in &mut self.processes {
-            process.stop_within(deadline.saturating_duration_since(Instant::now()));
-        }
-    }
-}
-
-/// Produces `n` records `{"id": i}`, keyed by id, evenly over `window`, straight to the broker
-/// (not through the proxy). Panics if one cannot be produced.
-async fn produce_paced(producer: FutureProducer, topic: String, n: u64, window: Duration) {
-    let start = Instant::now();
-    let mut sends = tokio::task::JoinSet::new();
-    for id in 0..n {
-        let due = start + window.mul_f64(id as f64 / n as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let (producer, topic) = (producer.clone(), topic.clone());
-        // A task per record: a send is enqueued only once its future is polled.
-        sends.spawn(async move {
-            let key = id.to_string();
-            let payload = format!(r#"{{"id":{id}}}"#);
-            let record = FutureRecord::to(&topic).key(&key).payload(&payload);
-            producer
-                .send(record, Timeout::After(Duration::from_secs(30)))
-                .await
-                .unwrap_or_else(|(e, _)| panic!("producing {id} failed: {e}"));
-        });
-    }
-    while let Some(sent) = sends.join_next().await {
-        sent.unwrap();
-    }
-}
-
-/// The journal as the run goes: every entry with the time the test first saw it (read every
-/// 50 ms or so, so good to a tenth of a second).
-struct Timeline {
-    path: PathBuf,
-    seen: Vec<(Instant, Entry)>,
-}
-
-impl Timeline {
-    /// Reads what was appended since the last call; returns the new entries.
-    fn update(&mut self) -> &[(Instant, Entry)] {
-        let now = Instant::now();
-        let all = testkit::journal::read(&self.path);
-        let before = self.seen.len();
-        self.seen
-            .extend(all.into_iter().skip(before).map(|entry| (now, entry)));
-        &self.seen[before..]
-    }
-
-    fn count_by(&self, worker: &str) -> usize {
-        self.seen.iter().filter(|(_, e)| e.worker == worker).count()
-    }
-
-    fn by_since<'a>(&'a self, worker: &'a str, since: Instant) -> impl Iterator<Item = &'a Entry> {
-        self.seen
-            .iter()
-            .filter(move |(at, e)| *at >= since && e.worker == worker)
-            .map(|(_, e)| e)
-    }
-}
-
-/// What the audit found.
-#[derive(Default)]
-struct Audit {
-    produced: usize,
-    main_records: usize,
-    expected_handled: usize,
-    handled: usize,
-    journal_lines: usize,
-    wrong_attempt: Vec<(u64, u32)>,
-    expected_dead: usize,
-    dlt_records: usize,
-    dlt_distinct: usize,
-    dlt_bad_headers: usize,
-    lost: Vec<u64>,
-    wrongly_dead_lettered: Vec<u64>,
-    handled_but_doomed: Vec<u64>,
-    invented: usize,
-    /// Per retry topic: its name, the copies expected, the copies written.
-    retries: Vec<(String, usize, usize)>,
-}
-
-fn audit(cluster: &Cluster, chain: &TopicChain, journal: &Path, n: u64) -> Audit {
-    let mut audit = Audit {
-        produced: n as usize,
-        main_records: cluster.count(&chain.main) as usize,
-        ..Audit::default()
-    };
-    let entries = testkit::journal::read(journal);
-    audit.journal_lines = entries.len();
-    let mut handled: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    for entry in &entries {
-        handled.entry(entry.id).or_default().push(entry.attempt);
-    }
-    audit.handled = handled.len();
-
-    let dlt = chain.dlt.as_deref().unwrap();
-    let letters = cluster.read_all(dlt);
-    audit.dlt_records = letters.len();
-    let mut dead: BTreeMap<u64, usize> = BTreeMap::new();
-    for letter in &letters {
-        let id = letter
-            .json::<serde_json::Value>()
-            .ok()
-            .and_then(|v| v.get("id")?.as_u64());
-        let Some(id) = id else {
-            audit.dlt_bad_headers += 1;
-            continue;
-        };
-        *dead.entry(id).or_default() += 1;
-        // A permanent failure is dead-lettered from its first delivery: `retry_topic-attempts`
-        // on the copy is deliveries + 1, as Spring writes it.
-        let attempt = RetryState::read(letter.headers()).attempt;
-        let class = FailureInfo::read(letter.headers()).class;
-        if !matches!(attempt, Some(Ok(2))) || class != Some(FailureClass::Permanent) {
-            audit.dlt_bad_headers += 1;
-        }
-    }
-    audit.dlt_distinct = dead.len();
-
-    for id in 0..n {
-        let fate = Fate::of(id);
-        if fate.dead_letters(ATTEMPTS) {
-            audit.expected_dead += 1;
-            if !dead.contains_key(&id) {
-                audit.lost.push(id);
-            }
-            if handled.contains_key(&id) {
-                audit.handled_but_doomed.push(id);
-            }
-        } else {
-            audit.expected_handled += 1;
-            match handled.get(&id) {
-                Some(attempts) => audit.wrong_attempt.extend(
-                    attempts
-                        .iter()
-                        .filter(|a| **a != fate.fail_times + 1)
-                        .map(|a| (id, *a)),
-                ),
-                None => audit.lost.push(id),
-            }
-            if dead.contains_key(&id) {
-                audit.wrongly_dead_lettered.push(id);
-            }
-        }
-    }
-    audit.invented = dead
-        .keys()
-        .chain(handled.keys())
-        .filter(|id| **id >= n)
-        .count();
-    for (i, retry) in chain.retries.iter().enumerate() {
-        // Retry topic i (from 0) delivers attempt i + 2: a copy of every record that failed
-        // attempt i + 1 transiently.
-        let expected = (0..n)
-            .filter(|id| {
-                let fate = Fate::of(*id);
-                !fate.permanent && fate.fail_times > i as u32
-            })
-            .count();
-        audit.retries.push((
-            retry.name.clone(),
-            expected,
-            cluster.count(&retry.name) as usize,
-        ));
-    }
-    audit
-}
-
-fn rate(extra: usize, of: usize) -> String {
-    if of == 0 {
-        extra.to_string()
-    } else {
-        format!("{extra} ({:.2} %)", 100.0 * extra as f64 / of as f64)
-    }
-}
-
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
@@ -331,21 +101,20 @@ async fn run(order: &'static str) {
 
     let (broker, proxy) = tokio::task::block_in_place(PrivateBroker::behind_proxy);
     let cluster = Cluster(broker.kafka());
-    let topic = unique("netfault");
-    cluster.create_topic(&topic, PARTITIONS).await;
-    let policy = RetryPolicy::new(ATTEMPTS)
-        .backoff(Backoff::exponential(Duration::from_millis(DELAY_MS), 2.0))
-        .dlt_suffix(".dlt");
-    let chain = TopicChain::new(&topic, &policy);
-    let dlt = chain.dlt.clone().unwrap();
-    let dir = std::env::temp_dir().join(unique("netfault"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let journal_path = dir.join("journal");
-    println!(
-        "netfault: chain {:?}; logs in {}",
-        chain.topic_names(),
-        dir.display()
-    );
+    let WorkerRun {
+        topic,
+        chain,
+        dlt,
+        dir,
+        journal: journal_path,
+    } = WorkerRun::start(
+        &cluster,
+        "netfault",
+        PARTITIONS,
+        ATTEMPTS,
+        Duration::from_millis(DELAY_MS),
+    )
+    .await;
 
     let group = unique("netfault-group");
     let mut workers = Workers {
@@ -540,57 +309,14 @@ async fn run(order: &'static str) {
     let (cut_log, direct_log) = (workers.log(CUT), workers.log(DIRECT));
     tokio::task::block_in_place(|| workers.stop());
 
-    let audit = tokio::task::block_in_place(|| audit(&cluster, &chain, &journal_path, n));
+    let audit = tokio::task::block_in_place(|| audit(&cluster, &chain, &journal_path, n, ATTEMPTS));
     let handlings = |worker: &str| {
         testkit::journal::read(&journal_path)
             .iter()
             .filter(|e| e.worker == worker)
             .count()
     };
-    let mut rows: Vec<(String, String)> = vec![
-        ("processing order".into(), order.into()),
-        ("records produced".into(), audit.produced.to_string()),
-        (
-            "records in the main topic".into(),
-            audit.main_records.to_string(),
-        ),
-        (
-            "expected handled / handled (distinct ids)".into(),
-            format!("{} / {}", audit.expected_handled, audit.handled),
-        ),
-        (
-            "expected dead letters (permanent) / in the DLT (distinct)".into(),
-            format!("{} / {}", audit.expected_dead, audit.dlt_distinct),
-        ),
-        ("LOST (must be 0)".into(), audit.lost.len().to_string()),
-        (
-            "wrongly dead-lettered (must be 0)".into(),
-            audit.wrongly_dead_lettered.len().to_string(),
-        ),
-        (
-            "handled on another attempt than its fate's (must be 0)".into(),
-            audit.wrong_attempt.len().to_string(),
-        ),
-        (
-            "dead letters with wrong headers (must be 0)".into(),
-            audit.dlt_bad_headers.to_string(),
-        ),
-        (
-            "duplicate handlings (rate of handled)".into(),
-            rate(audit.journal_lines - audit.handled, audit.handled),
-        ),
-        (
-            "duplicate dead letters (rate of dead letters)".into(),
-            rate(audit.dlt_records - audit.dlt_distinct, audit.dlt_distinct),
-        ),
-    ];
-    for (name, expected, written) in &audit.retries {
-        let short = name.rsplit('-').next().unwrap_or(name);
-        rows.push((
-            format!("copies in -retry-{short}: expected / written"),
-            format!("{expected} / {written}"),
-        ));
-    }
+    let mut rows: Vec<(String, String)> = vec![("processing order".into(), order.into())];
     rows.extend([
         (
             "handlings before the cut (cut / direct)".into(),
@@ -666,17 +392,7 @@ async fn run(order: &'static str) {
             format!("{exited:?}"),
         ),
     ]);
-    let width = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0);
-    println!("\nnetwork-fault audit ({order} order)");
-    println!("| {:width$} | value |", "measure");
-    println!("|{}|-------|", "-".repeat(width + 2));
-    for (k, v) in &rows {
-        println!("| {k:width$} | {v} |");
-    }
+    audit.print(&format!("network-fault audit ({order} order)"), rows);
 
     // The outage happened: the cut dropped the worker's connections, it tried to get back and
     // heard nothing, and its partitions went to the other worker (its session expired).
@@ -689,39 +405,13 @@ async fn run(order: &'static str) {
         "`{CUT}` never tried to reconnect during the cut"
     );
     assert!(cut_for >= outage, "the path was cut for {cut_for:?} only");
-    let sample = |ids: &[u64]| ids.iter().take(20).copied().collect::<Vec<_>>();
     assert!(
         complete,
         "not every record was done; logs in {}",
         dir.display()
     );
     assert_eq!(audit.main_records, n as usize, "records in the main topic");
-    assert!(
-        audit.lost.is_empty(),
-        "{} records lost (first: {:?}); logs in {}",
-        audit.lost.len(),
-        sample(&audit.lost),
-        dir.display()
-    );
-    assert!(
-        audit.wrongly_dead_lettered.is_empty(),
-        "{} records dead-lettered that would have succeeded (first: {:?}); logs in {}",
-        audit.wrongly_dead_lettered.len(),
-        sample(&audit.wrongly_dead_lettered),
-        dir.display()
-    );
-    assert!(
-        audit.wrong_attempt.is_empty(),
-        "handled on another attempt than their fate's (id, attempt): {:?}",
-        audit.wrong_attempt.iter().take(20).collect::<Vec<_>>()
-    );
-    assert!(
-        audit.handled_but_doomed.is_empty(),
-        "handled though they always fail: {:?}",
-        sample(&audit.handled_but_doomed)
-    );
-    assert_eq!(audit.dlt_bad_headers, 0, "dead letters with wrong headers");
-    assert_eq!(audit.invented, 0, "ids that were never produced");
+    audit.assert_delivered(&dir);
     assert!(
         exited.is_empty(),
         "workers exited by themselves: {exited:?}; logs in {}",

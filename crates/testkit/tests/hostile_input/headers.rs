@@ -1,0 +1,432 @@
+//! Hostile headers: retry headers corrupt, absurd or duplicated, and a header key that is not UTF-8.
+
+use super::*;
+
+/// What a retry-topic case sends and expects.
+struct HeaderCase {
+    key: &'static str,
+    headers: Headers,
+    /// The handler fails (transiently) on this record.
+    fails: bool,
+    /// The attempt the handler must see.
+    attempt: u32,
+}
+
+fn case(
+    key: &'static str,
+    fails: bool,
+    attempt: u32,
+    headers: &[(&str, Option<Vec<u8>>)],
+) -> HeaderCase {
+    let mut hs = Headers::new();
+    for (k, v) in headers {
+        match v {
+            Some(v) => hs.push(*k, v.clone()),
+            None => hs.push_null(*k),
+        }
+    }
+    HeaderCase {
+        key,
+        headers: hs,
+        fails,
+        attempt,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_retry_headers_are_read_as_designed() {
+    init_tracing();
+    let topic = unique("hostile-headers");
+    create_topic(&topic, 1).await;
+    let calls: Calls = Arc::default();
+    // Three deliveries, one retry topic (`-retry`) for attempts 2 and 3.
+    let (retry, dlt, running) = start(&topic, keyed_handler(calls.clone()));
+    wait_until(Duration::from_secs(20), "the retry topic", || async {
+        partition_count(&retry).is_some()
+    })
+    .await;
+
+    let now = rebound::EpochMillis::now().as_i64();
+    let day_and_an_hour = 25 * 3600 * 1000;
+    let big = |v: i64| Some(h::encode_big_integer(v).to_vec());
+    let int = |v: i32| Some(v.to_be_bytes().to_vec());
+    let cases = vec![
+        // Attempts: anything but 1 or 4 bytes holding a number from 1 to 32767 falls back to
+        // the first attempt the topic delivers (2). One byte is unsigned (spring-kafka 4.0.6).
+        case(
+            "attempts-1-byte-255",
+            false,
+            255,
+            &[(h::ATTEMPTS, Some(vec![0xff]))],
+        ),
+        case(
+            "attempts-over-the-cap",
+            false,
+            2,
+            &[(h::ATTEMPTS, int(i32::MAX))],
+        ),
+        case(
+            "attempts-1-byte-zero",
+            false,
+            2,
+            &[(h::ATTEMPTS, Some(vec![0]))],
+        ),
+        case(
+            "attempts-1-byte-3",
+            false,
+            3,
+            &[(h::ATTEMPTS, Some(vec![3]))],
+        ),
+        case(
+            "attempts-8-bytes",
+            false,
+            2,
+            &[(h::ATTEMPTS, Some(3i64.to_be_bytes().to_vec()))],
+        ),
+        case("attempts-null", false, 2, &[(h::ATTEMPTS, None)]),
+        case(
+            "attempts-i32-min",
+            false,
+            2,
+            &[(h::ATTEMPTS, int(i32::MIN))],
+        ),
+        case(
+            "attempts-text",
+            false,
+            2,
+            &[(h::ATTEMPTS, Some(b"three".to_vec()))],
+        ),
+        // 32767 (the cap) on a record that fails: it has no attempt left, so straight to the
+        // DLT, which says deliveries + 1, as Spring.
+        case(
+            "fail-attempts-cap",
+            true,
+            i16::MAX as u32,
+            &[(h::ATTEMPTS, int(i16::MAX as i32))],
+        ),
+        // Back-off timestamps more than a day ahead, absurd, or garbage mean "due now".
+        case(
+            "backoff-beyond-a-day",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, big(now + day_and_an_hour))],
+        ),
+        case(
+            "backoff-i64-max",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, Some(i64::MAX.to_be_bytes().to_vec()))],
+        ),
+        case(
+            "backoff-i64-min",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, big(i64::MIN))],
+        ),
+        case(
+            "backoff-text",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, Some(b"zzzzzzzz".to_vec()))],
+        ),
+        case(
+            "backoff-1-byte",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, Some(vec![5]))],
+        ),
+        case("backoff-null", false, 2, &[(h::BACKOFF_TIMESTAMP, None)]),
+        // Spring 4.0.7's length guard: no bytes, or more than 8, is no due time.
+        case(
+            "backoff-no-bytes",
+            false,
+            2,
+            &[(h::BACKOFF_TIMESTAMP, Some(vec![]))],
+        ),
+        case(
+            "backoff-9-bytes",
+            false,
+            2,
+            &[(
+                h::BACKOFF_TIMESTAMP,
+                Some([&[0u8][..], &(now + 3_600_000).to_be_bytes()].concat()),
+            )],
+        ),
+        // Duplicates: the last header wins, as Kafka's lastHeader (what Spring reads).
+        case(
+            "backoff-duplicate-last-now",
+            false,
+            2,
+            &[
+                (h::BACKOFF_TIMESTAMP, big(now + 3_600_000)),
+                (h::BACKOFF_TIMESTAMP, big(now)),
+            ],
+        ),
+        // A failing record with duplicated, corrupt provenance and failure headers: it is on its
+        // last attempt, so to the DLT, with one (new) failure message and provenance read from
+        // the last header of each name.
+        case(
+            "fail-duplicate-provenance",
+            true,
+            3,
+            &[
+                (h::ATTEMPTS, int(3)),
+                (h::ORIGINAL_TOPIC, Some(b"first".to_vec())),
+                (h::ORIGINAL_TOPIC, Some(b"second".to_vec())),
+                (h::ORIGINAL_PARTITION, Some(b"xyz".to_vec())),
+                (h::ORIGINAL_OFFSET, Some(vec![1, 2, 3])),
+                (h::EXCEPTION_MESSAGE, Some(b"old one".to_vec())),
+                (h::EXCEPTION_MESSAGE, Some(b"\xff\xfe old two".to_vec())),
+                (h::EXCEPTION_FQCN, Some(b"\xc3\x28".to_vec())),
+                (h::FAILURE_CLASS, Some(b"bogus".to_vec())),
+            ],
+        ),
+    ];
+    let producer = producer();
+    let mut sent_at = Vec::new();
+    for case in &cases {
+        let payload = format!("payload of {}", case.key);
+        send(
+            &producer,
+            &retry,
+            case.key,
+            Some(payload.as_bytes()),
+            case.headers.to_kafka(),
+        )
+        .await;
+        sent_at.push(rebound::EpochMillis::now().as_i64());
+    }
+    // Last on the partition (it holds up the records behind it while it waits): duplicated
+    // back-off timestamps whose last one is 2 s ahead: not handled before then.
+    let due = rebound::EpochMillis::now().as_i64() + 2000;
+    let mut later = Headers::new();
+    later.push(
+        h::BACKOFF_TIMESTAMP,
+        h::encode_big_integer(rebound::EpochMillis::now().as_i64()),
+    );
+    later.push(h::BACKOFF_TIMESTAMP, h::encode_big_integer(due));
+    send(
+        &producer,
+        &retry,
+        "backoff-duplicate-last-later",
+        Some(b"later"),
+        later.to_kafka(),
+    )
+    .await;
+
+    // The main topic: a record that carries stale retry headers from some other chain is a
+    // first delivery all the same (attempt 1, not held back by the back-off).
+    let mut stale = Headers::new();
+    stale.push(h::ATTEMPTS, h::encode_i32(3));
+    stale.push(
+        h::BACKOFF_TIMESTAMP,
+        h::encode_big_integer(rebound::EpochMillis::now().as_i64() + 3_600_000),
+    );
+    send(
+        &producer,
+        &topic,
+        "main-stale-headers",
+        Some(b"m"),
+        stale.to_kafka(),
+    )
+    .await;
+    send(
+        &producer,
+        &topic,
+        "fail-main-stale-headers",
+        Some(b"m"),
+        stale.to_kafka(),
+    )
+    .await;
+
+    wait_until(Duration::from_secs(60), "every case handled", || async {
+        cases.iter().all(|c| !calls_for(&calls, c.key).is_empty())
+            && !calls_for(&calls, "backoff-duplicate-last-later").is_empty()
+            && !calls_for(&calls, "main-stale-headers").is_empty()
+            // The failing main record walks the chain: attempts 1, 2, 3, then the DLT.
+            && calls_for(&calls, "fail-main-stale-headers").len() == 3
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "three dead letters", || async {
+        count(&dlt) == 3
+    })
+    .await;
+
+    for (case, sent) in cases.iter().zip(&sent_at) {
+        let seen = calls_for(&calls, case.key);
+        assert_eq!(seen.len(), 1, "{}: handled once", case.key);
+        assert_eq!(seen[0].attempt, case.attempt, "{}: attempt", case.key);
+        assert!(
+            seen[0].at_ms - sent < 10_000,
+            "{}: handled at once, not held back ({} ms)",
+            case.key,
+            seen[0].at_ms - sent
+        );
+    }
+    let later = calls_for(&calls, "backoff-duplicate-last-later");
+    assert!(
+        later[0].at_ms >= due,
+        "the last back-off header counts: handled {} ms before it was due",
+        due - later[0].at_ms
+    );
+    let main_stale = calls_for(&calls, "main-stale-headers");
+    assert_eq!(
+        main_stale[0].attempt, 1,
+        "the main topic always delivers attempt 1"
+    );
+    let walked: Vec<u32> = calls_for(&calls, "fail-main-stale-headers")
+        .iter()
+        .map(|c| c.attempt)
+        .collect();
+    assert_eq!(walked, [1, 2, 3], "stale headers do not skip the chain");
+
+    let dead = read_all(&dlt);
+    for case in &cases {
+        let in_dlt = dead
+            .iter()
+            .any(|r| r.key_text().as_deref() == Some(case.key));
+        assert_eq!(
+            in_dlt, case.fails,
+            "{}: in the DLT only if it fails",
+            case.key
+        );
+    }
+    let dead_of = |key: &str| {
+        dead.iter()
+            .find(|r| r.key_text().as_deref() == Some(key))
+            .unwrap_or_else(|| panic!("{key} is in the DLT"))
+    };
+    let max = dead_of("fail-attempts-cap");
+    assert_eq!(
+        max.headers().last(h::ATTEMPTS),
+        Some(&32768i32.to_be_bytes()[..]),
+        "deliveries + 1 on the DLT copy, as Spring writes it"
+    );
+    let dup = dead_of("fail-duplicate-provenance");
+    let messages: Vec<_> = dup
+        .headers()
+        .iter()
+        .filter(|x| x.key == h::EXCEPTION_MESSAGE)
+        .collect();
+    assert_eq!(messages.len(), 1, "one failure message on the copy");
+    assert_eq!(
+        dup.headers().text(h::EXCEPTION_MESSAGE).as_deref(),
+        Some("fail-duplicate-provenance fails")
+    );
+    assert_eq!(
+        dup.headers().text(h::FAILURE_CLASS).as_deref(),
+        Some("transient")
+    );
+    let provenance = Provenance::read(dup.headers()).unwrap();
+    assert_eq!(provenance.topic, "second", "the last header wins");
+    assert_eq!(
+        (provenance.partition, provenance.offset),
+        (None, None),
+        "corrupt fields read as absent"
+    );
+    let walked_copy = dead_of("fail-main-stale-headers");
+    assert_eq!(
+        walked_copy.headers().last(h::ATTEMPTS),
+        Some(&[0, 0, 0, 4][..]),
+        "three deliveries: Spring's DLT copy says 4, the attempt a next delivery would have"
+    );
+
+    // The failing retry records did not produce new retry copies (3 = the failing main record's
+    // two hops + nothing else beyond what the test wrote).
+    let retry_records = read_all(&retry);
+    let written = cases.len() + 1;
+    assert_eq!(
+        retry_records.len(),
+        written + 2,
+        "only the failing main record was copied to the retry topic (twice)"
+    );
+
+    // Still alive: one more record on each topic.
+    send(
+        &producer,
+        &topic,
+        "after-main",
+        Some(b"a"),
+        OwnedHeaders::new(),
+    )
+    .await;
+    send(
+        &producer,
+        &retry,
+        "after-retry",
+        Some(b"a"),
+        OwnedHeaders::new(),
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(30),
+        "records after the hostile ones",
+        || async {
+            !calls_for(&calls, "after-main").is_empty()
+                && !calls_for(&calls, "after-retry").is_empty()
+        },
+    )
+    .await;
+    assert!(running.is_running());
+    running.stop().await.unwrap();
+}
+
+/// Kafka header keys are strings, but nothing on the wire forces them to be UTF-8 (a client in
+/// another language, or a proxy, can write any bytes). Such a record must not stop the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_key_that_is_not_utf8_does_not_stop_the_worker() {
+    init_tracing();
+    let topic = unique("hostile-header-key");
+    create_topic(&topic, 1).await;
+    let calls: Calls = Arc::default();
+    let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
+        .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(100))))
+        .handler(keyed_handler(calls.clone()))
+        .build()
+        .unwrap();
+    let mut running = RunningConsumer::spawn(consumer);
+
+    let producer = producer();
+    let headers = OwnedHeaders::new();
+    let key = b"bad-\xff\xfe-key";
+    let value = b"v";
+    // SAFETY: `as_borrowed` points at the librdkafka headers object that `headers` owns;
+    // rd_kafka_header_add copies the name and value.
+    let err = unsafe {
+        let native = headers.as_borrowed() as *const rdkafka::message::BorrowedHeaders
+            as *mut rdkafka::bindings::rd_kafka_headers_t;
+        rdkafka::bindings::rd_kafka_header_add(
+            native,
+            key.as_ptr() as *const std::os::raw::c_char,
+            key.len() as isize,
+            value.as_ptr() as *const std::os::raw::c_void,
+            value.len() as isize,
+        )
+    };
+    assert_eq!(
+        err,
+        rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+    );
+    send(&producer, &topic, "odd-header-key", Some(b"x"), headers).await;
+    send(&producer, &topic, "after", Some(b"y"), OwnedHeaders::new()).await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline && running.is_running() {
+        if !calls_for(&calls, "after").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(outcome) = running.outcome().await {
+        panic!("the consumer stopped: {outcome:?}");
+    }
+    assert!(
+        !calls_for(&calls, "odd-header-key").is_empty(),
+        "the record with the odd header key was handled"
+    );
+    assert!(
+        !calls_for(&calls, "after").is_empty(),
+        "the next record was handled"
+    );
+    running.stop().await.unwrap();
+}
