@@ -13,6 +13,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use test_broker::daemon::{Daemon, PORT_ENV};
+use test_broker::zipkin;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,11 @@ enum Cmd {
         #[command(subcommand)]
         action: BrokerCmd,
     },
+    /// Manage the local Zipkin (tracing backend; 127.0.0.1:9411, or $REBOUND_ZIPKIN_PORT)
+    Zipkin {
+        #[command(subcommand)]
+        action: ZipkinCmd,
+    },
     /// Start the broker if needed (and install Debian's Chromium for the console's browser
     /// tests if missing), then `cargo test --workspace --locked [ARGS]`
     Test {
@@ -42,7 +48,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Start the broker if needed, then run the mailer demo (release build)
+    /// Start the broker and Zipkin if needed, then run the mailer demo (release build); it ends
+    /// with the dead e-mails' trace URLs
     Demo {
         /// Extra arguments for `mailer demo`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -77,6 +84,15 @@ enum BrokerCmd {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=5))]
         nodes: u16,
     },
+}
+
+#[derive(Subcommand)]
+enum ZipkinCmd {
+    /// Start zipkin-server (in-memory storage, detached; its exec jar is copied from Maven Central
+    /// first if missing, about 130 MB) and wait until /health answers
+    Start,
+    /// Stop the Zipkin this task started (its traces are lost: in-memory storage)
+    Stop,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +142,21 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Zipkin { action } => {
+            let port = zipkin::configured_port()?;
+            match action {
+                ZipkinCmd::Start => {
+                    zipkin::start(port)?;
+                    println!("Zipkin at {}", zipkin::url(port));
+                }
+                ZipkinCmd::Stop => {
+                    if !zipkin::stop(port)? {
+                        println!("no Zipkin of ours on port {port}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Test { args } => {
             let brokers = brokers()?;
             chromium::ensure()?;
@@ -160,6 +191,21 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
             let mut cmd = Command::new(target_dir(&root).join("release/mailer"));
             cmd.arg("demo").args(&args);
+            // The services export their spans to the project's Zipkin, and the demo ends with
+            // the dead e-mails' trace URLs; without Zipkin the story runs untraced.
+            if std::env::var_os("REBOUND_ZIPKIN_URL").is_none() {
+                match zipkin::configured_port().and_then(|port| {
+                    zipkin::start(port)?;
+                    Ok(zipkin::url(port))
+                }) {
+                    Ok(url) => {
+                        cmd.env("REBOUND_ZIPKIN_URL", url);
+                    }
+                    Err(e) => eprintln!(
+                        "xtask: Zipkin did not start ({e:#}); the demo runs without traces"
+                    ),
+                }
+            }
             run_forwarding_exit(cmd, &root, &brokers)
         }
         Cmd::Bench { args } => {

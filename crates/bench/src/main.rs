@@ -128,6 +128,12 @@ struct Cli {
     /// big topic is one long transaction that stalls the broker for everyone using it.
     #[arg(long)]
     delete_topics: bool,
+    /// Export Rebound's attempt spans to this Zipkin (`http://host:port`) as the mailer does, to
+    /// measure what tracing costs (the library is always built with its `opentelemetry` feature
+    /// here, through the mailer; without this flag no tracer is installed and the spans are
+    /// OpenTelemetry's no-ops).
+    #[arg(long, env = "REBOUND_BENCH_ZIPKIN_URL")]
+    zipkin_url: Option<String>,
     #[command(subcommand)]
     hidden: Option<Hidden>,
 }
@@ -312,6 +318,7 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
+    let _tracing = mailer::telemetry::install("rebound-bench", cli.zipkin_url.as_deref())?;
     if let Some(hidden) = cli.hidden {
         let kafka = KafkaConfig::new(&cli.brokers).properties_from_args(&cli.property)?;
         return runtime.block_on(async {

@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::message::{validate, EmailMessage, FieldError, ID_HEADER, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
 use crate::status::{State as MailState, StatusEvent, StatusPublisher, StatusStore};
+use crate::telemetry::RequestSpan;
 
 /// The largest request body accepted: the body limit plus room for the other fields.
 pub const MAX_REQUEST_BYTES: usize = MAX_BODY_BYTES + 16 * 1024;
@@ -122,7 +123,18 @@ fn problem(
 }
 
 async fn create_email(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let response = accept(&state, request).await;
+    let caller = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    let span = RequestSpan::start("POST /emails", caller);
+    let traceparent = span.traceparent();
+    let mut response = accept(&state, request, traceparent.as_deref(), &span).await;
+    if let Some(value) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        // W3C Trace Context level 2: the caller learns the trace its e-mail is in.
+        response.headers_mut().insert("traceresponse", value);
+    }
+    span.end(response.status().as_u16());
     state.metrics.inc(
         "mailer_api_requests_total",
         &format!("status=\"{}\"", response.status().as_u16()),
@@ -130,7 +142,12 @@ async fn create_email(State(state): State<Arc<AppState>>, request: Request) -> R
     response
 }
 
-async fn accept(state: &AppState, request: Request) -> Response {
+async fn accept(
+    state: &AppState,
+    request: Request,
+    traceparent: Option<&str>,
+    span: &RequestSpan,
+) -> Response {
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -258,10 +275,18 @@ async fn accept(state: &AppState, request: Request) -> Response {
         reply_to: request.reply_to,
     };
     let payload = serde_json::to_vec(&message).expect("messages serialize");
-    let headers = OwnedHeaders::new().insert(Header {
+    let mut headers = OwnedHeaders::new().insert(Header {
         key: ID_HEADER,
         value: Some(id.as_bytes()),
     });
+    span.set(opentelemetry::KeyValue::new("mailer.email_id", id.clone()));
+    if let Some(traceparent) = traceparent {
+        // The request span is the parent of the e-mail's first attempt: one trace per e-mail.
+        headers = headers.insert(Header {
+            key: "traceparent",
+            value: Some(traceparent.as_bytes()),
+        });
+    }
     let record = FutureRecord::to(&state.topic)
         .key(&message.to)
         .payload(&payload)

@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// Give up waiting for final statuses after this many seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_secs: u64,
+    /// Export every service's spans to this Zipkin and end by printing the dead e-mails' traces
+    /// (`cargo xtask demo` starts one and sets it).
+    #[arg(long, env = "REBOUND_ZIPKIN_URL")]
+    pub zipkin_url: Option<String>,
 }
 
 struct Clock(Instant);
@@ -123,7 +127,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let clock = Arc::new(Clock(Instant::now()));
     let (api_port, smtp_port, hook_port) = (free_port()?, free_port()?, free_port()?);
     println!("Rebound demo: the e-mail scenario on {} (topics email.send, email.send-retry-*, email.send.dlt)\n", args.brokers);
+    let zipkin = args.zipkin_url.as_deref().map(|url| ["--zipkin-url", url]);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let traced = |v: &[&str]| [s(v), s(zipkin.as_ref().map_or(&[][..], |z| &z[..]))].concat();
     let mut children = vec![
         spawn(
             &clock,
@@ -144,13 +150,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         spawn(
             &clock,
             "api",
-            &s(&["api", "--listen", &format!("127.0.0.1:{api_port}")]),
+            &traced(&["api", "--listen", &format!("127.0.0.1:{api_port}")]),
             &args.brokers,
         )?,
         spawn(
             &clock,
             "worker",
-            &s(&[
+            &traced(&[
                 "worker",
                 "--smtp-host",
                 "127.0.0.1",
@@ -164,7 +170,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         spawn(
             &clock,
             "dlt-worker",
-            &s(&[
+            &traced(&[
                 "dlt-worker",
                 "--slack-webhook",
                 &format!("http://127.0.0.1:{hook_port}/services/demo"),
@@ -207,7 +213,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             json!({"from":"sender@naver.com","to":"nobody@naver.com","subject":"제목","body":"내용"}),
         ),
     ];
-    let mut accepted = Vec::new();
+    let (mut accepted, mut traces) = (Vec::new(), Vec::new());
     for (what, body) in &requests {
         let response = http
             .post(format!("{base}/emails"))
@@ -215,9 +221,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .send()
             .await?;
         let status = response.status();
+        let trace = crate::telemetry::trace_id_of(response.headers());
         let answer: serde_json::Value = response.json().await.unwrap_or_default();
         match answer["id"].as_str() {
             Some(id) if status.as_u16() == 202 => {
+                traces.push(trace);
                 println!(
                     "{} [demo      ] POST /emails {what}: {status} id {id}",
                     clock.stamp()
@@ -290,6 +298,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("\nFinal statuses, as GET /emails/{{id}} reports them:");
     for ((what, id), summary) in accepted.iter().zip(&last) {
         println!("  {id}  {what:<28} {summary}");
+    }
+    if let Some(zipkin) = &args.zipkin_url {
+        let dead = accepted.iter().zip(&last).zip(&traces);
+        let dead: Vec<_> = dead
+            .filter(|((_, summary), _)| summary.starts_with("dead"))
+            .filter_map(|(((what, _), _), trace)| Some((what.as_str(), trace.as_deref()?)))
+            .collect();
+        crate::telemetry::print_traces(&http, zipkin, &dead).await;
     }
     print_next_steps(&args.brokers);
 

@@ -9,7 +9,7 @@
 //! - [`smtp_sink`], [`webhook_sink`]: a real SMTP server and a Slack stand-in for the demo and tests.
 //! - [`demo`]: runs all of it with sample traffic and prints what happened.
 //! - [`config`]: the services' settings (flags, environment, `--config` file); [`logging`]: their
-//!   log lines.
+//!   log lines; [`telemetry`]: their spans, exported to Zipkin.
 
 pub mod api;
 pub mod config;
@@ -20,5 +20,6 @@ pub mod message;
 pub mod metrics;
 pub mod smtp_sink;
 pub mod status;
+pub mod telemetry;
 pub mod webhook_sink;
 pub mod worker;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use mailer::config::{ApiArgs, DltArgs, WorkerArgs};
 use mailer::metrics::Metrics;
+use mailer::telemetry;
 
 /// The e-mail system of the scenario, on Rebound.
 ///
@@ -87,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Api(args) => {
             let s = args.resolve()?;
+            let _tracing = telemetry::install("mailer-api", s.shared.zipkin_url.as_deref())?;
             mailer::api::run(
                 s.shared.kafka,
                 s.shared.topic,
@@ -99,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker(args) => {
             let s = args.resolve()?;
+            let _tracing = telemetry::install("mailer-worker", s.shared.zipkin_url.as_deref())?;
             mailer::worker::Worker {
                 kafka: s.shared.kafka,
                 topic: s.shared.topic,
@@ -116,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::DltWorker(args) => {
             let s = args.resolve()?;
+            let _tracing = telemetry::install("mailer-dlt-worker", s.shared.zipkin_url.as_deref())?;
             mailer::dlt_worker::DltWorker {
                 kafka: s.shared.kafka,
                 dlt_topic: s.shared.dlt_topic,

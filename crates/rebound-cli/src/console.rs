@@ -23,6 +23,10 @@ pub struct ConsoleArgs {
     /// Nobody can redrive or discard: every role is capped to viewer.
     #[arg(long, env = "REBOUND_CONSOLE_READ_ONLY")]
     pub read_only: bool,
+    /// Link each dead letter to its trace: a URL with `{trace_id}`, e.g.
+    /// `http://127.0.0.1:9411/zipkin/traces/{trace_id}` (dead letters with a `traceparent`).
+    #[arg(long, env = "REBOUND_CONSOLE_TRACE_URL", value_name = "TEMPLATE")]
+    pub trace_url: Option<String>,
 }
 
 pub async fn run(kafka: KafkaConfig, args: ConsoleArgs) -> anyhow::Result<()> {
@@ -32,6 +36,7 @@ pub async fn run(kafka: KafkaConfig, args: ConsoleArgs) -> anyhow::Result<()> {
         tokens,
         read_only: args.read_only,
         local_operator: operator_name(),
+        trace_url: args.trace_url,
         ..Settings::default()
     };
     let console = Console::new(kafka, settings)?;

@@ -529,3 +529,52 @@ async fn a_running_redrive_can_be_stopped_and_releases_the_rest() {
     let pending = format!("/dlt/{dlt}?status=pending");
     wait_for_page(&router, &pending, None, &format!("{} selected", 6 - sent)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_links_to_its_trace_when_a_template_is_configured() {
+    let hostile = Seed {
+        extra_headers: vec![("traceparent", "\"><script>alert(1)</script>")],
+        key: "fail@naver.com",
+        error: "451",
+        payload: b"{}",
+        origin: "email.send",
+    };
+    let traced = Seed {
+        key: "fail@naver.com",
+        error: "451",
+        payload: "{\"subject\":\"제목\"}".as_bytes(),
+        extra_headers: vec![(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )],
+        origin: "email.send",
+    };
+    let (_, dlt) = chain("console-trace", &[traced, hostile]).await;
+    let settings = rebound_console::Settings {
+        local_operator: "tester@console".into(),
+        trace_url: Some("http://127.0.0.1:9411/zipkin/traces/{trace_id}".into()),
+        ..rebound_console::Settings::default()
+    };
+    let router = rebound_console::Console::new(kafka(), settings)
+        .unwrap()
+        .router();
+    let list = format!("/dlt/{dlt}");
+    wait_for_page(&router, &list, None, "0@1").await;
+    let page = get(&router, &format!("{list}/0@0"), None).await;
+    assert!(
+        page.body.contains(
+            r#"href="http://127.0.0.1:9411/zipkin/traces/4bf92f3577b34da6a3ce929d0e0e4736""#
+        ),
+        "{}",
+        page.body
+    );
+    // A traceparent that does not parse gives no link, and its bytes stay escaped text.
+    let page = get(&router, &format!("{list}/0@1"), None).await;
+    assert!(!page.body.contains("trace-link"), "{}", page.body);
+    assert_escaped(&format!("{list}/0@1"), &page.body);
+    // Without a template, no link.
+    let plain = console(Tokens::default(), false).router();
+    wait_for_page(&plain, &list, None, "0@1").await;
+    let page = get(&plain, &format!("{list}/0@0"), None).await;
+    assert!(!page.body.contains("trace-link"), "{}", page.body);
+}

@@ -54,6 +54,7 @@ pub mod naming;
 mod policy;
 mod record;
 mod time;
+pub mod trace;
 
 pub use config::{ConfigError, KafkaConfig, BROKERS_ENV, RELIABLE_PRODUCER};
 pub use consumer::{

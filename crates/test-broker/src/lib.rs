@@ -26,6 +26,7 @@ mod private;
 pub mod probe;
 mod process;
 pub mod tansu;
+pub mod zipkin;
 
 pub use cluster::{free_ports, Layout, READY_TIMEOUT};
 pub use flavor::Flavor;

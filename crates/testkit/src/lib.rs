@@ -31,6 +31,7 @@ pub mod running;
 pub mod spring_build;
 pub mod topics;
 pub mod wait;
+pub mod zipkin;
 
 pub use broker::{kafka, Cluster, PrivateBroker};
 pub use fate::Fate;

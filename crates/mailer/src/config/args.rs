@@ -42,6 +42,10 @@ pub struct Common {
     /// value of the wrong type, is an error.
     #[arg(long, env = "MAILER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Export spans to this Zipkin (`http://host:port`): one trace per e-mail, every attempt a
+    /// span [default: no export]
+    #[arg(long, env = "REBOUND_ZIPKIN_URL")]
+    pub zipkin_url: Option<String>,
 }
 
 /// The settings every Kafka-facing service resolves.
@@ -56,6 +60,8 @@ pub struct Shared {
     pub dlt_topic: String,
     /// The topic of delivery status events (default `email.status`).
     pub status_topic: String,
+    /// Where spans go (`--zipkin-url`); none: no export.
+    pub zipkin_url: Option<String>,
 }
 
 impl Common {
@@ -86,11 +92,13 @@ impl Common {
             .status_topic
             .or_else(|| file.status_topic.clone())
             .unwrap_or_else(|| "email.status".into());
+        let zipkin_url = self.zipkin_url.or_else(|| file.zipkin_url.clone());
         let shared = Shared {
             kafka,
             topic,
             dlt_topic,
             status_topic,
+            zipkin_url,
         };
         Ok((shared, file))
     }

@@ -32,6 +32,8 @@ pub struct File {
     pub dlt_topic: Option<String>,
     /// The topic of delivery status events (`--status-topic`).
     pub status_topic: Option<String>,
+    /// The Zipkin spans are exported to (`--zipkin-url`).
+    pub zipkin_url: Option<String>,
     // `mailer api`.
     /// The address the API listens on (`--listen`).
     pub listen: Option<SocketAddr>,

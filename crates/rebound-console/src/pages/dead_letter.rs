@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use rebound::headers::DiscardMarks;
+use rebound::trace::traceparent::TraceParent;
 use rebound_ops::describe::{header_text, payload, PayloadKind};
 use rebound_ops::ledger::Action;
 use rebound_ops::ledger::Entry;
@@ -113,6 +114,8 @@ struct DeadLetterPage {
     class: String,
     error: String,
     redriven: u32,
+    /// Its trace in the tracing backend, when a template is configured and it has a `traceparent`.
+    trace_link: Option<String>,
     payload_omitted: Option<String>,
     headers: Vec<(String, String)>,
     stacktrace: Option<String>,
@@ -214,6 +217,8 @@ pub(crate) async fn page(
         class: line(dl.error_class()).into_owned(),
         error: lines(dl.error_message()).into_owned(),
         redriven: dl.redrive_count + ledger_redrives,
+        trace_link: TraceParent::read(dl.record.headers())
+            .and_then(|t| state.settings.trace_link(&t.trace_id_hex())),
         payload_omitted: dl
             .payload_omitted
             .as_deref()

@@ -26,6 +26,8 @@ mod plan;
 mod returns;
 mod send;
 mod sending;
+#[cfg(feature = "opentelemetry")]
+mod trace;
 
 pub use pause::{share_of_percent, Canary, Pause, DEFAULT_PAUSE_ABOVE};
 use plan::{plan, Plan};

@@ -46,7 +46,10 @@ pub(super) async fn send_one(
         from: &from,
     }
     .headers_for(dl.body().headers());
-    let headers = without_dialect_headers(headers);
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+    let mut headers = without_dialect_headers(headers);
+    #[cfg(feature = "opentelemetry")]
+    let _span = super::trace::start(dl.body().headers(), &from, &plan.topic, run, &mut headers);
     // A resolved share-group pointer sends its source record, not the empty pointer.
     let body = dl.body();
     let send =

@@ -17,6 +17,7 @@ use crate::headers::{self, HopStamp};
 use crate::policy::Backoff;
 use crate::record::Record;
 use crate::time::EpochMillis;
+use crate::trace::{AttemptSpan, Outcome};
 
 /// A record that failed, on its way to the next hop.
 pub(crate) struct Failed {
@@ -24,6 +25,8 @@ pub(crate) struct Failed {
     pub failure: Failure,
     pub class: FailureClass,
     pub at: EpochMillis,
+    /// The failed attempt's span: the copy's `traceparent` names it; ended once the copy is written.
+    pub span: AttemptSpan,
 }
 
 /// Writes the copy of a failed record, then reports the hop. `true` once the copy is
@@ -34,26 +37,35 @@ pub(crate) async fn forward_failed(
     hop: Hop,
     stop: CancellationToken,
 ) -> bool {
+    let (chain, policy) = (&shared.settings.chain, &shared.settings.policy);
+    let hop = hop.routed(chain, policy, &failed.failure, failed.class);
+    let delivered = deliver(&shared, &failed, hop, &stop).await;
     let Failed {
         record,
         failure,
         class,
-        at,
+        span,
+        ..
     } = failed;
-    let (chain, policy) = (&shared.settings.chain, &shared.settings.policy);
-    let hop = hop.routed(chain, policy, &failure, class);
-    let (hop, partition, offset) =
-        match deliver(&shared, &record, hop, &failure, class, at, &stop).await {
-            Delivered::Written {
-                hop,
-                partition,
-                offset,
-            } => (hop, partition, offset),
-            Delivered::Dropped => return true,
-            Delivered::Stopped => return false,
-        };
+    let (hop, partition, offset) = match delivered {
+        Delivered::Written {
+            hop,
+            partition,
+            offset,
+        } => (hop, partition, offset),
+        Delivered::Dropped => {
+            span.end(Outcome::Dropped, None);
+            return true;
+        }
+        Delivered::Stopped => return false,
+    };
     let attempts = shared.settings.policy.attempts();
     let from = record.topic();
+    let outcome = match &hop {
+        Hop::Retry { .. } => Outcome::Retried,
+        Hop::DeadLetter { .. } => Outcome::DeadLettered,
+    };
+    span.end(outcome, Some(hop.topic()));
     match &hop {
         Hop::Retry { topic, delay, .. } => {
             if let Some(key_order) = &shared.key_order {
@@ -105,13 +117,11 @@ enum Delivered {
 /// [`after_refusal`]), so one record cannot stall its partition forever.
 async fn deliver(
     shared: &Context,
-    record: &Record,
+    failed: &Failed,
     mut hop: Hop,
-    failure: &Failure,
-    class: FailureClass,
-    at: EpochMillis,
     stop: &CancellationToken,
 ) -> Delivered {
+    let (record, failure, class, at) = (&failed.record, &failed.failure, failed.class, failed.at);
     let backoff =
         Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
     let mut failures = 0u32;
@@ -133,6 +143,7 @@ async fn deliver(
         if let Some(why) = &retry_refused {
             headers::mark_retry_refused(&mut headers, why);
         }
+        failed.span.stamp_copy(&mut headers);
         let error = match shared
             .forwarder
             .send(record, hop.topic(), shape, &headers)

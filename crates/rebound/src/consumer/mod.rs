@@ -63,3 +63,6 @@ pub use handler::Handler;
 pub use runtime::RetryingConsumer;
 pub use settings::{ProcessingOrder, DEFAULT_MAX_IN_FLIGHT};
 pub use stages::Stages;
+
+// The attempt span (`crate::trace`) reads the consumer's group and chain.
+pub(crate) use context::Context;

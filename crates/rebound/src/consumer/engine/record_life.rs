@@ -22,6 +22,7 @@ use crate::failure::{Failure, FailureClass};
 use crate::naming::Stage;
 use crate::record::Record;
 use crate::time::EpochMillis;
+use crate::trace::{AttemptSpan, Outcome};
 
 /// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
 /// Nothing is sent before it is first polled, which the task does within the copy budget.
@@ -104,8 +105,15 @@ pub(crate) fn start(
             Prepared::DeadLetter(record) => {
                 // The dead-letter hook may retry for minutes: it holds no ticket meanwhile.
                 drop(ticket);
-                match deliver_dead_letter(&context, record, &stop).await {
-                    true => Processed::Done,
+                let span = AttemptSpan::start(&context, &record);
+                match span
+                    .in_scope(deliver_dead_letter(&context, record, &stop))
+                    .await
+                {
+                    true => {
+                        span.end(Outcome::DeadLetterHandled, None);
+                        Processed::Done
+                    }
                     false => Processed::Stopped,
                 }
             }
@@ -162,17 +170,20 @@ pub(crate) async fn handle(
 ) -> Processed {
     let settings = &context.settings;
     let started = std::time::Instant::now();
-    let attempt = attempt_in_place(
-        settings.handler.as_ref(),
-        &record,
-        settings.handler_timeout,
-        &settings.classifier,
-        settings.policy.blocking(),
-        stop,
-    )
-    .await;
+    let span = AttemptSpan::start(context, &record);
+    let attempt = span
+        .in_scope(attempt_in_place(
+            settings.handler.as_ref(),
+            &record,
+            settings.handler_timeout,
+            &settings.classifier,
+            settings.policy.blocking(),
+            stop,
+        ))
+        .await;
     let failure = match attempt {
         Attempt::Done => {
+            span.end(Outcome::Handled, None);
             context.emit(Event::Handled {
                 topic: record.topic(),
                 attempt: record.attempt(),
@@ -184,6 +195,7 @@ pub(crate) async fn handle(
         Attempt::Failed(failure) => failure,
     };
     let class = settings.classifier.classify(&failure);
+    span.failed(&failure, class);
     context.emit(Event::Failed {
         topic: record.topic(),
         attempt: record.attempt(),
@@ -196,6 +208,7 @@ pub(crate) async fn handle(
             record = %record.coordinates(), attempt = record.attempt(), %class, error = %failure,
             "record failed and there is no dead-letter topic: skipped"
         );
+        span.end(Outcome::Dropped, None);
         return Processed::Done;
     };
     let failed = Failed {
@@ -203,6 +216,7 @@ pub(crate) async fn handle(
         failure,
         class,
         at: now,
+        span,
     };
     Processed::Forwarding(Box::pin(forward_failed(
         context.clone(),
@@ -235,7 +249,9 @@ pub(crate) async fn park_behind(
         record = %record.coordinates(),
         "key held behind the pending dead letter {dead_letter}: following it into {dlt}"
     );
+    let span = AttemptSpan::start(&context, &record);
     let failed = Failed {
+        span,
         record: record.with_attempt(1),
         failure: Failure::permanent(HeldBehindDeadLetter(dead_letter)),
         class: FailureClass::Permanent,

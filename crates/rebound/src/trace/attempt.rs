@@ -1,0 +1,155 @@
+//! The attempt span with the `opentelemetry` feature: a `CONSUMER` span of OpenTelemetry's
+//! global tracer, child of the record's `traceparent`, with the messaging attributes of the
+//! semantic conventions (v1.44) and Rebound's own (`rebound.*`).
+//!
+//! The span is the parent of whatever the handler traces (it runs inside [`AttemptSpan::in_scope`])
+//! and of the next attempt: the copy a failed attempt writes carries this span's id as its one
+//! `traceparent`, so the next attempt, on a retry topic or the DLT, is its child.
+
+use std::future::Future;
+use std::str::FromStr;
+
+use opentelemetry::context::FutureExt;
+use opentelemetry::trace::{
+    Span, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer,
+};
+use opentelemetry::{global, KeyValue};
+
+use super::traceparent::{self, TraceParent};
+use super::Outcome;
+use crate::consumer::Context;
+use crate::failure::{Failure, FailureClass};
+use crate::headers::{Headers, RetryState};
+use crate::naming::Stage;
+use crate::record::Record;
+use crate::time::EpochMillis;
+
+/// The instrumentation scope the spans are reported under.
+const SCOPE: &str = "rebound";
+
+/// One delivery attempt's span; ended by [`AttemptSpan::end`] (or when dropped, if stopped).
+pub(crate) struct AttemptSpan {
+    /// The span inside its context: what the handler runs under and what a copy names.
+    cx: opentelemetry::Context,
+}
+
+impl AttemptSpan {
+    /// Starts the span of `record`'s attempt, child of its `traceparent` when it has a valid one
+    /// (a new trace otherwise).
+    pub(crate) fn start(context: &Context, record: &Record) -> Self {
+        let parent = parent_context(record.headers());
+        let tracer = global::tracer(SCOPE);
+        let mut span = tracer
+            .span_builder(format!("process {}", record.topic()))
+            .with_kind(SpanKind::Consumer)
+            .start_with_context(&tracer, &parent);
+        // Without an SDK (or for a span not sampled) nothing is recorded: the attributes, a
+        // dozen allocations, are built only for a span that keeps them.
+        if span.is_recording() {
+            span.set_attributes(attributes(context, record));
+        }
+        AttemptSpan {
+            cx: parent.with_span(span),
+        }
+    }
+
+    /// Runs `future` (the handler) with this span as the current context, so its own spans are
+    /// children of the attempt.
+    pub(crate) fn in_scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
+        future.with_context(self.cx.clone())
+    }
+
+    /// Marks the attempt failed: error status, the failure and its class.
+    pub(crate) fn failed(&self, failure: &Failure, class: FailureClass) {
+        let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        span.set_attribute(KeyValue::new("rebound.failure.class", class.to_string()));
+        span.set_status(Status::error(failure.to_string()));
+    }
+
+    /// Gives a copy of the record exactly one `traceparent`: this span, so the next attempt is its
+    /// child. Nothing changes when there is no valid span (no tracer and no parent).
+    pub(crate) fn stamp_copy(&self, headers: &mut Headers) {
+        let span = self.cx.span();
+        let context = span.span_context();
+        if !context.is_valid() {
+            return;
+        }
+        let parent = TraceParent {
+            trace_id: context.trace_id().to_bytes(),
+            parent_id: context.span_id().to_bytes(),
+            flags: context.trace_flags().to_u8(),
+        };
+        let state = context.trace_state().header();
+        traceparent::replace(headers, &parent, Some(&state));
+    }
+
+    /// Ends the span with its outcome and, for a copy, the topic it went to.
+    pub(crate) fn end(self, outcome: Outcome, next_topic: Option<&str>) {
+        let span = self.cx.span();
+        span.set_attribute(KeyValue::new("rebound.outcome", outcome.as_str()));
+        if let Some(topic) = next_topic.filter(|_| span.is_recording()) {
+            span.set_attribute(KeyValue::new("rebound.next_topic", topic.to_string()));
+        }
+        span.end();
+    }
+}
+
+/// The messaging conventions' attributes and Rebound's, for `record`'s attempt.
+fn attributes(context: &Context, record: &Record) -> Vec<KeyValue> {
+    let settings = &context.settings;
+    let stage = settings.chain.stage_of(record.topic());
+    let mut attributes = vec![
+        KeyValue::new("messaging.system", "kafka"),
+        KeyValue::new("messaging.operation.type", "process"),
+        KeyValue::new("messaging.operation.name", "process"),
+        KeyValue::new("messaging.destination.name", record.topic().to_string()),
+        KeyValue::new(
+            "messaging.destination.partition.id",
+            record.partition().to_string(),
+        ),
+        KeyValue::new("messaging.kafka.offset", record.offset()),
+        KeyValue::new("messaging.consumer.group.name", settings.group.clone()),
+        KeyValue::new("rebound.attempt", i64::from(record.attempt())),
+        KeyValue::new("rebound.stage", stage_name(stage.as_ref())),
+    ];
+    if let Some(key) = record.key() {
+        let key = String::from_utf8_lossy(key).into_owned();
+        attributes.push(KeyValue::new("messaging.kafka.message.key", key));
+    }
+    if let Some(Ok(due)) = RetryState::read(record.headers()).due {
+        // Positive: late by that much; negative: started early (a clock apart).
+        let lateness = EpochMillis::now().as_i64() - due.as_i64();
+        attributes.push(KeyValue::new("rebound.lateness_ms", lateness));
+    }
+    attributes
+}
+
+/// The remote parent named by the record's headers, or an empty context (a new trace).
+fn parent_context(headers: &Headers) -> opentelemetry::Context {
+    let Some(parent) = TraceParent::read(headers) else {
+        return opentelemetry::Context::new();
+    };
+    let state = traceparent::read_tracestate(headers)
+        .and_then(|s| TraceState::from_str(&s).ok())
+        .unwrap_or_default();
+    let remote = SpanContext::new(
+        TraceId::from_bytes(parent.trace_id),
+        SpanId::from_bytes(parent.parent_id),
+        TraceFlags::new(parent.flags),
+        true,
+        state,
+    );
+    opentelemetry::Context::new().with_remote_span_context(remote)
+}
+
+fn stage_name(stage: Option<&Stage<'_>>) -> &'static str {
+    match stage {
+        Some(Stage::Main) | None => "main",
+        Some(Stage::Retry(_)) => "retry",
+        Some(Stage::Dlt) => "dlt",
+    }
+}

@@ -1,0 +1,33 @@
+//! The attempt span without the `opentelemetry` feature: nothing, at no cost.
+
+use std::future::Future;
+
+use super::Outcome;
+use crate::consumer::Context;
+use crate::failure::{Failure, FailureClass};
+use crate::headers::Headers;
+use crate::record::Record;
+
+/// Zero-sized: every method is empty and inlined away.
+pub(crate) struct AttemptSpan;
+
+impl AttemptSpan {
+    #[inline(always)]
+    pub(crate) fn start(_: &Context, _: &Record) -> Self {
+        AttemptSpan
+    }
+
+    #[inline(always)]
+    pub(crate) fn in_scope<F: Future>(&self, future: F) -> F {
+        future
+    }
+
+    #[inline(always)]
+    pub(crate) fn failed(&self, _: &Failure, _: FailureClass) {}
+
+    #[inline(always)]
+    pub(crate) fn stamp_copy(&self, _: &mut Headers) {}
+
+    #[inline(always)]
+    pub(crate) fn end(self, _: Outcome, _: Option<&str>) {}
+}
