@@ -15,6 +15,37 @@ use testkit::zipkin::{tag, trace};
 use testkit::*;
 use tokio_util::sync::CancellationToken;
 
+/// The trace as a person sees it: Zipkin's own page for it in a real Chromium, saved as
+/// `target/screenshots/zipkin_trace.png` (the README shows a copy, `docs/screenshots/`) once the
+/// page lists the worker's spans.
+async fn screenshot_trace(zipkin: &str, trace_id: &str) {
+    use testkit::browser::{fantoccini::Locator, Browser};
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let page = format!("{zipkin}/zipkin/traces/{trace_id}");
+    wait_until(
+        Duration::from_secs(60),
+        "Zipkin's page of the trace",
+        || async {
+            if client.goto(&page).await.is_err() {
+                return false;
+            }
+            let Ok(body) = client.find(Locator::Css("body")).await else {
+                return false;
+            };
+            body.text().await.is_ok_and(|text| {
+                text.contains("mailer-worker") && text.contains("mailer-dlt-worker")
+            })
+        },
+    )
+    .await;
+    let png = client.screenshot().await.expect("a screenshot");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("zipkin_trace.png"), png).unwrap();
+    browser.close().await;
+}
+
 fn mailer(dir: &Path, name: &str, args: &[&str]) -> Process {
     service(dir, name, Path::new(env!("CARGO_BIN_EXE_mailer")), args)
 }
@@ -204,6 +235,8 @@ async fn a_dead_email_is_one_trace_from_the_api_to_the_dlt_worker() {
         parent = span;
     }
     assert_eq!(dead_parent.parent_id_hex(), parent["id"].as_str().unwrap());
+
+    screenshot_trace(&zipkin, &trace_id).await;
 
     let listener = named(&format!("process {dlt}"));
     assert_eq!(listener["parentId"], parent["id"], "{listener}");
