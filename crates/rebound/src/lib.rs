@@ -42,7 +42,7 @@
 //! ```
 
 // One path per type: the modules whose types the crate root re-exports are private; `admin`,
-// `headers` and `naming` are namespaces of their own (`rebound::naming::TopicChain`).
+// `headers`, `metrics` and `naming` are namespaces of their own (`rebound::naming::TopicChain`).
 pub mod admin;
 mod config;
 mod consumer;
@@ -50,6 +50,7 @@ mod coordinates;
 mod error;
 mod failure;
 pub mod headers;
+pub mod metrics;
 pub mod naming;
 mod policy;
 mod record;

@@ -161,6 +161,7 @@ pub(crate) async fn handle(
     stop: &CancellationToken,
 ) -> Processed {
     let settings = &context.settings;
+    context.metrics.started(&record);
     let started = std::time::Instant::now();
     let attempt = attempt_in_place(
         settings.handler.as_ref(),
