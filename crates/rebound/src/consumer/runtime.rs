@@ -96,7 +96,7 @@ impl RetryingConsumer {
                 start_tickets: start_tickets.clone(),
                 drained: Drained::default(),
                 key_order: key_order.clone(),
-                metrics: ChainMetrics::new(&member.group, &settings.chain),
+                metrics: ChainMetrics::new(&member.group, &settings.chain, &member.topics),
             });
             let (stopping, runtime) = (stopping.clone(), tokio::runtime::Handle::current());
             let poller = std::thread::Builder::new()

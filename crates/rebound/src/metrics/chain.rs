@@ -74,7 +74,11 @@ impl TopicMetrics {
             dead_lettered: counter!(RECORDS_DEAD_LETTERED, &labels),
             copy_failures: counter!(COPY_FAILURES, &labels),
             duration: histogram!(HANDLER_DURATION, &labels),
-            lateness: histogram!(LATENESS, &labels),
+            // Only a retry topic has due times: no empty series for the others.
+            lateness: match stage {
+                "retry" => histogram!(LATENESS, &labels),
+                _ => Histogram::noop(),
+            },
         }
     }
 }
@@ -88,13 +92,11 @@ pub(crate) struct ChainMetrics {
 }
 
 impl ChainMetrics {
-    /// Registers the handles of every topic of `chain` for the member of `group`.
-    pub(crate) fn new(group: &str, chain: &TopicChain) -> Self {
-        let names = std::iter::once(chain.main.as_str())
-            .filter(|main| !main.is_empty())
-            .chain(chain.retries.iter().map(|r| r.name.as_str()))
-            .chain(chain.dead_letter_topics());
-        let topics = names
+    /// Registers the handles of the `topics` of `chain` the member of `group` reads (each a
+    /// series from the start, so a dashboard sees its zero before its first record).
+    pub(crate) fn new(group: &str, chain: &TopicChain, topics: &[&str]) -> Self {
+        let topics = topics
+            .iter()
             .map(|topic| {
                 let stage = stage_label(chain, topic);
                 (

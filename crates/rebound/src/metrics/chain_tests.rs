@@ -5,6 +5,15 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use super::*;
 use crate::policy::{Backoff, RetryPolicy};
 
+/// The topics a worker of the whole chain reads (the DLT aside).
+const TOPICS: [&str; 5] = [
+    "email.send",
+    "email.send-retry-1000",
+    "email.send-retry-2000",
+    "email.send-retry-4000",
+    "email.send-retry-8000",
+];
+
 fn chain() -> TopicChain {
     let policy = RetryPolicy::new(5)
         .backoff(Backoff::exponential(Duration::from_secs(1), 2.0))
@@ -57,7 +66,8 @@ fn lateness_is_how_far_past_the_due_time_and_never_negative() {
 fn each_event_counts_under_its_topic_stage_and_group() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let metrics = metrics::with_local_recorder(&recorder, || ChainMetrics::new("g", &chain()));
+    let metrics =
+        metrics::with_local_recorder(&recorder, || ChainMetrics::new("g", &chain(), &TOPICS));
     metrics.handled("email.send", Duration::from_millis(20));
     metrics.handled("email.send", Duration::from_millis(30));
     metrics.failed(
@@ -103,7 +113,8 @@ fn each_event_counts_under_its_topic_stage_and_group() {
 fn a_copy_counts_in_flight_until_its_guard_drops() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let metrics = metrics::with_local_recorder(&recorder, || ChainMetrics::new("g", &chain()));
+    let metrics =
+        metrics::with_local_recorder(&recorder, || ChainMetrics::new("g", &chain(), &TOPICS));
     let gauge = |snapshotter: &Snapshotter| match value(&take(snapshotter), COPIES_IN_FLIGHT, &[]) {
         Some(DebugValue::Gauge(v)) => v.into_inner(),
         other => panic!("{other:?}"),
@@ -118,7 +129,7 @@ fn a_copy_counts_in_flight_until_its_guard_drops() {
 
 #[test]
 fn without_a_recorder_nothing_is_recorded_and_nothing_fails() {
-    let metrics = ChainMetrics::new("g", &chain());
+    let metrics = ChainMetrics::new("g", &chain(), &TOPICS);
     metrics.handled("email.send", Duration::from_millis(1));
     metrics.handled("not-in-the-chain", Duration::from_millis(1));
     drop(metrics.copies().count());

@@ -11,8 +11,8 @@
 //!
 //! | Name | Kind | Labels | What |
 //! |---|---|---|---|
-//! | `rebound_records_handled_total` | counter | group, topic, stage | the handler succeeded |
-//! | `rebound_records_failed_total` | counter | group, topic, stage, class | the handler failed for good on this delivery (`class`: `transient`, `permanent`, `undecodable`) |
+//! | `rebound_records_handled_total` | counter | group, topic, stage | the handler succeeded (on a DLT: the dead-letter hook) |
+//! | `rebound_records_failed_total` | counter | group, topic, stage, class | the handler failed for good on this delivery, or the dead-letter hook failed once (`class`: `transient`, `permanent`, `undecodable`) |
 //! | `rebound_records_retried_total` | counter | group, topic, stage | a failed record's copy was acknowledged by a retry topic |
 //! | `rebound_records_dead_lettered_total` | counter | group, topic, stage | a failed record's copy was acknowledged by a DLT |
 //! | `rebound_copy_failures_total` | counter | group, topic, stage | a copy could not be written (it is tried again) |
