@@ -16,6 +16,8 @@
 //! The pipeline: a [`RetryPolicy`] → its topic names ([`naming`]) → the headers of each hop
 //! ([`headers`]) → the [`RetryingConsumer`] runtime. [`ProcessingOrder`] lets a partition's records
 //! run at once, in key order if need be. ARCHITECTURE.md in the repository draws the data path.
+//! [`metrics`] names what the runtime counts (handled, failed, retried, dead-lettered, lag, …) for
+//! a service that installs a `metrics` recorder.
 //!
 //! ```no_run
 //! use std::time::Duration;
