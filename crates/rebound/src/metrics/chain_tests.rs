@@ -134,3 +134,28 @@ fn without_a_recorder_nothing_is_recorded_and_nothing_fails() {
     metrics.handled("not-in-the-chain", Duration::from_millis(1));
     drop(metrics.copies().count());
 }
+
+#[test]
+fn lateness_is_recorded_on_retry_topics_alone() {
+    use crate::headers::{encode_big_integer, Headers, BACKOFF_TIMESTAMP};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let metrics =
+        metrics::with_local_recorder(&recorder, || ChainMetrics::new("g", &chain(), &TOPICS));
+    let due_a_second_ago = |topic: &str| {
+        let mut headers = Headers::new();
+        let due = EpochMillis::now().as_i64() - 1_000;
+        headers.push(BACKOFF_TIMESTAMP, encode_big_integer(due));
+        Record::new(topic.to_string(), 0, 0).with_headers(headers)
+    };
+    metrics.started(&due_a_second_ago("email.send-retry-2000"));
+    metrics.started(&due_a_second_ago("email.send"));
+    let taken = take(&snapshotter);
+    let retry = [("topic", "email.send-retry-2000")];
+    let Some(DebugValue::Histogram(late)) = value(&taken, LATENESS, &retry) else {
+        panic!("no lateness on the retry topic");
+    };
+    assert_eq!(late.len(), 1);
+    assert!((1.0..5.0).contains(&late[0].into_inner()), "{late:?}");
+    assert_eq!(value(&taken, LATENESS, &[("topic", "email.send")]), None);
+}
