@@ -134,6 +134,10 @@ struct Cli {
     /// OpenTelemetry's no-ops).
     #[arg(long, env = "REBOUND_BENCH_ZIPKIN_URL")]
     zipkin_url: Option<String>,
+    /// Install a Prometheus recorder (the mailer's) before anything runs, so that every Rebound
+    /// consumer records its metrics (`rebound::metrics`): beside a run without it, what they cost.
+    #[arg(long)]
+    metrics_recorder: bool,
     #[command(subcommand)]
     hidden: Option<Hidden>,
 }
@@ -319,6 +323,7 @@ fn main() -> Result<()> {
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
     let _tracing = mailer::telemetry::install("rebound-bench", cli.zipkin_url.as_deref())?;
+    let recorder = cli.metrics_recorder.then(mailer::metrics::Metrics::default);
     if let Some(hidden) = cli.hidden {
         let kafka = KafkaConfig::new(&cli.brokers).properties_from_args(&cli.property)?;
         return runtime.block_on(async {
@@ -424,6 +429,11 @@ fn main() -> Result<()> {
         Err(_) => {}
     }
     println!("- load average at start: {}", kit::loadavg());
+    if recorder.is_some() {
+        println!(
+            "- **metrics recorded**: a Prometheus recorder is installed (`--metrics-recorder`)"
+        );
+    }
     if quick {
         println!(
             "- **--quick: a smoke run, not figures.** At 20k records each partition's backlog \
@@ -507,6 +517,16 @@ fn main() -> Result<()> {
         started.elapsed().as_secs_f64(),
         kit::loadavg()
     );
+    if let Some(recorder) = recorder {
+        // Proof that the run recorded: the records handled, summed over every series.
+        let handled: f64 = recorder
+            .render()
+            .lines()
+            .filter(|l| l.starts_with(rebound::metrics::RECORDS_HANDLED))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        println!("_metrics: {handled} records counted in `rebound_records_handled_total`_");
+    }
     Ok(())
 }
 

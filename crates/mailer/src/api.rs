@@ -135,10 +135,8 @@ async fn create_email(State(state): State<Arc<AppState>>, request: Request) -> R
         response.headers_mut().insert("traceresponse", value);
     }
     span.end(response.status().as_u16());
-    state.metrics.inc(
-        "mailer_api_requests_total",
-        &format!("status=\"{}\"", response.status().as_u16()),
-    );
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("mailer_api_requests_total", "status" => status).increment(1);
     response
 }
 
@@ -418,7 +416,7 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     status.follow(kafka.clone(), status_topic, stop.clone());
     let metrics = Arc::new(Metrics::default());
-    metrics.describe(
+    metrics::describe_counter!(
         "mailer_api_requests_total",
         "POST /emails answers by HTTP status.",
     );

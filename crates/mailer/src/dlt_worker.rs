@@ -43,7 +43,8 @@ pub struct DltWorker {
     /// Dead letters with the same error fingerprint within this window make one alert, then one
     /// summary that counts them.
     pub group_window: Duration,
-    /// Where it counts dead letters and alerts; the caller serves them (`--metrics-listen`).
+    /// The process's metrics: its dead letters and alerts, and the library's (`rebound::metrics`);
+    /// the caller serves them (`--metrics-listen`).
     pub metrics: Arc<Metrics>,
 }
 
@@ -137,13 +138,10 @@ impl DltWorker {
             windows,
             window: self.group_window,
             publisher,
-            metrics: self.metrics.clone(),
         });
-        self.metrics
-            .describe("mailer_dead_letters_total", "Dead letters logged.");
-        self.metrics
-            .describe("mailer_alerts_total", "Slack alerts posted, by kind.");
-        self.metrics.describe(
+        metrics::describe_counter!("mailer_dead_letters_total", "Dead letters logged.");
+        metrics::describe_counter!("mailer_alerts_total", "Slack alerts posted, by kind.");
+        metrics::describe_counter!(
             "mailer_alert_failures_total",
             "Slack alerts that failed (retried).",
         );
@@ -171,7 +169,6 @@ struct Shipper {
     windows: Arc<Mutex<Windows>>,
     window: Duration,
     publisher: StatusPublisher,
-    metrics: Arc<Metrics>,
 }
 
 impl Shipper {
@@ -184,7 +181,7 @@ impl Shipper {
         let dead = DeadLetter::from_record(record);
         if self.logged.lock().expect("lock").insert(position) {
             self.log(&dead)?;
-            self.metrics.inc("mailer_dead_letters_total", "");
+            metrics::counter!("mailer_dead_letters_total").increment(1);
         }
         if let Some(slack) = &self.slack {
             self.alert(slack, &dead).await?;
@@ -231,8 +228,7 @@ impl Shipper {
         }
         match slack.post(&alert_message(dead)).await {
             Ok(()) => {
-                self.metrics
-                    .inc("mailer_alerts_total", "kind=\"dead_letter\"");
+                metrics::counter!("mailer_alerts_total", "kind" => "dead_letter").increment(1);
                 tracing::info!(dead_letter = %dead.record.coordinates(), "alerted Slack");
                 self.windows.lock().expect("lock").open.insert(
                     print,
@@ -246,7 +242,7 @@ impl Shipper {
                 Ok(())
             }
             Err(e) => {
-                self.metrics.inc("mailer_alert_failures_total", "");
+                metrics::counter!("mailer_alert_failures_total").increment(1);
                 Err(Failure::transient(e))
             }
         }

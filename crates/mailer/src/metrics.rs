@@ -1,91 +1,79 @@
-//! A small Prometheus registry: counters and one latency histogram, rendered as the text format.
+//! The process's metrics, the mailer's own and the library's (`rebound::metrics`), through the
+//! `metrics` facade into one Prometheus recorder, rendered for `GET /metrics`.
+//!
+//! The recorder is the process's global one, installed on first use: every service of a process
+//! (and the tests that build several) shares it, as the facade has one recorder per process.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Seconds, from 5 ms to 10 s: an SMTP exchange, a handler's run.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-/// Bucket counts, count and sum of one histogram.
-type Histogram = ([u64; BUCKETS.len()], u64, f64);
+/// Lateness against a due time: a wakeup's jitter up to a backlog of minutes.
+const LATENESS_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0];
 
-/// One service's metrics, shared by its tasks; [`Metrics::render`] writes them for `GET /metrics`.
-#[derive(Default)]
+/// How often histograms' samples are folded into their buckets between two scrapes, so that an
+/// endpoint nobody scrapes does not keep every sample.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's metrics, for `GET /metrics`.
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(String, String), u64>>,
-    histograms: Mutex<BTreeMap<String, Histogram>>,
-    help: Mutex<BTreeMap<String, String>>,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    /// Installs the process's recorder the first time; later calls share it.
+    fn default() -> Self {
+        let handle = RECORDER.get_or_init(install).clone();
+        Metrics { handle }
+    }
 }
 
 impl Metrics {
-    /// Declares a metric's help text (shown by `# HELP`).
-    pub fn describe(&self, name: &str, help: &str) {
-        self.help
-            .lock()
-            .expect("lock")
-            .insert(name.into(), help.into());
-    }
-
-    /// Adds one to `name{labels}`; `labels` is `key="value",…` or empty.
-    pub fn inc(&self, name: &str, labels: &str) {
-        *self
-            .counters
-            .lock()
-            .expect("lock")
-            .entry((name.into(), labels.into()))
-            .or_default() += 1;
-    }
-
-    /// Counts `value` into the histogram `name`, in seconds (buckets from 5 ms to 10 s).
-    pub fn observe(&self, name: &str, value: Duration) {
-        let seconds = value.as_secs_f64();
-        let mut histograms = self.histograms.lock().expect("lock");
-        let (buckets, count, sum) =
-            histograms
-                .entry(name.into())
-                .or_insert(([0; BUCKETS.len()], 0, 0.0));
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                buckets[i] += 1;
-            }
-        }
-        *count += 1;
-        *sum += seconds;
-    }
-
-    /// Every metric in Prometheus's text format: counters first, then histograms, each by name.
+    /// Every metric recorded so far, in Prometheus's text format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let help = self.help.lock().expect("lock").clone();
-        let mut described = std::collections::BTreeSet::new();
-        let mut header = |out: &mut String, name: &str, kind: &str| {
-            if described.insert(name.to_string()) {
-                if let Some(text) = help.get(name) {
-                    let _ = writeln!(out, "# HELP {name} {text}");
-                }
-                let _ = writeln!(out, "# TYPE {name} {kind}");
-            }
-        };
-        for ((name, labels), value) in self.counters.lock().expect("lock").iter() {
-            header(&mut out, name, "counter");
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {value}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
-            }
-        }
-        for (name, (buckets, count, sum)) in self.histograms.lock().expect("lock").iter() {
-            header(&mut out, name, "histogram");
-            for (bound, n) in BUCKETS.iter().zip(buckets) {
-                let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-            let _ = writeln!(out, "{name}_sum {sum}");
-            let _ = writeln!(out, "{name}_count {count}");
-        }
-        out
+        self.handle.render()
     }
+}
+
+fn builder() -> PrometheusBuilder {
+    PrometheusBuilder::new()
+        .set_buckets(&BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(rebound::metrics::LATENESS.into()),
+                &LATENESS_BUCKETS,
+            )
+        })
+        .expect("the bucket lists are not empty")
+}
+
+fn install() -> PrometheusHandle {
+    let handle = match builder().install_recorder() {
+        Ok(handle) => handle,
+        Err(e) => {
+            // Another recorder was installed first (a host process's): this one renders nothing.
+            tracing::warn!(error = %e, "metrics recorder not installed; /metrics will be empty");
+            builder().build_recorder().handle()
+        }
+    };
+    let upkeep = handle.clone();
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            upkeep.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no metrics upkeep thread; histograms grow until scraped");
+    }
+    rebound::metrics::describe();
+    handle
 }
 
 /// Serves `GET /metrics` on `listen`, for services that have no HTTP API of their own.
@@ -110,16 +98,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_prometheus_text() {
-        let m = Metrics::default();
-        m.describe("mailer_sent_total", "E-mails sent.");
-        m.inc("mailer_sent_total", "");
-        m.inc("mailer_failed_total", "class=\"transient\"");
-        m.observe("mailer_send_seconds", Duration::from_millis(20));
-        let text = m.render();
-        assert!(text.contains("# HELP mailer_sent_total E-mails sent.\n# TYPE mailer_sent_total counter\nmailer_sent_total 1\n"));
-        assert!(text.contains("mailer_failed_total{class=\"transient\"} 1"));
-        assert!(text.contains("mailer_send_seconds_bucket{le=\"0.025\"} 1"));
-        assert!(text.contains("mailer_send_seconds_count 1"));
+    fn renders_prometheus_text_with_the_mailers_buckets() {
+        let metrics = Metrics::default();
+        metrics::describe_counter!("test_sent_total", "E-mails sent.");
+        metrics::counter!("test_sent_total").increment(1);
+        metrics::counter!("test_failed_total", "class" => "transient").increment(1);
+        metrics::histogram!("test_send_seconds").record(0.020);
+        metrics::histogram!(rebound::metrics::LATENESS).record(30.0);
+        let text = metrics.render();
+        assert!(text.contains("# HELP test_sent_total E-mails sent.\n# TYPE test_sent_total counter\ntest_sent_total 1\n"), "{text}");
+        assert!(text.contains("test_failed_total{class=\"transient\"} 1"));
+        assert!(text.contains("test_send_seconds_bucket{le=\"0.025\"} 1"));
+        assert!(text.contains("test_send_seconds_bucket{le=\"0.01\"} 0"));
+        assert!(text.contains("test_send_seconds_count 1"));
+        assert!(text.contains("rebound_lateness_seconds_bucket{le=\"60\"} 1"));
+        assert!(text.contains("rebound_lateness_seconds_bucket{le=\"10\"} 0"));
     }
 }

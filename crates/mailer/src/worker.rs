@@ -15,8 +15,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rebound::{
-    Event, Failure, FailureClass, KafkaConfig, ProcessingOrder, Record, RetryPolicy,
-    RetryingConsumer,
+    Failure, FailureClass, KafkaConfig, ProcessingOrder, Record, RetryPolicy, RetryingConsumer,
 };
 
 use crate::message::EmailMessage;
@@ -164,7 +163,8 @@ pub struct Worker {
     pub spring_stage_groups: bool,
     /// Where the `sent` and `retrying` status events go, for the API.
     pub status_topic: String,
-    /// Where it counts sends, failures and forwards; the caller serves them (`--metrics-listen`).
+    /// The process's metrics: the library counts sends (handled), failures, retries and dead
+    /// letters by topic and stage (`rebound::metrics`); the caller serves them (`--metrics-listen`).
     pub metrics: Arc<Metrics>,
 }
 
@@ -174,8 +174,6 @@ impl Worker {
     pub async fn run(self) -> anyhow::Result<()> {
         let transport = Arc::new(transport(&self.smtp)?);
         let publisher = StatusPublisher::new(&self.kafka, &self.status_topic).await?;
-        let metrics = self.metrics.clone();
-        describe(&metrics);
         let policy = self.policy.clone();
         let handler = {
             let (transport, publisher, policy) =
@@ -186,29 +184,9 @@ impl Worker {
                 async move { send(&transport, &publisher, &policy, record).await }
             }
         };
-        let observer = move |event: &Event<'_>| match event {
-            Event::Handled { latency, .. } => {
-                metrics.inc("mailer_emails_sent_total", "");
-                metrics.observe("mailer_send_seconds", *latency);
-            }
-            Event::Failed { class, latency, .. } => {
-                metrics.inc("mailer_emails_failed_total", &format!("class=\"{class}\""));
-                metrics.observe("mailer_send_seconds", *latency);
-            }
-            Event::Forwarded { to, .. } => {
-                metrics.inc("mailer_emails_forwarded_total", &format!("topic=\"{to}\""))
-            }
-            Event::DeadLettered { .. } => metrics.inc("mailer_emails_dead_lettered_total", ""),
-            Event::ForwardFailed { to, .. } => {
-                metrics.inc("mailer_forward_failures_total", &format!("topic=\"{to}\""))
-            }
-            // Events a later version adds are not counted until the mailer knows them.
-            _ => {}
-        };
         let mut builder = RetryingConsumer::builder(self.kafka.clone(), &self.topic, &self.group)
             .policy(self.policy)
             .handler(handler)
-            .on_event(observer)
             .processing_order(self.order.processing_order())
             .group_per_stage(self.spring_stage_groups)
             .max_in_flight(self.smtp.connections)
@@ -219,33 +197,6 @@ impl Worker {
         builder.build()?.run(rebound::shutdown_signal()).await?;
         Ok(())
     }
-}
-
-fn describe(metrics: &Metrics) {
-    metrics.describe(
-        "mailer_emails_sent_total",
-        "E-mails the SMTP server accepted.",
-    );
-    metrics.describe(
-        "mailer_emails_failed_total",
-        "Failed sends, by failure class.",
-    );
-    metrics.describe(
-        "mailer_emails_forwarded_total",
-        "Failed e-mails forwarded, by retry topic.",
-    );
-    metrics.describe(
-        "mailer_emails_dead_lettered_total",
-        "E-mails sent to the dead-letter topic.",
-    );
-    metrics.describe(
-        "mailer_forward_failures_total",
-        "Copies that could not be written (retried).",
-    );
-    metrics.describe(
-        "mailer_send_seconds",
-        "Time to handle one e-mail, SMTP included.",
-    );
 }
 
 async fn send(

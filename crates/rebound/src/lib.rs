@@ -16,6 +16,8 @@
 //! The pipeline: a [`RetryPolicy`] → its topic names ([`naming`]) → the headers of each hop
 //! ([`headers`]) → the [`RetryingConsumer`] runtime. [`ProcessingOrder`] lets a partition's records
 //! run at once, in key order if need be. ARCHITECTURE.md in the repository draws the data path.
+//! [`metrics`] names what the runtime counts (handled, failed, retried, dead-lettered, lag, …) for
+//! a service that installs a `metrics` recorder.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -42,7 +44,7 @@
 //! ```
 
 // One path per type: the modules whose types the crate root re-exports are private; `admin`,
-// `headers` and `naming` are namespaces of their own (`rebound::naming::TopicChain`).
+// `headers`, `metrics` and `naming` are namespaces of their own (`rebound::naming::TopicChain`).
 pub mod admin;
 mod config;
 mod consumer;
@@ -50,6 +52,7 @@ mod coordinates;
 mod error;
 mod failure;
 pub mod headers;
+pub mod metrics;
 pub mod naming;
 mod policy;
 mod record;

@@ -11,6 +11,7 @@ use super::producer::Forwarder;
 use super::rebalance::RebalanceContext;
 use super::registry::{lock, Gauge, Registry, Tp};
 use super::settings::Settings;
+use crate::metrics::ChainMetrics;
 
 /// What every partition task shares.
 pub(crate) struct Context {
@@ -32,6 +33,8 @@ pub(crate) struct Context {
     /// Key order's gate, in [`ProcessingOrder::Key`](super::ProcessingOrder::Key) alone: the
     /// engine and the forwarder call its hooks where it has some, and never test the order.
     pub key_order: Option<Arc<KeyOrder>>,
+    /// This member's metrics handles (`rebound::metrics`), registered once.
+    pub metrics: ChainMetrics,
 }
 
 /// A task drained enough: the poller, waiting for it to catch up, goes on at once instead of
@@ -101,7 +104,20 @@ impl Context {
         lock(&self.registry).resume(&self.consumer, tp, gauge);
     }
 
+    /// Counts `event` in the member's metrics and hands it to the service's observer, if any.
     pub(crate) fn emit(&self, event: Event<'_>) {
+        match &event {
+            Event::Handled { topic, latency, .. } => self.metrics.handled(topic, *latency),
+            Event::Failed {
+                topic,
+                class,
+                latency,
+                ..
+            } => self.metrics.failed(topic, *class, *latency),
+            Event::Forwarded { from, .. } => self.metrics.retried(from),
+            Event::DeadLettered { from, .. } => self.metrics.dead_lettered(from),
+            Event::ForwardFailed { from, .. } => self.metrics.copy_failed(from),
+        }
         if let Some(observer) = &self.settings.observer {
             observer(&event);
         }

@@ -41,9 +41,17 @@ pub(crate) async fn deliver_dead_letter(
     let strategy = shared.settings.policy.dead_letter_strategy();
     let mut n = 1u32;
     loop {
+        let started = std::time::Instant::now();
         match invoke(hook.as_ref(), &record, shared.settings.handler_timeout).await {
-            Ok(()) => return true,
+            Ok(()) => {
+                shared.metrics.handled(record.topic(), started.elapsed());
+                return true;
+            }
             Err(failure) => {
+                let class = shared.settings.classifier.classify(&failure);
+                shared
+                    .metrics
+                    .failed(record.topic(), class, started.elapsed());
                 let Some(delay) = after_hook_failure(strategy, n) else {
                     tracing::error!(record = %record.coordinates(), error = %failure, "dead-letter handler failed; FailOnError: the dead letter is skipped");
                     return true;

@@ -9,15 +9,24 @@ use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::key_order::KeyOrder;
 use super::registry::{self, wait_for_tasks, Registry, Tp};
+use crate::metrics::LagGauges;
 
 pub(crate) struct RebalanceContext {
     pub registry: Arc<Mutex<Registry>>,
     pub grace: Duration,
     /// Told of revoked partitions, in `Key` order (their next owner counts their holds anew).
     pub key_order: Option<Arc<KeyOrder>>,
+    /// Set from librdkafka's statistics, which it hands over on the polling thread.
+    pub lag: LagGauges,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    /// Read as raw bytes: parsing librdkafka's whole `Statistics` for the lag alone would cost
+    /// the polling thread more than the few fields `LagGauges` reads.
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.lag.update(statistics);
+    }
+}
 
 fn tps(list: &TopicPartitionList) -> Vec<Tp> {
     list.elements()

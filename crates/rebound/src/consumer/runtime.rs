@@ -20,6 +20,7 @@ use super::settings::{all_chain_topics, Settings};
 use super::stages::{members, Member};
 use crate::admin;
 use crate::error::Error;
+use crate::metrics::{ChainMetrics, LagGauges, STATISTICS_INTERVAL_MS};
 use crate::naming::TopicChain;
 
 /// A consumer of a topic and its retry chain: the Rust `@RetryableTopic`.
@@ -81,6 +82,7 @@ impl RetryingConsumer {
         // One group member, with its own polling thread, per group this consumer joins: one,
         // or one per stage with `group_per_stage`. The budgets and the producer are shared.
         let mut pollers = FuturesUnordered::new();
+        crate::metrics::describe();
         for member in members(&settings) {
             let registry = Arc::new(Mutex::new(Registry::default()));
             let consumer = group_consumer(&settings, &member, &registry, &key_order)?;
@@ -94,6 +96,7 @@ impl RetryingConsumer {
                 start_tickets: start_tickets.clone(),
                 drained: Drained::default(),
                 key_order: key_order.clone(),
+                metrics: ChainMetrics::new(&member.group, &settings.chain, &member.topics),
             });
             let (stopping, runtime) = (stopping.clone(), tokio::runtime::Handle::current());
             let poller = std::thread::Builder::new()
@@ -168,6 +171,7 @@ fn group_consumer(
         registry: registry.clone(),
         grace: settings.grace,
         key_order: key_order.clone(),
+        lag: LagGauges::new(&member.group),
     };
     let mut defaults = vec![
         ("group.id", member.group.as_str()),
@@ -193,6 +197,9 @@ fn group_consumer(
         // instead of librdkafka's 5 minutes (`growth.rs` grows the retry topics to match, and
         // their new partitions are consumed after the next refresh).
         ("topic.metadata.refresh.interval.ms", "5000"),
+        // The source of `rebound_consumer_lag` (metrics/lag.rs): librdkafka already knows each
+        // partition's high watermark and stored offset; `-X statistics.interval.ms=0` turns it off.
+        ("statistics.interval.ms", STATISTICS_INTERVAL_MS),
     ];
     if let Some(id) = settings.instance_id.as_deref() {
         defaults.push(("group.instance.id", id));

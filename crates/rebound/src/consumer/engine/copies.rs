@@ -13,6 +13,7 @@ use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
 use super::record_life::Copy;
 use crate::consumer::key_order::OrderKey;
+use crate::metrics::CopyGauge;
 
 /// A record finished: handled, or its copy acknowledged (`done`), or stopped before (not done:
 /// it stays unfinished, nothing past it is stored, and its key's records stay behind it).
@@ -39,11 +40,14 @@ pub(super) struct Copies {
     /// in the semaphore's queue.
     waiting: VecDeque<Waiting>,
     room: Option<BoxFuture<'static, Result<OwnedSemaphorePermit, AcquireError>>>,
+    /// `rebound_copies_in_flight`: counted from a copy's send to its acknowledgement.
+    gauge: CopyGauge,
 }
 
 impl Copies {
-    pub(super) fn new(budget: Arc<Semaphore>, share: usize) -> Self {
+    pub(super) fn new(budget: Arc<Semaphore>, share: usize, gauge: CopyGauge) -> Self {
         Copies {
+            gauge,
             budget,
             share,
             in_flight: FuturesUnordered::new(),
@@ -115,8 +119,9 @@ impl Copies {
         let Some(Waiting { offset, key, copy }) = self.waiting.pop_front() else {
             return;
         };
+        let counted = self.gauge.count();
         self.in_flight.push(Box::pin(copy.map(move |done| {
-            drop(permit);
+            drop((permit, counted));
             Finished { offset, key, done }
         })));
     }

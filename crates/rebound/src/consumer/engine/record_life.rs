@@ -169,6 +169,7 @@ pub(crate) async fn handle(
     stop: &CancellationToken,
 ) -> Processed {
     let settings = &context.settings;
+    context.metrics.started(&record);
     let started = std::time::Instant::now();
     let span = AttemptSpan::start(context, &record);
     let attempt = span

@@ -86,6 +86,7 @@ impl PartitionTask {
             copies: Copies::new(
                 context.copy_permits.clone(),
                 context.settings.copies_per_partition(),
+                context.metrics.copies(),
             ),
             offsets: OffsetStore::new(context.clone(), tp.clone()),
             feed: Feed::new(context.clone(), tp.clone(), records, control.gauge),

@@ -39,6 +39,8 @@ pub(crate) struct HeldKeys {
     /// healthy chain, asked once per record).
     any: AtomicUsize,
     released: watch::Sender<u64>,
+    /// `rebound_keys_held`, set to `any` at each change (under the lock, so in order).
+    gauge: metrics::Gauge,
 }
 
 #[derive(Default)]
@@ -59,11 +61,24 @@ impl Default for HeldKeys {
             inner: Mutex::new(Inner::default()),
             any: AtomicUsize::new(0),
             released: watch::channel(0).0,
+            gauge: metrics::Gauge::noop(),
         }
     }
 }
 
 impl HeldKeys {
+    /// Held keys counted in `gauge` (`rebound_keys_held`).
+    pub(crate) fn counted_in(gauge: metrics::Gauge) -> Self {
+        HeldKeys {
+            gauge,
+            ..HeldKeys::default()
+        }
+    }
+
+    fn count_changed(&self) {
+        self.gauge.set(self.any.load(Ordering::SeqCst) as f64);
+    }
+
     /// A copy of a record with `key` was acknowledged at `copy` in a retry topic.
     pub(crate) fn copied(&self, key: OrderKey, copy: Coordinates) {
         let mut inner = lock(&self.inner);
@@ -83,6 +98,7 @@ impl HeldKeys {
             .or_default();
         if *count == 0 {
             self.any.fetch_add(1, Ordering::SeqCst);
+            self.count_changed();
         }
         *count += 1;
     }
@@ -117,6 +133,7 @@ impl HeldKeys {
                 Some(_) => {
                     keys.remove(&key);
                     self.any.fetch_sub(1, Ordering::SeqCst);
+                    self.count_changed();
                     true
                 }
                 None => false,
@@ -153,6 +170,7 @@ impl HeldKeys {
         let mut inner = lock(&self.inner);
         if let Some(keys) = inner.held.remove(&partition) {
             self.any.fetch_sub(keys.len(), Ordering::SeqCst);
+            self.count_changed();
         }
         inner.expected.retain(|(_, p, _)| *p != partition);
         inner.counted_on_take.retain(|(_, p, _)| *p != partition);

@@ -87,7 +87,10 @@ impl KeyOrder {
         };
         Ok(Some(Arc::new(KeyOrder {
             chain,
-            held: HeldKeys::default(),
+            held: HeldKeys::counted_in(metrics::gauge!(
+                crate::metrics::KEYS_HELD,
+                "group" => settings.group.clone()
+            )),
             parked,
         })))
     }
