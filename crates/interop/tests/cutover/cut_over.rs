@@ -1,9 +1,62 @@
-//! The cut-overs: Spring to Rebound, and back.
+//! The cut-overs: Spring to Rebound, and back; once with both sides in Spring's group per stage
+//! (Rebound's `group_per_stage(true)`), once with each side in its own layout and the offsets
+//! moved at the cut by `rebound groups handover` ([`hand_over`]).
 
+use super::handover::hand_over;
 use super::*;
+
+/// How the side taking over reads the chain, and what happens at the cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Rebound reads each stage in Spring's group for it: nothing to move.
+    SameGroups,
+    /// Rebound reads every stage in the one group `G`; `rebound groups handover` moves the
+    /// offsets between the layouts at the cut.
+    HandOver,
+}
+
+impl Cut {
+    /// Rebound's layout in this cut-over.
+    fn rebound_layout(self) -> Layout {
+        match self {
+            Cut::SameGroups => Layout::StageGroups,
+            Cut::HandOver => Layout::OneGroup,
+        }
+    }
+
+    /// What the report says of the cut's hand-over.
+    fn moved(self, output: Option<std::process::Output>) -> String {
+        match output {
+            Some(output) => format!(
+                "; the hand-over:\n\n```\n{}```",
+                String::from_utf8_lossy(&output.stdout)
+            ),
+            None => String::new(),
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spring_to_rebound_with_emails_at_every_stage() {
+    spring_to_rebound("s2r", "spring-to-rebound", Cut::SameGroups).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spring_to_rebound_through_the_handover_command() {
+    spring_to_rebound("s2r-handover", "spring-to-rebound-handover", Cut::HandOver).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebound_to_spring_with_emails_at_every_stage() {
+    rebound_to_spring("r2s", "rebound-to-spring", Cut::SameGroups).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebound_to_spring_through_the_handover_command() {
+    rebound_to_spring("r2s-handover", "rebound-to-spring-handover", Cut::HandOver).await;
+}
+
+async fn spring_to_rebound(test: &str, report_name: &str, cut: Cut) {
     let Setup {
         _turn,
         dir,
@@ -12,7 +65,7 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
         group,
         mails,
         producer,
-    } = setup("s2r").await;
+    } = setup(test).await;
 
     let mut spring = start_spring(&dir, "spring", &main, &group, &mails);
     spring.wait_started().await;
@@ -28,22 +81,27 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
     send(&producer, &main, &in_wave(&mails, 5)).await;
     let at_cut = waiting(&before, &mails);
     assert_waiting_at_cut(&at_cut, &before);
+    let moved = match cut {
+        Cut::HandOver => Some(hand_over(&main, &group, "single").await),
+        Cut::SameGroups => None,
+    };
 
-    // Rebound takes over in the same groups, with the same policy and rule.
+    // Rebound takes over with the same policy and rule.
     let log = ReboundLog::default();
-    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, Layout::StageGroups, &log));
+    let layout = cut.rebound_layout();
+    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, layout, &log));
     let mut observe = || [before.clone(), log.deliveries()].concat();
-    let (deliveries, behind) =
-        wait_finished(&chain, &group, Layout::StageGroups, &mails, &mut observe).await;
+    let (deliveries, behind) = wait_finished(&chain, &group, layout, &mails, &mut observe).await;
     rebound.stop().await.unwrap();
 
     let audit = audit(&mails, &deliveries, &chain, Some("Rebound"));
     report(
-        "spring-to-rebound",
+        report_name,
         &format!(
             "waiting at the cut: {at_cut:?}; Spring exited {} ms after SIGTERM, deliveries \
-             without an outcome: {in_hand}",
-            stopped_in.as_millis()
+             without an outcome: {in_hand}{}",
+            stopped_in.as_millis(),
+            cut.moved(moved)
         ),
         &audit,
     );
@@ -51,8 +109,7 @@ async fn spring_to_rebound_with_emails_at_every_stage() {
     assert_caught_up(&behind);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebound_to_spring_with_emails_at_every_stage() {
+async fn rebound_to_spring(test: &str, report_name: &str, cut: Cut) {
     let Setup {
         _turn,
         dir,
@@ -61,10 +118,11 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
         group,
         mails,
         producer,
-    } = setup("r2s").await;
+    } = setup(test).await;
 
     let log = ReboundLog::default();
-    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, Layout::StageGroups, &log));
+    let layout = cut.rebound_layout();
+    let rebound = RunningConsumer::spawn(rebound_worker(&main, &group, layout, &log));
     let mut observe_rebound = || log.deliveries();
     send_waves_before_cut(&producer, &main, &mails, &mut observe_rebound).await;
 
@@ -78,8 +136,12 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
     send(&producer, &main, &in_wave(&mails, 5)).await;
     let at_cut = waiting(&before, &mails);
     assert_waiting_at_cut(&at_cut, &before);
+    let moved = match cut {
+        Cut::HandOver => Some(hand_over(&main, &group, "spring-stages").await),
+        Cut::SameGroups => None,
+    };
 
-    // Spring takes over in the same groups.
+    // Spring takes over in its stage groups.
     let mut spring = start_spring(&dir, "spring", &main, &group, &mails);
     let mut observe = || {
         let spring_side = spring_deliveries(&spring.events(), &chain, &group);
@@ -91,11 +153,12 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
 
     let audit = audit(&mails, &deliveries, &chain, Some("Spring"));
     report(
-        "rebound-to-spring",
+        report_name,
         &format!(
             "waiting at the cut: {at_cut:?}; Rebound stopped in {} ms, copies not acknowledged \
-             then: {in_hand}",
-            stopped_in.as_millis()
+             then: {in_hand}{}",
+            stopped_in.as_millis(),
+            cut.moved(moved)
         ),
         &audit,
     );
@@ -104,7 +167,7 @@ async fn rebound_to_spring_with_emails_at_every_stage() {
 }
 
 /// At the cut, e-mails wait in `-retry-2000` and `-retry-4000` (`before`: the deliveries then).
-pub(crate) fn assert_waiting_at_cut(at_cut: &[(&str, usize)], before: &[Delivery]) {
+fn assert_waiting_at_cut(at_cut: &[(&str, usize)], before: &[Delivery]) {
     assert!(
         waiting_in(at_cut, "retry-2000") > 0 && waiting_in(at_cut, "retry-4000") > 0,
         "at the cut, e-mails wait in -retry-2000 and -retry-4000: {at_cut:?}\n{}",
@@ -115,7 +178,7 @@ pub(crate) fn assert_waiting_at_cut(at_cut: &[(&str, usize)], before: &[Delivery
 /// `taker` took over from `giver`: every walk as planned, nothing `giver` finished handled
 /// again, no more duplicates or extra copies than `giver` had in hand at the cut, and both
 /// sides handled some.
-pub(crate) fn assert_handed_over(audit: &Audit, in_hand: usize, taker: &str, giver: &str) {
+fn assert_handed_over(audit: &Audit, in_hand: usize, taker: &str, giver: &str) {
     assert_walks(audit);
     assert!(
         audit.rehandled.is_empty(),
