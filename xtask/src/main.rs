@@ -5,6 +5,7 @@
 //! `KAFKA_BROKERS` set, `test`, `demo` and `bench` use that cluster and start nothing.
 
 mod chromium;
+mod public_api;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -54,6 +55,13 @@ enum Cmd {
         /// Extra arguments for `mailer demo`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
+    },
+    /// Compare the public API of `rebound` and `rebound-ops` with their committed listings
+    /// (`crates/<crate>/public-api.txt`); fails naming what changed
+    PublicApi {
+        /// Write the listings from the code instead (after saying what changed in CHANGELOG.md)
+        #[arg(long)]
+        bless: bool,
     },
     /// Start the broker if needed, then run the benchmarks (release build; see BENCHMARKS.md)
     Bench {
@@ -207,6 +215,10 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 }
             }
             run_forwarding_exit(cmd, &root, &brokers)
+        }
+        Cmd::PublicApi { bless } => {
+            public_api::check(&root, &target_dir(&root), bless)?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench { args } => {
             let brokers = brokers()?;
