@@ -32,13 +32,21 @@ import org.springframework.kafka.listener.RecordInterceptor;
  * {@code interop.run}; {@code --interop.mode=produce} sends the messages of the file
  * {@code interop.messages} (one EmailSendMessage JSON per line) to {@code interop.topic} the way
  * the blog's producer server does, and exits once each was acknowledged. {@code --interop.shape=bench}
- * is the benchmark's no-op listener (crates/bench, {@link Bench}).
+ * is the benchmark's no-op listener (crates/bench, {@link Bench}). {@code -Dinterop.zipkin-url=URL}
+ * turns on Micrometer Tracing (Brave, W3C, every trace sampled) for the template and the
+ * listeners and reports to that Zipkin.
  */
 @SpringBootApplication
 public class App {
 
 	public static void main(String[] args) {
-		ConfigurableApplicationContext context = SpringApplication.run(App.class, args);
+		SpringApplication application = new SpringApplication(App.class);
+		// Tracing only when a test names its Zipkin (application-zipkin.properties): every other run
+		// writes no trace header and exports nothing, as before tracing was added.
+		if (!System.getProperty("interop.zipkin-url", "").isBlank()) {
+			application.setAdditionalProfiles("zipkin");
+		}
+		ConfigurableApplicationContext context = application.run(args);
 		if ("produce".equals(context.getEnvironment().getProperty("interop.mode"))) {
 			System.exit(SpringApplication.exit(context));
 		}
