@@ -19,7 +19,7 @@ const TRACE_HEADERS: [&str; 6] = [
 
 /// How many headers named `name` (case-insensitively: Kafka's names are bytes, B3's are not
 /// written the same way everywhere).
-pub fn count_named(headers: &Headers, name: &str) -> usize {
+pub(crate) fn count_named(headers: &Headers, name: &str) -> usize {
     headers
         .iter()
         .filter(|h| h.key.eq_ignore_ascii_case(name))
@@ -28,7 +28,7 @@ pub fn count_named(headers: &Headers, name: &str) -> usize {
 
 /// Prints which trace headers a record carries and their values (seen with `--nocapture`; the
 /// figures INTEROP.md's `traceparent` row reports).
-pub fn print_trace_headers(what: &str, headers: &Headers) {
+pub(crate) fn print_trace_headers(what: &str, headers: &Headers) {
     let found: Vec<String> = headers
         .iter()
         .filter(|h| TRACE_HEADERS.iter().any(|t| h.key.eq_ignore_ascii_case(t)))
@@ -42,7 +42,11 @@ pub fn print_trace_headers(what: &str, headers: &Headers) {
 }
 
 /// Waits until Zipkin's `/api/v2/trace/{id}` answers spans that satisfy `done`; returns them.
-pub async fn wait_for_trace(id: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) async fn wait_for_trace(
+    id: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let mut spans = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     wait_until(Duration::from_secs(90), what, || {
@@ -58,22 +62,25 @@ pub async fn wait_for_trace(id: &str, what: &str, done: impl Fn(&[Value]) -> boo
 }
 
 /// The span whose id is `id`; panics naming the spans otherwise.
-pub fn span_with_id<'a>(spans: &'a [Value], id: &str) -> &'a Value {
+pub(crate) fn span_with_id<'a>(spans: &'a [Value], id: &str) -> &'a Value {
     spans
         .iter()
         .find(|s| s["id"].as_str() == Some(id))
         .unwrap_or_else(|| panic!("no span {id} in {spans:#?}"))
 }
 
-/// Spring's listener span for a record of `topic`: a `CONSUMER` span of `spring-email` whose name
-/// or one of whose tags is the topic (spring-kafka names it `<topic> receive` or `<topic>
-/// process` by version; the tag is `messaging.source.name` or `messaging.destination.name`).
-pub fn spring_consumer_span<'a>(spans: &'a [Value], topic: &str) -> Option<&'a Value> {
-    spans.iter().find(|s| {
-        s["localEndpoint"]["serviceName"] == "spring-email"
-            && s["kind"] == "CONSUMER"
-            && names_topic(s, topic)
-    })
+/// Spring's listener spans for records of `topic`: `CONSUMER` spans of `spring-email` whose name
+/// or one of whose tags is the topic (spring-kafka 3.3 names them `<topic> receive`; the tag is
+/// `messaging.source.name`).
+pub(crate) fn spring_consumer_spans<'a>(spans: &'a [Value], topic: &str) -> Vec<&'a Value> {
+    spans
+        .iter()
+        .filter(|s| {
+            s["localEndpoint"]["serviceName"] == "spring-email"
+                && s["kind"] == "CONSUMER"
+                && names_topic(s, topic)
+        })
+        .collect()
 }
 
 fn names_topic(span: &Value, topic: &str) -> bool {
@@ -87,21 +94,8 @@ fn names_topic(span: &Value, topic: &str) -> bool {
     named || tagged
 }
 
-/// `span`'s parent, its parent's parent, … up to the root, nearest first; panics when a parent is
-/// not in the trace (a broken chain).
-pub fn ancestors<'a>(spans: &'a [Value], span: &Value) -> Vec<&'a Value> {
-    let mut chain = Vec::new();
-    let mut parent = span["parentId"].as_str();
-    while let Some(id) = parent {
-        let next = span_with_id(spans, id);
-        chain.push(next);
-        parent = next["parentId"].as_str();
-    }
-    chain
-}
-
 /// Prints the trace as a tree, children under their parents (with `--nocapture`).
-pub fn print_tree(what: &str, spans: &[Value]) {
+pub(crate) fn print_tree(what: &str, spans: &[Value]) {
     fn walk(spans: &[Value], parent: Option<&str>, depth: usize, out: &mut String) {
         let children = spans.iter().filter(|s| s["parentId"].as_str() == parent);
         for span in children {

@@ -147,7 +147,8 @@ public class App {
 	org.springframework.boot.CommandLineRunner producer(ObjectProvider<KafkaTemplate<String, String>> strings,
 			ObjectProvider<KafkaTemplate<String, Object>> objects, Events events,
 			@Value("${interop.topic:email.send}") String topic, @Value("${interop.messages}") String messages,
-			@Value("${interop.key:}") String keyRule, @Value("${interop.shape:retryable-topic}") String shape) {
+			@Value("${interop.key:}") String keyRule, @Value("${interop.shape:retryable-topic}") String shape,
+			ObjectProvider<brave.handler.SpanHandler> spanHandlers) {
 		return args -> {
 			for (String line : Files.readAllLines(Path.of(messages), StandardCharsets.UTF_8)) {
 				if (line.isBlank()) {
@@ -167,6 +168,13 @@ public class App {
 				event.put("key", key);
 				event.put("payload", message.toJson());
 				events.write(event);
+			}
+			// The run exits next, and the Zipkin reporter's close drops what it has not sent: send
+			// the producer spans now (none without tracing).
+			for (brave.handler.SpanHandler handler : spanHandlers) {
+				if (handler instanceof java.io.Flushable flushable) {
+					flushable.flush();
+				}
 			}
 		};
 	}
