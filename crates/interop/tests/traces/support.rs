@@ -70,8 +70,8 @@ pub(crate) fn span_with_id<'a>(spans: &'a [Value], id: &str) -> &'a Value {
 }
 
 /// Spring's listener spans for records of `topic`: `CONSUMER` spans of `spring-email` whose name
-/// or one of whose tags is the topic (spring-kafka 3.3 names them `<topic> receive`; the tag is
-/// `messaging.source.name`).
+/// or one of whose tags is the topic (spring-kafka 3.3 names them `<topic> receive`, 4.0
+/// `<topic> process`; 3.3's tag is `messaging.source.name`).
 pub(crate) fn spring_consumer_spans<'a>(spans: &'a [Value], topic: &str) -> Vec<&'a Value> {
     spans
         .iter()

@@ -148,7 +148,7 @@ public class App {
 			ObjectProvider<KafkaTemplate<String, Object>> objects, Events events,
 			@Value("${interop.topic:email.send}") String topic, @Value("${interop.messages}") String messages,
 			@Value("${interop.key:}") String keyRule, @Value("${interop.shape:retryable-topic}") String shape,
-			ObjectProvider<brave.handler.SpanHandler> spanHandlers) {
+			ObjectProvider<java.io.Flushable> flushables) {
 		return args -> {
 			for (String line : Files.readAllLines(Path.of(messages), StandardCharsets.UTF_8)) {
 				if (line.isBlank()) {
@@ -170,11 +170,11 @@ public class App {
 				events.write(event);
 			}
 			// The run exits next, and the Zipkin reporter's close drops what it has not sent: send
-			// the producer spans now (none without tracing).
-			for (brave.handler.SpanHandler handler : spanHandlers) {
-				if (handler instanceof java.io.Flushable flushable) {
-					flushable.flush();
-				}
+			// the producer spans now. The reporter (Brave's AsyncZipkinSpanHandler) is found as a
+			// Flushable, not by its class, which Boot 4 puts on the runtime class path only; without
+			// tracing there is none.
+			for (java.io.Flushable flushable : flushables) {
+				flushable.flush();
 			}
 		};
 	}
