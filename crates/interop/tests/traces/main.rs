@@ -6,9 +6,12 @@
 //! (a) Spring's producer starts the trace, `mailer worker` fails the e-mail through Rebound's
 //! chain, Spring's DLT listener handles the dead letter: one trace, producer → attempt 1 → … →
 //! attempt 4 → DLT listener, and the dead letter carries exactly one `traceparent`.
-//! (b) The mailer API starts the trace, Spring's retry containers run the retries: one trace, the
-//! API's span an ancestor of every Spring listener span of the chain.
+//! (b) The mailer API starts the trace, Spring's retry containers run the retries: one trace, API
+//! → main listener → send → retry listener → … → DLT listener.
+//! (c) A record with a `traceparent`, `tracestate`, `baggage` and `b3` neither side wrote, through
+//! each side's chain: both replace `traceparent` and copy the other three once (`foreign.rs`).
 
+mod foreign;
 mod support;
 
 use std::time::Duration;
@@ -49,8 +52,20 @@ async fn spring_and_rebound_share_one_trace_both_ways() {
     );
     spring.wait_started().await;
 
-    java_producer_rebound_attempts_spring_dlt(&dir, &zipkin, &mut spring, &rebound_chain).await;
+    let _rebound =
+        java_producer_rebound_attempts_spring_dlt(&dir, &zipkin, &mut spring, &rebound_chain).await;
     mailer_api_spring_retries(&dir, &zipkin, &mut spring, &spring_chain).await;
+
+    // (c) Trace headers neither side wrote, through each side's chain.
+    let payload = email("fail@naver.com").to_string();
+    let (main, retry) = (&rebound_chain[0], &rebound_chain[1]);
+    let rebound = foreign::probe("Rebound", main, retry, &payload).await;
+    rebound.assert_continues_the_trace("Rebound");
+    let (main, retry) = (&spring_chain[0], &spring_chain[1]);
+    let spring_copy = foreign::probe("Spring", main, retry, &payload).await;
+    spring_copy.assert_continues_the_trace("Spring");
+    rebound.assert_copies_the_others("Rebound");
+    spring_copy.assert_copies_the_others("Spring");
 }
 
 /// (a): Spring's producer → Rebound's four attempts → Spring's DLT listener.
@@ -59,14 +74,14 @@ async fn java_producer_rebound_attempts_spring_dlt(
     zipkin: &str,
     spring: &mut Spring,
     chain: &[String],
-) {
+) -> (Process, Process) {
     let (main, dlt) = (&chain[0], chain.last().unwrap());
     let smtp_port = free_port().to_string();
     let smtp_listen = format!("127.0.0.1:{smtp_port}");
-    let _smtp = mailer(dir, "smtp", &["smtp-sink", "--listen", &smtp_listen]);
+    let smtp = mailer(dir, "smtp", &["smtp-sink", "--listen", &smtp_listen]);
     let group = unique("traces-group");
     let status = format!("{main}.status");
-    let _worker = mailer(
+    let worker = mailer(
         dir,
         "worker",
         &[
@@ -162,6 +177,7 @@ async fn java_producer_rebound_attempts_spring_dlt(
     let listeners = spring_consumer_spans(&spans, dlt);
     assert_eq!(listeners.len(), 1, "{listeners:#?}");
     assert_eq!(listeners[0]["parentId"], parent["id"], "{}", listeners[0]);
+    (smtp, worker)
 }
 
 /// (b): the mailer API → Spring's main listener → Spring's retry containers → Spring's DLT.
