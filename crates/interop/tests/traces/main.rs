@@ -140,7 +140,7 @@ async fn java_producer_rebound_attempts_spring_dlt(
 
     // Zipkin: Spring's producer span, four attempts, Spring's DLT listener span: one trace.
     let spans = wait_for_trace(&trace_id, "producer, 4 attempts, DLT listener", |spans| {
-        spans.len() >= 6 && !spring_consumer_spans(spans, dlt).is_empty()
+        spans.len() >= 6 && !spring_consumer_spans(spans, dlt).is_empty() && no_orphans(spans)
     })
     .await;
     print_tree("(a)", &spans);
@@ -251,7 +251,9 @@ async fn mailer_api_spring_retries(
         let listened = chain
             .iter()
             .all(|t| !spring_consumer_spans(spans, t).is_empty());
-        listened && sends.iter().all(|id| spans.iter().any(|s| s["id"] == **id))
+        listened
+            && sends.iter().all(|id| spans.iter().any(|s| s["id"] == **id))
+            && no_orphans(spans)
     })
     .await;
     print_tree("(b)", &spans);

@@ -61,6 +61,16 @@ pub(crate) async fn wait_for_trace(
     spans
 }
 
+/// Whether every span's parent is in the trace too: the services report in batches of their own,
+/// so a child can reach Zipkin before its parent.
+pub(crate) fn no_orphans(spans: &[Value]) -> bool {
+    spans.iter().all(|s| {
+        s["parentId"]
+            .as_str()
+            .is_none_or(|parent| spans.iter().any(|p| p["id"].as_str() == Some(parent)))
+    })
+}
+
 /// The span whose id is `id`; panics naming the spans otherwise.
 pub(crate) fn span_with_id<'a>(spans: &'a [Value], id: &str) -> &'a Value {
     spans
