@@ -128,6 +128,7 @@ async fn java_producer_rebound_attempts_spring_dlt(
         .await;
     let dead = read_all(dlt);
     assert_eq!(dead.len(), 1);
+    assert_korean(&testkit::text(&dead[0]));
     print_trace_headers("Rebound's dead letter", dead[0].headers());
     assert_eq!(
         count_named(dead[0].headers(), TRACEPARENT),
@@ -237,6 +238,7 @@ async fn mailer_api_spring_retries(
     for topic in &chain[1..] {
         let copies = read_all(topic);
         assert_eq!(copies.len(), 1, "{topic}");
+        assert_korean(&testkit::text(&copies[0]));
         print_trace_headers(&format!("Spring's copy on {topic}"), copies[0].headers());
         assert_eq!(count_named(copies[0].headers(), TRACEPARENT), 1, "{topic}");
         let copy = TraceParent::read(copies[0].headers()).unwrap();
@@ -280,4 +282,11 @@ async fn mailer_api_spring_retries(
             assert_eq!(listener["parentId"], send["id"], "{topic}: {listener}");
         }
     }
+}
+
+/// The scenario's Korean subject and body, intact.
+fn assert_korean(payload: &str) {
+    let message: serde_json::Value = serde_json::from_str(payload).expect(payload);
+    assert_eq!(message["subject"], "제목", "{payload}");
+    assert_eq!(message["body"], "내용", "{payload}");
 }
