@@ -32,13 +32,21 @@ import org.springframework.kafka.listener.RecordInterceptor;
  * {@code interop.run}; {@code --interop.mode=produce} sends the messages of the file
  * {@code interop.messages} (one EmailSendMessage JSON per line) to {@code interop.topic} the way
  * the blog's producer server does, and exits once each was acknowledged. {@code --interop.shape=bench}
- * is the benchmark's no-op listener (crates/bench, {@link Bench}).
+ * is the benchmark's no-op listener (crates/bench, {@link Bench}). {@code -Dinterop.zipkin-url=URL}
+ * turns on Micrometer Tracing (Brave, W3C, every trace sampled) for the template and the
+ * listeners and reports to that Zipkin.
  */
 @SpringBootApplication
 public class App {
 
 	public static void main(String[] args) {
-		ConfigurableApplicationContext context = SpringApplication.run(App.class, args);
+		SpringApplication application = new SpringApplication(App.class);
+		// Tracing only when a test names its Zipkin (application-zipkin.properties): every other run
+		// writes no trace header and exports nothing, as before tracing was added.
+		if (!System.getProperty("interop.zipkin-url", "").isBlank()) {
+			application.setAdditionalProfiles("zipkin");
+		}
+		ConfigurableApplicationContext context = application.run(args);
 		if ("produce".equals(context.getEnvironment().getProperty("interop.mode"))) {
 			System.exit(SpringApplication.exit(context));
 		}
@@ -139,7 +147,8 @@ public class App {
 	org.springframework.boot.CommandLineRunner producer(ObjectProvider<KafkaTemplate<String, String>> strings,
 			ObjectProvider<KafkaTemplate<String, Object>> objects, Events events,
 			@Value("${interop.topic:email.send}") String topic, @Value("${interop.messages}") String messages,
-			@Value("${interop.key:}") String keyRule, @Value("${interop.shape:retryable-topic}") String shape) {
+			@Value("${interop.key:}") String keyRule, @Value("${interop.shape:retryable-topic}") String shape,
+			ObjectProvider<java.io.Flushable> flushables) {
 		return args -> {
 			for (String line : Files.readAllLines(Path.of(messages), StandardCharsets.UTF_8)) {
 				if (line.isBlank()) {
@@ -159,6 +168,13 @@ public class App {
 				event.put("key", key);
 				event.put("payload", message.toJson());
 				events.write(event);
+			}
+			// The run exits next, and the Zipkin reporter's close drops what it has not sent: send
+			// the producer spans now. The reporter (Brave's AsyncZipkinSpanHandler) is found as a
+			// Flushable, not by its class, which Boot 4 puts on the runtime class path only; without
+			// tracing there is none.
+			for (java.io.Flushable flushable : flushables) {
+				flushable.flush();
 			}
 		};
 	}
