@@ -1,14 +1,12 @@
-//! A span exporter to Zipkin's v2 JSON API (`POST /api/v2/spans`), over plain HTTP/1.1 written
-//! by hand.
+//! A span exporter to Zipkin's v2 JSON API (`POST /api/v2/spans`).
 //!
 //! Ours rather than `opentelemetry-zipkin` 0.33: that crate no longer writes the local endpoint's
 //! `serviceName` (every span shows as an unnamed service, which defeats "where did it happen"),
-//! and it brings reqwest 0.13 beside the workspace's 0.12. Zipkin here is a local plain-HTTP
-//! collector, so a blocking socket on the batch processor's own thread is all it takes.
+//! and it brings reqwest 0.13 beside the workspace's 0.12. The batch processor calls the exporter
+//! on a thread of its own, so it posts with reqwest's blocking client.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -20,9 +18,12 @@ use serde_json::{json, Map};
 /// Sends finished spans to one Zipkin, as one service.
 #[derive(Debug)]
 pub struct ZipkinExporter {
-    /// `host:port` of the collector.
-    authority: String,
+    /// `http://host:port/api/v2/spans`.
+    endpoint: String,
     service: String,
+    /// Made on the first export, on the batch processor's thread: a blocking client must not be
+    /// made or dropped on an async runtime's thread, and the exporter is built on one.
+    client: OnceLock<reqwest::blocking::Client>,
 }
 
 impl ZipkinExporter {
@@ -36,40 +37,29 @@ impl ZipkinExporter {
                 anyhow::anyhow!("the Zipkin URL must be http://host:port, not {url:?}")
             })?;
         Ok(ZipkinExporter {
-            authority: authority.to_string(),
+            endpoint: format!("http://{authority}/api/v2/spans"),
             service: service.to_string(),
+            client: OnceLock::new(),
         })
     }
 
-    fn post(&self, body: &[u8]) -> Result<(), String> {
-        let address = self
-            .authority
-            .to_socket_addrs()
-            .map_err(|e| e.to_string())?
-            .next()
-            .ok_or("no address")?;
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(3))
-            .map_err(|e| format!("{address}: {e}"))?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .map_err(|e| e.to_string())?;
-        let head = format!(
-            "POST /api/v2/spans HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.authority,
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(body))
-            .map_err(|e| e.to_string())?;
-        let mut status = [0u8; 12];
-        stream.read_exact(&mut status).map_err(|e| e.to_string())?;
-        match &status[9..12] {
-            b"202" | b"200" => Ok(()),
-            other => Err(format!(
-                "Zipkin answered {}",
-                String::from_utf8_lossy(other)
-            )),
+    fn post(&self, body: Vec<u8>) -> Result<(), String> {
+        let client = self.client.get_or_init(|| {
+            reqwest::blocking::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client with the default TLS settings")
+        });
+        let response = client
+            .post(&self.endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .map_err(|e| format!("{}: {e}", self.endpoint))?;
+        match response.status() {
+            status if status.is_success() => Ok(()),
+            status => Err(format!("Zipkin answered {status}")),
         }
     }
 }
@@ -78,7 +68,7 @@ impl SpanExporter for ZipkinExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans: Vec<_> = batch.iter().map(|s| to_zipkin(s, &self.service)).collect();
         let body = serde_json::to_vec(&spans).expect("spans serialize");
-        self.post(&body).map_err(|e| {
+        self.post(body).map_err(|e| {
             OTelSdkError::InternalFailure(format!("could not send spans to Zipkin: {e}"))
         })
     }
