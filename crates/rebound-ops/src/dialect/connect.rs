@@ -5,7 +5,7 @@
 //! The DLQ record keeps the failed record's key, value, headers and timestamp: its timestamp is
 //! when the source record was written, not when it died, and the headers say nothing of when.
 
-use rebound::headers::{FailureInfo, Headers, Provenance};
+use rebound::headers::{FailureInfo, Headers};
 
 use super::decimal::TextReader;
 use super::{Dialect, DialectView, Owner};
@@ -48,18 +48,7 @@ pub const CONNECT_HEADERS: &[&str] = &[
 pub(super) fn read(headers: &Headers) -> DialectView {
     let mut r = TextReader::new(headers);
     r.expect(&[TOPIC]);
-    let origin = r.text(TOPIC).map(|topic| Provenance {
-        topic,
-        partition: None,
-        offset: None,
-        timestamp: None,
-        consumer_group: None,
-    });
-    let origin = origin.map(|o| Provenance {
-        partition: r.number(PARTITION),
-        offset: r.number(OFFSET),
-        ..o
-    });
+    let origin = r.origin(TOPIC, PARTITION, OFFSET);
     let owner = r.text(CONNECTOR).map(|name| Owner::Connector {
         name,
         task: r.text(TASK),

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use rebound::headers::Headers;
+use rebound::headers::{Headers, Provenance};
 
 /// Reads one dialect's headers, collecting a warning for each value it cannot read.
 pub(super) struct TextReader<'a> {
@@ -49,6 +49,24 @@ impl<'a> TextReader<'a> {
             ));
         }
         parsed
+    }
+
+    /// Where the failed record was: the text header `topic` with the decimal `partition` and
+    /// `offset`. `None` without a topic, and the other two are then neither read nor warned about.
+    pub(super) fn origin(
+        &mut self,
+        topic: &str,
+        partition: &str,
+        offset: &str,
+    ) -> Option<Provenance> {
+        let topic = self.text(topic)?;
+        Some(Provenance {
+            topic,
+            partition: self.number(partition),
+            offset: self.number(offset),
+            timestamp: None,
+            consumer_group: None,
+        })
     }
 
     /// Warns when none of `keys` is present: the writer should have written one.

@@ -33,17 +33,9 @@ pub(super) fn read(headers: &Headers) -> DialectView {
     let mut r = TextReader::new(headers);
     r.expect(&[TOPIC]);
     let group = r.text(GROUP);
-    let origin = r.text(TOPIC).map(|topic| Provenance {
-        topic,
-        partition: None,
-        offset: None,
-        timestamp: None,
+    let origin = r.origin(TOPIC, PARTITION, OFFSET).map(|origin| Provenance {
         consumer_group: group.clone(),
-    });
-    let origin = origin.map(|o| Provenance {
-        partition: r.number(PARTITION),
-        offset: r.number(OFFSET),
-        ..o
+        ..origin
     });
     let attempts = r.number::<u32>(DELIVERY_COUNT);
     let failure = FailureInfo {

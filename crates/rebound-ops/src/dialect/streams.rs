@@ -3,7 +3,7 @@
 //! read from its records: `tests/golden/streams/`). Values are UTF-8, numbers in decimal. The
 //! application id is not among them: `rebound topics` learns it from the DLQ's configured name.
 
-use rebound::headers::{FailureInfo, Headers, Provenance};
+use rebound::headers::{FailureInfo, Headers};
 
 use super::decimal::TextReader;
 use super::{Dialect, DialectView};
@@ -27,18 +27,7 @@ pub const STREAMS_HEADERS: &[&str] = &[EXCEPTION, MESSAGE, STACKTRACE, TOPIC, PA
 pub(super) fn read(headers: &Headers) -> DialectView {
     let mut r = TextReader::new(headers);
     r.expect(&[EXCEPTION]);
-    let origin = r.text(TOPIC).map(|topic| Provenance {
-        topic,
-        partition: None,
-        offset: None,
-        timestamp: None,
-        consumer_group: None,
-    });
-    let origin = origin.map(|o| Provenance {
-        partition: r.number(PARTITION),
-        offset: r.number(OFFSET),
-        ..o
-    });
+    let origin = r.origin(TOPIC, PARTITION, OFFSET);
     let failure = FailureInfo {
         fqcn: r.text(EXCEPTION),
         message: r.text(MESSAGE),
