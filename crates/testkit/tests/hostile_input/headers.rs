@@ -38,9 +38,9 @@ async fn hostile_retry_headers_are_read_as_designed() {
     init_tracing();
     let topic = unique("hostile-headers");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
+    let calls = Recorder::new();
     // Three deliveries, one retry topic (`-retry`) for attempts 2 and 3.
-    let (retry, dlt, running) = start(&topic, keyed_handler(calls.clone()));
+    let (retry, dlt, running) = start(&topic, keyed_handler(&calls));
     wait_until(Duration::from_secs(20), "the retry topic", || async {
         partition_count(&retry).is_some()
     })
@@ -240,11 +240,11 @@ async fn hostile_retry_headers_are_read_as_designed() {
     .await;
 
     wait_until(Duration::from_secs(60), "every case handled", || async {
-        cases.iter().all(|c| !calls_for(&calls, c.key).is_empty())
-            && !calls_for(&calls, "backoff-duplicate-last-later").is_empty()
-            && !calls_for(&calls, "main-stale-headers").is_empty()
+        cases.iter().all(|c| !calls.for_key(c.key).is_empty())
+            && !calls.for_key("backoff-duplicate-last-later").is_empty()
+            && !calls.for_key("main-stale-headers").is_empty()
             // The failing main record walks the chain: attempts 1, 2, 3, then the DLT.
-            && calls_for(&calls, "fail-main-stale-headers").len() == 3
+            && calls.for_key("fail-main-stale-headers").len() == 3
     })
     .await;
     wait_until(Duration::from_secs(30), "three dead letters", || async {
@@ -253,28 +253,29 @@ async fn hostile_retry_headers_are_read_as_designed() {
     .await;
 
     for (case, sent) in cases.iter().zip(&sent_at) {
-        let seen = calls_for(&calls, case.key);
+        let seen = calls.for_key(case.key);
         assert_eq!(seen.len(), 1, "{}: handled once", case.key);
         assert_eq!(seen[0].attempt, case.attempt, "{}: attempt", case.key);
         assert!(
-            seen[0].at_ms - sent < 10_000,
+            seen[0].at.as_i64() - sent < 10_000,
             "{}: handled at once, not held back ({} ms)",
             case.key,
-            seen[0].at_ms - sent
+            seen[0].at.as_i64() - sent
         );
     }
-    let later = calls_for(&calls, "backoff-duplicate-last-later");
+    let later = calls.for_key("backoff-duplicate-last-later");
     assert!(
-        later[0].at_ms >= due,
+        later[0].at.as_i64() >= due,
         "the last back-off header counts: handled {} ms before it was due",
-        due - later[0].at_ms
+        due - later[0].at.as_i64()
     );
-    let main_stale = calls_for(&calls, "main-stale-headers");
+    let main_stale = calls.for_key("main-stale-headers");
     assert_eq!(
         main_stale[0].attempt, 1,
         "the main topic always delivers attempt 1"
     );
-    let walked: Vec<u32> = calls_for(&calls, "fail-main-stale-headers")
+    let walked: Vec<u32> = calls
+        .for_key("fail-main-stale-headers")
         .iter()
         .map(|c| c.attempt)
         .collect();
@@ -362,8 +363,7 @@ async fn hostile_retry_headers_are_read_as_designed() {
         Duration::from_secs(30),
         "records after the hostile ones",
         || async {
-            !calls_for(&calls, "after-main").is_empty()
-                && !calls_for(&calls, "after-retry").is_empty()
+            !calls.for_key("after-main").is_empty() && !calls.for_key("after-retry").is_empty()
         },
     )
     .await;
@@ -378,10 +378,10 @@ async fn a_header_key_that_is_not_utf8_does_not_stop_the_worker() {
     init_tracing();
     let topic = unique("hostile-header-key");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
         .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(keyed_handler(calls.clone()))
+        .handler(keyed_handler(&calls))
         .build()
         .unwrap();
     let mut running = RunningConsumer::spawn(consumer);
@@ -410,22 +410,30 @@ async fn a_header_key_that_is_not_utf8_does_not_stop_the_worker() {
     send(&producer, &topic, "odd-header-key", Some(b"x"), headers).await;
     send(&producer, &topic, "after", Some(b"y"), OwnedHeaders::new()).await;
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline && running.is_running() {
-        if !calls_for(&calls, "after").is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Until the next record is handled, or the consumer stopped (which the check below reports).
+    wait_for(
+        Duration::from_secs(30),
+        "the record after the odd one",
+        || {
+            let (stopped, keys) = (!running.is_running(), calls.keys());
+            async move {
+                match stopped || keys.iter().any(|k| k == "after") {
+                    true => Ok(()),
+                    false => Err(format!("handled so far: {keys:?}")),
+                }
+            }
+        },
+    )
+    .await;
     if let Some(outcome) = running.outcome().await {
         panic!("the consumer stopped: {outcome:?}");
     }
     assert!(
-        !calls_for(&calls, "odd-header-key").is_empty(),
+        !calls.for_key("odd-header-key").is_empty(),
         "the record with the odd header key was handled"
     );
     assert!(
-        !calls_for(&calls, "after").is_empty(),
+        !calls.for_key("after").is_empty(),
         "the next record was handled"
     );
     running.stop().await.unwrap();

@@ -5,7 +5,6 @@
 //! of 2 bytes, 0, negative and 2^31−1 on a record that succeeds, 9-byte and empty back-off, and
 //! duplicate attempts headers; this file covers the rest.)
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::message::OwnedHeaders;
@@ -60,27 +59,6 @@ struct Email {
     meta: Option<serde_json::Value>,
 }
 
-/// What a handler saw: the record's key, its attempt, and when (epoch ms).
-#[derive(Debug, Clone)]
-struct Call {
-    key: String,
-    attempt: u32,
-    at_ms: i64,
-    decoded: bool,
-}
-
-type Calls = Arc<Mutex<Vec<Call>>>;
-
-fn calls_for(calls: &Calls, key: &str) -> Vec<Call> {
-    calls
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|c| c.key == key)
-        .cloned()
-        .collect()
-}
-
 /// A consumer of `topic` in a fresh group, 3 attempts 100 ms apart, running: what most tests
 /// here need. Returns its retry topic, its DLT and the running consumer.
 fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, RunningConsumer) {
@@ -94,23 +72,9 @@ fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, Runnin
     (retry, dlt, RunningConsumer::spawn(consumer))
 }
 
-/// Decodes an [`Email`] with `record.json()` (undecodable: straight to the DLT) and notes the call.
-fn email_handler(calls: Calls) -> impl rebound::Handler {
-    move |record: Record| {
-        let calls = calls.clone();
-        async move {
-            let mut call = Call {
-                key: record.key_text().unwrap_or_default(),
-                attempt: record.attempt(),
-                at_ms: rebound::EpochMillis::now().as_i64(),
-                decoded: false,
-            };
-            let decoded = record.json::<Email>();
-            call.decoded = decoded.is_ok();
-            calls.lock().unwrap().push(call);
-            decoded.map(|_| ())
-        }
-    }
+/// Decodes an [`Email`] with `record.json()` (undecodable: straight to the DLT), its calls noted.
+fn email_handler(calls: &Recorder) -> impl rebound::Handler {
+    calls.handler(|record: Record| async move { record.json::<Email>().map(|_| ()) })
 }
 
 fn hostile_payloads() -> Vec<(&'static str, Option<Vec<u8>>, &'static str)> {
@@ -177,22 +141,13 @@ fn hostile_payloads() -> Vec<(&'static str, Option<Vec<u8>>, &'static str)> {
     ]
 }
 
-/// Fails records whose key starts with `fail`, succeeds otherwise, and notes every call.
-fn keyed_handler(calls: Calls) -> impl rebound::Handler {
-    move |record: Record| {
-        let calls = calls.clone();
-        async move {
-            let key = record.key_text().unwrap_or_default();
-            calls.lock().unwrap().push(Call {
-                key: key.clone(),
-                attempt: record.attempt(),
-                at_ms: rebound::EpochMillis::now().as_i64(),
-                decoded: true,
-            });
-            if key.starts_with("fail") {
-                return Err(Failure::msg(format!("{key} fails")));
-            }
-            Ok(())
+/// Fails records whose key starts with `fail`, succeeds otherwise, its calls noted.
+fn keyed_handler(calls: &Recorder) -> impl rebound::Handler {
+    calls.handler(|record: Record| async move {
+        let key = record.key_text().unwrap_or_default();
+        if key.starts_with("fail") {
+            return Err(Failure::msg(format!("{key} fails")));
         }
-    }
+        Ok(())
+    })
 }
