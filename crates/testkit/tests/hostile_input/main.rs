@@ -1,9 +1,12 @@
 //! Hostile input on a real broker: payloads a handler cannot decode, and retry headers that are
 //! corrupt, absurd or duplicated. Undecodable payloads go to the DLT once with a clear reason and
-//! are never retried; bad headers are read as `rebound::headers` documents (Spring's own tolerances); the worker goes on after all of them.
-//! (`tests/chain/` `corrupt_retry_headers_are_tolerated` covers the first header cases: attempts
-//! of 2 bytes, 0, negative and 2^31−1 on a record that succeeds, 9-byte and empty back-off, and
-//! duplicate attempts headers; this file covers the rest.)
+//! are never retried; bad headers are read as `rebound::headers` documents (Spring's own
+//! tolerances); the worker goes on after all of them.
+//!
+//! What each header value means is specified without a broker, in the unit tables of
+//! `rebound::headers` (decoding), the consumer's `route` (which attempt, when due) and the fuzz
+//! properties (`crates/rebound/tests/fuzz.rs`); the header rows here prove the wiring: one of each
+//! kind, through a broker (`tests/chain/` `corrupt_retry_headers_are_tolerated` has a few more).
 
 use std::time::Duration;
 
