@@ -169,14 +169,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         key: Some("gone".into()),
         ..Default::default()
     };
-    let options = rebound_ops::discard::DiscardOptions {
-        reason: "member left".into(),
-        by: "tester".into(),
-        dry_run: false,
-    };
-    let report = rebound_ops::discard::discard(&kafka, &dlt, &filter, &options)
-        .await
-        .unwrap();
+    let report = discard_selected(&kafka, &dlt, &filter, "member left", "tester").await;
     assert_eq!(report.archived.len(), 4);
     produce(
         &producer(),

@@ -114,16 +114,19 @@ async fn a_key_held_by_a_retry_record_stays_held_across_a_restart() {
 
     // The first consumer fails a:0 into the retry topic (due in 3 s) and stops before it is due.
     let calls = Recorder::new();
-    let first = consumer(
-        &topic,
-        &group,
-        policy(),
-        Duration::ZERO,
-        &calls,
-        first_fails,
-    )
-    .build()
-    .unwrap();
+    let build = || {
+        consumer(
+            &topic,
+            &group,
+            policy(),
+            Duration::ZERO,
+            &calls,
+            first_fails,
+        )
+        .build()
+        .unwrap()
+    };
+    let first = build();
     let retry_topic = first.chain().retries[0].name.clone();
     let run = RunningConsumer::spawn(first);
     produce_keys(&topic, &["a".to_string()], 1).await;
@@ -142,17 +145,7 @@ async fn a_key_held_by_a_retry_record_stays_held_across_a_restart() {
     // a:1 arrives; a second consumer of the group must run a:0's retry before it.
     let producer = producer();
     produce(&producer, &topic, None, Some("a"), b"a:1", &Headers::new()).await;
-    let second = consumer(
-        &topic,
-        &group,
-        policy(),
-        Duration::ZERO,
-        &calls,
-        first_fails,
-    )
-    .build()
-    .unwrap();
-    let run = RunningConsumer::spawn(second);
+    let run = RunningConsumer::spawn(build());
     wait_until(
         Duration::from_secs(60),
         "a:0 retried and a:1 handled",

@@ -1,7 +1,9 @@
-//! Redriving a DLT as a test does it: `rebound_ops`' redrive with its default options, not
-//! cancelled, its progress unwatched; and what a redriven copy must not carry.
+//! A test as the on-call operator: a DLT's dead letters redriven (`rebound_ops`' redrive with its
+//! default options, not cancelled, its progress unwatched) or discarded, and what a redriven copy
+//! must not carry. Each panics when the operation fails.
 
 use rebound::{KafkaConfig, Record};
+use rebound_ops::discard::{discard, DiscardOptions, DiscardReport};
 use rebound_ops::redrive::{redrive, RedriveOptions, RedriveReport};
 use rebound_ops::Filter;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +31,25 @@ pub async fn redrive_selected(
 /// Redrives every dead letter of `dlt` in the name of `by`, with the default options.
 pub async fn redrive_all(kafka: &KafkaConfig, dlt: &str, by: &str) -> RedriveReport {
     redrive_selected(kafka, dlt, &Filter::default(), by).await
+}
+
+/// Discards the dead letters of `dlt` that `filter` selects, for `reason`, in the name of `by`
+/// (archived, not a dry run).
+pub async fn discard_selected(
+    kafka: &KafkaConfig,
+    dlt: &str,
+    filter: &Filter,
+    reason: &str,
+    by: &str,
+) -> DiscardReport {
+    let options = DiscardOptions {
+        reason: reason.into(),
+        by: by.into(),
+        dry_run: false,
+    };
+    discard(kafka, dlt, filter, &options)
+        .await
+        .unwrap_or_else(|e| panic!("discarding from {dlt} failed: {e:#}"))
 }
 
 /// Panics unless `record` carries no header whose name starts with `prefix`: a redriven copy
