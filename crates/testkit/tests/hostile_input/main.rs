@@ -16,6 +16,7 @@ use rebound::headers::{self as h, Headers, Provenance};
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer, RELIABLE_PRODUCER};
 use testkit::*;
 
+mod header_key;
 mod headers;
 mod payloads;
 
