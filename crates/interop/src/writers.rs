@@ -4,11 +4,12 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use rebound::Record;
 use serde_json::{json, Value};
 
-use crate::{kafka_writers_classpath, Process};
+use crate::{kafka_writers_classpath, tail, Process};
 
 /// `java -cp <writers> <main> <args>`, its output in `<dir>/<name>.log`.
 pub fn java(dir: &Path, name: &str, main: &str, args: &[&str]) -> Process {
@@ -21,6 +22,28 @@ pub fn java(dir: &Path, name: &str, main: &str, args: &[&str]) -> Process {
         .arg(main)
         .args(args);
     Process::spawn(dir, name, &mut command)
+}
+
+/// Waits, two minutes at most, until `topic` holds `at_least` records while `writer` runs; a
+/// writer that died fails the wait at once, with the end of its log.
+pub async fn wait_for_records(writer: &mut Process, what: &str, topic: &str, at_least: i64) {
+    testkit::wait_for(Duration::from_secs(120), what, || {
+        let alive = writer.alive();
+        assert!(
+            alive,
+            "{} died:\n{}",
+            writer.name,
+            tail(&writer.log_text(), 40)
+        );
+        let held = testkit::count(topic);
+        async move {
+            match held >= at_least {
+                true => Ok(()),
+                false => Err(format!("{held} records in {topic}")),
+            }
+        }
+    })
+    .await
 }
 
 /// Writes `lines` (`key=value`) to `<dir>/<name>`, returning its path as text.

@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
-use interop::writers::{capture, java, properties};
+use interop::writers::{capture, java, properties, wait_for_records};
 use interop::*;
 use rebound::headers::Headers;
 use rebound_ops::dialect::{Dialect, Owner};
-use rebound_ops::discard::{discard, DiscardOptions};
-use rebound_ops::redrive::{redrive, RedriveOptions};
 use rebound_ops::{Filter, Source};
 use testkit::process::free_port;
-use testkit::{count, create_topic, produce, producer, read_all, unique, wait_until};
-use tokio_util::sync::CancellationToken;
+use testkit::{
+    assert_no_header_prefixed, create_topic, discard_selected, produce, producer, read_all,
+    redrive_selected, unique,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
@@ -95,21 +95,7 @@ async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
     )
     .await;
 
-    wait_until(
-        Duration::from_secs(120),
-        "two dead letters in the Connect DLQ",
-        || {
-            let alive = worker.alive();
-            assert!(
-                alive,
-                "the Connect worker died:\n{}",
-                tail(&worker.log_text(), 40)
-            );
-            let parked = count(&dlq);
-            async move { parked >= 2 }
-        },
-    )
-    .await;
+    wait_for_records(&mut worker, "two dead letters in the Connect DLQ", &dlq, 2).await;
     let parked = read_all(&dlq);
     capture("connect", &parked);
     assert_eq!(parked.len(), 2, "the valid record is not parked");
@@ -197,16 +183,7 @@ async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
         positions: vec![first.position()],
         ..Filter::default()
     };
-    let report = redrive(
-        &kafka,
-        &dlq,
-        &filter,
-        &RedriveOptions::new("interop-test"),
-        &|_| {},
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = redrive_selected(&kafka, &dlq, &filter, "interop-test").await;
     assert_eq!(report.sent(), 1, "{report:?}");
     let back = read_all(&source);
     let copy = back.last().unwrap();
@@ -215,21 +192,9 @@ async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
         (Some(&b"k1"[..]), Some(bad.as_bytes()))
     );
     assert_eq!(copy.headers().text("trace").as_deref(), Some("내용"));
-    assert!(
-        !copy
-            .headers()
-            .iter()
-            .any(|h| h.key.starts_with("__connect.errors.")),
-        "a redriven copy starts afresh: {:?}",
-        copy.headers()
-    );
+    assert_no_header_prefixed(copy, "__connect.errors.");
     // The worker fails it again: a third dead letter, stamped as redriven once.
-    wait_until(
-        Duration::from_secs(60),
-        "the redriven copy parked again",
-        || async { count(&dlq) >= 3 },
-    )
-    .await;
+    wait_for_records(&mut worker, "the redriven copy parked again", &dlq, 3).await;
     let again = rebound_ops::list(&kafka, &dlq, Source::Dlt, &Filter::default())
         .await
         .unwrap();
@@ -242,12 +207,7 @@ async fn connect_dead_letters_are_listed_shown_redriven_and_discarded() {
         positions: vec![listed[1].dead_letter.position()],
         ..Filter::default()
     };
-    let options = DiscardOptions {
-        reason: "not JSON at all".into(),
-        by: "interop-test".into(),
-        dry_run: false,
-    };
-    let report = discard(&kafka, &dlq, &second, &options).await.unwrap();
+    let report = discard_selected(&kafka, &dlq, &second, "not JSON at all", "interop-test").await;
     assert_eq!(report.archived.len(), 1, "{report:?}");
     let archived = rebound_ops::list(&kafka, &dlq, Source::Archive, &Filter::default())
         .await

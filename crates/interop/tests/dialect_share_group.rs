@@ -6,20 +6,19 @@
 
 use std::time::Duration;
 
-use interop::writers::{capture, java};
+use interop::writers::{capture, java, wait_for_records};
 use interop::*;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 use rebound::headers::Headers;
 use rebound_ops::dialect::{Dialect, Owner};
-use rebound_ops::discard::{discard, DiscardOptions};
-use rebound_ops::redrive::{redrive, Outcome, RedriveOptions};
+use rebound_ops::redrive::Outcome;
 use rebound_ops::{Filter, SkipReason, Source};
 use testkit::{
-    count, create_topic, create_topic_with, produce, producer, read_all, unique, wait_until,
+    assert_no_header_prefixed, create_topic, create_topic_with, discard_selected, produce,
+    producer, read_all, redrive_all, unique,
 };
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_group_pointers_are_resolved_redriven_or_refused() {
@@ -64,21 +63,8 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
         "rs.rebound.writers.ShareRejecter",
         &[kafka.brokers(), &group, &source, &dlq, "pointer"],
     );
-    wait_until(
-        Duration::from_secs(120),
-        "three records in the share group's DLQ",
-        || {
-            let alive = consumer.alive();
-            assert!(
-                alive,
-                "the share consumer died:\n{}",
-                tail(&consumer.log_text(), 40)
-            );
-            let parked = count(&dlq);
-            async move { parked >= 3 }
-        },
-    )
-    .await;
+    let what = "three records in the share group's DLQ";
+    wait_for_records(&mut consumer, what, &dlq, 3).await;
     consumer.stop_within(Duration::from_secs(10));
     let parked = read_all(&dlq);
     capture("share-group", &parked);
@@ -181,16 +167,7 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
     );
     assert!(shown.contains(rejected), "the source's payload: {shown}");
 
-    let report = redrive(
-        &kafka,
-        &dlq,
-        &Filter::default(),
-        &RedriveOptions::new("interop-test"),
-        &|_| {},
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = redrive_all(&kafka, &dlq, "interop-test").await;
     assert_eq!(report.sent(), 2, "{report:?}");
     let refused = report
         .outcomes
@@ -209,23 +186,14 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
         .expect("the redriven copy");
     assert_eq!(copy.payload(), Some(rejected.as_bytes()));
     assert_eq!(copy.headers().text("trace").as_deref(), Some("내용"));
-    assert!(
-        !copy.headers().iter().any(|h| h.key.starts_with("__dlq.")),
-        "{:?}",
-        copy.headers()
-    );
+    assert_no_header_prefixed(copy, "__dlq.");
 
     // discard the refused one: archived, still a pointer there.
     let filter = Filter {
         positions: vec![gone.dead_letter.position()],
         ..Filter::default()
     };
-    let options = DiscardOptions {
-        reason: "source deleted".into(),
-        by: "interop-test".into(),
-        dry_run: false,
-    };
-    let report = discard(&kafka, &dlq, &filter, &options).await.unwrap();
+    let report = discard_selected(&kafka, &dlq, &filter, "source deleted", "interop-test").await;
     assert_eq!(report.archived.len(), 1, "{report:?}");
 
     // A second group with `errors.deadletterqueue.copy.record.enable=true`: the DLQ record is a
@@ -244,19 +212,11 @@ async fn share_group_pointers_are_resolved_redriven_or_refused() {
         "rs.rebound.writers.ShareRejecter",
         &[kafka.brokers(), &copy_group, &source, &copy_dlq, "copy"],
     );
-    wait_until(
-        Duration::from_secs(120),
+    wait_for_records(
+        &mut copier,
         "a copied record in the second DLQ",
-        || {
-            let alive = copier.alive();
-            assert!(
-                alive,
-                "the share consumer died:\n{}",
-                tail(&copier.log_text(), 40)
-            );
-            let parked = count(&copy_dlq);
-            async move { parked >= 1 }
-        },
+        &copy_dlq,
+        1,
     )
     .await;
     copier.stop_within(Duration::from_secs(10));

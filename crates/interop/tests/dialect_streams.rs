@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use interop::writers::{capture, java};
+use interop::writers::{capture, java, wait_for_records};
 use interop::*;
 use rebound::headers::Headers;
 use rebound_ops::dialect::Dialect;
-use rebound_ops::redrive::{redrive, RedriveOptions};
 use rebound_ops::{Filter, Source};
-use testkit::{count, create_topic, produce, producer, read_all, unique, wait_until};
-use tokio_util::sync::CancellationToken;
+use testkit::{
+    assert_no_header_prefixed, create_topic, produce, producer, read_all, redrive_all, unique,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_dead_letters_are_read_and_redriven() {
@@ -56,21 +56,10 @@ async fn streams_dead_letters_are_read_and_redriven() {
         "rs.rebound.writers.StreamsDeadLetters",
         &[kafka.brokers(), &app, &input, &output, &dlq, &state],
     );
-    wait_until(
-        Duration::from_secs(120),
-        "the failing record in the Streams DLQ",
-        || {
-            let alive = app_process.alive();
-            assert!(
-                alive,
-                "the Streams application died:\n{}",
-                tail(&app_process.log_text(), 40)
-            );
-            let (parked, passed) = (count(&dlq), count(&output));
-            async move { parked >= 1 && passed >= 1 }
-        },
-    )
-    .await;
+    let what = "the failing record in the Streams DLQ";
+    wait_for_records(&mut app_process, what, &dlq, 1).await;
+    let what = "the passing record in the output";
+    wait_for_records(&mut app_process, what, &output, 1).await;
     let parked = read_all(&dlq);
     capture("streams", &parked);
     assert_eq!(parked.len(), 1);
@@ -109,40 +98,16 @@ async fn streams_dead_letters_are_read_and_redriven() {
         (Some(&b"f1"[..]), Some(failing.as_bytes()))
     );
 
-    let report = redrive(
-        &kafka,
-        &dlq,
-        &Filter::default(),
-        &RedriveOptions::new("interop-test"),
-        &|_| {},
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = redrive_all(&kafka, &dlq, "interop-test").await;
     assert_eq!(report.sent(), 1, "{report:?}");
     let copy = read_all(&input).into_iter().last().unwrap();
     assert_eq!(
         (copy.key(), copy.payload()),
         (Some(&b"f1"[..]), Some(failing.as_bytes()))
     );
-    assert!(
-        !copy
-            .headers()
-            .iter()
-            .any(|h| h.key.starts_with("__streams.")),
-        "{:?}",
-        copy.headers()
-    );
+    assert_no_header_prefixed(&copy, "__streams.");
     // The application fails it again: a second dead letter, stamped as redriven once.
-    wait_until(
-        Duration::from_secs(60),
-        "the redriven copy parked again",
-        || {
-            let parked = count(&dlq);
-            async move { parked >= 2 }
-        },
-    )
-    .await;
+    wait_for_records(&mut app_process, "the redriven copy parked again", &dlq, 2).await;
     let again = rebound_ops::list(&kafka, &dlq, Source::Dlt, &Filter::default())
         .await
         .unwrap();

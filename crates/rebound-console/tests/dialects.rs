@@ -85,64 +85,27 @@ async fn connect_and_share_group_dead_letters_are_shown_escaped_in_their_dialect
     let page = get(&router, &format!("/dlt/{connect_dlq}/0@0"), None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_escaped("connect", &page.body);
-    assert!(
-        page.body.contains(r#"<dd class="dialect">connect</dd>"#),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("connector sink &#60;script&#62;"),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("제목 &#60;script&#62;"),
-        "Korean kept: {}",
-        page.body
-    );
-    assert!(
-        page.body
-            .contains("__connect.errors.partition is not a decimal number: 0xff00"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&[
+        r#"<dd class="dialect">connect</dd>"#,
+        "connector sink &#60;script&#62;",
+        "제목 &#60;script&#62;", // Korean kept
+        "__connect.errors.partition is not a decimal number: 0xff00",
+    ]);
 
     let page = get(&router, &format!("/dlt/{share_dlq}/0@0"), None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_escaped("share group", &page.body);
-    assert!(
-        page.body
-            .contains(r#"<dd class="dialect">share-group</dd>"#),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("group workers &#60;script&#62;"),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains(&format!(
-            "a share-group pointer to {source}-0@99, which {source} no longer holds"
-        )),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body
-            .contains("__dlq.errors.delivery.count is not a decimal number"),
-        "{}",
-        page.body
-    );
+    let pointer = format!("a share-group pointer to {source}-0@99, which {source} no longer holds");
+    page.assert_shows(&[
+        r#"<dd class="dialect">share-group</dd>"#,
+        "group workers &#60;script&#62;",
+        &pointer,
+        "__dlq.errors.delivery.count is not a decimal number",
+    ]);
 
     // The chains page finds the share group's DLQ by its prefix, under its source topic.
     wait_for_page(&router, "/", None, &share_dlq).await;
     let page = get(&router, "/", None).await;
     assert_escaped("/", &page.body);
-    assert!(
-        page.body
-            .contains(r#"dlt <span class="dialect">share-group</span>"#),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&[r#"dlt <span class="dialect">share-group</span>"#]);
 }

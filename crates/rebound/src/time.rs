@@ -129,6 +129,10 @@ mod tests {
         assert_eq!(late, EpochMillis::new(i64::MAX));
         assert_eq!(EpochMillis::new(5).since(EpochMillis::new(10)), None);
         assert_eq!(EpochMillis::new(0).time_until(), None);
+        // The extremes a corrupt back-off header can hold: a wait longer than a day, and none.
+        let never = EpochMillis::new(i64::MAX).time_until();
+        assert!(never.is_some_and(|w| w > Duration::from_secs(365 * 24 * 3600)));
+        assert_eq!(EpochMillis::new(i64::MIN).time_until(), None);
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! broker ([`broker`]), unique names ([`names`]), topic creation that waits for leaders
 //! ([`topics`]), producing ([`mod@produce`]), reading ([`read`]), consumer groups: their
 //! offsets, live members and assignment as the broker sees it ([`group`]), waiting on a
-//! condition ([`wait`]), services run as processes ([`process`]), a network path to cut and heal
-//! ([`proxy`]), a consumer running until stopped ([`running`]), the test workers' rules and journal ([`fate`],
-//! [`journal`]; the workers are this crate's binaries) and the audit of their runs ([`audit`]). With the `browser` feature, a real
-//! headless Chromium for the web console's end-to-end tests (`browser`).
+//! condition and saying what was seen when it times out ([`wait`]), services run as processes
+//! ([`process`]), a network path to cut and heal ([`proxy`]), a consumer running until stopped
+//! ([`running`]), the calls a handler got ([`recorder`]), redriving or discarding dead letters
+//! and what a redriven copy may not carry ([`operator`]), the test workers' rules and journal
+//! ([`fate`], [`journal`]; the workers are this crate's binaries) and the audit of their runs
+//! ([`audit`]). With the `browser` feature, a real headless Chromium for the web console's
+//! end-to-end tests (`browser`).
 //!
 //! Every test names its own topics and groups with [`unique`], so tests run in parallel on one
 //! broker without seeing each other's records. The free functions below are shorthands on the
@@ -23,10 +26,12 @@ pub mod fate;
 pub mod group;
 pub mod journal;
 pub mod names;
+pub mod operator;
 pub mod process;
 pub mod produce;
 pub mod proxy;
 pub mod read;
+pub mod recorder;
 pub mod running;
 pub mod spring_build;
 pub mod topics;
@@ -36,12 +41,14 @@ pub mod zipkin;
 pub use broker::{kafka, Cluster, PrivateBroker};
 pub use fate::Fate;
 pub use names::unique;
+pub use operator::{assert_no_header_prefixed, discard_selected, redrive_all, redrive_selected};
 pub use produce::{deliver, produce, produce_at};
 pub use proxy::Proxy;
 pub use read::text;
+pub use recorder::{Call, Recorder};
 pub use running::RunningConsumer;
 pub use spring_build::SpringBuild;
-pub use wait::wait_until;
+pub use wait::{wait_for, wait_until};
 
 use rdkafka::producer::FutureProducer;
 use rebound::Record;

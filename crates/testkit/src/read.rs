@@ -28,6 +28,19 @@ pub fn count(kafka: &KafkaConfig, topic: &str) -> Result<i64> {
 impl Cluster {
     /// Every record now in `topic`, read from the beginning up to the high watermark.
     pub fn read_all(&self, topic: &str) -> Vec<Record> {
+        let mut records = Vec::new();
+        self.read_each(topic, |record| records.push(record));
+        records
+    }
+
+    /// Calls `each` with every record now in `topic`, partition by partition in offset order,
+    /// read by assignment (no group) from the low to the high watermark of each partition; for
+    /// a topic too large to hold in memory at once (the audit's DLT of a long run).
+    ///
+    /// A slow broker (Tansu 0.6.0's SQLite engine scans every stored header for each record it
+    /// serves) gets slower as a run writes more headers: this waits as long as it makes progress,
+    /// up to 2 minutes without any.
+    pub fn read_each(&self, topic: &str, mut each: impl FnMut(Record)) {
         let consumer: BaseConsumer = self
             .0
             .client_config(&[
@@ -48,27 +61,27 @@ impl Cluster {
             }
         }
         if ends.is_empty() {
-            return Vec::new();
+            return;
         }
         consumer.assign(&list).unwrap();
-        let mut records = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !ends.is_empty() && Instant::now() < deadline {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-                records.push(Record::from_message(&m));
-                if ends
-                    .get(&m.partition())
-                    .is_some_and(|end| m.offset() + 1 >= *end)
-                {
-                    ends.remove(&m.partition());
-                }
+        let mut progress = Instant::now();
+        while !ends.is_empty() {
+            assert!(
+                progress.elapsed() < Duration::from_secs(120),
+                "reading {topic} made no progress for 2 minutes; left: {ends:?}"
+            );
+            let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            progress = Instant::now();
+            let end = ends.get(&m.partition()).copied();
+            if end.is_some_and(|end| m.offset() < end) {
+                each(Record::from_message(&m));
+            }
+            if end.is_some_and(|end| m.offset() + 1 >= end) {
+                ends.remove(&m.partition());
             }
         }
-        assert!(
-            ends.is_empty(),
-            "could not read {topic} to its end: {ends:?} left"
-        );
-        records
     }
 
     /// Number of records in `topic` now.

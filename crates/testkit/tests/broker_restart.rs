@@ -2,7 +2,7 @@
 //! stays uncommitted, the copy is written once the broker is back, and nothing is lost.
 //! Runs on a private broker so the shared one keeps serving the other tests.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rebound::headers::Headers;
@@ -17,19 +17,16 @@ async fn dead_letter_written_after_the_broker_comes_back() {
     let topic = unique("restart");
     cluster.create_topic(&topic, 1).await;
 
-    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = calls.clone();
+    let calls = Recorder::new();
     // The second attempt holds until the test has killed the broker.
     let release = Arc::new(tokio::sync::Notify::new());
     let gate = release.clone();
     let consumer = RetryingConsumer::builder(broker.kafka(), &topic, &unique("g"))
         .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(2))))
-        .handler(move |record: Record| {
-            let seen = seen.clone();
+        .handler(calls.handler(move |record: Record| {
             let gate = gate.clone();
             async move {
-                let text = record.text()?.to_string();
-                seen.lock().unwrap().push(text.clone());
+                let text = record.text()?;
                 if text == "doomed" && record.attempt() == 2 {
                     gate.notified().await;
                 }
@@ -38,7 +35,7 @@ async fn dead_letter_written_after_the_broker_comes_back() {
                 }
                 Ok(())
             }
-        })
+        }))
         .build()
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
@@ -47,14 +44,7 @@ async fn dead_letter_written_after_the_broker_comes_back() {
 
     let producer = cluster.producer();
     produce(&producer, &topic, None, None, b"doomed", &Headers::new()).await;
-    let doomed_calls = || {
-        calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| *c == "doomed")
-            .count()
-    };
+    let doomed_calls = || calls.filter(|c| c.payload == "doomed").len();
     wait_until(Duration::from_secs(30), "the second attempt", || async {
         doomed_calls() == 2
     })
@@ -89,7 +79,7 @@ async fn dead_letter_written_after_the_broker_comes_back() {
     wait_until(
         Duration::from_secs(30),
         "a record after the restart",
-        || async { calls.lock().unwrap().iter().any(|c| c == "after") },
+        || async { !calls.filter(|c| c.payload == "after").is_empty() },
     )
     .await;
     task.stop().await.unwrap();

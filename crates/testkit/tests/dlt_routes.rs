@@ -2,7 +2,6 @@
 //! consumer creates the routed DLTs, a failure of a routed type walks the same retries and dies
 //! in its own DLT, the rest in the DLT, and the dead-letter hook reads every DLT.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rebound::headers::{self as h, Provenance};
@@ -35,32 +34,20 @@ async fn routed_failures_die_in_their_own_dlts() {
     init_tracing();
     let topic = unique("dlt-routes");
     create_topic(&topic, 2).await;
-    let attempts: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
-    let hooked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let (seen, dead) = (attempts.clone(), hooked.clone());
+    // The handler's calls, and the dead-letter hook's.
+    let (calls, hooked) = (Recorder::new(), Recorder::new());
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("dlt-routes-group"))
         .policy(policy())
-        .handler(move |record: Record| {
-            let seen = seen.clone();
-            async move {
-                let key = record.key_text().unwrap_or_default();
-                seen.lock().unwrap().push((key.clone(), record.attempt()));
-                match key.as_str() {
-                    "invalid" => Err(InvalidAddress(key).into()),
-                    "undecodable" => record.json::<serde_json::Value>().map(|_| ()),
-                    "busy" => Err(Failure::msg("busy")),
-                    _ => Ok(()),
-                }
+        .handler(calls.handler(|record: Record| async move {
+            let key = record.key_text().unwrap_or_default();
+            match key.as_str() {
+                "invalid" => Err(InvalidAddress(key).into()),
+                "undecodable" => record.json::<serde_json::Value>().map(|_| ()),
+                "busy" => Err(Failure::msg("busy")),
+                _ => Ok(()),
             }
-        })
-        .dlt_handler(move |record: Record| {
-            let dead = dead.clone();
-            async move {
-                let key = record.key_text().unwrap_or_default();
-                dead.lock().unwrap().push((record.topic().to_string(), key));
-                Ok(())
-            }
-        })
+        }))
+        .dlt_handler(hooked.handler(|_: Record| async { Ok(()) }))
         .build()
         .unwrap();
     let chain = consumer.chain().clone();
@@ -110,19 +97,12 @@ async fn routed_failures_die_in_their_own_dlts() {
     wait_until(
         Duration::from_secs(30),
         "three dead letters hooked",
-        || async { hooked.lock().unwrap().len() == 3 },
+        || async { hooked.len() == 3 },
     )
     .await;
 
-    let attempts_of = |key: &str| -> Vec<u32> {
-        attempts
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, a)| *a)
-            .collect()
-    };
+    let attempts_of =
+        |key: &str| -> Vec<u32> { calls.for_key(key).iter().map(|c| c.attempt).collect() };
     assert_eq!(
         attempts_of("invalid"),
         [1, 2],
@@ -130,7 +110,11 @@ async fn routed_failures_die_in_their_own_dlts() {
     );
     assert_eq!(attempts_of("undecodable"), [1], "never retried");
     assert_eq!(attempts_of("busy"), [1, 2]);
-    let mut hooked = hooked.lock().unwrap().clone();
+    let mut hooked: Vec<(String, String)> = hooked
+        .calls()
+        .into_iter()
+        .map(|c| (c.topic.clone(), c.key().to_string()))
+        .collect();
     hooked.sort();
     let mut expected = vec![
         (invalid.clone(), "invalid".to_string()),
@@ -185,21 +169,14 @@ async fn with_spring_stage_groups_a_routed_dlt_is_read_in_its_own_group() {
     let topic = unique("dlt-routes-stages");
     create_topic(&topic, 1).await;
     let group = unique("dlt-routes-stages-group");
-    let hooked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let dead = hooked.clone();
+    let hooked = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
         .policy(policy())
         .group_per_stage(true)
         .handler(|record: Record| async move {
             Err(InvalidAddress(record.key_text().unwrap_or_default()).into())
         })
-        .dlt_handler(move |record: Record| {
-            let dead = dead.clone();
-            async move {
-                dead.lock().unwrap().push(record.topic().to_string());
-                Ok(())
-            }
-        })
+        .dlt_handler(hooked.handler(|_: Record| async { Ok(()) }))
         .build()
         .unwrap();
     let running = RunningConsumer::spawn(consumer);
@@ -222,13 +199,11 @@ async fn with_spring_stage_groups_a_routed_dlt_is_read_in_its_own_group() {
     wait_until(
         Duration::from_secs(30),
         "the routed dead letter hooked",
-        || async { !hooked.lock().unwrap().is_empty() },
+        || async { !hooked.is_empty() },
     )
     .await;
-    assert_eq!(
-        hooked.lock().unwrap().as_slice(),
-        std::slice::from_ref(&invalid)
-    );
+    let topics: Vec<String> = hooked.calls().into_iter().map(|c| c.topic).collect();
+    assert_eq!(topics.as_slice(), std::slice::from_ref(&invalid));
     // Spring's group for the stage: the group plus the stage's suffix.
     let stage_group = format!("{group}-invalid-dlt");
     wait_until(

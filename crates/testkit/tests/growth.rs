@@ -2,34 +2,20 @@
 //! runs are consumed within 30 s, the retry topic grows to match, and a failed record's copy
 //! keeps its partition number (what Key order relies on).
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rebound::headers::Headers;
 use rebound::{Backoff, Failure, ProcessingOrder, Record, RetryPolicy, RetryingConsumer};
 use testkit::*;
 
-/// (payload, attempt, topic, partition) of every call.
-type Calls = Arc<Mutex<Vec<(String, u32, String, i32)>>>;
-
 /// Fails a record's first delivery, so every record goes through the retry topic once.
-fn fail_once(calls: Calls) -> impl rebound::Handler {
-    move |record: Record| {
-        let calls = calls.clone();
-        async move {
-            let attempt = record.attempt();
-            calls.lock().unwrap().push((
-                record.text()?.to_string(),
-                attempt,
-                record.topic().to_string(),
-                record.partition(),
-            ));
-            match attempt {
-                1 => Err(Failure::msg("the first delivery fails")),
-                _ => Ok(()),
-            }
+fn fail_once(calls: &Recorder) -> impl rebound::Handler {
+    calls.handler(|record: Record| async move {
+        match record.attempt() {
+            1 => Err(Failure::msg("the first delivery fails")),
+            _ => Ok(()),
         }
-    }
+    })
 }
 
 async fn grows_with(order: ProcessingOrder) {
@@ -39,27 +25,19 @@ async fn grows_with(order: ProcessingOrder) {
     let cluster = Cluster::default();
     cluster.create_topic(&main, 2).await;
     let policy = RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(200)));
-    let calls: Calls = Arc::new(Mutex::new(Vec::new()));
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &main, &group)
         .policy(policy)
         .processing_order(order)
-        .handler(fail_once(calls.clone()))
+        .handler(fail_once(&calls))
         .build()
         .unwrap();
     let running = RunningConsumer::spawn(consumer);
     let producer = cluster.producer();
-    let handled_twice = |needle: &'static str| {
-        let calls = calls.clone();
-        move || {
-            let calls = calls.clone();
-            async move {
-                let calls = calls.lock().unwrap();
-                calls
-                    .iter()
-                    .filter(|c| c.0.contains(needle) && c.1 == 2)
-                    .count()
-            }
-        }
+    let handled_twice = |needle: &str| {
+        calls
+            .filter(|c| c.payload.contains(needle) && c.attempt == 2)
+            .len()
     };
     produce(
         &producer,
@@ -70,14 +48,10 @@ async fn grows_with(order: ProcessingOrder) {
         &Headers::new(),
     )
     .await;
-    let before = handled_twice("before");
     wait_until(
         Duration::from_secs(60),
         "the record before the growth handled twice",
-        || {
-            let before = before.clone();
-            async move { before().await == 1 }
-        },
+        || async { handled_twice("before") == 1 },
     )
     .await;
 
@@ -88,14 +62,10 @@ async fn grows_with(order: ProcessingOrder) {
     for partition in [2, 3] {
         produce_into_new_partition(&cluster, &main, partition).await;
     }
-    let after = handled_twice("after");
     wait_until(
         Duration::from_secs(45),
         "the records on the new partitions handled twice",
-        || {
-            let after = after.clone();
-            async move { after().await == 2 }
-        },
+        || async { handled_twice("after") == 2 },
     )
     .await;
     let took = grown.elapsed();
@@ -106,14 +76,14 @@ async fn grows_with(order: ProcessingOrder) {
         "new partitions consumed within 30 s (took {took:?})"
     );
     let retry = format!("{main}-retry");
-    let calls = calls.lock().unwrap();
+    let calls = calls.calls();
     for partition in [2, 3] {
         let second = calls
             .iter()
-            .find(|c| c.0 == format!("내용 after {partition}") && c.1 == 2)
+            .find(|c| c.payload == format!("내용 after {partition}") && c.attempt == 2)
             .expect("handled from the retry topic");
         assert_eq!(
-            (second.2.as_str(), second.3),
+            (second.topic.as_str(), second.partition),
             (retry.as_str(), partition),
             "the copy kept its partition number"
         );

@@ -3,7 +3,6 @@
 //! hand records over instead of reading them again; and a worker given some stages reads only
 //! those.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rebound::headers::Headers;
@@ -21,23 +20,14 @@ fn policy() -> RetryPolicy {
         .dlt_suffix(".dlt")
 }
 
-/// Records `(payload, attempt, topic)` of every call; fails a record's first delivery.
-fn fail_once(calls: Arc<Mutex<Vec<(String, u32, String)>>>) -> impl rebound::Handler {
-    move |record: Record| {
-        let calls = calls.clone();
-        async move {
-            let payload = record.text()?.to_string();
-            let attempt = record.attempt();
-            calls
-                .lock()
-                .unwrap()
-                .push((payload, attempt, record.topic().to_string()));
-            match attempt {
-                1 => Err(Failure::msg("the first delivery fails")),
-                _ => Ok(()),
-            }
+/// Fails a record's first delivery, its calls noted.
+fn fail_once(calls: &Recorder) -> impl rebound::Handler {
+    calls.handler(|record: Record| async move {
+        match record.attempt() {
+            1 => Err(Failure::msg("the first delivery fails")),
+            _ => Ok(()),
         }
-    }
+    })
 }
 
 /// `count` records keyed `k<i>`, with the scenario's Korean text and their number.
@@ -78,21 +68,18 @@ async fn each_stage_commits_in_springs_group_for_it() {
     cluster.create_topic(&main, PARTITIONS).await;
     let producer = cluster.producer();
     produce_keyed(&producer, &main, 10, "제목").await;
-    let calls = Arc::new(Mutex::new(Vec::new()));
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &main, &group)
         .policy(policy())
         .group_per_stage(true)
-        .handler(fail_once(calls.clone()))
+        .handler(fail_once(&calls))
         .build()
         .unwrap();
     let running = RunningConsumer::spawn(consumer);
     wait_until(
         Duration::from_secs(60),
         "every record handled on its second delivery",
-        || {
-            let calls = calls.clone();
-            async move { calls.lock().unwrap().iter().filter(|c| c.1 == 2).count() == 10 }
-        },
+        || async { calls.filter(|c| c.attempt == 2).len() == 10 },
     )
     .await;
     running.stop().await.unwrap();
@@ -100,14 +87,10 @@ async fn each_stage_commits_in_springs_group_for_it() {
     let retry = &chain.retries[0].name;
     assert_eq!(retry, &format!("{main}-retry-200"));
     assert!(
-        calls
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|(_, attempt, topic)| match attempt {
-                1 => topic == &main,
-                _ => topic == retry,
-            }),
+        calls.calls().iter().all(|c| match c.attempt {
+            1 => c.topic == main,
+            _ => &c.topic == retry,
+        }),
         "first deliveries from the main topic, second from -retry-200"
     );
     assert_eq!(
@@ -134,20 +117,20 @@ async fn a_worker_given_the_retry_stages_leaves_the_main_topic_alone() {
     cluster.create_topic(&main, PARTITIONS).await;
     let producer = cluster.producer();
     // Spring's side reads the main topic and forwards: here a Rebound worker given the main stage.
-    let forwarded = Arc::new(Mutex::new(Vec::new()));
+    let forwarded = Recorder::new();
     let main_worker = RetryingConsumer::builder(kafka(), &main, &group)
         .policy(policy())
         .group_per_stage(true)
         .stages(Stages::MAIN)
-        .handler(fail_once(forwarded.clone()))
+        .handler(fail_once(&forwarded))
         .build()
         .unwrap();
-    let calls = Arc::new(Mutex::new(Vec::new()));
+    let calls = Recorder::new();
     let retry_worker = RetryingConsumer::builder(kafka(), &main, &group)
         .policy(policy())
         .group_per_stage(true)
         .stages(Stages::RETRIES)
-        .handler(fail_once(calls.clone()))
+        .handler(fail_once(&calls))
         .build()
         .unwrap();
     let (main_worker, retry_worker) = (
@@ -158,23 +141,23 @@ async fn a_worker_given_the_retry_stages_leaves_the_main_topic_alone() {
     wait_until(
         Duration::from_secs(60),
         "the retry worker handled all six",
-        || {
-            let calls = calls.clone();
-            async move { calls.lock().unwrap().len() == 6 }
-        },
+        || async { calls.len() == 6 },
     )
     .await;
     main_worker.stop().await.unwrap();
     retry_worker.stop().await.unwrap();
-    let calls = calls.lock().unwrap();
+    let read: Vec<(u32, String)> = calls
+        .calls()
+        .into_iter()
+        .map(|c| (c.attempt, c.topic))
+        .collect();
     assert!(
-        calls
-            .iter()
-            .all(|(_, attempt, topic)| *attempt == 2 && topic.ends_with("-retry-200")),
-        "the retry worker read only its retry stage: {calls:?}"
+        read.iter()
+            .all(|(attempt, topic)| *attempt == 2 && topic.ends_with("-retry-200")),
+        "the retry worker read only its retry stage: {read:?}"
     );
     assert_eq!(
-        forwarded.lock().unwrap().len(),
+        forwarded.len(),
         6,
         "the main worker read each record once and forwarded it"
     );

@@ -35,6 +35,13 @@ impl Page {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
+
+    /// Panics unless the page's markup holds each of `texts`, naming the first it lacks.
+    pub fn assert_shows(&self, texts: &[&str]) {
+        for text in texts {
+            assert!(self.body.contains(text), "{text:?} is not in {}", self.body);
+        }
+    }
 }
 
 /// The tokens of the role tests: one per role.

@@ -225,9 +225,11 @@ mod tests {
             (&[0, 0, 0, 0], None),
             (&[0], None),
             (&[0xff, 0xff, 0xff, 0xfe], None),
+            (&[0x80, 0, 0, 0], None), // i32::MIN
             (&[0, 2], None),
             (&[], None),
             (&[0, 0, 0, 0, 0, 0, 0, 3], None),
+            (b"three", None),
         ];
         for (bytes, expected) in cases {
             assert_eq!(decode_attempts(bytes).ok(), *expected, "{bytes:02x?}");
@@ -249,6 +251,12 @@ mod tests {
             (&[0, 0, 0x01, 0x9a, 0xc9, 0xaa, 0xb8, 0x00], Some(t)), // a long, 8 bytes
             (&[0x7f], Some(127)),
             (&[0xff], Some(-1)),
+            // Any 8 bytes are a long: text, or i64::MAX (both absurd, more than a day ahead).
+            (b"zzzzzzzz", Some(0x7a7a_7a7a_7a7a_7a7a)),
+            (
+                &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                Some(i64::MAX),
+            ),
             (&[], None),
             (&[0, 0, 0, 0x01, 0x9a, 0xc9, 0xaa, 0xb8, 0x00], None), // 9 bytes
             (&[0; 16], None),

@@ -367,6 +367,31 @@ mod tests {
     }
 
     #[test]
+    fn a_dlt_copy_at_the_attempt_cap_says_one_more() {
+        // Attempt 32767 (Spring's cap, read from a header) failing: deliveries + 1, as Spring
+        // writes it on the DLT copy, although no attempt past the cap is ever read back.
+        let capped = record().with_attempt(crate::headers::MAX_ATTEMPT);
+        let failure = Failure::msg("busy");
+        let headers = stamp(&failure, NextDelivery::DeadLetter, 10).headers_for(&capped);
+        assert_eq!(
+            headers.last(ATTEMPTS),
+            Some(&32768i32.to_be_bytes()[..]),
+            "deliveries + 1 on the DLT copy, as Spring writes it"
+        );
+    }
+
+    #[test]
+    fn the_last_due_time_counts_and_a_null_one_is_none() {
+        let mut headers = Headers::new();
+        headers.push(BACKOFF_TIMESTAMP, encode_big_integer(3_600_000));
+        headers.push(BACKOFF_TIMESTAMP, encode_big_integer(10));
+        let due = RetryState::read(&headers).due;
+        assert_eq!(due, Some(Ok(EpochMillis::new(10))), "the last header wins");
+        headers.push_null(BACKOFF_TIMESTAMP);
+        assert_eq!(RetryState::read(&headers).due, None, "a null value is none");
+    }
+
+    #[test]
     fn corrupt_retry_state_reads_as_errors_not_panics() {
         let mut headers = Headers::new();
         headers.push(ATTEMPTS, bytes::Bytes::from_static(&[0, 2]));

@@ -47,10 +47,10 @@ async fn corrupt_retry_headers_are_tolerated() {
     init_tracing();
     let topic = unique("corrupt");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
         .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(scenario_handler(calls.clone()))
+        .handler(scenario_handler(&calls))
         .build()
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
@@ -121,10 +121,10 @@ async fn corrupt_retry_headers_are_tolerated() {
     wait_until(
         Duration::from_secs(30),
         "every corrupt record handled",
-        || async { calls.lock().unwrap().len() == cases.len() },
+        || async { calls.len() == cases.len() },
     )
     .await;
-    let calls = calls.lock().unwrap().clone();
+    let calls = calls.calls();
     let attempt_of = |name: &str| {
         calls
             .iter()
@@ -155,31 +155,18 @@ async fn panics_and_hangs_become_transient_failures() {
     init_tracing();
     let topic = unique("hostile-handler");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
-    let seen = calls.clone();
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
         .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(100))))
         .handler_timeout(Duration::from_millis(500))
-        .handler(move |record: Record| {
-            let seen = seen.clone();
-            async move {
-                let payload = record.text()?.to_string();
-                let now = Instant::now();
-                seen.lock().unwrap().push(Call {
-                    payload: payload.clone(),
-                    attempt: record.attempt(),
-                    topic: record.topic().to_string(),
-                    started: now,
-                    ended: now,
-                });
-                match payload.as_str() {
-                    "panic" => panic!("handler bug on 제목"),
-                    "hang" => std::future::pending::<()>().await,
-                    _ => {}
-                }
-                Ok(())
+        .handler(calls.handler(|record: Record| async move {
+            match record.text()? {
+                "panic" => panic!("handler bug on 제목"),
+                "hang" => std::future::pending::<()>().await,
+                _ => {}
             }
-        })
+            Ok(())
+        }))
         .build()
         .unwrap();
     let running = RunningConsumer::spawn(consumer);
@@ -205,7 +192,7 @@ async fn panics_and_hangs_become_transient_failures() {
     wait_until(
         Duration::from_secs(10),
         "the good record handled",
-        || async { !calls_of(&calls, "fine").is_empty() },
+        || async { !calls.containing("fine").is_empty() },
     )
     .await;
     let dead = read_all(&dlt);
@@ -218,7 +205,7 @@ async fn panics_and_hangs_become_transient_failures() {
         "each went through the retry topic once"
     );
     assert_eq!(
-        calls_of(&calls, "panic").len(),
+        calls.containing("panic").len(),
         2,
         "the worker survived the panic and retried"
     );

@@ -7,10 +7,10 @@ async fn a_waiting_partition_does_not_hold_up_another() {
     init_tracing();
     let topic = unique("isolation");
     create_topic(&topic, 2).await;
-    let calls: Calls = Arc::default();
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
         .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_secs(20))))
-        .handler(scenario_handler(calls.clone()))
+        .handler(scenario_handler(&calls))
         .build()
         .unwrap();
     let retry = consumer.chain().retries[0].name.clone();
@@ -58,12 +58,12 @@ async fn a_waiting_partition_does_not_hold_up_another() {
     wait_until(Duration::from_secs(15), "the three due records", || async {
         ["due p1", "main p0", "main p1"]
             .iter()
-            .all(|p| !calls_of(&calls, p).is_empty())
+            .all(|p| !calls.containing(p).is_empty())
     })
     .await;
     let elapsed = sent.elapsed();
     assert!(
-        calls_of(&calls, "waiting p0").is_empty(),
+        calls.containing("waiting p0").is_empty(),
         "the waiting record is not handled early"
     );
     assert!(
@@ -82,25 +82,12 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
     let topic = unique("dropped-run");
     let group = unique("g");
     create_topic(&topic, 2).await;
-    let calls: Calls = Arc::default();
-    let consumer = |name: &'static str| {
-        let calls = calls.clone();
+    // Each member's calls apart: A's, then B's.
+    let (a_calls, b_calls) = (Recorder::new(), Recorder::new());
+    let consumer = |calls: &Recorder| {
         RetryingConsumer::builder(kafka(), &topic, &group)
             .policy(RetryPolicy::new(2).backoff(Backoff::Fixed(Duration::from_millis(100))))
-            .handler(move |record: Record| {
-                let calls = calls.clone();
-                async move {
-                    let now = Instant::now();
-                    calls.lock().unwrap().push(Call {
-                        payload: format!("{name}:{}", record.text()?),
-                        attempt: record.attempt(),
-                        topic: record.topic().to_string(),
-                        started: now,
-                        ended: now,
-                    });
-                    Ok(())
-                }
-            })
+            .handler(calls.handler(|_: Record| async { Ok(()) }))
             .build()
             .unwrap()
     };
@@ -123,7 +110,7 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
         }
     };
 
-    let first = consumer("A");
+    let first = consumer(&a_calls);
     let (drop_tx, drop_rx) = tokio::sync::oneshot::channel::<()>();
     let dropped = tokio::spawn(async move {
         tokio::select! {
@@ -135,22 +122,22 @@ async fn a_dropped_consumer_stops_and_leaves_its_partitions() {
     wait_until(
         Duration::from_secs(30),
         "A handled both first records",
-        || async { calls_of(&calls, "A:first").len() == 2 },
+        || async { a_calls.containing("first").len() == 2 },
     )
     .await;
     drop_tx.send(()).unwrap();
     dropped.await.unwrap();
 
-    let second = RunningConsumer::spawn(consumer("B"));
+    let second = RunningConsumer::spawn(consumer(&b_calls));
     send_to_both("second").await;
     wait_until(
         Duration::from_secs(60),
         "B handled both second records",
-        || async { calls_of(&calls, "B:second").len() == 2 },
+        || async { b_calls.containing("second").len() == 2 },
     )
     .await;
     assert!(
-        calls_of(&calls, "A:second").is_empty(),
+        a_calls.containing("second").is_empty(),
         "A stopped when dropped"
     );
     second.stop().await.unwrap();
@@ -219,10 +206,10 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
     }
     // The offsets were committed past every record: the same group has nothing left to read.
     // Records every call and succeeds (no payload here goes to fail@naver.com).
-    let again: Calls = Arc::default();
+    let again = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
         .policy(RetryPolicy::new(3))
-        .handler(scenario_handler(again.clone()))
+        .handler(scenario_handler(&again))
         .build()
         .unwrap();
     let running = RunningConsumer::spawn(consumer);
@@ -240,16 +227,11 @@ async fn a_copy_budget_smaller_than_the_partitions_loses_nothing() {
     wait_until(
         Duration::from_secs(60),
         "a marker handled on each partition",
-        || async { calls_of(&again, "marker").len() == 4 },
+        || async { again.containing("marker").len() == 4 },
     )
     .await;
     running.stop().await.unwrap();
-    let handled: Vec<String> = again
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|c| c.payload.clone())
-        .collect();
+    let handled: Vec<String> = again.calls().iter().map(|c| c.payload.clone()).collect();
     assert_eq!(
         handled, ["marker"; 4],
         "nothing before the markers came back"

@@ -7,12 +7,12 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
     init_tracing();
     let topic = unique("email.send");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
+    let calls = Recorder::new();
     let events: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = events.clone();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("email-send-group"))
         .policy(scenario_policy())
-        .handler(scenario_handler(calls.clone()))
+        .handler(scenario_handler(&calls))
         .on_event(move |event| {
             let name = match event {
                 rebound::Event::Handled { .. } => "handled",
@@ -71,7 +71,7 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
     }
 
     // Each attempt came no earlier than its delay after the previous failure.
-    let failing = calls_of(&calls, "fail@naver.com");
+    let failing = calls.containing("fail@naver.com");
     let attempts: Vec<u32> = failing.iter().map(|c| c.attempt).collect();
     assert_eq!(attempts, [1, 2, 3, 4, 5]);
     let topics: Vec<&str> = failing.iter().map(|c| c.topic.as_str()).collect();
@@ -82,7 +82,7 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
     );
     let mut gaps = Vec::new();
     for (pair, expected) in failing.windows(2).zip([1000u128, 2000, 4000, 8000]) {
-        let gap = pair[1].started.duration_since(pair[0].ended).as_millis();
+        let gap = pair[1].started.duration_since(pair[0].ended()).as_millis();
         assert!(
             gap >= expected,
             "attempt {} came {gap} ms after the failure, before its {expected} ms",
@@ -136,7 +136,7 @@ async fn scenario_walks_the_chain_and_lands_in_the_dlt() {
     assert_eq!(seen, expected, "the events a metrics exporter would count");
 
     // The good record was handled exactly once and never visited a retry topic.
-    let good_calls = calls_of(&calls, "member@naver.com");
+    let good_calls = calls.containing("member@naver.com");
     assert_eq!(good_calls.len(), 1);
     for name in &names {
         assert!(read_all(name)

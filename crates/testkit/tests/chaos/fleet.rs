@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use testkit::audit::WorkerRun;
 use testkit::process::Process;
+use testkit::unique;
 
 use super::{ATTEMPTS, SESSION_TIMEOUT_MS};
 
@@ -28,6 +30,21 @@ pub(crate) struct Fleet {
 }
 
 impl Fleet {
+    /// No worker yet, of the group of a run on `kafka`, in `order`.
+    pub(crate) fn new(kafka: rebound::KafkaConfig, run: &WorkerRun, order: &'static str) -> Fleet {
+        Fleet {
+            kafka,
+            topic: run.topic.clone(),
+            group: unique("chaos-group"),
+            dir: run.dir.clone(),
+            journal: run.journal.clone(),
+            workers: Vec::new(),
+            kills: 0,
+            unexpected_exits: Vec::new(),
+            order,
+        }
+    }
+
     /// Starts worker `id` on the private broker; its log (`<id>.log`) is appended to across
     /// restarts.
     pub(crate) fn spawn(&self, id: &str) -> Process {

@@ -1,11 +1,13 @@
 //! Hostile input on a real broker: payloads a handler cannot decode, and retry headers that are
 //! corrupt, absurd or duplicated. Undecodable payloads go to the DLT once with a clear reason and
-//! are never retried; bad headers are read as `rebound::headers` documents (Spring's own tolerances); the worker goes on after all of them.
-//! (`tests/chain/` `corrupt_retry_headers_are_tolerated` covers the first header cases: attempts
-//! of 2 bytes, 0, negative and 2^31−1 on a record that succeeds, 9-byte and empty back-off, and
-//! duplicate attempts headers; this file covers the rest.)
+//! are never retried; bad headers are read as `rebound::headers` documents (Spring's own
+//! tolerances); the worker goes on after all of them.
+//!
+//! What each header value means is specified without a broker, in the unit tables of
+//! `rebound::headers` (decoding), the consumer's `route` (which attempt, when due) and the fuzz
+//! properties (`crates/rebound/tests/fuzz.rs`); the header rows here prove the wiring: one of each
+//! kind, through a broker (`tests/chain/` `corrupt_retry_headers_are_tolerated` has a few more).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::message::OwnedHeaders;
@@ -14,6 +16,7 @@ use rebound::headers::{self as h, Headers, Provenance};
 use rebound::{Backoff, Failure, Record, RetryPolicy, RetryingConsumer, RELIABLE_PRODUCER};
 use testkit::*;
 
+mod header_key;
 mod headers;
 mod payloads;
 
@@ -60,27 +63,6 @@ struct Email {
     meta: Option<serde_json::Value>,
 }
 
-/// What a handler saw: the record's key, its attempt, and when (epoch ms).
-#[derive(Debug, Clone)]
-struct Call {
-    key: String,
-    attempt: u32,
-    at_ms: i64,
-    decoded: bool,
-}
-
-type Calls = Arc<Mutex<Vec<Call>>>;
-
-fn calls_for(calls: &Calls, key: &str) -> Vec<Call> {
-    calls
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|c| c.key == key)
-        .cloned()
-        .collect()
-}
-
 /// A consumer of `topic` in a fresh group, 3 attempts 100 ms apart, running: what most tests
 /// here need. Returns its retry topic, its DLT and the running consumer.
 fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, RunningConsumer) {
@@ -94,23 +76,9 @@ fn start(topic: &str, handler: impl rebound::Handler) -> (String, String, Runnin
     (retry, dlt, RunningConsumer::spawn(consumer))
 }
 
-/// Decodes an [`Email`] with `record.json()` (undecodable: straight to the DLT) and notes the call.
-fn email_handler(calls: Calls) -> impl rebound::Handler {
-    move |record: Record| {
-        let calls = calls.clone();
-        async move {
-            let mut call = Call {
-                key: record.key_text().unwrap_or_default(),
-                attempt: record.attempt(),
-                at_ms: rebound::EpochMillis::now().as_i64(),
-                decoded: false,
-            };
-            let decoded = record.json::<Email>();
-            call.decoded = decoded.is_ok();
-            calls.lock().unwrap().push(call);
-            decoded.map(|_| ())
-        }
-    }
+/// Decodes an [`Email`] with `record.json()` (undecodable: straight to the DLT), its calls noted.
+fn email_handler(calls: &Recorder) -> impl rebound::Handler {
+    calls.handler(|record: Record| async move { record.json::<Email>().map(|_| ()) })
 }
 
 fn hostile_payloads() -> Vec<(&'static str, Option<Vec<u8>>, &'static str)> {
@@ -177,22 +145,13 @@ fn hostile_payloads() -> Vec<(&'static str, Option<Vec<u8>>, &'static str)> {
     ]
 }
 
-/// Fails records whose key starts with `fail`, succeeds otherwise, and notes every call.
-fn keyed_handler(calls: Calls) -> impl rebound::Handler {
-    move |record: Record| {
-        let calls = calls.clone();
-        async move {
-            let key = record.key_text().unwrap_or_default();
-            calls.lock().unwrap().push(Call {
-                key: key.clone(),
-                attempt: record.attempt(),
-                at_ms: rebound::EpochMillis::now().as_i64(),
-                decoded: true,
-            });
-            if key.starts_with("fail") {
-                return Err(Failure::msg(format!("{key} fails")));
-            }
-            Ok(())
+/// Fails records whose key starts with `fail`, succeeds otherwise, its calls noted.
+fn keyed_handler(calls: &Recorder) -> impl rebound::Handler {
+    calls.handler(|record: Record| async move {
+        let key = record.key_text().unwrap_or_default();
+        if key.starts_with("fail") {
+            return Err(Failure::msg(format!("{key} fails")));
         }
-    }
+        Ok(())
+    })
 }

@@ -7,8 +7,8 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
     init_tracing();
     let topic = unique("hostile-payloads");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
-    let (retry, dlt, running) = start(&topic, email_handler(calls.clone()));
+    let calls = Recorder::new();
+    let (retry, dlt, running) = start(&topic, email_handler(&calls));
 
     let producer = producer();
     let cases = hostile_payloads();
@@ -30,7 +30,7 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
     // One partition, handled in order: once the good record is handled, every hostile one
     // before it has been dead-lettered (the copy was acknowledged before going on).
     wait_until(Duration::from_secs(60), "the good record", || async {
-        calls_for(&calls, "good").iter().any(|c| c.decoded)
+        calls.for_key("good").iter().any(Call::succeeded)
     })
     .await;
     assert!(running.is_running(), "the consumer is still running");
@@ -89,11 +89,7 @@ async fn undecodable_payloads_go_to_the_dlt_once_and_are_never_retried() {
                 "{key}: the payload is kept byte for byte"
             ),
         }
-        assert_eq!(
-            calls_for(&calls, key).len(),
-            1,
-            "{key}: the handler ran once"
-        );
+        assert_eq!(calls.for_key(key).len(), 1, "{key}: the handler ran once");
     }
     println!(
         "dead-letter reasons:\n{}",
@@ -117,8 +113,8 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     init_tracing();
     let topic = unique("hostile-megabyte");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
-    let (retry, dlt, running) = start(&topic, email_handler(calls.clone()));
+    let calls = Recorder::new();
+    let (retry, dlt, running) = start(&topic, email_handler(&calls));
 
     let producer = big_producer();
     let big = "x".repeat(1_000_000).into_bytes();
@@ -136,14 +132,14 @@ async fn a_megabyte_of_text_is_dead_lettered_and_the_partition_goes_on() {
     wait_until(
         Duration::from_secs(60),
         "the good record after the megabyte",
-        || async { calls_for(&calls, "good").iter().any(|c| c.decoded) },
+        || async { calls.for_key("good").iter().any(Call::succeeded) },
     )
     .await;
     let dead = read_all(&dlt);
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].payload().map(<[u8]>::len), Some(big.len()));
     assert_eq!(count(&retry), 0);
-    assert_eq!(calls_for(&calls, "megabyte").len(), 1);
+    assert_eq!(calls.for_key("megabyte").len(), 1);
     assert!(running.is_running());
     running.stop().await.unwrap();
 }
@@ -159,8 +155,8 @@ async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
     // The source topic takes records up to 2 MB (Kafka's default is about 1 MB); the retry topic,
     // created by Rebound with the broker's defaults, does not.
     create_topic_with(&topic, 1, &[("max.message.bytes", "2000000")]).await;
-    let calls: Calls = Arc::default();
-    let (retry, dlt, running) = start(&topic, keyed_handler(calls.clone()));
+    let calls = Recorder::new();
+    let (retry, dlt, running) = start(&topic, keyed_handler(&calls));
 
     let producer = big_producer();
     let huge = vec![b'x'; 1_200_000];
@@ -177,7 +173,7 @@ async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
     wait_until(
         Duration::from_secs(60),
         "the record after the huge one",
-        || async { !calls_for(&calls, "after").is_empty() },
+        || async { !calls.for_key("after").is_empty() },
     )
     .await;
     let dead = read_all(&dlt);
@@ -206,7 +202,7 @@ async fn a_record_too_large_to_copy_is_dead_lettered_without_its_payload() {
     );
     assert_eq!(count(&retry), 0, "the retry topic holds nothing");
     assert_eq!(
-        calls_for(&calls, "fail-huge").len(),
+        calls.for_key("fail-huge").len(),
         1,
         "handled once, never retried"
     );
@@ -220,10 +216,10 @@ async fn large_and_deep_valid_records_are_handled() {
     init_tracing();
     let topic = unique("hostile-large-valid");
     create_topic(&topic, 1).await;
-    let calls: Calls = Arc::default();
+    let calls = Recorder::new();
     let consumer = RetryingConsumer::builder(kafka(), &topic, &unique("g"))
         .policy(RetryPolicy::new(3).backoff(Backoff::Fixed(Duration::from_millis(100))))
-        .handler(email_handler(calls.clone()))
+        .handler(email_handler(&calls))
         .build()
         .unwrap();
     let dlt = consumer.chain().dlt.clone().unwrap();
@@ -257,10 +253,11 @@ async fn large_and_deep_valid_records_are_handled() {
         Duration::from_secs(30),
         "the large and deep records",
         || async {
-            calls_for(&calls, "large-valid").iter().any(|c| c.decoded)
-                && calls_for(&calls, "deep-unknown-field")
+            calls.for_key("large-valid").iter().any(Call::succeeded)
+                && calls
+                    .for_key("deep-unknown-field")
                     .iter()
-                    .any(|c| c.decoded)
+                    .any(Call::succeeded)
         },
     )
     .await;

@@ -40,8 +40,8 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
     let topic = unique("key-hold-dead");
     create_topic(&topic, 2).await;
     let group = unique("key-hold-dead-group");
-    let calls: Calls = Arc::default();
-    let start = |calls: Calls| {
+    let calls = Recorder::new();
+    let start = |calls: &Recorder| {
         let consumer = consumer(
             &topic,
             &group,
@@ -58,13 +58,13 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         (dlt, run)
     };
     let calls_of = |key: &str| -> Vec<(u32, u32)> {
-        by_key(&calls)
+        by_key(&calls.calls())
             .get(key)
-            .map(|c| c.iter().map(|c| (c.seq, c.attempt)).collect())
+            .map(|c| seqs(c))
             .unwrap_or_default()
     };
 
-    let (dlt, run) = start(calls.clone());
+    let (dlt, run) = start(&calls);
     let mut keys: Vec<String> = (0..6).map(|k| format!("member{k}@naver.com")).collect();
     keys.extend(["held".to_string(), "gone".to_string()]);
     produce_keys(&topic, &keys, 4).await;
@@ -74,7 +74,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         Duration::from_secs(60),
         "7 dead letters and 28 handler calls",
         || {
-            let done = count(&dlt) == 7 && calls.lock().unwrap().len() == 6 * 4 + 3 + 1;
+            let done = count(&dlt) == 7 && calls.len() == 6 * 4 + 3 + 1;
             async move { done }
         },
     )
@@ -101,7 +101,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         &Headers::new(),
     )
     .await;
-    let (_, run) = start(calls.clone());
+    let (_, run) = start(&calls);
     wait_until(
         Duration::from_secs(60),
         "held:4 parked behind held:1",
@@ -120,11 +120,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         key: Some("held".into()),
         ..Default::default()
     };
-    let options = rebound_ops::redrive::RedriveOptions::new("tester");
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let report = rebound_ops::redrive::redrive(&kafka, &dlt, &filter, &options, &|_| {}, &cancel)
-        .await
-        .unwrap();
+    let report = redrive_selected(&kafka, &dlt, &filter, "tester").await;
     assert_eq!(report.sent(), 4);
     wait_until(
         Duration::from_secs(60),
@@ -173,14 +169,7 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
         key: Some("gone".into()),
         ..Default::default()
     };
-    let options = rebound_ops::discard::DiscardOptions {
-        reason: "member left".into(),
-        by: "tester".into(),
-        dry_run: false,
-    };
-    let report = rebound_ops::discard::discard(&kafka, &dlt, &filter, &options)
-        .await
-        .unwrap();
+    let report = discard_selected(&kafka, &dlt, &filter, "member left", "tester").await;
     assert_eq!(report.archived.len(), 4);
     produce(
         &producer(),
@@ -202,5 +191,5 @@ async fn a_dead_key_stays_held_until_its_dead_letters_are_redriven() {
     .await;
     run.stop().await.unwrap();
     assert_eq!(count(&dlt), 8, "nothing else went to the DLT");
-    assert_key_order(&calls);
+    assert_key_order(&calls.calls());
 }

@@ -3,7 +3,6 @@
 //! key slows no other, and a key held by a retry record stays held across a restart.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rebound::headers::Headers;
@@ -17,18 +16,11 @@ mod dead_keys;
 mod owners;
 mod through_the_chain;
 
-/// One handler call: which record (key, sequence number within the key), which delivery, and
-/// when it started and ended.
-#[derive(Debug, Clone)]
-struct Call {
-    key: String,
-    seq: u32,
-    attempt: u32,
-    started: Instant,
-    ended: Instant,
+/// The record of a call: its key and sequence number within the key, from its payload `key:seq`.
+fn key_seq(call: &Call) -> (&str, u32) {
+    let (key, seq) = call.payload.split_once(':').expect("key:seq");
+    (key, seq.parse().expect("seq"))
 }
-
-type Calls = Arc<Mutex<Vec<Call>>>;
 
 /// Payload `key:seq`; the handler sleeps `work` and fails as `fails(key, seq, attempt)` says.
 fn consumer(
@@ -36,37 +28,23 @@ fn consumer(
     group: &str,
     policy: RetryPolicy,
     work: Duration,
-    calls: Calls,
+    calls: &Recorder,
     fails: fn(&str, u32, u32) -> Option<Failure>,
 ) -> RetryingConsumerBuilder {
-    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     RetryingConsumer::builder(kafka(), topic, group)
         .policy(policy)
         .processing_order(ProcessingOrder::Key)
         .max_in_flight(16)
-        .handler(move |record: Record| {
-            let (calls, in_flight) = (calls.clone(), in_flight.clone());
-            async move {
-                let text = record.text()?.to_string();
-                let (key, seq) = text.split_once(':').expect("key:seq");
-                let seq: u32 = seq.parse().expect("seq");
-                let started = Instant::now();
-                in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::time::sleep(work).await;
-                in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                calls.lock().unwrap().push(Call {
-                    key: key.to_string(),
-                    seq,
-                    attempt: record.attempt(),
-                    started,
-                    ended: Instant::now(),
-                });
-                match fails(key, seq, record.attempt()) {
-                    Some(failure) => Err(failure),
-                    None => Ok(()),
-                }
+        .handler(calls.handler(move |record: Record| async move {
+            let text = record.text()?.to_string();
+            let (key, seq) = text.split_once(':').expect("key:seq");
+            let seq: u32 = seq.parse().expect("seq");
+            tokio::time::sleep(work).await;
+            match fails(key, seq, record.attempt()) {
+                Some(failure) => Err(failure),
+                None => Ok(()),
             }
-        })
+        }))
 }
 
 fn short_chain(attempts: u32) -> RetryPolicy {
@@ -74,10 +52,12 @@ fn short_chain(attempts: u32) -> RetryPolicy {
 }
 
 /// Every key's calls, in the order they started.
-fn by_key(calls: &Calls) -> HashMap<String, Vec<Call>> {
+fn by_key(calls: &[Call]) -> HashMap<String, Vec<Call>> {
     let mut keys: HashMap<String, Vec<Call>> = HashMap::new();
-    for call in calls.lock().unwrap().iter() {
-        keys.entry(call.key.clone()).or_default().push(call.clone());
+    for call in calls {
+        keys.entry(key_seq(call).0.to_string())
+            .or_default()
+            .push(call.clone());
     }
     for calls in keys.values_mut() {
         calls.sort_by_key(|c| c.started);
@@ -85,32 +65,36 @@ fn by_key(calls: &Calls) -> HashMap<String, Vec<Call>> {
     keys
 }
 
+/// `(seq, attempt)` of each call, in order.
+fn seqs(calls: &[Call]) -> Vec<(u32, u32)> {
+    calls.iter().map(|c| (key_seq(c).1, c.attempt)).collect()
+}
+
 /// The audit: within a key, no call starts before the one before it ended, and sequence numbers
 /// never go back (a record's retries come before the next record of its key).
-fn assert_key_order(calls: &Calls) {
+fn assert_key_order(calls: &[Call]) {
     for (key, calls) in by_key(calls) {
         for pair in calls.windows(2) {
             let (before, after) = (&pair[0], &pair[1]);
             assert!(
-                after.started >= before.ended,
+                after.started >= before.ended(),
                 "key {key}: {after:?} started while {before:?} ran"
             );
             assert!(
-                after.seq >= before.seq,
+                key_seq(after).1 >= key_seq(before).1,
                 "key {key}: seq {} ran after seq {}",
-                after.seq,
-                before.seq
+                key_seq(after).1,
+                key_seq(before).1
             );
         }
     }
 }
 
 /// The most calls that overlapped in time.
-fn most_at_once(calls: &Calls) -> usize {
-    let calls = calls.lock().unwrap();
+fn most_at_once(calls: &[Call]) -> usize {
     let mut edges: Vec<(Instant, i32)> = calls
         .iter()
-        .flat_map(|c| [(c.started, 1), (c.ended, -1)])
+        .flat_map(|c| [(c.started, 1), (c.ended(), -1)])
         .collect();
     edges.sort();
     let (mut now, mut most) = (0i32, 0i32);

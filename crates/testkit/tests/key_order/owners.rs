@@ -15,7 +15,7 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
     fn first_fails(_: &str, seq: u32, attempt: u32) -> Option<Failure> {
         (seq == 0 && attempt == 1).then(|| Failure::msg("451 mailbox busy"))
     }
-    let start = |calls: Calls| {
+    let start = |calls: &Recorder| {
         let consumer = consumer(&topic, &group, policy(), Duration::ZERO, calls, first_fails)
             .build()
             .unwrap();
@@ -25,8 +25,8 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
     };
     let keys: Vec<String> = (0..8).map(|k| format!("member{k}@naver.com")).collect();
 
-    let (first_calls, second_calls): (Calls, Calls) = Default::default();
-    let (retry_topic, first) = start(first_calls.clone());
+    let (first_calls, second_calls) = (Recorder::new(), Recorder::new());
+    let (retry_topic, first) = start(&first_calls);
     produce_keys(&topic, &keys, 1).await;
     wait_until(
         Duration::from_secs(30),
@@ -37,7 +37,7 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
         },
     )
     .await;
-    let (_, second) = start(second_calls.clone());
+    let (_, second) = start(&second_calls);
     let producer = producer();
     for key in &keys {
         let payload = format!("{key}:1");
@@ -51,16 +51,12 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
         )
         .await;
     }
-    let all = || -> Calls {
-        let mut merged = first_calls.lock().unwrap().clone();
-        merged.extend(second_calls.lock().unwrap().iter().cloned());
-        Arc::new(Mutex::new(merged))
-    };
+    let all = || [first_calls.calls(), second_calls.calls()].concat();
     wait_until(
         Duration::from_secs(60),
         "every key's retry and next record handled",
         || {
-            let done = all().lock().unwrap().len() == keys.len() * 3;
+            let done = all().len() == keys.len() * 3;
             async move { done }
         },
     )
@@ -70,13 +66,12 @@ async fn a_rebalance_while_keys_are_held_keeps_their_order() {
     second.unwrap();
 
     assert!(
-        !second_calls.lock().unwrap().is_empty(),
+        !second_calls.is_empty(),
         "the second member got partitions in the rebalance"
     );
     let merged = all();
     for (key, calls) in by_key(&merged) {
-        let order: Vec<(u32, u32)> = calls.iter().map(|c| (c.seq, c.attempt)).collect();
-        assert_eq!(order, [(0, 1), (0, 2), (1, 1)], "key {key}");
+        assert_eq!(seqs(&calls), [(0, 1), (0, 2), (1, 1)], "key {key}");
     }
     assert_key_order(&merged);
 }
@@ -92,33 +87,29 @@ async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_ow
     let keys: Vec<String> = (0..50).map(|k| format!("member{k}@naver.com")).collect();
     produce_keys(&topic, &keys, 1).await;
     // The first consumer's handler never finishes member0's record (offset 0).
-    let start = |calls: Arc<Mutex<Vec<String>>>, stuck: bool| {
+    let start = |calls: &Recorder, stuck: bool| {
         let consumer = RetryingConsumer::builder(kafka(), &topic, &group)
             .processing_order(ProcessingOrder::Key)
             .shutdown_grace(Duration::from_millis(300))
-            .handler(move |record: Record| {
-                let calls = calls.clone();
-                async move {
-                    let text = record.text()?.to_string();
-                    if stuck && text.starts_with("member0@") {
-                        std::future::pending::<()>().await;
-                    }
-                    calls.lock().unwrap().push(text);
-                    Ok(())
+            .handler(calls.handler(move |record: Record| async move {
+                if stuck && record.text()?.starts_with("member0@") {
+                    std::future::pending::<()>().await;
                 }
-            })
+                Ok(())
+            }))
             .build()
             .unwrap();
         RunningConsumer::spawn(consumer)
     };
 
-    let first_calls: Arc<Mutex<Vec<String>>> = Arc::default();
-    let run = start(first_calls.clone(), true);
+    // A call counts once it returned: member0's never does.
+    let first_calls = Recorder::new();
+    let run = start(&first_calls, true);
     wait_until(
         Duration::from_secs(30),
         "49 records handled around the stuck one",
         || {
-            let done = first_calls.lock().unwrap().len() == 49;
+            let done = first_calls.succeeded().len() == 49;
             async move { done }
         },
     )
@@ -136,15 +127,22 @@ async fn records_finished_above_a_stuck_one_are_not_handled_again_by_the_next_ow
         &Headers::new(),
     )
     .await;
-    let second_calls: Arc<Mutex<Vec<String>>> = Arc::default();
-    let run = start(second_calls.clone(), false);
+    let second_calls = Recorder::new();
+    let run = start(&second_calls, false);
     wait_until(Duration::from_secs(30), "the last record handled", || {
-        let done = second_calls.lock().unwrap().iter().any(|c| c == "last:0");
+        let done = second_calls
+            .succeeded()
+            .iter()
+            .any(|c| c.payload == "last:0");
         async move { done }
     })
     .await;
     run.stop().await.unwrap();
-    let mut second = second_calls.lock().unwrap().clone();
+    let mut second: Vec<String> = second_calls
+        .succeeded()
+        .into_iter()
+        .map(|c| c.payload)
+        .collect();
     second.sort();
     assert_eq!(
         second,

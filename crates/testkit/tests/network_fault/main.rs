@@ -158,8 +158,7 @@ async fn run(order: &'static str) {
             .sum::<i64>()
     };
     let all_partitions = topics.len() * PARTITIONS as usize - PARTITIONS as usize; // not the DLT
-    let ready_by = Instant::now() + Duration::from_secs(60);
-    let owned = loop {
+    let owned = wait_for(Duration::from_secs(60), "the workers to get going", || {
         timeline.update();
         let view = tokio::task::block_in_place(|| cluster.group(&group)).unwrap_or_default();
         let owned = view.instance(CUT).map(|m| m.partitions.clone());
@@ -167,26 +166,28 @@ async fn run(order: &'static str) {
             && view.members.len() == 2
             && view.instance(DIRECT).is_some()
             && view.assigned().len() == all_partitions;
-        if stable
-            && owned.as_ref().is_some_and(|o| !o.is_empty())
-            && started.elapsed() >= window / 5
-            && timeline.count_by(CUT) >= 20
-            && timeline.count_by(DIRECT) >= 20
-            && retry_copies() >= 50
-        {
-            break owned.unwrap();
-        }
-        assert!(
-            Instant::now() < ready_by,
-            "the workers did not get going: group {view:?}, {} / {} handlings, {} retry copies; \
-             `{CUT}` log:\n{}",
-            timeline.count_by(CUT),
-            timeline.count_by(DIRECT),
-            retry_copies(),
-            tail(&workers.log(CUT), 30)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        let seen = match owned {
+            Some(owned)
+                if stable
+                    && !owned.is_empty()
+                    && started.elapsed() >= window / 5
+                    && timeline.count_by(CUT) >= 20
+                    && timeline.count_by(DIRECT) >= 20
+                    && retry_copies() >= 50 =>
+            {
+                Ok(owned)
+            }
+            _ => Err(format!(
+                "group {view:?}, {} / {} handlings, {} retry copies; `{CUT}` log:\n{}",
+                timeline.count_by(CUT),
+                timeline.count_by(DIRECT),
+                retry_copies(),
+                tail(&workers.log(CUT), 30)
+            )),
+        };
+        async move { seen }
+    })
+    .await;
     timeline.update();
     let copies_before = retry_copies();
     let handled_before = (timeline.count_by(CUT), timeline.count_by(DIRECT));
@@ -255,19 +256,19 @@ async fn run(order: &'static str) {
     );
 
     // The cut worker comes back: it rejoins the group and handles records again.
-    let rejoin_by = heal_at + Duration::from_secs(60);
-    let rejoined = loop {
+    let what = format!("`{CUT}` to handle records again after the heal");
+    let rejoined = wait_for(Duration::from_secs(60), &what, || {
         timeline.update();
-        if timeline.by_since(CUT, heal_at).next().is_some() {
-            break heal_at.elapsed();
-        }
-        assert!(
-            Instant::now() < rejoin_by,
-            "`{CUT}` handled nothing within 60 s of the heal; its log:\n{}",
-            tail(&workers.log(CUT), 40)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        let seen = match timeline.by_since(CUT, heal_at).next() {
+            Some(_) => Ok(heal_at.elapsed()),
+            None => Err(format!(
+                "nothing handled; its log:\n{}",
+                tail(&workers.log(CUT), 40)
+            )),
+        };
+        async move { seen }
+    })
+    .await;
     println!(
         "netfault: {:>5.1} s  `{CUT}` handles records again, {} after the heal",
         started.elapsed().as_secs_f64(),
