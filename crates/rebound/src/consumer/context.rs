@@ -12,6 +12,7 @@ use super::rebalance::RebalanceContext;
 use super::registry::{lock, Gauge, Registry, Tp};
 use super::settings::Settings;
 use crate::metrics::ChainMetrics;
+use crate::trace::Tracer;
 
 /// What every partition task shares.
 pub(crate) struct Context {
@@ -35,6 +36,8 @@ pub(crate) struct Context {
     pub key_order: Option<Arc<KeyOrder>>,
     /// This member's metrics handles (`rebound::metrics`), registered once.
     pub metrics: ChainMetrics,
+    /// Where the attempt spans come from, looked up once (`crate::trace`).
+    pub tracer: Tracer,
 }
 
 /// A task drained enough: the poller, waiting for it to catch up, goes on at once instead of

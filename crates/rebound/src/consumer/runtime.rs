@@ -22,6 +22,7 @@ use crate::admin;
 use crate::error::Error;
 use crate::metrics::{ChainMetrics, LagGauges, STATISTICS_INTERVAL_MS};
 use crate::naming::TopicChain;
+use crate::trace::Tracer;
 
 /// A consumer of a topic and its retry chain: the Rust `@RetryableTopic`.
 ///
@@ -97,6 +98,7 @@ impl RetryingConsumer {
                 drained: Drained::default(),
                 key_order: key_order.clone(),
                 metrics: ChainMetrics::new(&member.group, &settings.chain, &member.topics),
+                tracer: Tracer::global(),
             });
             let (stopping, runtime) = (stopping.clone(), tokio::runtime::Handle::current());
             let poller = std::thread::Builder::new()

@@ -3,7 +3,6 @@
 //! with no recorder) and never builds a label.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::time::Duration;
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
@@ -87,7 +86,9 @@ impl TopicMetrics {
 pub(crate) struct ChainMetrics {
     group: String,
     chain: TopicChain,
-    topics: HashMap<String, TopicMetrics>,
+    /// A handful of topics, looked up on every record: a scan of short names is cheaper than
+    /// hashing the name (SipHash was 8 % of a no-op handler's time).
+    topics: Vec<(String, TopicMetrics)>,
     copies_in_flight: CopyGauge,
 }
 
@@ -114,8 +115,8 @@ impl ChainMetrics {
     }
 
     fn topic(&self, topic: &str) -> Cow<'_, TopicMetrics> {
-        match self.topics.get(topic) {
-            Some(metrics) => Cow::Borrowed(metrics),
+        match self.topics.iter().find(|(name, _)| name == topic) {
+            Some((_, metrics)) => Cow::Borrowed(metrics),
             None => Cow::Owned(TopicMetrics::register(
                 &self.group,
                 topic,

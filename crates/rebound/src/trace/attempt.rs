@@ -9,10 +9,12 @@
 use std::future::Future;
 use std::str::FromStr;
 
+use futures::future::Either;
 use opentelemetry::context::FutureExt;
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{
     Span, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
-    Tracer,
+    Tracer as _,
 };
 use opentelemetry::{global, KeyValue};
 
@@ -28,41 +30,83 @@ use crate::time::EpochMillis;
 /// The instrumentation scope the spans are reported under.
 const SCOPE: &str = "rebound";
 
+/// The tracer the attempt spans come from: the global tracer provider's, looked up once when the
+/// consumer starts, or none when the process has no OpenTelemetry SDK.
+///
+/// Without an SDK the global tracer is a no-op, yet making a span through it still costs a lookup
+/// under a lock, two boxes and a context swap per poll of the handler: a third of a no-op
+/// handler's time. Knowing once that no SDK is there, an attempt costs nothing, as without the
+/// feature. The price: a provider installed after the consumer started is not seen (install it
+/// first, as OpenTelemetry asks of every library).
+pub(crate) struct Tracer(Option<BoxedTracer>);
+
+impl Tracer {
+    /// The global tracer, if an SDK is behind it.
+    pub(crate) fn global() -> Self {
+        let tracer = global::tracer(SCOPE);
+        Tracer(sdk_behind(&tracer).then_some(tracer))
+    }
+}
+
+/// Whether `tracer` is an SDK's rather than the no-op one. Asked with a parent that is not
+/// sampled: an SDK gives the probe a span id of its own (and its parent-based sampler drops it,
+/// so nothing is exported), the no-op tracer hands back the parent's.
+fn sdk_behind(tracer: &impl opentelemetry::trace::Tracer) -> bool {
+    let parent_id = SpanId::from_bytes(*b"rebound!");
+    let parent = SpanContext::new(
+        TraceId::from_bytes(*b"rebound tracing?"),
+        parent_id,
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let parent = opentelemetry::Context::new().with_remote_span_context(parent);
+    let probe = tracer.start_with_context("rebound.probe", &parent);
+    probe.span_context().span_id() != parent_id
+}
+
 /// One delivery attempt's span; ended by [`AttemptSpan::end`] (or when dropped, if stopped).
 pub(crate) struct AttemptSpan {
-    /// The span inside its context: what the handler runs under and what a copy names.
-    cx: opentelemetry::Context,
+    /// The span inside its context: what the handler runs under and what a copy names. `None`
+    /// without an SDK: nothing to record, and a copy keeps the record's headers as they were.
+    cx: Option<opentelemetry::Context>,
 }
 
 impl AttemptSpan {
     /// Starts the span of `record`'s attempt, child of its `traceparent` when it has a valid one
     /// (a new trace otherwise).
     pub(crate) fn start(context: &Context, record: &Record) -> Self {
+        let Some(tracer) = &context.tracer.0 else {
+            return AttemptSpan { cx: None };
+        };
         let parent = parent_context(record.headers());
-        let tracer = global::tracer(SCOPE);
         let mut span = tracer
             .span_builder(format!("process {}", record.topic()))
             .with_kind(SpanKind::Consumer)
-            .start_with_context(&tracer, &parent);
-        // Without an SDK (or for a span not sampled) nothing is recorded: the attributes, a
-        // dozen allocations, are built only for a span that keeps them.
+            .start_with_context(tracer, &parent);
+        // For a span not sampled nothing is recorded: the attributes, a dozen allocations, are
+        // built only for a span that keeps them.
         if span.is_recording() {
             span.set_attributes(attributes(context, record));
         }
         AttemptSpan {
-            cx: parent.with_span(span),
+            cx: Some(parent.with_span(span)),
         }
     }
 
     /// Runs `future` (the handler) with this span as the current context, so its own spans are
     /// children of the attempt.
     pub(crate) fn in_scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
-        future.with_context(self.cx.clone())
+        match &self.cx {
+            Some(cx) => Either::Left(future.with_context(cx.clone())),
+            None => Either::Right(future),
+        }
     }
 
     /// Marks the attempt failed: error status, the failure and its class.
     pub(crate) fn failed(&self, failure: &Failure, class: FailureClass) {
-        let span = self.cx.span();
+        let Some(cx) = &self.cx else { return };
+        let span = cx.span();
         if !span.is_recording() {
             return;
         }
@@ -71,9 +115,10 @@ impl AttemptSpan {
     }
 
     /// Gives a copy of the record exactly one `traceparent`: this span, so the next attempt is its
-    /// child. Nothing changes when there is no valid span (no tracer and no parent).
+    /// child. Nothing changes without an SDK, or when there is no valid span.
     pub(crate) fn stamp_copy(&self, headers: &mut Headers) {
-        let span = self.cx.span();
+        let Some(cx) = &self.cx else { return };
+        let span = cx.span();
         let context = span.span_context();
         if !context.is_valid() {
             return;
@@ -89,7 +134,8 @@ impl AttemptSpan {
 
     /// Ends the span with its outcome and, for a copy, the topic it went to.
     pub(crate) fn end(self, outcome: Outcome, next_topic: Option<&str>) {
-        let span = self.cx.span();
+        let Some(cx) = &self.cx else { return };
+        let span = cx.span();
         span.set_attribute(KeyValue::new("rebound.outcome", outcome.as_str()));
         if let Some(topic) = next_topic.filter(|_| span.is_recording()) {
             span.set_attribute(KeyValue::new("rebound.next_topic", topic.to_string()));
@@ -151,5 +197,54 @@ fn stage_name(stage: Option<&Stage<'_>>) -> &'static str {
         Some(Stage::Main) | None => "main",
         Some(Stage::Retry(_)) => "retry",
         Some(Stage::Dlt) => "dlt",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use opentelemetry::trace::noop::NoopTracer;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
+
+    use super::sdk_behind;
+
+    /// Counts the spans handed to the exporter's side.
+    #[derive(Debug)]
+    struct Ended(Arc<AtomicUsize>);
+
+    impl SpanProcessor for Ended {
+        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+        fn on_end(&self, _: SpanData) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _: std::time::Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_probe_tells_an_sdk_from_the_no_op_tracer_and_exports_nothing() {
+        assert!(!sdk_behind(&NoopTracer::new()));
+
+        let ended = Arc::new(AtomicUsize::new(0));
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(Ended(ended.clone()))
+            .build();
+        let tracer = provider.tracer("rebound");
+        assert!(sdk_behind(&tracer));
+        // A span the same tracer records does reach the processor: the count can move.
+        drop(opentelemetry::trace::Tracer::start(&tracer, "recorded"));
+        assert_eq!(
+            ended.load(Ordering::SeqCst),
+            1,
+            "only the recorded span, not the probe"
+        );
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! [`traceparent`] is the header logic, always built (pure functions, no tracer). The spans
 //! themselves exist only with the `opentelemetry` cargo feature: `AttemptSpan` is then a span
-//! of OpenTelemetry's global tracer (the service installs the SDK and its exporter), and without
-//! the feature a zero-sized type whose methods do nothing, so the engine's call sites compile
-//! away and a copy keeps the record's headers as they were.
+//! of OpenTelemetry's global tracer (the service installs the SDK and its exporter before the
+//! consumer runs: the consumer looks once, and with no SDK behind the global tracer it makes no
+//! spans at all), and without the feature a zero-sized type whose methods do nothing, so the
+//! engine's call sites compile away. Without spans a copy keeps the record's headers as they
+//! were.
 //!
 //! See ARCHITECTURE.md, "Tracing", for the span's attributes and the parent/child rules.
 
@@ -16,9 +18,9 @@ mod attempt;
 mod disabled;
 
 #[cfg(feature = "opentelemetry")]
-pub(crate) use attempt::AttemptSpan;
+pub(crate) use attempt::{AttemptSpan, Tracer};
 #[cfg(not(feature = "opentelemetry"))]
-pub(crate) use disabled::AttemptSpan;
+pub(crate) use disabled::{AttemptSpan, Tracer};
 
 /// How an attempt ended, written as the span's `rebound.outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,6 +49,13 @@ impl Feed {
         Some(record)
     }
 
+    /// The next record of the batch in hand, if any, without waiting for another batch.
+    pub(super) fn next_in_hand(&mut self) -> Option<Record> {
+        let record = self.inbox.pop_front()?;
+        self.taken();
+        Some(record)
+    }
+
     /// Whether the batch in hand is done.
     pub(super) fn batch_done(&self) -> bool {
         self.inbox.is_empty()

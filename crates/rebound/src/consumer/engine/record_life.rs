@@ -64,7 +64,7 @@ pub(crate) fn start(
     context: &Arc<Context>,
     record: Record,
     start: Start,
-    stop: &CancellationToken,
+    stop: &Arc<CancellationToken>,
 ) -> BoxFuture<'static, Processing> {
     let (context, stop) = (context.clone(), stop.clone());
     let offset = record.offset();
@@ -77,7 +77,7 @@ pub(crate) fn start(
     Box::pin(async move {
         if let Some(parked) = parked {
             if let Some(behind) = parked.await {
-                let copy = park_behind(context.clone(), record, behind, stop);
+                let copy = park_behind(context.clone(), record, behind, (*stop).clone());
                 let processed = Processed::Forwarding(Box::pin(copy));
                 return Processing {
                     offset,

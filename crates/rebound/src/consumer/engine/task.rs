@@ -34,12 +34,18 @@ use crate::record::Record;
 /// librdkafka's 500 ms auto-commit, so that slow handlers do not delay commits.
 const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How many records of the batch in hand one step takes (see [`PartitionTask::take_in_hand`]).
+const TAKEN_AT_ONCE: usize = 64;
+
 /// The state of one partition's task.
 pub(crate) struct PartitionTask {
     context: Arc<Context>,
     tp: Tp,
     feed: Feed,
-    stop: CancellationToken,
+    /// Shared with every record's future: cloning an `Arc` is an atomic add, cloning the token
+    /// takes its lock (and dropping the clone again).
+    stop: Arc<CancellationToken>,
+    abort: CancellationToken,
     /// The stop and the abort as futures made once: a `cancelled()` made in every step
     /// registers with the token and leaves it again, a lock each way per record.
     stopped: Signal,
@@ -93,8 +99,9 @@ impl PartitionTask {
             context,
             tp,
             stopped: Box::pin(control.stop.clone().cancelled_owned()),
-            aborted: Box::pin(control.abort.cancelled_owned()),
-            stop: control.stop,
+            aborted: Box::pin(control.abort.clone().cancelled_owned()),
+            abort: control.abort,
+            stop: Arc::new(control.stop),
             window: Window::default(),
             running: FuturesUnordered::new(),
             awaiting_ticket: None,
@@ -148,11 +155,31 @@ impl PartitionTask {
             }
             _ = &mut self.stopped => return Step::Stop,
             next = self.feed.next(), if may_take => match next {
-                Some(record) => self.take(record),
+                Some(record) => {
+                    self.take(record);
+                    self.take_in_hand();
+                }
                 None => return Step::Stop,
             },
         }
         Step::Go
+    }
+
+    /// Takes more of the batch in hand without a trip through the `select!` per record: a
+    /// record that finishes at once (most do) costs its handler and little else. Up to
+    /// [`TAKEN_AT_ONCE`] records, so finished handlers, copies and the stop are looked at
+    /// between runs; a stop or an abort seen here ends the run at once.
+    fn take_in_hand(&mut self) {
+        for _ in 1..TAKEN_AT_ONCE {
+            self.settle();
+            if !self.may_take() || self.stop.is_cancelled() || self.abort.is_cancelled() {
+                return;
+            }
+            match self.feed.next_in_hand() {
+                Some(record) => self.take(record),
+                None => return,
+            }
+        }
     }
 
     /// Whether the next record may be taken: the admission has room, no record waits for a
