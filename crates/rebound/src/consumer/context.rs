@@ -37,6 +37,7 @@ pub(crate) struct Context {
     /// This member's metrics handles (`rebound::metrics`), registered once.
     pub metrics: ChainMetrics,
     /// Where the attempt spans come from, looked up once (`crate::trace`).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub tracer: Tracer,
 }
 

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
+use std::task::Poll;
+
+use futures::future::{BoxFuture, CatchUnwind};
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
@@ -47,35 +49,74 @@ where
     }
 }
 
+/// One call of a handler, polled once as it is made: most handlers finish without waiting, and
+/// such a call costs no future of Rebound's around it. A panic, in the call or in the poll, is
+/// caught either way.
+pub(crate) enum Call {
+    /// It finished on its first poll.
+    Finished(Result<(), Failure>),
+    /// It waits: [`Waiting::finish`] goes on with it.
+    Waiting(Waiting),
+}
+
+/// A handler's call that did not finish on its first poll.
+pub(crate) struct Waiting(CatchUnwind<AssertUnwindSafe<BoxFuture<'static, Result<(), Failure>>>>);
+
+/// Makes one call of `handler` and polls it once, with a waker that drops the wake-up: a call
+/// that waits is polled again, by whoever awaits [`Waiting::finish`], with its own.
+pub(crate) fn call(handler: &dyn Handler, record: &Record) -> Call {
+    let made = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(record.clone())));
+    let mut call = match made {
+        Ok(future) => AssertUnwindSafe(future).catch_unwind(),
+        Err(panic) => return Call::Finished(Err(panicked(panic))),
+    };
+    let mut first_poll = std::task::Context::from_waker(std::task::Waker::noop());
+    match call.poll_unpin(&mut first_poll) {
+        Poll::Ready(outcome) => Call::Finished(outcome.unwrap_or_else(|p| Err(panicked(p)))),
+        Poll::Pending => Call::Waiting(Waiting(call)),
+    }
+}
+
+impl Waiting {
+    /// The call's outcome; one longer than `timeout` (counted from now, the first poll having
+    /// just happened) is a transient failure.
+    pub(crate) async fn finish(self, timeout: Option<Duration>) -> Result<(), Failure> {
+        let outcome = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, self.0).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    return Err(Failure::transient(Message(format!(
+                        "handler did not finish within {} ms",
+                        limit.as_millis()
+                    ))))
+                }
+            },
+            None => self.0.await,
+        };
+        outcome.unwrap_or_else(|panic| Err(panicked(panic)))
+    }
+}
+
+/// A handler's panic as a transient failure.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Failure {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into());
+    Failure::transient(Message(format!("handler panicked: {text}")))
+}
+
 /// One call of a handler; a panic or a call longer than `timeout` becomes a transient failure.
 pub(crate) async fn invoke(
     handler: &dyn Handler,
     record: &Record,
     timeout: Option<Duration>,
 ) -> Result<(), Failure> {
-    let call = AssertUnwindSafe(handler.handle(record.clone())).catch_unwind();
-    let outcome = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, call).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                return Err(Failure::transient(Message(format!(
-                    "handler did not finish within {} ms",
-                    limit.as_millis()
-                ))))
-            }
-        },
-        None => call.await,
-    };
-    outcome.unwrap_or_else(|panic| {
-        let text = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic payload".into());
-        Err(Failure::transient(Message(format!(
-            "handler panicked: {text}"
-        ))))
-    })
+    match call(handler, record) {
+        Call::Finished(outcome) => outcome,
+        Call::Waiting(waiting) => waiting.finish(timeout).await,
+    }
 }
 
 /// How handling a record in place ended.
@@ -88,33 +129,49 @@ pub(crate) enum Attempt {
     Stopped,
 }
 
-/// Runs the handler, retrying in place as `blocking` says while the failure is transient.
-pub(crate) async fn attempt_in_place(
-    handler: &dyn Handler,
-    record: &Record,
-    timeout: Option<Duration>,
-    classifier: &Classifier,
-    blocking: Option<&BlockingRetries>,
-    stop: &CancellationToken,
-) -> Attempt {
-    let tries = blocking.map_or(1, |b| b.attempts);
-    let mut n = 1u32;
-    loop {
-        let failure = match invoke(handler, record, timeout).await {
-            Ok(()) => return Attempt::Done,
-            Err(failure) => failure,
-        };
-        if !classifier.classify(&failure).is_retryable() || n >= tries {
-            return Attempt::Failed(failure);
+/// What the in-place retries need: the handler and how it is called and retried.
+pub(crate) struct InPlace<'a> {
+    pub handler: &'a dyn Handler,
+    pub timeout: Option<Duration>,
+    pub classifier: &'a Classifier,
+    pub blocking: Option<&'a BlockingRetries>,
+}
+
+impl InPlace<'_> {
+    /// Whether a record whose `tries`-th call failed with `failure` is called again in place.
+    pub(crate) fn retries(&self, failure: &Failure, tries: u32) -> bool {
+        let allowed = self.blocking.map_or(1, |b| b.attempts);
+        self.classifier.classify(failure).is_retryable() && tries < allowed
+    }
+
+    /// Goes on after the `tries`-th call failed with `failure`: calls again after the back-off
+    /// while the failure is retryable and tries are left.
+    pub(crate) async fn after_failure(
+        &self,
+        record: &Record,
+        mut failure: Failure,
+        mut tries: u32,
+        stop: &CancellationToken,
+    ) -> Attempt {
+        loop {
+            if !self.retries(&failure, tries) {
+                return Attempt::Failed(failure);
+            }
+            let delay = self
+                .blocking
+                .map_or(Duration::ZERO, |b| b.backoff.delay_after(tries));
+            tracing::debug!(record = %record.coordinates(), try_ = tries, error = %failure, "retrying in place in {delay:?}");
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return Attempt::Stopped,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            tries = tries.saturating_add(1);
+            failure = match invoke(self.handler, record, self.timeout).await {
+                Ok(()) => return Attempt::Done,
+                Err(failure) => failure,
+            };
         }
-        let delay = blocking.map_or(Duration::ZERO, |b| b.backoff.delay_after(n));
-        tracing::debug!(record = %record.coordinates(), try_ = n, error = %failure, "retrying in place in {delay:?}");
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return Attempt::Stopped,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        n = n.saturating_add(1);
     }
 }
 
@@ -125,6 +182,15 @@ mod tests {
 
     fn record() -> Record {
         Record::new("t", 0, 0)
+    }
+
+    #[tokio::test]
+    async fn a_panic_before_the_future_is_made_is_a_transient_failure_too() {
+        let panics_at_once =
+            |_: Record| -> std::future::Ready<Result<(), Failure>> { panic!("at once") };
+        let failure = invoke(&panics_at_once, &record(), None).await.unwrap_err();
+        assert_eq!(failure.class(), Some(FailureClass::Transient));
+        assert_eq!(failure.to_string(), "handler panicked: at once");
     }
 
     #[tokio::test]
@@ -158,15 +224,17 @@ mod tests {
             }
         };
         let blocking = BlockingRetries::new(5, crate::Backoff::Fixed(Duration::ZERO));
-        let outcome = attempt_in_place(
-            &handler,
-            &record(),
-            None,
-            &Classifier::new(),
-            Some(&blocking),
-            &CancellationToken::new(),
-        )
-        .await;
+        let classifier = Classifier::new();
+        let in_place = InPlace {
+            handler: &handler,
+            timeout: None,
+            classifier: &classifier,
+            blocking: Some(&blocking),
+        };
+        let first = invoke(&handler, &record(), None).await.unwrap_err();
+        let outcome = in_place
+            .after_failure(&record(), first, 1, &CancellationToken::new())
+            .await;
         assert!(
             matches!(outcome, Attempt::Failed(f) if f.class() == Some(FailureClass::Permanent))
         );

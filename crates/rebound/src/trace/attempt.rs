@@ -103,6 +103,12 @@ impl AttemptSpan {
         }
     }
 
+    /// Makes this span the current context until the guard is dropped: for the handler's first
+    /// poll, made before any future of Rebound's wraps it.
+    pub(crate) fn enter(&self) -> Option<opentelemetry::ContextGuard> {
+        self.cx.as_ref().map(|cx| cx.clone().attach())
+    }
+
     /// Marks the attempt failed: error status, the failure and its class.
     pub(crate) fn failed(&self, failure: &Failure, class: FailureClass) {
         let Some(cx) = &self.cx else { return };

@@ -6,12 +6,14 @@
 //! | `admission.rs` | what differs between the orders: which record may start |
 //! | `copies.rs` | copies of failed records: the copy budget, then in flight until acknowledged |
 //! | `feed.rs` | the records the poller hands the task, and the flow-control gauge |
-//! | `record_life.rs` | one record: its attempt, its due time, a permit, the handler, its copy |
+//! | `record_life.rs` | one record: its attempt number, its due time, a permit, then its attempt |
+//! | `attempt.rs` | one attempt of the handler: called and polled once at once, then concluded |
 //! | `window.rs` | pure: the offset before the lowest unfinished record |
 //! | `done_marks.rs` | pure: the records finished above the committed offset, in its metadata |
 //! | `offsets.rs` | handing the window's offset and marks to librdkafka |
 
 mod admission;
+mod attempt;
 mod copies;
 mod done_marks;
 mod feed;

@@ -11,13 +11,12 @@ use futures::future::BoxFuture;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
+use super::attempt::handle_now;
 use crate::consumer::context::Context;
 use crate::consumer::dead_letters::deliver_dead_letter;
-use crate::consumer::events::Event;
 use crate::consumer::forward::{forward_failed, Failed};
-use crate::consumer::handler::{attempt_in_place, Attempt};
 use crate::consumer::key_order::{DeadLetterAt, OrderKey};
-use crate::consumer::route::{attempt_of, next_hop, wait_until_due, Hop};
+use crate::consumer::route::{attempt_of, wait_until_due, Hop};
 use crate::failure::{Failure, FailureClass};
 use crate::naming::Stage;
 use crate::record::Record;
@@ -58,9 +57,78 @@ pub(crate) struct Start {
     pub parked: Option<BoxFuture<'static, Option<DeadLetterAt>>>,
 }
 
-/// A record's processing as one future: its due time, a permit when records run at once (held
-/// only while the handler runs), the handler. The copy of a failed record is returned unsent.
+/// A record started: finished already, or the rest of its processing as a future.
+pub(crate) enum Started {
+    Now(Processing),
+    Later(BoxFuture<'static, Processing>),
+}
+
+/// Starts a record's processing: its due time, a permit when records run at once (held only
+/// while the handler runs), the handler. The copy of a failed record is returned unsent.
+///
+/// A record that is due, needs no check of a parked key and gets its permit at once is handled
+/// here and now ([`handle_now`]): on the happy path nothing is boxed but the handler's call.
 pub(crate) fn start(
+    context: &Arc<Context>,
+    record: Record,
+    start: Start,
+    stop: &Arc<CancellationToken>,
+) -> Started {
+    let offset = record.offset();
+    if start.parked.is_some() {
+        return Started::Later(start_later(context, record, start, stop));
+    }
+    let record = match due_now(context, record) {
+        Ok(record) => record,
+        Err(record) => return Started::Later(start_later(context, record, start, stop)),
+    };
+    let permit = match start.needs_permit {
+        false => None,
+        true => match context.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return Started::Later(start_later(context, record, start, stop)),
+        },
+    };
+    let Start { key, ticket, .. } = start;
+    drop(ticket);
+    match handle_now(context, record, stop) {
+        Ok(processed) => Started::Now(Processing {
+            offset,
+            key,
+            processed,
+        }),
+        Err(later) => Started::Later(Box::pin(async move {
+            let processed = later.await;
+            drop(permit);
+            Processing {
+                offset,
+                key,
+                processed,
+            }
+        })),
+    }
+}
+
+/// The record with its attempt number if it may run now (a main-topic record, or a retry that
+/// is due), else the record as it came (it waits, or it is the dead-letter hook's).
+fn due_now(context: &Context, record: Record) -> Result<Record, Record> {
+    match context.settings.chain.stage_of(record.topic()) {
+        Some(Stage::Main) | None => Ok(record.with_attempt(1)),
+        Some(Stage::Retry(topic)) => {
+            let attempt = attempt_of(&record, *topic.attempts.start());
+            let record = record.with_attempt(attempt);
+            match wait_until_due(&record) {
+                None => Ok(record),
+                Some(_) => Err(record),
+            }
+        }
+        Some(Stage::Dlt) => Err(record),
+    }
+}
+
+/// A record's processing as one future, for a record that waits: its parked key's check, its
+/// due time, its permit, or the dead-letter hook.
+fn start_later(
     context: &Arc<Context>,
     record: Record,
     start: Start,
@@ -166,65 +234,12 @@ pub(crate) async fn prepare(
 pub(crate) async fn handle(
     context: &Arc<Context>,
     record: Record,
-    stop: &CancellationToken,
+    stop: &Arc<CancellationToken>,
 ) -> Processed {
-    let settings = &context.settings;
-    context.metrics.started(&record);
-    let started = std::time::Instant::now();
-    let span = AttemptSpan::start(context, &record);
-    let attempt = span
-        .in_scope(attempt_in_place(
-            settings.handler.as_ref(),
-            &record,
-            settings.handler_timeout,
-            &settings.classifier,
-            settings.policy.blocking(),
-            stop,
-        ))
-        .await;
-    let failure = match attempt {
-        Attempt::Done => {
-            span.end(Outcome::Handled, None);
-            context.emit(Event::Handled {
-                topic: record.topic(),
-                attempt: record.attempt(),
-                latency: started.elapsed(),
-            });
-            return Processed::Done;
-        }
-        Attempt::Stopped => return Processed::Stopped,
-        Attempt::Failed(failure) => failure,
-    };
-    let class = settings.classifier.classify(&failure);
-    span.failed(&failure, class);
-    context.emit(Event::Failed {
-        topic: record.topic(),
-        attempt: record.attempt(),
-        class,
-        latency: started.elapsed(),
-    });
-    let now = EpochMillis::now();
-    let Some(hop) = next_hop(&settings.chain, &settings.policy, &record, class, now) else {
-        tracing::error!(
-            record = %record.coordinates(), attempt = record.attempt(), %class, error = %failure,
-            "record failed and there is no dead-letter topic: skipped"
-        );
-        span.end(Outcome::Dropped, None);
-        return Processed::Done;
-    };
-    let failed = Failed {
-        record,
-        failure,
-        class,
-        at: now,
-        span,
-    };
-    Processed::Forwarding(Box::pin(forward_failed(
-        context.clone(),
-        failed,
-        hop,
-        stop.clone(),
-    )))
+    match handle_now(context, record, stop) {
+        Ok(processed) => processed,
+        Err(later) => later.await,
+    }
 }
 
 /// Why a record went to the DLT without running: an earlier record of its key is there, pending
