@@ -154,18 +154,19 @@ fn hand_out(
             .tasks
             .entry(tp.clone())
             .or_insert_with(|| spawn_partition(shared, runtime, &tp));
+        let mut delivery = batch.seal(tp.topic.clone());
         // Re-fetched after a resume: the task already has these.
-        let dispatched_until = task.dispatched_until;
-        let mut records = batch.into_records(tp.topic.clone());
-        records.retain(|record| record.offset() > dispatched_until);
-        let Some(last) = records.last() else { continue };
+        delivery.skip_through(task.dispatched_until);
+        let Some(last) = delivery.last_offset() else {
+            continue;
+        };
         if let Some(key_order) = &shared.key_order {
-            key_order.dispatched(&tp, &records);
+            key_order.dispatched(&tp, &delivery);
         }
-        task.dispatched_until = last.offset();
-        let count = records.len();
+        task.dispatched_until = last;
+        let count = delivery.len();
         let buffered = task.gauge.buffered.fetch_add(count, Ordering::SeqCst) + count;
-        if task.records.send(records).is_err() {
+        if task.records.send(delivery).is_err() {
             continue;
         }
         if buffered >= shared.settings.pause_above && !registry.paused.contains(&tp) {

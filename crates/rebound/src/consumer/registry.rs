@@ -14,7 +14,7 @@ use rdkafka::TopicPartitionList;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::record::{Batch, Record};
+use crate::record::{Batch, Delivery};
 
 /// Locks `mutex` even if a thread panicked while holding it. The registry and the latches hold
 /// plain maps and flags that no update leaves half-written in a way that matters, and a consumer
@@ -46,7 +46,7 @@ impl std::fmt::Display for Tp {
 /// The polling thread's handle on one partition's task.
 pub(crate) struct TaskHandle {
     /// Records go to the task in batches: one wake-up per poll round, not per record.
-    pub records: UnboundedSender<Vec<Record>>,
+    pub records: UnboundedSender<Delivery>,
     /// Records sent to the task and not yet taken by it, and whether the partition is paused.
     pub gauge: Arc<Gauge>,
     /// The highest offset handed to the task: a record at or below it is a redelivery.

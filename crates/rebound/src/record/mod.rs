@@ -4,7 +4,7 @@
 
 mod read;
 
-pub(crate) use read::Batch;
+pub(crate) use read::{Batch, Delivery};
 
 use std::sync::Arc;
 

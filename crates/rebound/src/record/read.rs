@@ -9,10 +9,11 @@
 //! batch leaves nothing to contend for. The price: a batch's buffer lives as long as its last
 //! record, and the records of one partition's batch are taken, waited for and finished together.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rdkafka::message::{BorrowedMessage, Message};
 
 use super::Record;
@@ -63,29 +64,77 @@ impl Batch {
         });
     }
 
+    /// The batch, its buffer frozen, to be made records one at a time by whoever takes them.
+    pub(crate) fn seal(self, topic: Arc<str>) -> Delivery {
+        Delivery {
+            topic,
+            buffer: self.buffer.freeze(),
+            drafts: self.drafts.into(),
+        }
+    }
+
     /// The batch's records, in the order pushed, the topic's name shared by all.
     pub(crate) fn into_records(self, topic: Arc<str>) -> Vec<Record> {
-        let buffer = self.buffer.freeze();
-        let slice = |range: Range<usize>| buffer.slice(range);
-        self.drafts
+        self.seal(topic).collect()
+    }
+}
+
+/// One partition's records of a poll round, handed to the partition's task, which makes each a
+/// [`Record`] as it takes it: the polling thread only copies bytes, and the per-record work of
+/// building records runs on the tasks' threads, beside the handlers, not on the one thread that
+/// feeds them all.
+pub(crate) struct Delivery {
+    topic: Arc<str>,
+    buffer: Bytes,
+    drafts: VecDeque<Draft>,
+}
+
+impl Delivery {
+    /// Records not taken yet.
+    pub(crate) fn len(&self) -> usize {
+        self.drafts.len()
+    }
+
+    /// The offset of the last record, if any is left.
+    pub(crate) fn last_offset(&self) -> Option<i64> {
+        self.drafts.back().map(|draft| draft.offset)
+    }
+
+    /// Drops the records at or below `offset` (fetched again after a resume: handed out before).
+    pub(crate) fn skip_through(&mut self, offset: i64) {
+        self.drafts.retain(|draft| draft.offset > offset);
+    }
+
+    /// Each record's offset and key, without making the records.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (i64, Option<Bytes>)> + '_ {
+        self.drafts.iter().map(|draft| {
+            let key = draft.key.clone().map(|range| self.buffer.slice(range));
+            (draft.offset, key)
+        })
+    }
+}
+
+impl Iterator for Delivery {
+    type Item = Record;
+
+    /// The next record, made now.
+    fn next(&mut self) -> Option<Record> {
+        let draft = self.drafts.pop_front()?;
+        let slice = |range: Range<usize>| self.buffer.slice(range);
+        let headers = draft
+            .headers
             .into_iter()
-            .map(|draft| {
-                let headers = draft
-                    .headers
-                    .into_iter()
-                    .map(|(key, value)| Header {
-                        key,
-                        value: value.map(slice),
-                    })
-                    .collect();
-                let mut record =
-                    Record::new(topic.clone(), draft.partition, draft.offset).with_headers(headers);
-                record.key = draft.key.map(slice);
-                record.payload = draft.payload.map(slice);
-                record.timestamp = draft.timestamp;
-                record
+            .map(|(key, value)| Header {
+                key,
+                value: value.map(slice),
             })
-            .collect()
+            .collect();
+        let mut record =
+            Record::new(self.topic.clone(), draft.partition, draft.offset).with_headers(headers);
+        record.key = draft.key.map(slice);
+        record.payload = draft.payload.map(slice);
+        record.timestamp = draft.timestamp;
+        Some(record)
     }
 }
 

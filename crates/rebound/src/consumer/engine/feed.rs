@@ -1,7 +1,6 @@
 //! A partition task's feed from the poller: batches of records in offset order, and the
 //! flow-control gauge the poller pauses and resumes the partition by.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -9,15 +8,15 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::consumer::context::Context;
 use crate::consumer::registry::{Gauge, Tp};
-use crate::record::Record;
+use crate::record::{Delivery, Record};
 
 /// The records the poller handed to one partition's task.
 pub(super) struct Feed {
     context: Arc<Context>,
     tp: Tp,
-    batches: UnboundedReceiver<Vec<Record>>,
-    /// The batch in hand, in offset order.
-    inbox: VecDeque<Record>,
+    batches: UnboundedReceiver<Delivery>,
+    /// The batch in hand, in offset order (each record made as it is taken).
+    inbox: Option<Delivery>,
     /// Records handed to the task and not yet taken, and whether the partition is paused.
     gauge: Arc<Gauge>,
 }
@@ -26,14 +25,14 @@ impl Feed {
     pub(super) fn new(
         context: Arc<Context>,
         tp: Tp,
-        batches: UnboundedReceiver<Vec<Record>>,
+        batches: UnboundedReceiver<Delivery>,
         gauge: Arc<Gauge>,
     ) -> Self {
         Feed {
             context,
             tp,
             batches,
-            inbox: VecDeque::new(),
+            inbox: None,
             gauge,
         }
     }
@@ -41,24 +40,24 @@ impl Feed {
     /// The next record: from the batch in hand, else the next batch from the poller (`None` when
     /// the poller has dropped its end). Cancel-safe: a batch received is kept in hand.
     pub(super) async fn next(&mut self) -> Option<Record> {
-        while self.inbox.is_empty() {
-            self.inbox.extend(self.batches.recv().await?);
+        loop {
+            if let Some(record) = self.next_in_hand() {
+                return Some(record);
+            }
+            self.inbox = Some(self.batches.recv().await?);
         }
-        let record = self.inbox.pop_front()?;
-        self.taken();
-        Some(record)
     }
 
     /// The next record of the batch in hand, if any, without waiting for another batch.
     pub(super) fn next_in_hand(&mut self) -> Option<Record> {
-        let record = self.inbox.pop_front()?;
+        let record = self.inbox.as_mut()?.next()?;
         self.taken();
         Some(record)
     }
 
     /// Whether the batch in hand is done.
     pub(super) fn batch_done(&self) -> bool {
-        self.inbox.is_empty()
+        self.inbox.as_ref().is_none_or(|batch| batch.len() == 0)
     }
 
     /// A record left the buffer: the gauge goes down, and the poller hears when it may stop

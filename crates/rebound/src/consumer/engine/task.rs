@@ -28,7 +28,7 @@ use super::window::Window;
 use super::PartitionControl;
 use crate::consumer::context::Context;
 use crate::consumer::registry::{ExitGuard, Tp};
-use crate::record::Record;
+use crate::record::{Delivery, Record};
 
 /// How long done records of a batch in hand may wait before their offset is stored: well under
 /// librdkafka's 500 ms auto-commit, so that slow handlers do not delay commits.
@@ -84,7 +84,7 @@ impl PartitionTask {
     pub(crate) fn new(
         context: Arc<Context>,
         tp: Tp,
-        records: UnboundedReceiver<Vec<Record>>,
+        records: UnboundedReceiver<Delivery>,
         control: PartitionControl,
     ) -> Self {
         PartitionTask {

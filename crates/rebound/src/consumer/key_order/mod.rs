@@ -42,7 +42,7 @@ use super::registry::Tp;
 use super::settings::{ProcessingOrder, Settings};
 use crate::error::Error;
 use crate::naming::{Stage, TopicChain};
-use crate::record::Record;
+use crate::record::{Delivery, Record};
 
 /// Key order's state for one consumer: the keys held by records in the retry chain and, with
 /// `hold_until_redriven`, the keys parked behind pending dead letters.
@@ -97,13 +97,13 @@ impl KeyOrder {
 
     /// The poller hands `records` of `tp` to its task: retry records hold their keys from now
     /// (counted once, whether this or the acknowledgement of their copy comes first).
-    pub(crate) fn dispatched(&self, tp: &Tp, records: &[Record]) {
+    pub(crate) fn dispatched(&self, tp: &Tp, records: &Delivery) {
         if !matches!(self.chain.stage_of(&tp.topic), Some(Stage::Retry(_))) {
             return;
         }
-        for record in records {
-            let at = (tp.topic.clone(), tp.partition, record.offset());
-            self.held.taken(record.order_key(), at);
+        for (offset, key) in records.keys() {
+            let at = (tp.topic.clone(), tp.partition, offset);
+            self.held.taken(key, at);
         }
     }
 
