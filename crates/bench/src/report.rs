@@ -158,7 +158,7 @@ impl Runs {
             if m.is_nan() {
                 "n/a".to_string()
             } else {
-                format!("{m:.0}")
+                format!("{m:.2}")
             }
         };
         vec![

@@ -473,6 +473,19 @@ mod tests {
             None,
             "absurd"
         );
+        // Just over the day's limit (the broker test of hostile headers had this row): absurd too;
+        // just under it, a wait.
+        let over = now + Duration::from_secs(25 * 3600);
+        assert_eq!(
+            due(encode_big_integer(over.as_i64()).to_vec()),
+            None,
+            "25 h ahead"
+        );
+        let under = now + Duration::from_secs(23 * 3600);
+        assert!(
+            due(encode_big_integer(under.as_i64()).to_vec()).is_some(),
+            "23 h ahead"
+        );
         assert_eq!(
             wait_until_due(&Record::new("t-retry", 0, 0)),
             None,
