@@ -79,8 +79,8 @@ pub(crate) fn start(
         return Started::Later(start_later(context, record, start, stop));
     }
     let record = match due_now(context, record) {
-        Ok(record) => record,
-        Err(record) => return Started::Later(start_later(context, record, start, stop)),
+        Due::Now(record) => record,
+        Due::Later(record) => return Started::Later(start_later(context, record, start, stop)),
     };
     let permit = match start.needs_permit {
         false => None,
@@ -109,20 +109,26 @@ pub(crate) fn start(
     }
 }
 
-/// The record with its attempt number if it may run now (a main-topic record, or a retry that
-/// is due), else the record as it came (it waits, or it is the dead-letter hook's).
-fn due_now(context: &Context, record: Record) -> Result<Record, Record> {
+/// Whether a record may run now.
+enum Due {
+    /// A main-topic record, or a retry that is due: with its attempt number.
+    Now(Record),
+    /// It waits for its due time, or it is the dead-letter hook's.
+    Later(Record),
+}
+
+fn due_now(context: &Context, record: Record) -> Due {
     match context.settings.chain.stage_of(record.topic()) {
-        Some(Stage::Main) | None => Ok(record.with_attempt(1)),
+        Some(Stage::Main) | None => Due::Now(record.with_attempt(1)),
         Some(Stage::Retry(topic)) => {
             let attempt = attempt_of(&record, *topic.attempts.start());
             let record = record.with_attempt(attempt);
             match wait_until_due(&record) {
-                None => Ok(record),
-                Some(_) => Err(record),
+                None => Due::Now(record),
+                Some(_) => Due::Later(record),
             }
         }
-        Some(Stage::Dlt) => Err(record),
+        Some(Stage::Dlt) => Due::Later(record),
     }
 }
 
