@@ -21,6 +21,9 @@ impl Tracer {
 /// Zero-sized: every method is empty and inlined away.
 pub(crate) struct AttemptSpan;
 
+/// What [`AttemptSpan::enter`] gives back: nothing to undo.
+pub(crate) struct Entered;
+
 impl AttemptSpan {
     #[inline(always)]
     pub(crate) fn start(_: &Context, _: &Record) -> Self {
@@ -33,7 +36,9 @@ impl AttemptSpan {
     }
 
     #[inline(always)]
-    pub(crate) fn enter(&self) {}
+    pub(crate) fn enter(&self) -> Entered {
+        Entered
+    }
 
     #[inline(always)]
     pub(crate) fn failed(&self, _: &Failure, _: FailureClass) {}
