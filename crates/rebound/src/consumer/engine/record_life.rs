@@ -80,7 +80,9 @@ pub(crate) fn start(
     }
     let record = match due_now(context, record) {
         Due::Now(record) => record,
-        Due::Later(record) => return Started::Later(start_later(context, record, start, stop)),
+        Due::Waits(record) | Due::DeadLetter(record) => {
+            return Started::Later(start_later(context, record, start, stop))
+        }
     };
     let permit = match start.needs_permit {
         false => None,
@@ -109,12 +111,15 @@ pub(crate) fn start(
     }
 }
 
-/// Whether a record may run now.
+/// Where a record stands in the chain, with its attempt number set: the one reading of the
+/// stage, for the start here and now and for [`prepare`].
 enum Due {
-    /// A main-topic record, or a retry that is due: with its attempt number.
+    /// A main-topic record, or a retry that is due.
     Now(Record),
-    /// It waits for its due time, or it is the dead-letter hook's.
-    Later(Record),
+    /// A retry not due yet.
+    Waits(Record),
+    /// A record of the DLT, for the dead-letter hook.
+    DeadLetter(Record),
 }
 
 fn due_now(context: &Context, record: Record) -> Due {
@@ -125,10 +130,10 @@ fn due_now(context: &Context, record: Record) -> Due {
             let record = record.with_attempt(attempt);
             match wait_until_due(&record) {
                 None => Due::Now(record),
-                Some(_) => Due::Later(record),
+                Some(_) => Due::Waits(record),
             }
         }
-        Some(Stage::Dlt) => Due::Later(record),
+        Some(Stage::Dlt) => Due::DeadLetter(record),
     }
 }
 
@@ -212,16 +217,16 @@ pub(crate) enum Prepared {
 }
 
 /// Sets a record's attempt number from its place in the chain and, on a retry topic, waits
-/// until it is due.
+/// until it is due (measured now: a parked key's check may have come first).
 pub(crate) async fn prepare(
     context: &Context,
-    mut record: Record,
+    record: Record,
     stop: &CancellationToken,
 ) -> Prepared {
-    match context.settings.chain.stage_of(record.topic()) {
-        Some(Stage::Retry(topic)) => {
-            let attempt = attempt_of(&record, *topic.attempts.start());
-            record = record.with_attempt(attempt);
+    match due_now(context, record) {
+        Due::Now(record) => Prepared::Ready(record),
+        Due::DeadLetter(record) => Prepared::DeadLetter(record),
+        Due::Waits(record) => {
             if let Some(wait) = wait_until_due(&record) {
                 tokio::select! {
                     biased;
@@ -231,8 +236,6 @@ pub(crate) async fn prepare(
             }
             Prepared::Ready(record)
         }
-        Some(Stage::Dlt) => Prepared::DeadLetter(record),
-        Some(Stage::Main) | None => Prepared::Ready(record.with_attempt(1)),
     }
 }
 
