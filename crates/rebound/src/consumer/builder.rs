@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::events::Event;
 use super::handler::Handler;
+use super::key_order;
 use super::runtime::RetryingConsumer;
 use super::settings::{
     subscribed_topics, ProcessingOrder, Settings, DEFAULT_COPY_BUDGET, DEFAULT_MAX_IN_FLIGHT,
@@ -268,28 +269,7 @@ impl RetryingConsumerBuilder {
             }
             (None, _) => return Err(Error::NoHandler),
         };
-        if self.settings.hold_until_redriven {
-            if self.settings.order != ProcessingOrder::Key {
-                return Err(Error::KeyOrder(
-                    "hold_until_redriven keeps a key's order, so it needs .processing_order(ProcessingOrder::Key)".into(),
-                ));
-            }
-            if self.settings.chain.dlt.is_none() {
-                return Err(Error::KeyOrder(
-                    "hold_until_redriven parks a key behind its dead letter, so the retry policy needs a dead-letter topic".into(),
-                ));
-            }
-            if !self.settings.chain.routed_dlts.is_empty() {
-                return Err(Error::KeyOrder(
-                    "hold_until_redriven follows one DLT and its ledger, so it cannot be used with DLT routes (RetryPolicy::dlt_route)".into(),
-                ));
-            }
-        }
-        if self.settings.group_per_stage && self.settings.order == ProcessingOrder::Key {
-            return Err(Error::KeyOrder(
-                "Key order needs one member to own partition p of every stage, and Spring's group per stage assigns each stage's partitions on its own: use ProcessingOrder::Partition or Unordered with group_per_stage, or one group for the chain".into(),
-            ));
-        }
+        key_order::check_settings(&self.settings)?;
         if self.settings.chain.main.is_empty() && self.settings.dlt_handler.is_none() {
             self.settings.dlt_handler = Some(self.settings.handler.clone());
         }

@@ -3,6 +3,7 @@
 //! | file | job |
 //! |---|---|
 //! | `task.rs` | one partition's task: takes records, starts them, sends copies, stores progress |
+//! | `task/stopping.rs` | a task stopping: finishes what is in hand, starts nothing new |
 //! | `admission.rs` | what differs between the orders: which record may start |
 //! | `copies.rs` | copies of failed records: the copy budget, then in flight until acknowledged |
 //! | `feed.rs` | the records the poller hands the task, and the flow-control gauge |

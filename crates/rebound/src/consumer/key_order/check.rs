@@ -12,6 +12,34 @@ use std::collections::HashMap;
 use crate::consumer::settings::{ProcessingOrder, Settings};
 use crate::error::Error;
 
+/// Refuses settings key order cannot keep, saying what to change: checked when the consumer is
+/// built, before anything touches the cluster.
+pub(crate) fn check_settings(settings: &Settings) -> Result<(), Error> {
+    if settings.hold_until_redriven {
+        if settings.order != ProcessingOrder::Key {
+            return Err(Error::KeyOrder(
+                "hold_until_redriven keeps a key's order, so it needs .processing_order(ProcessingOrder::Key)".into(),
+            ));
+        }
+        if settings.chain.dlt.is_none() {
+            return Err(Error::KeyOrder(
+                "hold_until_redriven parks a key behind its dead letter, so the retry policy needs a dead-letter topic".into(),
+            ));
+        }
+        if !settings.chain.routed_dlts.is_empty() {
+            return Err(Error::KeyOrder(
+                "hold_until_redriven follows one DLT and its ledger, so it cannot be used with DLT routes (RetryPolicy::dlt_route)".into(),
+            ));
+        }
+    }
+    if settings.group_per_stage && settings.order == ProcessingOrder::Key {
+        return Err(Error::KeyOrder(
+            "Key order needs one member to own partition p of every stage, and Spring's group per stage assigns each stage's partitions on its own: use ProcessingOrder::Partition or Unordered with group_per_stage, or one group for the chain".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses `Key` order when the condition cannot hold, saying why and what to change.
 pub(crate) fn check_key_order(
     settings: &Settings,

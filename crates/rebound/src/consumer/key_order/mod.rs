@@ -9,7 +9,7 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `check.rs` | whether key order can hold on this cluster, checked at start |
+//! | `check.rs` | whether key order can hold with these settings and on this cluster |
 //! | `queues.rs` | pure: a key runs one record at a time, the rest wait behind it |
 //! | `held.rs` | which keys a record in the retry chain holds |
 //! | `parked.rs` | `hold_until_redriven`: which keys wait behind a pending dead letter |
@@ -32,6 +32,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub(crate) use admission::KeyAdmission;
+pub(crate) use check::check_settings;
 pub(crate) use parked::DeadLetterAt;
 pub(crate) use queues::OrderKey;
 
