@@ -18,6 +18,8 @@ use crate::naming::TopicChain;
 use crate::policy::RetryPolicy;
 use crate::record::Record;
 
+mod migration;
+
 /// Builds a [`RetryingConsumer`].
 pub struct RetryingConsumerBuilder {
     pub(crate) settings: Settings,

@@ -17,7 +17,7 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `builder.rs` | the builder, the face over `settings.rs` |
+//! | `builder.rs` | the builder, the face over `settings.rs`; `builder/migration.rs` its options for a shop moving from Spring |
 //! | `runtime.rs` | start: topics checked or created, clients made, the poll thread started; stop |
 //! | `poller.rs` | the poll thread: dispatch to partition tasks, pause and resume |
 //! | `rebalance.rs` | the rebalance callbacks: stop revoked partitions' tasks, commit |
@@ -32,7 +32,8 @@
 //! | `cluster.rs` | the cluster questions a task asks, off the async runtime's threads |
 //! | `registry.rs` | which partitions this member owns, their tasks, which are paused |
 //! | `settings.rs` | what a consumer is built with; which topics it reads and writes |
-//! | `stages.rs` | which stages it reads, in one group or in Spring's group per stage |
+//! | `groups.rs` | the groups it reads them in: one, or Spring's group per stage |
+//! | `stages.rs` | which stages of the chain it reads |
 //! | `route.rs` | pure decisions: which attempt, when due, which next hop |
 //! | `refusal.rs` | pure: whether a refusal is for good, smaller copy shapes, retry refused → DLT |
 //! | `events.rs` | what the runtime reports to an observer |
@@ -44,6 +45,7 @@ mod dead_letters;
 mod engine;
 mod events;
 mod forward;
+mod groups;
 mod growth;
 mod handler;
 mod key_order;

@@ -10,6 +10,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::context::{Context, Drained};
+use super::groups::{members, Member};
 use super::growth::follow_growth;
 use super::key_order::KeyOrder;
 use super::poller::poll_loop;
@@ -17,7 +18,6 @@ use super::producer::Forwarder;
 use super::rebalance::RebalanceContext;
 use super::registry::Registry;
 use super::settings::{all_chain_topics, Settings};
-use super::stages::{members, Member};
 use crate::admin;
 use crate::error::Error;
 use crate::metrics::{ChainMetrics, LagGauges, STATISTICS_INTERVAL_MS};

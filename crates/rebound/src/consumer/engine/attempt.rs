@@ -5,13 +5,14 @@
 //! waiting, which is most of them, costs its own future and nothing of Rebound's. Only a call
 //! that waits, or a failure retried in place, becomes a future of its own.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::record_life::Processed;
 use crate::consumer::context::Context;
 use crate::consumer::events::Event;
 use crate::consumer::forward::{forward_failed, Failed};
@@ -21,6 +22,20 @@ use crate::consumer::settings::Settings;
 use crate::record::Record;
 use crate::time::EpochMillis;
 use crate::trace::{AttemptSpan, Outcome};
+
+/// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
+/// Nothing is sent before it is first polled, which the task does within the copy budget.
+pub(crate) type Copy = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// What handling a record in place led to.
+pub(crate) enum Processed {
+    /// The record is done: handled, dead-lettered by its listener, or given up (no DLT).
+    Done,
+    /// The record failed; its copy to the next retry topic or the DLT waits to be sent.
+    Forwarding(Copy),
+    /// Stopped before the record was done.
+    Stopped,
+}
 
 /// An attempt in progress: what its end reports.
 struct Begun {

@@ -11,7 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
-use super::record_life::Copy;
+use super::attempt::Copy;
 use crate::consumer::key_order::OrderKey;
 use crate::metrics::CopyGauge;
 

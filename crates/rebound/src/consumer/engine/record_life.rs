@@ -3,15 +3,13 @@
 //! run at once, the handler, and for a failed record the copy to its next topic, which the task
 //! sends within the copy budget ([`Processed::Forwarding`]).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::handle_now;
+use super::attempt::{handle_now, Processed};
 use crate::consumer::context::Context;
 use crate::consumer::dead_letters::deliver_dead_letter;
 use crate::consumer::forward::{forward_failed, Failed};
@@ -22,20 +20,6 @@ use crate::naming::Stage;
 use crate::record::Record;
 use crate::time::EpochMillis;
 use crate::trace::{AttemptSpan, Outcome};
-
-/// A copy on its way: yields once it is acknowledged (`true`), or `false` if stopped before.
-/// Nothing is sent before it is first polled, which the task does within the copy budget.
-pub(crate) type Copy = Pin<Box<dyn Future<Output = bool> + Send>>;
-
-/// What handling a record in place led to.
-pub(crate) enum Processed {
-    /// The record is done: handled, dead-lettered by its listener, or given up (no DLT).
-    Done,
-    /// The record failed; its copy to the next retry topic or the DLT waits to be sent.
-    Forwarding(Copy),
-    /// Stopped before the record was done.
-    Stopped,
-}
 
 /// A record's processing ended: its offset, its key (in `Key` order), and how.
 pub(crate) struct Processing {

@@ -19,11 +19,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::admission::Admission;
+use super::attempt::Processed;
 use super::copies::{Copies, Finished};
 use super::done_marks;
 use super::feed::Feed;
 use super::offsets::OffsetStore;
-use super::record_life::{self, Processed, Processing, Started};
+use super::record_life::{self, Processing, Started};
 use super::window::Window;
 use super::PartitionControl;
 use crate::consumer::context::Context;
