@@ -220,11 +220,22 @@ impl Tally {
         self.first_ns.fetch_min(now, Ordering::Relaxed);
     }
 
+    /// Counts a handled record. Only the first, every 1,024th and the records from the target on
+    /// read the clock: a clock read (25 ns on these VMs) and three shared atomics per record cost
+    /// a contender whose handlers run on two threads (the line bounces between them) more than the
+    /// loop on one, which skewed the ratios against Rebound. A run that stops short of its target
+    /// ends at most 1,023 records after its last mark.
     pub fn tick(&self) {
+        let counted = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if counted != 1 && counted % 1024 != 0 && counted < self.target {
+            return;
+        }
         let now = self.base.elapsed().as_nanos() as u64;
-        self.first_ns.fetch_min(now, Ordering::Relaxed);
+        if counted == 1 {
+            self.first_ns.fetch_min(now, Ordering::Relaxed);
+        }
         self.last_ns.fetch_max(now, Ordering::Relaxed);
-        if self.count.fetch_add(1, Ordering::Relaxed) + 1 == self.target {
+        if counted == self.target {
             self.done.cancel();
         }
     }
