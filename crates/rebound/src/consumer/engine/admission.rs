@@ -12,7 +12,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::record_life::Start;
+use super::record_life::{Pass, Start};
 use crate::consumer::cluster::Handle;
 use crate::consumer::context::Context;
 use crate::consumer::key_order::{KeyAdmission, OrderKey};
@@ -91,7 +91,7 @@ impl Admission {
         }
     }
 
-    /// What `record` needs to start, besides a ticket.
+    /// What `record` needs to start, besides what the task took for it.
     pub(crate) fn start_of(&self, record: &Record, consumer: &Handle<RebalanceContext>) -> Start {
         let (key, parked) = match self {
             Admission::ByKey { gate, .. } => {
@@ -104,7 +104,7 @@ impl Admission {
         };
         Start {
             key,
-            ticket: None,
+            pass: Pass::None,
             needs_permit: !matches!(self, Admission::OneAtATime),
             parked,
         }

@@ -8,6 +8,7 @@
 //! | `copies.rs` | copies of failed records: the copy budget, then in flight until acknowledged |
 //! | `feed.rs` | the records the poller hands the task, and the flow-control gauge |
 //! | `record_life.rs` | one record: its attempt number, its due time, a permit, then its attempt |
+//! | `parked.rs` | `hold_until_redriven`: a parked key's record follows its dead letter into the DLT |
 //! | `attempt.rs` | one attempt of the handler: called and polled once at once, then concluded |
 //! | `window.rs` | pure: the offset before the lowest unfinished record |
 //! | `done_marks.rs` | pure: the records finished above the committed offset, in its metadata |
@@ -19,6 +20,7 @@ mod copies;
 mod done_marks;
 mod feed;
 mod offsets;
+mod parked;
 mod record_life;
 mod task;
 mod window;

@@ -10,15 +10,13 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{handle_now, Processed};
+use super::parked::park_behind;
 use crate::consumer::context::Context;
 use crate::consumer::dead_letters::deliver_dead_letter;
-use crate::consumer::forward::{forward_failed, Failed};
 use crate::consumer::key_order::{DeadLetterAt, OrderKey};
-use crate::consumer::route::{attempt_of, wait_until_due, Hop};
-use crate::failure::{Failure, FailureClass};
+use crate::consumer::route::{attempt_of, wait_until_due};
 use crate::naming::Stage;
 use crate::record::Record;
-use crate::time::EpochMillis;
 use crate::trace::{AttemptSpan, Outcome};
 
 /// A record's processing ended: its offset, its key (in `Key` order), and how.
@@ -32,13 +30,29 @@ pub(crate) struct Processing {
 pub(crate) struct Start {
     /// The key it is ordered by (`None` outside `Key` order, where nothing asks).
     pub key: OrderKey,
-    /// A start ticket, given back once the record has its permit.
-    pub ticket: Option<OwnedSemaphorePermit>,
+    /// What the task took for it as it was taken: a start ticket, or the permit itself.
+    pub pass: Pass,
     /// Whether the record needs a permit of `max_in_flight` for its handler (records at once).
     pub needs_permit: bool,
     /// In `Key` order with `hold_until_redriven`, for a record whose key looked parked: the
     /// check that it still is, then it follows its dead letter into the DLT instead of running.
     pub parked: Option<BoxFuture<'static, Option<DeadLetterAt>>>,
+}
+
+/// What the task hands a record for its start: in `Key` and `Unordered` order a fresh record
+/// (of the main topic or the DLT) needs a start ticket before it may wait for a permit, so that
+/// a retry record, or a held key's next record, waits behind at most `max_in_flight` of them.
+pub(crate) enum Pass {
+    /// Nothing: `Partition` order, a retry record, or a key's next record released to start.
+    None,
+    /// A start ticket, given back once the record has its permit.
+    Ticket(
+        #[allow(dead_code, reason = "held for its drop, which gives it back")] OwnedSemaphorePermit,
+    ),
+    /// The permit itself, free as the record was taken: a record that can start at once needs
+    /// no ticket. One semaphore's take and give-back less per record, and a give-back takes the
+    /// semaphore's lock (two per record were an eighth of `Key` order's cost with a no-op handler).
+    Permit(OwnedSemaphorePermit),
 }
 
 /// A record started: finished already, or the rest of its processing as a future.
@@ -68,15 +82,24 @@ pub(crate) fn start(
             return Started::Later(start_later(context, record, start, stop))
         }
     };
-    let permit = match start.needs_permit {
-        false => None,
-        true => match context.in_flight.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => return Started::Later(start_later(context, record, start, stop)),
-        },
+    let Start {
+        key,
+        pass,
+        needs_permit,
+        ..
+    } = start;
+    let permit = match permit_now(context, needs_permit, pass) {
+        Ok(permit) => permit,
+        Err(pass) => {
+            let start = Start {
+                key,
+                pass,
+                needs_permit,
+                parked: None,
+            };
+            return Started::Later(start_later(context, record, start, stop));
+        }
     };
-    let Start { key, ticket, .. } = start;
-    drop(ticket);
     match handle_now(context, record, stop) {
         Ok(processed) => Started::Now(Processing {
             offset,
@@ -92,6 +115,23 @@ pub(crate) fn start(
                 processed,
             }
         })),
+    }
+}
+
+/// The permit for a record that is due now, if it needs one: the one it brought, or one free
+/// now (its ticket, if any, goes back); the pass back when none is free.
+fn permit_now(
+    context: &Context,
+    needs_permit: bool,
+    pass: Pass,
+) -> Result<Option<OwnedSemaphorePermit>, Pass> {
+    match (needs_permit, pass) {
+        (_, Pass::Permit(permit)) => Ok(Some(permit)),
+        (false, _) => Ok(None),
+        (true, pass) => match context.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => Err(pass),
+        },
     }
 }
 
@@ -133,7 +173,7 @@ fn start_later(
     let offset = record.offset();
     let Start {
         key,
-        ticket,
+        pass,
         needs_permit,
         parked,
     } = start;
@@ -151,23 +191,28 @@ fn start_later(
         }
         let processed = match prepare(&context, record, &stop).await {
             Prepared::Ready(record) => {
-                let permit = match needs_permit {
-                    false => None,
-                    true => tokio::select! {
-                        biased;
-                        _ = stop.cancelled() => None,
-                        permit = context.in_flight.clone().acquire_owned() => permit.ok(),
-                    },
+                let permit = match (needs_permit, pass) {
+                    (_, Pass::Permit(permit)) => Some(permit),
+                    (false, _) => None,
+                    (true, ticket) => {
+                        let permit = tokio::select! {
+                            biased;
+                            _ = stop.cancelled() => None,
+                            permit = context.in_flight.clone().acquire_owned() => permit.ok(),
+                        };
+                        drop(ticket);
+                        permit
+                    }
                 };
-                drop(ticket);
                 match permit.is_some() || !needs_permit {
                     false => Processed::Stopped,
                     true => handle(&context, record, &stop).await,
                 }
             }
             Prepared::DeadLetter(record) => {
-                // The dead-letter hook may retry for minutes: it holds no ticket meanwhile.
-                drop(ticket);
+                // The dead-letter hook may retry for minutes: it holds no ticket (nor a
+                // permit) meanwhile.
+                drop(pass);
                 let span = AttemptSpan::start(&context, &record);
                 match span
                     .in_scope(deliver_dead_letter(&context, record, &stop))
@@ -233,38 +278,4 @@ pub(crate) async fn handle(
         Ok(processed) => processed,
         Err(later) => later.await,
     }
-}
-
-/// Why a record went to the DLT without running: an earlier record of its key is there, pending
-/// (`hold_until_redriven`). Written where Spring writes the exception, so `rebound dlt list`
-/// shows it and `--error "held behind"` selects these.
-#[derive(Debug, thiserror::Error)]
-#[error("held behind the dead letter {0} of the same key (hold_until_redriven): this key's records wait in the DLT, in order, until that one is redriven or discarded")]
-pub(crate) struct HeldBehindDeadLetter(String);
-
-/// Sends a record of a parked key to the DLT behind the dead letter at `behind`, without running
-/// it. `true` once the copy is acknowledged, `false` if stopped before.
-pub(crate) async fn park_behind(
-    context: Arc<Context>,
-    record: Record,
-    behind: DeadLetterAt,
-    stop: CancellationToken,
-) -> bool {
-    let Some(dlt) = context.settings.chain.dlt.clone() else {
-        return true; // `build` refuses hold_until_redriven without a DLT.
-    };
-    let dead_letter = format!("{dlt}-{}@{}", behind.0, behind.1);
-    tracing::info!(
-        record = %record.coordinates(),
-        "key held behind the pending dead letter {dead_letter}: following it into {dlt}"
-    );
-    let span = AttemptSpan::start(&context, &record);
-    let failed = Failed {
-        span,
-        record: record.with_attempt(1),
-        failure: Failure::permanent(HeldBehindDeadLetter(dead_letter)),
-        class: FailureClass::Permanent,
-        at: EpochMillis::now(),
-    };
-    forward_failed(context, failed, Hop::DeadLetter { topic: dlt }, stop).await
 }

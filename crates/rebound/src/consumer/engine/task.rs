@@ -15,7 +15,6 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::admission::Admission;
@@ -24,7 +23,7 @@ use super::copies::{Copies, Finished};
 use super::done_marks;
 use super::feed::Feed;
 use super::offsets::OffsetStore;
-use super::record_life::{self, Processing, Started};
+use super::record_life::{self, Pass, Processing, Started};
 use super::window::Window;
 use super::PartitionControl;
 use crate::consumer::context::Context;
@@ -148,12 +147,12 @@ impl PartitionTask {
             finished = self.copies.next() => self.finished.push(finished),
             released = self.admission.released() => {
                 for record in released {
-                    self.launch(record, None);
+                    self.launch(record, Pass::None);
                 }
             }
             Ok(ticket) = self.context.start_tickets.clone().acquire_owned(), if self.awaiting_ticket.is_some() => {
                 if let Some(record) = self.awaiting_ticket.take() {
-                    self.launch(record, Some(ticket));
+                    self.launch(record, Pass::Ticket(ticket));
                 }
             }
             _ = &mut self.stopped => return Step::Stop,
@@ -216,25 +215,29 @@ impl PartitionTask {
         let Some(record) = self.admission.admit(record) else {
             return; // Waits behind its key.
         };
-        let ticket = match self.admission.needs_ticket() {
-            false => None,
-            true => match self.context.start_tickets.clone().try_acquire_owned() {
-                Ok(ticket) => Some(ticket),
-                Err(_) => {
-                    self.awaiting_ticket = Some(record);
-                    return;
-                }
+        let pass = match self.admission.needs_ticket() {
+            false => Pass::None,
+            // A permit free now is all the record needs; else a ticket to wait for one.
+            true => match self.context.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => Pass::Permit(permit),
+                Err(_) => match self.context.start_tickets.clone().try_acquire_owned() {
+                    Ok(ticket) => Pass::Ticket(ticket),
+                    Err(_) => {
+                        self.awaiting_ticket = Some(record);
+                        return;
+                    }
+                },
             },
         };
-        self.launch(record, ticket);
+        self.launch(record, pass);
     }
 
     /// Starts a record and polls it once at once: a record whose handler finishes without
     /// waiting (no due time, a permit free, a quick handler) is done without a trip through
     /// `running`.
-    fn launch(&mut self, record: Record, ticket: Option<OwnedSemaphorePermit>) {
+    fn launch(&mut self, record: Record, pass: Pass) {
         let mut start = self.admission.start_of(&record, &self.context.consumer);
-        start.ticket = ticket;
+        start.pass = pass;
         let mut future = match record_life::start(&self.context, record, start, &self.stop) {
             Started::Now(processing) => return self.processed(processing),
             Started::Later(future) => future,
@@ -271,7 +274,7 @@ impl PartitionTask {
                 self.offsets.set(offset);
             }
             if let Some(next) = self.admission.finished(&key, offset) {
-                self.launch(next, None);
+                self.launch(next, Pass::None);
             }
         }
     }
