@@ -227,7 +227,7 @@ impl Tally {
     /// ends at most 1,023 records after its last mark.
     pub fn tick(&self) {
         let counted = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        if counted != 1 && counted % 1024 != 0 && counted < self.target {
+        if counted != 1 && !counted.is_multiple_of(1024) && counted < self.target {
             return;
         }
         let now = self.base.elapsed().as_nanos() as u64;
