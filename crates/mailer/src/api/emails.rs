@@ -110,8 +110,10 @@ pub(super) async fn create_email(
     let mut event = StatusEvent::new(&id, MailState::Queued);
     event.to = Some(message.to.clone());
     event.idempotency_key = request.idempotency_key;
-    state.status.apply(event.clone());
-    state.publisher.publish(&event).await;
+    // The broker has the e-mail: the answer waits for nothing more. The `queued` event is in
+    // this API's view now and in the producer's queue; its delivery is logged if it fails.
+    state.publisher.publish_in_background(&event);
+    state.status.apply(event);
     tracing::info!(%id, to = %message.to, subject = %message.subject, "queued");
     Ok(accepted(&id))
 }

@@ -137,7 +137,7 @@ pub async fn run(
         producer,
         topic,
         status,
-        publisher,
+        publisher: publisher.clone(),
         metrics,
         send_timeout,
         body_timeout: Duration::from_secs(10),
@@ -151,5 +151,12 @@ pub async fn run(
     .with_graceful_shutdown(rebound::shutdown_signal())
     .await?;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The `queued` events of the last requests may still be in the producer's queue: deliver
+    // them before the producer is dropped (which discards what it still holds).
+    let flushed =
+        tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await?;
+    if let Err(e) = flushed {
+        tracing::warn!(error = %e, "status events still queued at shutdown were not delivered");
+    }
     Ok(())
 }
