@@ -72,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             limit::per_client,
         ))
+        // One limit, tower-http's: axum's own 2 MB default would only be a second, looser one.
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(RequestBodyTimeoutLayer::new(state.body_timeout));
