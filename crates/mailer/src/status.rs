@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::ClientConfig;
 use rebound::{KafkaConfig, RELIABLE_PRODUCER};
@@ -122,6 +122,39 @@ impl StatusPublisher {
         {
             tracing::warn!(id = %event.id, error = %e, "could not publish a status event");
         }
+    }
+
+    /// Hands `event` to the producer now (it is in librdkafka's queue when this returns) and
+    /// logs a failed delivery later, on a task of its own: for the API, whose `202` is about the
+    /// e-mail, which the broker already acknowledged, not about its `queued` event. Waiting for
+    /// that second acknowledgement on the request path doubled the API's latency and gave the
+    /// caller nothing: a failure was only logged then too. [`StatusPublisher::flush`] before
+    /// the process ends delivers what is still queued (dropping the producer discards it).
+    pub fn publish_in_background(&self, event: &StatusEvent) {
+        let json = serde_json::to_vec(event).expect("status events serialize");
+        let record = FutureRecord::to(&self.topic).key(&event.id).payload(&json);
+        match self.producer.send_result(record) {
+            Ok(delivery) => {
+                let id = event.id.clone();
+                tokio::spawn(async move {
+                    let error = match delivery.await {
+                        Ok(Ok(_)) => return,
+                        Ok(Err((e, _))) => e.to_string(),
+                        Err(_) => "the producer was dropped before delivering it".to_string(),
+                    };
+                    tracing::warn!(%id, %error, "could not publish a status event");
+                });
+            }
+            Err((e, _)) => {
+                tracing::warn!(id = %event.id, error = %e, "could not publish a status event");
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for every status event still queued to be delivered (blocking: call
+    /// it off the async runtime).
+    pub fn flush(&self, timeout: Duration) -> rdkafka::error::KafkaResult<()> {
+        self.producer.flush(Timeout::After(timeout))
     }
 }
 

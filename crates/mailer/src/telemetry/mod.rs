@@ -58,7 +58,9 @@ pub fn install(service: &str, zipkin_url: Option<&str>) -> anyhow::Result<Tracin
     Ok(Tracing(Some(provider)))
 }
 
-/// The span of one API request: a child of the caller's `traceparent`, else a trace's root.
+/// The span of one API request: a child of the caller's `traceparent`, else a trace's root. A
+/// clone names the same span (the middleware that ends it hands one to the handler).
+#[derive(Clone)]
 pub struct RequestSpan(Context);
 
 impl RequestSpan {

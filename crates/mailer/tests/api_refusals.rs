@@ -1,0 +1,151 @@
+//! The API's refusals that come from its layers and middleware rather than from the handler: a
+//! declared `Content-Length` over the limit (tower-http's limit layer answers before the body is
+//! read), a stalled body, a flood, each as a problem document with its headers, traced and counted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::response::Response;
+use futures::StreamExt;
+use mailer::api::{router, AppState, RateLimiter, MAX_REQUEST_BYTES};
+use mailer::metrics::Metrics;
+use mailer::status::{StatusPublisher, StatusStore};
+use rebound::{KafkaConfig, RELIABLE_PRODUCER};
+use tower::ServiceExt;
+
+/// The API with a 300 ms body timeout and 2 requests per second per client; its broker is never
+/// asked (every request here is refused before a send).
+fn app() -> axum::Router {
+    let kafka = KafkaConfig::from_env();
+    let topic = testkit::unique("refusals");
+    let producer = kafka
+        .client_config(&[RELIABLE_PRODUCER, &[("message.timeout.ms", "2000")]].concat())
+        .create()
+        .unwrap();
+    router(Arc::new(AppState {
+        producer,
+        topic: topic.clone(),
+        status: Arc::new(StatusStore::default()),
+        publisher: StatusPublisher::without_topic_creation(&kafka, &format!("{topic}.status"))
+            .unwrap(),
+        metrics: Arc::new(Metrics::default()),
+        send_timeout: Duration::from_secs(2),
+        body_timeout: Duration::from_millis(300),
+        limiter: Some(RateLimiter::new(2.0, 2.0)),
+    }))
+}
+
+/// A `POST /emails` of JSON from `client`, as `into_make_service_with_connect_info` names it.
+fn post(client: [u8; 4]) -> axum::http::request::Builder {
+    let mut request = Request::post("/emails").header(header::CONTENT_TYPE, "application/json");
+    request
+        .extensions_mut()
+        .unwrap()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            client, 4242,
+        ))));
+    request
+}
+
+/// The status, the headers that matter here, and the problem document.
+async fn problem(response: Response) -> (StatusCode, Option<String>, serde_json::Value) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        content_type,
+        serde_json::from_slice(&bytes).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_a_413_problem_before_the_body_is_read() {
+    let app = app();
+    // The body never comes: only the declared length can have answered.
+    let request = post([10, 1, 0, 1])
+        .header(header::CONTENT_LENGTH, (10 * 1024 * 1024).to_string())
+        .body(Body::from_stream(futures::stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >()))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), app.oneshot(request))
+        .await
+        .expect("answered without reading the body")
+        .unwrap();
+    let (status, content_type, problem) = problem(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(problem["status"], 413);
+    assert_eq!(problem["title"], "Request too large");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&MAX_REQUEST_BYTES.to_string()),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_a_408_problem_that_says_how_long_was_waited() {
+    let app = app();
+    let stream = futures::stream::once(async {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{\"to\":"))
+    })
+    .chain(futures::stream::pending());
+    let request = post([10, 1, 0, 2]).body(Body::from_stream(stream)).unwrap();
+    let started = std::time::Instant::now();
+    let (status, content_type, problem) = problem(app.oneshot(request).await.unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{problem}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(problem["title"], "Request body too slow");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("300ms"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_is_a_429_problem_with_retry_after_and_the_answers_are_traced() {
+    let app = app();
+    let invalid = || Body::from(r#"{"to":"member@naver.com"}"#);
+    let mut refused = None;
+    for _ in 0..10 {
+        let request = post([10, 1, 0, 3])
+            .header(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            )
+            .body(invalid())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert!(
+            response.headers().contains_key("traceresponse"),
+            "every answer names its trace, the middleware's refusals too"
+        );
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let response = refused.expect("a burst of 2 then 2/s: refused within 10 requests");
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    let (_, content_type, problem) = problem(response).await;
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(problem["status"], 429);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("10.1.0.3"),
+        "{problem}"
+    );
+}
