@@ -1,6 +1,6 @@
 //! The API's refusals that come from its layers and middleware rather than from the handler: a
 //! declared `Content-Length` over the limit (tower-http's limit layer answers before the body is
-//! read), a stalled body, a flood, each as a problem document with its headers, traced and counted.
+//! read), a stalled body, a body that trickles in, a flood, each as a problem document with its headers, traced and counted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +109,31 @@ async fn a_stalled_body_is_a_408_problem_that_says_how_long_was_waited() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(content_type.as_deref(), Some("application/problem+json"));
     assert_eq!(problem["title"], "Request body too slow");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("300ms"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_a_408_though_no_part_of_it_stalls() {
+    // Slow loris done patiently: a byte every 100 ms never stalls for 300 ms, yet the whole body
+    // takes 3 s; the deadline is the whole body's.
+    let app = app();
+    let bytes = br#"{"to":"member@naver.com","subject":"x","body":"y","from":"a@b.c"}"#;
+    let stream = futures::stream::iter(bytes.iter().copied()).then(|byte| async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![byte]))
+    });
+    let request = post([10, 1, 0, 4]).body(Body::from_stream(stream)).unwrap();
+    let started = std::time::Instant::now();
+    let (status, _, problem) = problem(app.oneshot(request).await.unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{problem}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         problem["detail"].as_str().unwrap().contains("300ms"),
         "{problem}"

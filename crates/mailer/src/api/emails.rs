@@ -29,7 +29,7 @@ impl FromRequest<Arc<AppState>> for NewEmail {
     async fn from_request(request: Request, state: &Arc<AppState>) -> Result<NewEmail, Problem> {
         let Json(json) = Json::<serde_json::Value>::from_request(request, state)
             .await
-            .map_err(|rejection| Problem::from_json_rejection(rejection, state.body_timeout))?;
+            .map_err(Problem::from_json_rejection)?;
         Ok(NewEmail(validate(&json)?))
     }
 }

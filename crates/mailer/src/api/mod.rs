@@ -6,11 +6,12 @@
 //!
 //! The request checks are axum's and tower-http's, stacked on the route in the order they run:
 //! the trace and the requests counter (`emails.rs`, `observe`), the per-client rate limit
-//! ([`limit`], 429 before the body is read), tower-http's `RequestBodyLimitLayer` (413) and
-//! `RequestBodyTimeoutLayer` (408 for a body that stalls), then axum's `Json` extractor (415,
+//! ([`limit`], 429 before the body is read), tower-http's `RequestBodyLimitLayer` (413), the
+//! whole body within its deadline (`body.rs`, 408 for a slow body), then axum's `Json` extractor (415,
 //! 400) and [`crate::message::validate`] (422). Every refusal is one [`problem::Problem`], an
 //! RFC 9457 `application/problem+json` document.
 
+mod body;
 mod emails;
 pub mod limit;
 pub mod problem;
@@ -28,7 +29,7 @@ use rdkafka::producer::FutureProducer;
 use rebound::{KafkaConfig, RELIABLE_PRODUCER};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::map_request_body::MapRequestBodyLayer;
 
 pub use limit::RateLimiter;
 pub use problem::Problem;
@@ -54,7 +55,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How long to wait for the broker's acknowledgement before answering 503.
     pub send_timeout: Duration,
-    /// How long a request body may stall (no byte of it arriving) before the answer is 408.
+    /// How long the whole request body may take to arrive before the answer is 408.
     pub body_timeout: Duration,
     /// Requests per second per client address, when limited.
     pub limiter: Option<RateLimiter>,
@@ -62,9 +63,11 @@ pub struct AppState {
 
 /// The API's routes: `POST /emails`, `GET /emails/{id}`, `GET /healthz` and `GET /metrics`.
 pub fn router(state: Arc<AppState>) -> Router {
-    // Outermost first. The timeout is the body's own (between its parts), not the request's: a
-    // whole-request timeout would also cut the broker's acknowledgement short, which must end in
-    // a 202 or a 503, never a 408 for an e-mail Kafka may already have.
+    // Outermost first. The timeout is the whole body's, not the request's: a whole-request
+    // timeout would also cut the broker's acknowledgement short, which must end in a 202 or a
+    // 503, never a 408 for an e-mail Kafka may already have; and not only between the body's
+    // parts (tower-http's `RequestBodyTimeoutLayer`), which a client sending a byte every few
+    // seconds never trips.
     let checks = ServiceBuilder::new()
         .layer(middleware::from_fn(emails::observe))
         .layer(middleware::map_response(Problem::from_layers))
@@ -75,7 +78,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         // One limit, tower-http's: axum's own 2 MB default would only be a second, looser one.
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
-        .layer(RequestBodyTimeoutLayer::new(state.body_timeout));
+        // The limited body as axum's own again, for the middleware after it.
+        .layer(MapRequestBodyLayer::new(axum::body::Body::new))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            body::whole_within,
+        ));
     Router::new()
         .route("/emails", post(emails::create_email).layer(checks))
         .route("/emails/{id}", get(emails::email_status))

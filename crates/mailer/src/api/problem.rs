@@ -1,7 +1,7 @@
 //! Every refusal of the API as one RFC 9457 `application/problem+json` document.
 //!
 //! The checks themselves are axum's and tower-http's: the `Json` extractor (content type, JSON
-//! syntax), `RequestBodyLimitLayer` (size) and `RequestBodyTimeoutLayer` (a stalled body). What
+//! syntax), `RequestBodyLimitLayer` (size) and the whole-body deadline (`body.rs`). What
 //! they refuse with, and the API's own refusals (validation, rate limit, Kafka down, unknown id),
 //! become a [`Problem`] here and nowhere else, so every 4xx and 5xx has the same shape.
 
@@ -12,7 +12,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use tower_http::timeout::TimeoutError;
 
 use super::MAX_REQUEST_BYTES;
 use crate::message::FieldError;
@@ -48,16 +47,21 @@ impl Problem {
         )
     }
 
-    /// 408: the body stalled for `wait` (slow loris).
+    /// 408: the whole body did not arrive within `wait` (slow loris).
     pub fn too_slow(wait: Duration) -> Problem {
         Problem::new(
             StatusCode::REQUEST_TIMEOUT,
             "Request body too slow",
             format!(
-                "the body stopped arriving: nothing more of it came within {}",
+                "the whole body did not arrive within {}",
                 humantime::format_duration(wait)
             ),
         )
+    }
+
+    /// 400: the body could not be read (the connection broke while it came).
+    pub fn unreadable(error: &(dyn std::error::Error + 'static)) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "Unreadable request", cause(error))
     }
 
     /// 429 with `Retry-After: 1`: `client` made more than `rate` requests per second.
@@ -93,8 +97,8 @@ impl Problem {
         )
     }
 
-    /// What the `Json` extractor refused, given how long the body may stall (for a 408's detail).
-    pub fn from_json_rejection(rejection: JsonRejection, body_timeout: Duration) -> Problem {
+    /// What the `Json` extractor refused.
+    pub fn from_json_rejection(rejection: JsonRejection) -> Problem {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -109,9 +113,6 @@ impl Problem {
             JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(
                 FailedToBufferBody::LengthLimitError(_),
             )) => Problem::too_large(),
-            JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(
-                FailedToBufferBody::UnknownBodyError(e),
-            )) if stalled(&e) => Problem::too_slow(body_timeout),
             // `Json<Value>` takes any JSON, so a data error cannot happen today; a typed body would
             // make it a field error.
             JsonRejection::JsonDataError(e) => Problem::new(
@@ -193,16 +194,4 @@ fn cause(error: &(dyn std::error::Error + 'static)) -> String {
         inner = source;
     }
     inner.to_string()
-}
-
-/// Whether a body error is `RequestBodyTimeoutLayer`'s: the body stalled, it was not broken.
-fn stalled(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if e.is::<TimeoutError>() {
-            return true;
-        }
-        next = e.source();
-    }
-    false
 }
