@@ -198,7 +198,11 @@ pub async fn redrive(
     tracing::debug!("ledger and archive topics ready");
     let claims = entries(&report.run, options, &plans, Action::Claim, None);
     writer.record(&claims).await?;
-    tracing::debug!(claims = claims.len(), "claims written");
+    tracing::debug!(
+        claimed = plans.len(),
+        entries = claims.len(),
+        "claims written"
+    );
     let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
         .await?
         .granted(&report.run, EpochMillis::now())
