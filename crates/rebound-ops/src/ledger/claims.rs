@@ -130,3 +130,7 @@ mod tests {
         assert_eq!(texts(ledger.granted("b", EpochMillis::new(10))), ["0@1"]);
     }
 }
+
+#[cfg(test)]
+#[path = "claims_range_tests.rs"]
+mod range_tests;

@@ -233,4 +233,4 @@ pub(crate) fn ranged(
 
 #[cfg(test)]
 #[path = "range_tests.rs"]
-mod tests;
+pub(super) mod tests;
