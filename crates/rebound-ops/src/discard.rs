@@ -131,6 +131,8 @@ pub async fn discard(
                 copy: Some(copy),
                 reason: Some(reason.clone()),
                 force: false,
+                runs: Vec::new(),
+                copies: Vec::new(),
             }])
             .await?;
         report.archived.push((dl.position(), Some(copy)));

@@ -57,10 +57,21 @@ pub(crate) async fn list_with(
     filter: &Filter,
     histories: &HashMap<DeadLetterId, History>,
 ) -> Result<Vec<Listed>, Error> {
-    let topic = source.topic(dlt);
+    let records = reader::scan(kafka, &source.topic(dlt));
+    list_from(kafka, records, source, filter, histories).await
+}
+
+/// [`list_with`] from a read of the source already made (and perhaps started: a redrive starts
+/// it before reading the ledger).
+pub(crate) async fn list_from(
+    kafka: &KafkaConfig,
+    mut records: reader::Scan,
+    source: Source,
+    filter: &Filter,
+    histories: &HashMap<DeadLetterId, History>,
+) -> Result<Vec<Listed>, Error> {
     // One record at a time: only what the filter selects (at most twice the limit) is kept.
     let mut selection = filter.selection();
-    let mut records = reader::scan(kafka, &topic);
     while let Some(record) = records.next().await {
         let mut listed = Listed::new(DeadLetter::from_record(record?), source, History::default());
         if let Some(history) = histories.get(&listed.id) {

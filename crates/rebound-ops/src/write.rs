@@ -19,30 +19,50 @@ use crate::ledger::Entry;
 pub(crate) struct Writer {
     producer: FutureProducer,
     ledger: String,
+    /// The ledger and archive topics found missing, created by [`Writer::create_missing`].
+    missing: Vec<String>,
 }
 
 impl Writer {
     /// Creates the ledger and archive topics of `dlt` if they are missing, then the producer.
     pub(crate) async fn new(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
+        let mut writer = Writer::open(kafka, dlt).await?;
+        writer.create_missing(kafka).await?;
+        Ok(writer)
+    }
+
+    /// The producer, and which of the ledger and archive topics of `dlt` are missing (asked
+    /// both at once), creating nothing: a redrive opens its writer while it lists, and creates
+    /// the topics only once it has something to send.
+    pub(crate) async fn open(kafka: &KafkaConfig, dlt: &str) -> Result<Writer, Error> {
         let ledger = ledger_topic(dlt);
         let archive = archive_topic(dlt);
-        let mut missing = Vec::new();
-        for topic in [ledger.as_str(), archive.as_str()] {
-            // Unknown counts as missing: creating a topic that exists is harmless.
-            if crate::reader::partitions(kafka, topic)
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-            {
-                missing.push(topic);
-            }
-        }
-        if !missing.is_empty() {
-            admin::create_topics(kafka, &missing, 1, -1).await?;
-        }
+        let (ledger_exists, archive_exists) = tokio::join!(
+            crate::reader::partitions(kafka, &ledger),
+            crate::reader::partitions(kafka, &archive)
+        );
+        // Unknown counts as missing: creating a topic that exists is harmless.
+        let missing = [(&ledger, ledger_exists), (&archive, archive_exists)]
+            .into_iter()
+            .filter(|(_, exists)| exists.as_ref().ok().and_then(|p| *p).is_none())
+            .map(|(topic, _)| topic.clone())
+            .collect();
         let producer = kafka.client_config(RELIABLE_PRODUCER).create()?;
-        Ok(Writer { producer, ledger })
+        Ok(Writer {
+            producer,
+            ledger,
+            missing,
+        })
+    }
+
+    /// Creates the topics [`Writer::open`] found missing.
+    pub(crate) async fn create_missing(&mut self, kafka: &KafkaConfig) -> Result<(), Error> {
+        if !self.missing.is_empty() {
+            let missing: Vec<&str> = self.missing.iter().map(String::as_str).collect();
+            admin::create_topics(kafka, &missing, 1, -1).await?;
+            self.missing.clear();
+        }
+        Ok(())
     }
 
     /// Sends a record and waits for the acknowledgement.

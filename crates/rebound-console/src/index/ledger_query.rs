@@ -145,7 +145,7 @@ impl LedgerFilter {
     fn matches(&self, entry: &Entry) -> bool {
         self.action.is_none_or(|a| a == entry.action)
             && self.run.as_deref().is_none_or(|r| r == entry.run)
-            && self.dead_letter.is_none_or(|d| d == entry.dead_letter)
+            && self.dead_letter.is_none_or(|d| entry.names(d))
             && self.by.as_deref().is_none_or(|b| entry.by.contains(b))
             && self.since.is_none_or(|t| entry.at >= t)
             && self.until.is_none_or(|t| entry.at < t)
@@ -239,6 +239,8 @@ mod tests {
                     copy: None,
                     reason: None,
                     force: false,
+                    runs: Vec::new(),
+                    copies: Vec::new(),
                 },
             ));
         };

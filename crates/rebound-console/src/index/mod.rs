@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use rebound::{KafkaConfig, Record};
 use rebound_ops::ledger::Entry;
-use rebound_ops::{History, Position, Source, Status};
+use rebound_ops::{Position, Source, Status};
 use tokio::sync::broadcast;
 
 use store::DltState;
@@ -230,12 +230,16 @@ impl DltIndex {
                 // A foreign or corrupt entry is skipped, as `Ledger::read` does.
                 match record.payload().map(serde_json::from_slice::<Entry>) {
                     Some(Ok(entry)) => {
-                        let id = entry.dead_letter;
-                        state.add_entry(record.offset(), entry);
-                        let status = state.histories.get(&id).map(History::status);
-                        status
-                            .filter(|_| id.source == Source::Dlt)
-                            .map(|status| Live::Status(id.position, status))
+                        let statuses = state.add_entry(record.offset(), entry);
+                        drop(state);
+                        // A range entry changes many: one event each, as single entries did.
+                        for (id, status) in statuses {
+                            if id.source == Source::Dlt {
+                                // Nobody watching is the common case, not an error.
+                                let _ = self.live.send(Live::Status(id.position, status));
+                            }
+                        }
+                        return;
                     }
                     _ => {
                         tracing::warn!(

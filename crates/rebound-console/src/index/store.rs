@@ -106,18 +106,23 @@ impl DltState {
         letters.add(record, &self.histories);
     }
 
-    /// Takes the next ledger entry in (entries arrive in ledger order).
-    pub(crate) fn add_entry(&mut self, offset: i64, entry: Entry) {
-        let id = entry.dead_letter;
-        let history = self.histories.entry(id).or_default();
-        history.apply(&entry);
-        let status = history.status();
-        for letters in [&mut self.dlt, &mut self.archive] {
-            if letters.source == id.source {
-                letters.set_status(id.position, status);
+    /// Takes the next ledger entry in (entries arrive in ledger order), single or range: each
+    /// dead letter it names gets it in its history. Returns the status of each, in order.
+    pub(crate) fn add_entry(&mut self, offset: i64, entry: Entry) -> Vec<(DeadLetterId, Status)> {
+        let mut statuses = Vec::new();
+        for (id, single) in entry.singles() {
+            let history = self.histories.entry(id).or_default();
+            history.apply(&single);
+            let status = history.status();
+            for letters in [&mut self.dlt, &mut self.archive] {
+                if letters.source == id.source {
+                    letters.set_status(id.position, status);
+                }
             }
+            statuses.push((id, status));
         }
         self.ledger.push((offset, entry));
+        statuses
     }
 }
 
@@ -278,6 +283,8 @@ pub(crate) mod tests {
             copy: None,
             reason: None,
             force: false,
+            runs: Vec::new(),
+            copies: Vec::new(),
         }
     }
 

@@ -48,8 +48,11 @@ pub(crate) struct EntryRow {
 }
 
 impl EntryRow {
+    /// A row of `entry`, single or range (its dead letters as `3@17-40,45`, its link the first's,
+    /// its copies as the first and how many): the ledger page's rows. A dead letter's page shows
+    /// each entry as it is about that dead letter alone ([`Entry::about`]).
     pub(crate) fn new(dlt: &str, offset: i64, entry: &Entry) -> Self {
-        let id = entry.dead_letter;
+        let id = entry.dead_letters().next().unwrap_or(entry.dead_letter);
         let run = form_urlencoded::Serializer::new(String::new())
             .append_pair("run", &entry.run)
             .finish();
@@ -57,13 +60,17 @@ impl EntryRow {
             offset,
             at: time(Some(entry.at)),
             action: format!("{:?}", entry.action).to_lowercase(),
-            dead_letter: id.to_string(),
+            dead_letter: entry.dead_letters_text(),
             link: format!("/dlt/{dlt}/{id}"),
             by: line(&entry.by).into_owned(),
             run: line(&entry.run).into_owned(),
             run_link: format!("/dlt/{dlt}/ledger?{run}"),
             to: line(entry.to.as_deref().unwrap_or("-")).into_owned(),
-            copy: entry.copy.map_or("-".into(), |c| c.to_string()),
+            copy: match entry.copies.as_slice() {
+                [] => entry.copy.map_or("-".into(), |c| c.to_string()),
+                [one] => one.to_string(),
+                [first, .., last] => format!("{first} … {last} ({} copies)", entry.copies.len()),
+            },
             copy_link: archived_copy(dlt, entry).map(|(_, link)| link),
             reason: line(entry.reason.as_deref().unwrap_or_default()).into_owned(),
             force: entry.force,
@@ -151,17 +158,18 @@ pub(crate) async fn page(
     rebound_ops::pointer::resolve(&state.kafka, &mut dl).await;
     let (history, ledger_status, ledger_redrives, archived_at) = {
         let state = index.read();
-        let entries: Vec<&(i64, Entry)> = state
+        // Each entry about it, a range entry as it is about this one alone (its copy).
+        let entries: Vec<(i64, Entry)> = state
             .ledger
             .iter()
-            .filter(|(_, e)| e.dead_letter == id)
+            .filter_map(|(offset, e)| Some((*offset, e.about(id)?)))
             .collect();
         let archived_at = entries
             .iter()
             .rev()
             .find_map(|(_, e)| archived_copy(&topic, e));
         let rows = entries
-            .into_iter()
+            .iter()
             .map(|(offset, e)| EntryRow::new(&topic, *offset, e))
             .collect();
         let known = state.histories.get(&id);

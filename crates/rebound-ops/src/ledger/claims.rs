@@ -19,37 +19,44 @@ impl Ledger {
     /// unanswered (unless older than [`STALE_CLAIM`]), and, for a claim that is not forced, no
     /// `redriven` or `discarded` entry precedes it. `now` ages the claims.
     pub fn granted(&self, run: &str, now: EpochMillis) -> Vec<DeadLetterId> {
+        // The rule is the same for a single entry and for each dead letter a range entry names,
+        // in ledger order; a claim that holds a dead letter is kept as the entry's index.
         #[derive(Default)]
         struct State {
-            active: Option<(String, EpochMillis)>,
+            active: Option<usize>,
             done: bool,
         }
         let mut states: HashMap<DeadLetterId, State> = HashMap::new();
         let mut granted = Vec::new();
-        for (_, entry) in &self.entries {
-            let state = states.entry(entry.dead_letter).or_default();
-            let active_elsewhere = state.active.as_ref().is_some_and(|(r, at)| {
-                r != &entry.run && now.since(*at).is_none_or(|age| age < STALE_CLAIM)
-            });
-            match entry.action {
-                Action::Claim => {
-                    let blocked = active_elsewhere || (state.done && !entry.force);
-                    if !blocked {
-                        state.active = Some((entry.run.clone(), entry.at));
-                        if entry.run == run {
-                            granted.push(entry.dead_letter);
+        for (index, (_, entry)) in self.entries.iter().enumerate() {
+            for dead_letter in entry.dead_letters() {
+                let state = states.entry(dead_letter).or_default();
+                let held_by = |state: &State| state.active.map(|i| &self.entries[i].1);
+                let active_elsewhere = held_by(state).is_some_and(|claim| {
+                    claim.run != entry.run
+                        && now.since(claim.at).is_none_or(|age| age < STALE_CLAIM)
+                });
+                let held_by_this_run = held_by(state).is_some_and(|claim| claim.run == entry.run);
+                match entry.action {
+                    Action::Claim => {
+                        let blocked = active_elsewhere || (state.done && !entry.force);
+                        if !blocked {
+                            state.active = Some(index);
+                            if entry.run == run {
+                                granted.push(dead_letter);
+                            }
                         }
                     }
-                }
-                Action::Redriven | Action::Discarded => {
-                    state.done = true;
-                    if state.active.as_ref().is_some_and(|(r, _)| r == &entry.run) {
-                        state.active = None;
+                    Action::Redriven | Action::Discarded => {
+                        state.done = true;
+                        if held_by_this_run {
+                            state.active = None;
+                        }
                     }
-                }
-                Action::Released => {
-                    if state.active.as_ref().is_some_and(|(r, _)| r == &entry.run) {
-                        state.active = None;
+                    Action::Released => {
+                        if held_by_this_run {
+                            state.active = None;
+                        }
                     }
                 }
             }
@@ -123,3 +130,7 @@ mod tests {
         assert_eq!(texts(ledger.granted("b", EpochMillis::new(10))), ["0@1"]);
     }
 }
+
+#[cfg(test)]
+#[path = "claims_range_tests.rs"]
+mod range_tests;

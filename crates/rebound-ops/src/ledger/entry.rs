@@ -1,6 +1,21 @@
 //! A ledger entry as it is on disk: one JSON object per record of `<dlt>.ledger`, keyed by the
 //! dead letter's id. Other tools read these (and older Rebound versions wrote them), so fields are
 //! only ever added, optional, and the text of every existing one stays.
+//!
+//! Two forms. A single entry (`v: 1`) is about its `dead_letter`. A range entry (`v: 2`) adds
+//! `runs`, runs of offsets `[first, last]` of `dead_letter`'s partition (and source), and is about
+//! every offset in them, in order; its `dead_letter` is the first of them, so a reader that knows
+//! only single entries sees the first. A ranged `redriven` or `discarded` entry has `copies`, the
+//! copy of each dead letter it names, in the same order, instead of `copy`. A redrive claims its
+//! selection by range and releases what it did not send by range: a few entries per partition
+//! instead of one per dead letter (BENCHMARKS.md, redrive). It still writes one `redriven` entry
+//! per copy, and discard one `discarded` entry per dead letter: the consumer's
+//! `hold_until_redriven` reads those two actions from the ledger with a reader of its own (in
+//! `rebound`, which knows single entries only), so a key would stay held behind a dead letter
+//! named only in a range. Claims and releases it does not read.
+//!
+//! An older Rebound reads a range entry as about its first dead letter only: runs of different
+//! versions at once on one DLT are not arbitrated beyond that first one.
 
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +65,24 @@ pub struct Entry {
     /// The run was forced: its claims count even after a `redriven` or `discarded` entry.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force: bool,
+    /// A range entry (`v: 2`): the runs of offsets `[first, last]` (both included, ascending,
+    /// apart) of `dead_letter`'s partition it names, instead of `dead_letter` alone. Empty for a
+    /// single entry. An entry whose runs are out of order, overlap or name more than
+    /// [`MAX_NAMED`] dead letters is unreadable.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::range::runs"
+    )]
+    pub runs: Vec<[i64; 2]>,
+    /// A range entry's copies (`redriven`, `discarded`): one per dead letter it names, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<Position>,
 }
+
+/// The most dead letters one range entry may name: a corrupt entry cannot make its readers
+/// count to a billion.
+pub const MAX_NAMED: u64 = 1 << 20;
 
 /// An entry for tests: `action` on `dead_letter` by run `run` at `at` ms, at offset 0.
 #[cfg(test)]
@@ -68,6 +100,8 @@ pub(crate) fn test_entry(dead_letter: &str, action: Action, run: &str, at: i64) 
             copy: None,
             reason: None,
             force: false,
+            runs: Vec::new(),
+            copies: Vec::new(),
         },
     )
 }

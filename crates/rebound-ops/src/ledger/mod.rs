@@ -6,7 +6,10 @@
 //! - `<dlt>.ledger`: one JSON entry per action, key = the dead letter (`3@17`, or `archive:0@5`
 //!   for an archived copy). Actions: `claim` (a run is about to redrive it), `redriven` (the copy
 //!   was acknowledged), `released` (a run gave its claim up unsent), `discarded` (archived, not to
-//!   be redriven).
+//!   be redriven). An entry is about one dead letter, or (a range entry, `v: 2`) about runs of
+//!   offsets of one partition, keyed by the first: a redrive claims and releases its selection
+//!   by range (see [`Entry`]). Every reader here reads both forms through
+//!   [`Entry::dead_letters`] and [`Entry::singles`].
 //! - `<dlt>.archive`: the copy of each discarded dead letter: same key, payload and headers, plus
 //!   `rebound-discard-reason`, `-discarded-by`, `-discarded-at` and `rebound-dead-letter`.
 //!
@@ -17,6 +20,7 @@
 
 mod claims;
 mod entry;
+mod range;
 
 use std::collections::HashMap;
 
@@ -29,7 +33,8 @@ use crate::id::DeadLetterId;
 use crate::reader;
 
 pub use claims::STALE_CLAIM;
-pub use entry::{Action, Entry};
+pub use entry::{Action, Entry, MAX_NAMED};
+pub(crate) use range::ranged;
 
 /// What the ledger says about one dead letter.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,6 +55,8 @@ impl History {
 
     /// Takes the next ledger entry about this dead letter into account (entries in ledger
     /// order): what [`Ledger::histories`] does for each, for a reader that follows the ledger.
+    /// `entry` is about this dead letter alone: a range entry's readers apply each of its
+    /// [`singles`](Entry::singles) to the history of its dead letter.
     pub fn apply(&mut self, entry: &Entry) {
         match entry.action {
             Action::Redriven => {
@@ -95,7 +102,9 @@ impl Ledger {
     pub fn histories(&self) -> HashMap<DeadLetterId, History> {
         let mut histories: HashMap<DeadLetterId, History> = HashMap::new();
         for (_, entry) in &self.entries {
-            histories.entry(entry.dead_letter).or_default().apply(entry);
+            for (id, single) in entry.singles() {
+                histories.entry(id).or_default().apply(&single);
+            }
         }
         histories
     }

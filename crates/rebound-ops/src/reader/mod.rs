@@ -92,25 +92,31 @@ enum ScanState {
 }
 
 impl Scan {
+    /// Starts the read now (connecting, finding the end, reading ahead) instead of at the first
+    /// [`Scan::next`]: a caller with something else to wait for first overlaps the two.
+    pub(crate) fn start(&mut self) {
+        if let ScanState::NotStarted { kafka, topic } = &mut self.state {
+            let (kafka, topic) = (kafka.clone(), std::mem::take(topic));
+            let (sender, records) = mpsc::channel(READ_AHEAD);
+            let reader = tokio::task::spawn_blocking(move || {
+                blocking::scan(&kafka, &topic, |record| {
+                    // A closed channel: the caller dropped the scan; stop reading.
+                    match sender.blocking_send(record) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()),
+                    }
+                })
+            });
+            self.state = ScanState::Reading { records, reader };
+        }
+    }
+
     /// The next record; `None` at the end of what the topic held when the read started. After an
     /// error, `None`.
     pub async fn next(&mut self) -> Option<Result<Record, Error>> {
         loop {
             match &mut self.state {
-                ScanState::NotStarted { kafka, topic } => {
-                    let (kafka, topic) = (kafka.clone(), std::mem::take(topic));
-                    let (sender, records) = mpsc::channel(READ_AHEAD);
-                    let reader = tokio::task::spawn_blocking(move || {
-                        blocking::scan(&kafka, &topic, |record| {
-                            // A closed channel: the caller dropped the scan; stop reading.
-                            match sender.blocking_send(record) {
-                                Ok(()) => ControlFlow::Continue(()),
-                                Err(_) => ControlFlow::Break(()),
-                            }
-                        })
-                    });
-                    self.state = ScanState::Reading { records, reader };
-                }
+                ScanState::NotStarted { .. } => self.start(),
                 ScanState::Reading { records, reader } => {
                     if let Some(record) = records.recv().await {
                         return Some(Ok(record));

@@ -17,7 +17,8 @@ use crate::error::Error;
 use crate::filter::Filter;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{run_id, Action, Ledger};
-use crate::list::list_with;
+use crate::list::list_from;
+use crate::reader;
 use crate::skip::SkipReason;
 use crate::write::Writer;
 
@@ -159,10 +160,21 @@ pub async fn redrive(
     progress: Progress<'_>,
     cancel: &CancellationToken,
 ) -> Result<RedriveReport, Error> {
+    // The source's read starts beside the ledger's, and the writer (its producer, which ledger
+    // topics are missing) opens while the source is listed: three round trips overlapped.
+    let mut records = reader::scan(kafka, &options.source.topic(dlt));
+    records.start();
     let ledger = Ledger::read(kafka, dlt).await?;
     let histories = ledger.histories();
     tracing::debug!(entries = ledger.entries.len(), "ledger read");
-    let selected = list_with(kafka, dlt, options.source, filter, &histories).await?;
+    let writer = async {
+        match options.dry_run {
+            true => Ok(None),
+            false => Writer::open(kafka, dlt).await.map(Some),
+        }
+    };
+    let listing = list_from(kafka, records, options.source, filter, &histories);
+    let (selected, writer) = tokio::try_join!(listing, writer)?;
     tracing::debug!(selected = selected.len(), "dead letters listed");
     let mut report = RedriveReport {
         run: run_id(),
@@ -193,12 +205,18 @@ pub async fn redrive(
         return Ok(report);
     }
 
-    // Claim, then read the ledger back to learn which claims this run won.
-    let writer = Writer::new(kafka, dlt).await?;
+    // Claim, then read the ledger back to learn which claims this run won. The ledger and
+    // archive topics are created only now: a run that sends nothing creates nothing.
+    let mut writer = writer.expect("a run that is not dry opens its writer");
+    writer.create_missing(kafka).await?;
     tracing::debug!("ledger and archive topics ready");
     let claims = entries(&report.run, options, &plans, Action::Claim, None);
     writer.record(&claims).await?;
-    tracing::debug!(claims = claims.len(), "claims written");
+    tracing::debug!(
+        claimed = plans.len(),
+        entries = claims.len(),
+        "claims written"
+    );
     let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
         .await?
         .granted(&report.run, EpochMillis::now())

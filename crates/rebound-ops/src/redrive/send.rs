@@ -2,6 +2,8 @@
 //! when, which run, from where) and goes to its planned partition, or where its key lands when
 //! that partition no longer exists.
 
+use std::collections::BTreeMap;
+
 use rebound::headers::RedriveStamp;
 use rebound::naming::archive_topic;
 use rebound::EpochMillis;
@@ -9,7 +11,7 @@ use rebound::EpochMillis;
 use crate::dialect::Dialect;
 use crate::error::Error;
 use crate::id::{DeadLetterId, Position, Source};
-use crate::ledger::{Action, Entry};
+use crate::ledger::{ranged, Action, Entry};
 use crate::write::Writer;
 
 use super::{Outcome, Plan, RedriveOptions};
@@ -93,7 +95,9 @@ fn without_dialect_headers(headers: rebound::headers::Headers) -> rebound::heade
         .collect()
 }
 
-/// One ledger entry per plan; claims name their target topic, releases may say why.
+/// The ledger entries of `action` about `plans`: by range, a few entries per partition of the
+/// source (and per target topic, which a claim names) instead of one per dead letter; releases
+/// may say why.
 pub(super) fn entries(
     run: &str,
     options: &RedriveOptions,
@@ -101,14 +105,20 @@ pub(super) fn entries(
     action: Action,
     reason: Option<&str>,
 ) -> Vec<Entry> {
-    plans
-        .iter()
-        .map(|p| {
-            let to = (action == Action::Claim).then_some(p.topic.as_str());
-            Entry {
+    let mut by_topic: BTreeMap<Option<&str>, Vec<(DeadLetterId, Option<Position>)>> =
+        BTreeMap::new();
+    for plan in plans {
+        let to = (action == Action::Claim).then_some(plan.topic.as_str());
+        by_topic.entry(to).or_default().push((plan.listed.id, None));
+    }
+    by_topic
+        .into_iter()
+        .flat_map(|(to, letters)| {
+            let template = Entry {
                 reason: reason.map(String::from),
-                ..entry(run, options, p.listed.id, action, to)
-            }
+                ..entry(run, options, letters[0].0, action, to)
+            };
+            ranged(&template, letters)
         })
         .collect()
 }
@@ -132,5 +142,7 @@ fn entry(
         copy: None,
         reason: None,
         force: options.force,
+        runs: Vec::new(),
+        copies: Vec::new(),
     }
 }
