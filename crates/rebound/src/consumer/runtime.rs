@@ -161,6 +161,9 @@ async fn chain_partitions(settings: &Settings) -> Result<HashMap<String, i32>, E
 /// The longest a fetch waits on the broker for new records (librdkafka's default: 500 ms).
 const FETCH_WAIT_MAX_MS: &str = "10";
 
+/// The most librdkafka prefetches for the consumer, in KiB (librdkafka's default: 65536).
+const QUEUED_MAX_KBYTES: &str = "4096";
+
 /// The group member: subscribed to the chain's topics, storing offsets only when the engine
 /// says a record is done, committing them every 500 ms.
 fn group_consumer(
@@ -195,6 +198,12 @@ fn group_consumer(
         // so the thresholds were passed often and each pass stalled the partition for a second
         // (BENCHMARKS.md: it held the happy path to a third of its pace).
         ("fetch.queue.backoff.ms", "10"),
+        // librdkafka prefetches up to this much (64 MiB by default, and `fetch.max.bytes` is cut
+        // to it): a worker whose retry topics hold a long delay's backlog filled all of it before
+        // its pauses landed, 89-156 MiB of RSS at 100k-1M records waiting. Rebound's own buffers
+        // hold 500 records a partition; 4 MiB keeps the peak near 60 MiB, flat, and cost the
+        // happy path nothing measurable on a quiet machine (BENCHMARKS.md, memory).
+        ("queued.max.messages.kbytes", QUEUED_MAX_KBYTES),
         // A partition added to a topic is consumed once the metadata says so: within 5 s
         // instead of librdkafka's 5 minutes (`growth.rs` grows the retry topics to match, and
         // their new partitions are consumed after the next refresh).
