@@ -1,34 +1,19 @@
 //! The producer API in process: the validation table (bad requests never reach Kafka) and the
 //! answer when Kafka is down (503, never 202).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use futures::StreamExt;
-use mailer::api::{router, AppState, RateLimiter, MAX_REQUEST_BYTES};
-use mailer::metrics::Metrics;
-use mailer::status::{StatusPublisher, StatusStore};
-use rebound::{KafkaConfig, RELIABLE_PRODUCER};
+use mailer::api::MAX_REQUEST_BYTES;
+use rebound::KafkaConfig;
 use tower::ServiceExt;
 
+mod support;
+
 fn app(kafka: KafkaConfig, topic: &str) -> axum::Router {
-    let producer = kafka
-        .client_config(&[RELIABLE_PRODUCER, &[("message.timeout.ms", "2000")]].concat())
-        .create()
-        .unwrap();
-    router(Arc::new(AppState {
-        producer,
-        topic: topic.into(),
-        status: Arc::new(StatusStore::default()),
-        publisher: StatusPublisher::without_topic_creation(&kafka, &format!("{topic}.status"))
-            .unwrap(),
-        metrics: Arc::new(Metrics::default()),
-        send_timeout: Duration::from_secs(2),
-        body_timeout: Duration::from_millis(500),
-        limiter: Some(RateLimiter::new(5.0, 5.0)),
-    }))
+    support::app(kafka, topic, Duration::from_millis(500), 5.0)
 }
 
 async fn post(

@@ -2,39 +2,28 @@
 //! declared `Content-Length` over the limit (tower-http's limit layer answers before the body is
 //! read), a stalled body, a body that trickles in, a flood, each as a problem document with its headers, traced and counted.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
-use mailer::api::{router, AppState, RateLimiter, MAX_REQUEST_BYTES};
-use mailer::metrics::Metrics;
-use mailer::status::{StatusPublisher, StatusStore};
-use rebound::{KafkaConfig, RELIABLE_PRODUCER};
+use mailer::api::MAX_REQUEST_BYTES;
+use rebound::KafkaConfig;
 use tower::ServiceExt;
+
+mod support;
 
 /// The API with a 300 ms body timeout and 2 requests per second per client; its broker is never
 /// asked (every request here is refused before a send).
 fn app() -> axum::Router {
-    let kafka = KafkaConfig::from_env();
     let topic = testkit::unique("refusals");
-    let producer = kafka
-        .client_config(&[RELIABLE_PRODUCER, &[("message.timeout.ms", "2000")]].concat())
-        .create()
-        .unwrap();
-    router(Arc::new(AppState {
-        producer,
-        topic: topic.clone(),
-        status: Arc::new(StatusStore::default()),
-        publisher: StatusPublisher::without_topic_creation(&kafka, &format!("{topic}.status"))
-            .unwrap(),
-        metrics: Arc::new(Metrics::default()),
-        send_timeout: Duration::from_secs(2),
-        body_timeout: Duration::from_millis(300),
-        limiter: Some(RateLimiter::new(2.0, 2.0)),
-    }))
+    support::app(
+        KafkaConfig::from_env(),
+        &topic,
+        Duration::from_millis(300),
+        2.0,
+    )
 }
 
 /// A `POST /emails` of JSON from `client`, as `into_make_service_with_connect_info` names it.
