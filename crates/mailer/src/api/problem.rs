@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::{BytesRejection, FailedToBufferBody, JsonRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -110,9 +110,8 @@ impl Problem {
                 "Malformed JSON",
                 format!("the body is not valid JSON: {}", cause(&e)),
             ),
-            JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(
-                FailedToBufferBody::LengthLimitError(_),
-            )) => Problem::too_large(),
+            // A body over the limit never gets here: `body::whole_within` read it first and
+            // answered 413.
             // `Json<Value>` takes any JSON, so a data error cannot happen today; a typed body would
             // make it a field error.
             JsonRejection::JsonDataError(e) => Problem::new(
