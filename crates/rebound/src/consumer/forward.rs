@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::message::OwnedHeaders;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
@@ -13,10 +14,11 @@ use super::events::Event;
 use super::refusal::{after_refusal, refused_for_good, AfterRefusal, CopyShape};
 use super::route::{dead_letter_topic, Hop};
 use crate::failure::{Failure, FailureClass};
-use crate::headers::{self, HopStamp};
+use crate::headers::{self, HopStamp, KafkaHeaders};
 use crate::policy::Backoff;
 use crate::record::Record;
 use crate::time::EpochMillis;
+use crate::trace::traceparent::CopyParent;
 use crate::trace::{AttemptSpan, Outcome};
 
 /// A record that failed, on its way to the next hop.
@@ -139,14 +141,10 @@ async fn deliver(
             failed_at: at,
             next: hop.next_delivery(),
         };
-        let mut headers = shape.apply(stamp.headers_for(record), record, &refusal);
-        if let Some(why) = &retry_refused {
-            headers::mark_retry_refused(&mut headers, why);
-        }
-        failed.span.stamp_copy(&mut headers);
+        let headers = copy_headers(failed, &stamp, shape, &refusal, retry_refused.as_deref());
         let error = match shared
             .forwarder
-            .send(record, hop.topic(), shape, &headers)
+            .send(record, hop.topic(), shape, headers)
             .await
         {
             Ok((partition, offset)) => {
@@ -208,6 +206,41 @@ async fn deliver(
             _ = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// The copy's headers, in librdkafka's list. A full copy's are written straight into it (no
+/// list of our own built and copied: see `headers/sink.rs`); a smaller copy, after a refusal,
+/// is cut down from the full list first.
+fn copy_headers(
+    failed: &Failed,
+    stamp: &HopStamp<'_>,
+    shape: CopyShape,
+    refusal: &str,
+    retry_refused: Option<&str>,
+) -> OwnedHeaders {
+    let record = &failed.record;
+    if shape == CopyShape::Full && retry_refused.is_none() {
+        let trace = failed.span.copy_parent();
+        let replaced: &[&str] = match trace {
+            Some(_) => &CopyParent::REPLACED,
+            None => &[],
+        };
+        // The source's headers and the ~15 a hop adds, without growing the list.
+        let mut list = KafkaHeaders::with_capacity(record.headers().len() + 16);
+        stamp.write(record, replaced, &mut list);
+        if let Some(trace) = trace {
+            trace.write(&mut list);
+        }
+        return list.into_inner();
+    }
+    let mut headers = shape.apply(stamp.headers_for(record), record, refusal);
+    if let Some(why) = retry_refused {
+        headers::mark_retry_refused(&mut headers, why);
+    }
+    if let Some(trace) = failed.span.copy_parent() {
+        trace.replace_in(&mut headers);
+    }
+    headers.to_kafka()
 }
 
 /// A copy lands on its source's partition number, which the target may not have yet when the

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use rdkafka::error::KafkaError;
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
 use super::refusal::CopyShape;
 use crate::config::{KafkaConfig, RELIABLE_PRODUCER};
-use crate::headers::Headers;
 use crate::record::Record;
 
 /// Kafka's default `message.max.bytes` on a broker (1 MiB plus the record batch overhead).
@@ -50,9 +50,9 @@ impl Forwarder {
         record: &Record,
         topic: &str,
         shape: CopyShape,
-        headers: &Headers,
+        headers: OwnedHeaders,
     ) -> Result<(i32, i64), KafkaError> {
-        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.to_kafka());
+        let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
         // Same partition number as the source, as Spring does, when the target has it.
         if self
             .partition_count(topic)

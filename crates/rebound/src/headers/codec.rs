@@ -49,17 +49,61 @@ pub fn encode_i64(value: i64) -> Bytes {
 /// Encodes a long as Java's `BigInteger.valueOf(v).toByteArray()`: the shortest big-endian two's
 /// complement form that keeps the sign (1.7e12 ms takes 6 bytes).
 pub fn encode_big_integer(value: i64) -> Bytes {
-    let bytes = value.to_be_bytes();
-    let mut start = 0;
-    while start < 7 {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
-        if !redundant {
-            break;
+    Bytes::copy_from_slice(Encoded::big_integer(value).as_bytes())
+}
+
+/// A number's header bytes on the stack, for a copy whose headers go straight into librdkafka's
+/// list: a hop writes a dozen of them per copy, and an allocation each was a measurable share of
+/// a retry's cost. The `encode_*` functions are these bytes as [`Bytes`].
+#[derive(Clone, Copy)]
+pub(crate) struct Encoded {
+    bytes: [u8; 20],
+    len: u8,
+}
+
+impl Encoded {
+    /// Java's `BigInteger.valueOf(v).toByteArray()` (see [`encode_big_integer`]).
+    pub(crate) fn big_integer(value: i64) -> Encoded {
+        let bytes = value.to_be_bytes();
+        let mut start = 0;
+        while start < 7 {
+            let (b, next) = (bytes[start], bytes[start + 1]);
+            let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
+            if !redundant {
+                break;
+            }
+            start += 1;
         }
-        start += 1;
+        Encoded::of(&bytes[start..])
     }
-    Bytes::copy_from_slice(&bytes[start..])
+
+    /// The value in decimal UTF-8 (Rebound's `rebound-*-at` times, as `i64::to_string`).
+    pub(crate) fn decimal(value: i64) -> Encoded {
+        use std::io::Write;
+        let mut encoded = Encoded {
+            bytes: [0; 20],
+            len: 0,
+        };
+        let mut rest = &mut encoded.bytes[..];
+        // 20 bytes hold every i64 ("-9223372036854775808"), so this cannot fail.
+        let _ = write!(rest, "{value}");
+        encoded.len = (20 - rest.len()) as u8;
+        encoded
+    }
+
+    fn of(slice: &[u8]) -> Encoded {
+        let mut encoded = Encoded {
+            bytes: [0; 20],
+            len: slice.len() as u8,
+        };
+        encoded.bytes[..slice.len()].copy_from_slice(slice);
+        encoded
+    }
+
+    /// The encoded bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// The highest attempt number read (Spring's `ATTEMPTS_HARD_CAP`, `Short.MAX_VALUE`, since

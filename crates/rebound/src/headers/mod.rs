@@ -6,7 +6,8 @@
 //!   [`CHAIN_HEADERS`], …: one path each, `rebound::headers::ATTEMPTS`; `names.rs` keeps them);
 //! - [`codec`]: Java's encodings of the numbers (`ByteBuffer.putInt/putLong`, `BigInteger`);
 //! - [`Provenance`] and [`FailureInfo`]: where a record first came from, and its latest failure;
-//! - [`RetryState`] and [`HopStamp`]: the retry state a record carries, and what a hop writes;
+//! - [`RetryState`] and [`HopStamp`]: the retry state a record carries, and what a hop writes
+//!   (into a [`Headers`] list, or straight into librdkafka's for a copy to produce);
 //! - [`RedriveStamp`], [`DiscardStamp`], [`DeadLetterMarks`]: what operators' actions write and read;
 //! - [`slim`], [`without_payload`], [`mark_retry_refused`]: smaller copies for a target that refuses;
 //! - [`decode_known`]: the decoded value of a binary header, for people to read.
@@ -37,19 +38,23 @@ use bytes::Bytes;
 
 pub mod codec;
 mod describe;
+mod hop_stamp;
 // Private: its names are re-exported here, so each has one public path (`headers::ATTEMPTS`).
 pub(crate) mod names;
 mod provenance;
 mod retry_state;
 mod shapes;
+mod sink;
 mod stamps;
 
 pub use codec::*;
 pub use describe::{decode_known, Decoded};
+pub use hop_stamp::{HopStamp, NextDelivery};
 pub use names::*;
 pub use provenance::{FailureInfo, Provenance};
-pub use retry_state::{HopStamp, NextDelivery, RetryState};
+pub use retry_state::RetryState;
 pub use shapes::{mark_retry_refused, slim, without_payload};
+pub(crate) use sink::{HeaderSink, KafkaHeaders};
 pub use stamps::{DeadLetterMarks, DiscardMarks, DiscardStamp, RedriveStamp};
 
 /// One record header. Kafka allows a key more than once and a null value.
@@ -67,7 +72,7 @@ pub struct Headers(Vec<Header>);
 
 impl Headers {
     /// No headers.
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Headers(Vec::new())
     }
 
@@ -136,15 +141,11 @@ impl Headers {
     /// The headers as librdkafka takes them for a record to produce: in order, repeated keys and
     /// null values kept.
     pub fn to_kafka(&self) -> rdkafka::message::OwnedHeaders {
-        self.0.iter().fold(
-            rdkafka::message::OwnedHeaders::new_with_capacity(self.0.len()),
-            |acc, header| {
-                acc.insert(rdkafka::message::Header {
-                    key: &header.key,
-                    value: header.value.as_deref(),
-                })
-            },
-        )
+        let mut list = KafkaHeaders::with_capacity(self.0.len());
+        self.0
+            .iter()
+            .for_each(|header| list.add(&header.key, header.value.as_deref()));
+        list.into_inner()
     }
 
     /// The first of `keys` present, as text: used to read both Spring header families.
@@ -176,6 +177,17 @@ mod tests {
         assert_eq!(&encode_big_integer(-1)[..], &[0xff]);
         assert_eq!(&encode_big_integer(-129)[..], &[0xff, 0x7f]);
         assert_eq!(encode_big_integer(i64::MAX).len(), 8);
+    }
+
+    #[test]
+    fn decimals_encoded_on_the_stack_read_as_to_string() {
+        // (The big integers' bytes are the golden ones above: `encode_big_integer` is them.)
+        for v in [0, 1, -1, 127, 1_764_320_000_000, i64::MAX, i64::MIN] {
+            assert_eq!(
+                codec::Encoded::decimal(v).as_bytes(),
+                v.to_string().as_bytes()
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::failure::Failure;
 use crate::headers::Headers;
 use crate::time::EpochMillis;
 
-/// One Kafka record, owned, cheap to clone (payload and key are reference-counted).
+/// One Kafka record, owned, cheap to clone (payload, key and headers are reference-counted).
 ///
 /// ```
 /// use rebound::{headers::Headers, Record};
@@ -38,9 +38,14 @@ pub struct Record {
     key: Option<Bytes>,
     payload: Option<Bytes>,
     timestamp: Option<EpochMillis>,
-    headers: Headers,
+    /// Shared: the engine clones a record for each handler call, and a retried record carries
+    /// a dozen headers (`None` when there are none, so a record without allocates nothing).
+    headers: Option<Arc<Headers>>,
     attempt: u32,
 }
+
+/// What [`Record::headers`] gives for a record without any.
+static NO_HEADERS: Headers = Headers::new();
 
 impl Record {
     /// A record at `topic-partition@offset` with no key, payload, timestamp or headers, on its
@@ -53,7 +58,7 @@ impl Record {
             key: None,
             payload: None,
             timestamp: None,
-            headers: Headers::new(),
+            headers: None,
             attempt: 1,
         }
     }
@@ -78,7 +83,7 @@ impl Record {
 
     /// The same record with these headers.
     pub fn with_headers(mut self, headers: Headers) -> Self {
-        self.headers = headers;
+        self.headers = (!headers.is_empty()).then(|| Arc::new(headers));
         self
     }
 
@@ -133,7 +138,7 @@ impl Record {
 
     /// Its headers, in order (a key may repeat).
     pub fn headers(&self) -> &Headers {
-        &self.headers
+        self.headers.as_deref().unwrap_or(&NO_HEADERS)
     }
 
     /// Which delivery this is: 1 on the main topic, 2 on the first retry topic, and so on.

@@ -27,7 +27,10 @@ struct Draft {
     timestamp: Option<EpochMillis>,
     key: Option<Range<usize>>,
     payload: Option<Range<usize>>,
-    headers: Vec<(String, Option<Range<usize>>)>,
+    /// The headers with their values still to fill in: the value of the `n`th is the batch's
+    /// `header_values[values_from + n]`.
+    headers: Vec<Header>,
+    values_from: usize,
 }
 
 /// The records of `messages` (one topic's, in the order given), their bytes in one buffer.
@@ -43,6 +46,8 @@ pub(crate) fn records_of(messages: &[BorrowedMessage<'_>], topic: Arc<str>) -> V
 pub(crate) struct Batch {
     buffer: BytesMut,
     drafts: Vec<Draft>,
+    /// Every header value of the batch, one list for all (not one per record to free later).
+    header_values: Vec<Option<Range<usize>>>,
 }
 
 impl Batch {
@@ -54,13 +59,15 @@ impl Batch {
             self.buffer.reserve(room);
         }
         let buffer = &mut self.buffer;
+        let values_from = self.header_values.len();
         self.drafts.push(Draft {
             partition: message.partition(),
             offset: message.offset(),
             timestamp: message.timestamp().to_millis().map(EpochMillis::new),
             key: message.key().map(|key| copy(buffer, key)),
             payload: message.payload().map(|payload| copy(buffer, payload)),
-            headers: read_headers(message, buffer),
+            headers: read_headers(message, buffer, &mut self.header_values),
+            values_from,
         });
     }
 
@@ -70,6 +77,7 @@ impl Batch {
             topic,
             buffer: self.buffer.freeze(),
             drafts: self.drafts.into(),
+            header_values: self.header_values,
         }
     }
 
@@ -87,6 +95,7 @@ pub(crate) struct Delivery {
     topic: Arc<str>,
     buffer: Bytes,
     drafts: VecDeque<Draft>,
+    header_values: Vec<Option<Range<usize>>>,
 }
 
 impl Delivery {
@@ -121,14 +130,12 @@ impl Iterator for Delivery {
     fn next(&mut self) -> Option<Record> {
         let draft = self.drafts.pop_front()?;
         let slice = |range: Range<usize>| self.buffer.slice(range);
-        let headers = draft
-            .headers
-            .into_iter()
-            .map(|(key, value)| Header {
-                key,
-                value: value.map(slice),
-            })
-            .collect();
+        let mut headers = draft.headers;
+        let values = &self.header_values[draft.values_from..];
+        for (header, value) in headers.iter_mut().zip(values) {
+            header.value = value.clone().map(slice);
+        }
+        let headers = headers.into_iter().collect();
         let mut record =
             Record::new(self.topic.clone(), draft.partition, draft.offset).with_headers(headers);
         record.key = draft.key.map(slice);
@@ -147,11 +154,13 @@ fn copy(buffer: &mut BytesMut, bytes: &[u8]) -> Range<usize> {
 
 /// The headers of a message, read through librdkafka directly: rdkafka's own iterator unwraps
 /// each key as UTF-8 and panics on a key that is not, and a corrupt header must never crash a
-/// consumer. Such a key is kept, lossily decoded. Values are copied into the batch's buffer.
+/// consumer. Such a key is kept, lossily decoded. Values are copied into the batch's buffer and
+/// their places appended to `values`, one per header returned (the headers' values left empty).
 fn read_headers(
     message: &BorrowedMessage<'_>,
     buffer: &mut BytesMut,
-) -> Vec<(String, Option<Range<usize>>)> {
+    values: &mut Vec<Option<Range<usize>>>,
+) -> Vec<Header> {
     use rdkafka::bindings as rd;
     let mut native: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
     // SAFETY: `message.ptr()` is a live message for the duration of the borrow; librdkafka owns
@@ -165,23 +174,24 @@ fn read_headers(
             return Vec::new();
         }
         let count = rd::rd_kafka_header_cnt(native);
-        (0..count)
-            .filter_map(|idx| {
-                let mut name: *const std::os::raw::c_char = std::ptr::null();
-                let mut value: *const std::os::raw::c_void = std::ptr::null();
-                let mut size = 0usize;
-                let err =
-                    rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
-                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
-                    return None;
-                }
-                let key = std::ffi::CStr::from_ptr(name)
-                    .to_string_lossy()
-                    .into_owned();
-                let value = (!value.is_null())
-                    .then(|| copy(buffer, std::slice::from_raw_parts(value as *const u8, size)));
-                Some((key, value))
-            })
-            .collect()
+        let mut headers = Vec::with_capacity(count);
+        for idx in 0..count {
+            let mut name: *const std::os::raw::c_char = std::ptr::null();
+            let mut value: *const std::os::raw::c_void = std::ptr::null();
+            let mut size = 0usize;
+            let err = rd::rd_kafka_header_get_all(native, idx, &mut name, &mut value, &mut size);
+            if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                continue;
+            }
+            let key = std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned();
+            values.push(
+                (!value.is_null())
+                    .then(|| copy(buffer, std::slice::from_raw_parts(value as *const u8, size))),
+            );
+            headers.push(Header { key, value: None });
+        }
+        headers
     }
 }

@@ -18,7 +18,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{global, KeyValue};
 
-use super::traceparent::{self, TraceParent};
+use super::traceparent::{self, CopyParent, TraceParent};
 use super::Outcome;
 use crate::consumer::Context;
 use crate::failure::{Failure, FailureClass};
@@ -120,22 +120,24 @@ impl AttemptSpan {
         span.set_status(Status::error(failure.to_string()));
     }
 
-    /// Gives a copy of the record exactly one `traceparent`: this span, so the next attempt is its
-    /// child. Nothing changes without an SDK, or when there is no valid span.
-    pub(crate) fn stamp_copy(&self, headers: &mut Headers) {
-        let Some(cx) = &self.cx else { return };
+    /// The `traceparent` a copy of the record carries: this span, so the next attempt is its
+    /// child. `None` without an SDK, or when there is no valid span: the copy keeps the record's
+    /// own headers as they were.
+    pub(crate) fn copy_parent(&self) -> Option<CopyParent> {
+        let cx = self.cx.as_ref()?;
         let span = cx.span();
         let context = span.span_context();
         if !context.is_valid() {
-            return;
+            return None;
         }
-        let parent = TraceParent {
-            trace_id: context.trace_id().to_bytes(),
-            parent_id: context.span_id().to_bytes(),
-            flags: context.trace_flags().to_u8(),
-        };
-        let state = context.trace_state().header();
-        traceparent::replace(headers, &parent, Some(&state));
+        Some(CopyParent {
+            parent: TraceParent {
+                trace_id: context.trace_id().to_bytes(),
+                parent_id: context.span_id().to_bytes(),
+                flags: context.trace_flags().to_u8(),
+            },
+            state: context.trace_state().header(),
+        })
     }
 
     /// Ends the span with its outcome and, for a copy, the topic it went to.

@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
+use super::traceparent::CopyParent;
 use super::Outcome;
 use crate::consumer::Context;
 use crate::failure::{Failure, FailureClass};
-use crate::headers::Headers;
 use crate::record::Record;
 
 /// No tracer without the feature.
@@ -44,7 +44,9 @@ impl AttemptSpan {
     pub(crate) fn failed(&self, _: &Failure, _: FailureClass) {}
 
     #[inline(always)]
-    pub(crate) fn stamp_copy(&self, _: &mut Headers) {}
+    pub(crate) fn copy_parent(&self) -> Option<CopyParent> {
+        None
+    }
 
     #[inline(always)]
     pub(crate) fn end(self, _: Outcome, _: Option<&str>) {}

@@ -8,7 +8,7 @@
 //! one per hop, #3816, and the last is the newest); a copy gets exactly one `traceparent`, every
 //! earlier one removed ([`replace`]).
 
-use crate::headers::Headers;
+use crate::headers::{HeaderSink, Headers};
 
 /// The header naming the span a record was produced under.
 pub const TRACEPARENT: &str = "traceparent";
@@ -101,11 +101,44 @@ pub fn read_tracestate(headers: &Headers) -> Option<String> {
 /// Gives a copy exactly one `traceparent` (and `tracestate` when there is one): every earlier
 /// header of either name is removed first, so a copy of a copy never accumulates them.
 pub fn replace(headers: &mut Headers, parent: &TraceParent, tracestate: Option<&str>) {
-    headers.remove(TRACEPARENT);
-    headers.remove(TRACESTATE);
-    headers.push(TRACEPARENT, parent.to_string());
+    for key in REPLACED {
+        headers.remove(key);
+    }
+    write(headers, parent, tracestate);
+}
+
+/// The headers [`replace`] removes before it writes: a copy written straight into librdkafka's
+/// list leaves these out of the source's headers, then [`write`]s them.
+pub(crate) const REPLACED: [&str; 2] = [TRACEPARENT, TRACESTATE];
+
+/// Appends `traceparent` (and `tracestate` when there is one) to `sink`.
+pub(crate) fn write(sink: &mut impl HeaderSink, parent: &TraceParent, tracestate: Option<&str>) {
+    sink.add(TRACEPARENT, Some(parent.to_string().as_bytes()));
     if let Some(state) = tracestate.filter(|s| !s.is_empty()) {
-        headers.push(TRACESTATE, state.to_string());
+        sink.add(TRACESTATE, Some(state.as_bytes()));
+    }
+}
+
+/// The trace context a copy carries (the failed attempt's span), as [`replace`] and
+/// [`write`] put it on the copy.
+pub(crate) struct CopyParent {
+    pub(crate) parent: TraceParent,
+    pub(crate) state: String,
+}
+
+impl CopyParent {
+    /// The headers this replaces on a copy (every earlier `traceparent` and `tracestate`).
+    pub(crate) const REPLACED: [&'static str; 2] = REPLACED;
+
+    /// Gives `headers` exactly this `traceparent` (see [`replace`]).
+    pub(crate) fn replace_in(&self, headers: &mut Headers) {
+        replace(headers, &self.parent, Some(&self.state));
+    }
+
+    /// Appends the copy's `traceparent` (and `tracestate`) to `sink`, whose source headers left
+    /// out [`REPLACED`](Self::REPLACED).
+    pub(crate) fn write(&self, sink: &mut impl HeaderSink) {
+        write(sink, &self.parent, Some(&self.state));
     }
 }
 
