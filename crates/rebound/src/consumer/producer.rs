@@ -2,10 +2,13 @@
 //! `acks=all`, and the same partition number as the source record where the target has it.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
 use super::refusal::CopyShape;
@@ -14,6 +17,26 @@ use crate::record::Record;
 
 /// Kafka's default `message.max.bytes` on a broker (1 MiB plus the record batch overhead).
 const BROKER_DEFAULT_MAX_MESSAGE_BYTES: &str = "1048588";
+
+/// A queued copy's acknowledgement: the copy's partition and offset, or why it was not written.
+pub(crate) struct Acknowledgement {
+    delivery: DeliveryFuture,
+}
+
+impl Future for Acknowledgement {
+    type Output = Result<(i32, i64), KafkaError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.delivery)
+            .poll(cx)
+            .map(|result| match result {
+                Ok(Ok(delivery)) => Ok((delivery.partition, delivery.offset)),
+                Ok(Err((error, _))) => Err(error),
+                // The producer went away with the copy unacknowledged.
+                Err(_) => Err(KafkaError::Canceled),
+            })
+    }
+}
 
 /// The producer of every copy a consumer writes, and the partition counts of its targets.
 pub(crate) struct Forwarder {
@@ -43,8 +66,9 @@ impl Forwarder {
         })
     }
 
-    /// Sends the copy and waits for the acknowledgement. Returns the copy's partition and offset.
-    /// `shape` says whether the payload goes with it (see [`CopyShape`]).
+    /// Sends the copy and waits for the acknowledgement (and for room in the producer's queue
+    /// first, when it is full). Returns the copy's partition and offset. `shape` says whether
+    /// the payload goes with it (see [`CopyShape`]).
     pub(crate) async fn send(
         &self,
         record: &Record,
@@ -52,6 +76,36 @@ impl Forwarder {
         shape: CopyShape,
         headers: OwnedHeaders,
     ) -> Result<(i32, i64), KafkaError> {
+        self.producer
+            .send(self.copy(record, topic, shape, headers), Timeout::Never)
+            .await
+            .map(|delivery| (delivery.partition, delivery.offset))
+            .map_err(|(e, _)| e)
+    }
+
+    /// Puts the copy in the producer's queue now, or says why it cannot (`QueueFull` among
+    /// others: [`send`](Self::send) waits for room).
+    pub(crate) fn queue(
+        &self,
+        record: &Record,
+        topic: &str,
+        shape: CopyShape,
+        headers: OwnedHeaders,
+    ) -> Result<Acknowledgement, KafkaError> {
+        self.producer
+            .send_result(self.copy(record, topic, shape, headers))
+            .map(|delivery| Acknowledgement { delivery })
+            .map_err(|(e, _)| e)
+    }
+
+    /// The copy of `record` for `topic`.
+    fn copy<'a>(
+        &self,
+        record: &'a Record,
+        topic: &'a str,
+        shape: CopyShape,
+        headers: OwnedHeaders,
+    ) -> FutureRecord<'a, [u8], [u8]> {
         let mut copy = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
         // Same partition number as the source, as Spring does, when the target has it.
         if self
@@ -66,11 +120,7 @@ impl Forwarder {
         if let Some(payload) = record.payload().filter(|_| shape.keeps_payload()) {
             copy = copy.payload(payload);
         }
-        self.producer
-            .send(copy, Timeout::Never)
-            .await
-            .map(|delivery| (delivery.partition, delivery.offset))
-            .map_err(|(e, _)| e)
+        copy
     }
 
     /// The partition count of `topic` as last known.

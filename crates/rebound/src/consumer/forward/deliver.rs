@@ -1,103 +1,25 @@
-//! Delivering the copy of a failed record to its next topic (a retry topic or the DLT) through
-//! an idempotent `acks=all` producer: tried again until acknowledged, redirected to the DLT when
-//! a retry topic refuses it for good, and made smaller when the DLT refuses it for its size. The
-//! caller stores the source offset only after the acknowledgement.
+//! Delivering a copy: the first try queued at once, and the loop that tries again with
+//! back-off, steps down to a smaller copy, or turns to the DLT when a retry topic refuses it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use tokio_util::sync::CancellationToken;
 
-use super::context::Context;
-use super::events::Event;
-use super::refusal::{after_refusal, refused_for_good, AfterRefusal, CopyShape};
-use super::route::{dead_letter_topic, Hop};
-use crate::failure::{Failure, FailureClass};
+use super::Failed;
+use crate::consumer::context::Context;
+use crate::consumer::events::Event;
+use crate::consumer::producer::Acknowledgement;
+use crate::consumer::refusal::{after_refusal, refused_for_good, AfterRefusal, CopyShape};
+use crate::consumer::route::{dead_letter_topic, Hop};
 use crate::headers::{self, HopStamp, KafkaHeaders};
 use crate::policy::Backoff;
 use crate::record::Record;
-use crate::time::EpochMillis;
 use crate::trace::traceparent::CopyParent;
-use crate::trace::{AttemptSpan, Outcome};
-
-/// A record that failed, on its way to the next hop.
-pub(crate) struct Failed {
-    pub record: Record,
-    pub failure: Failure,
-    pub class: FailureClass,
-    pub at: EpochMillis,
-    /// The failed attempt's span: the copy's `traceparent` names it; ended once the copy is written.
-    pub span: AttemptSpan,
-}
-
-/// Writes the copy of a failed record, then reports the hop. `true` once the copy is
-/// acknowledged (or the record is dropped, having nowhere to go), `false` if stopped before.
-pub(crate) async fn forward_failed(
-    shared: Arc<Context>,
-    failed: Failed,
-    hop: Hop,
-    stop: CancellationToken,
-) -> bool {
-    let (chain, policy) = (&shared.settings.chain, &shared.settings.policy);
-    let hop = hop.routed(chain, policy, &failed.failure, failed.class);
-    let delivered = deliver(&shared, &failed, hop, &stop).await;
-    let Failed {
-        record,
-        failure,
-        class,
-        span,
-        ..
-    } = failed;
-    let (hop, partition, offset) = match delivered {
-        Delivered::Written {
-            hop,
-            partition,
-            offset,
-        } => (hop, partition, offset),
-        Delivered::Dropped => {
-            span.end(Outcome::Dropped, None);
-            return true;
-        }
-        Delivered::Stopped => return false,
-    };
-    let attempts = shared.settings.policy.attempts();
-    let from = record.topic();
-    let outcome = match &hop {
-        Hop::Retry { .. } => Outcome::Retried,
-        Hop::DeadLetter { .. } => Outcome::DeadLettered,
-    };
-    span.end(outcome, Some(hop.topic()));
-    match &hop {
-        Hop::Retry { topic, delay, .. } => {
-            if let Some(key_order) = &shared.key_order {
-                // Before the source record counts as finished, so its key stays held.
-                key_order.copied_to_retry(&record, topic, partition, offset);
-            }
-            shared.emit(Event::Forwarded { from, to: topic });
-            tracing::info!(
-                "{} failed on attempt {}/{} ({class}: {failure}); retrying through {topic}-{partition}@{offset} in {} ms",
-                record.coordinates(), record.attempt(), attempts, delay.as_millis()
-            );
-        }
-        Hop::DeadLetter { topic } => {
-            if let Some(key_order) = &shared.key_order {
-                // Before the source record counts as finished, so its key goes from held (by
-                // its retry) to parked with no gap between.
-                key_order.dead_lettered(&record, partition, offset);
-            }
-            shared.emit(Event::DeadLettered { from, to: topic });
-            tracing::warn!(
-                "{} failed on attempt {}/{} ({class}: {failure}); dead-lettered to {topic}-{partition}@{offset}",
-                record.coordinates(), record.attempt(), attempts
-            );
-        }
-    }
-    true
-}
 
 /// How delivering a copy ended.
-enum Delivered {
+pub(super) enum Delivered {
     /// The copy was acknowledged at `partition@offset`. `hop` is the hop taken: the DLT instead
     /// of the planned retry topic when that refused the copy.
     Written {
@@ -112,18 +34,59 @@ enum Delivered {
     Stopped,
 }
 
+/// Queues the full copy now, for the hop planned: its acknowledgement to await. `Err` when it
+/// cannot be queued: `None` to start the loop afresh (the target is short of the partition, or
+/// the producer's queue is full: the loop waits for either), else the refusal for the loop to
+/// act on.
+pub(super) fn queue_first(
+    shared: &Context,
+    failed: &Failed,
+    hop: &Hop,
+) -> Result<Acknowledgement, Option<KafkaError>> {
+    let record = &failed.record;
+    if partition_missing(shared, record, hop.topic()) {
+        return Err(None);
+    }
+    let headers = copy_headers(
+        failed,
+        &stamp(shared, failed, hop),
+        CopyShape::Full,
+        "",
+        None,
+    );
+    shared
+        .forwarder
+        .queue(record, hop.topic(), CopyShape::Full, headers)
+        .map_err(|error| {
+            let full = matches!(&error, KafkaError::MessageProduction(code) if *code == rdkafka::types::RDKafkaErrorCode::QueueFull);
+            (!full).then_some(error)
+        })
+}
+
+/// What the hop writes on the copy.
+fn stamp<'a>(shared: &'a Context, failed: &'a Failed, hop: &Hop) -> HopStamp<'a> {
+    HopStamp {
+        failure: &failed.failure,
+        class: failed.class,
+        group: &shared.settings.group,
+        failed_at: failed.at,
+        next: hop.next_delivery(),
+    }
+}
+
 /// Sends the copy, trying again with back-off until the broker acknowledges it. The source
 /// offset stays uncommitted meanwhile, so a crash here loses nothing.
 ///
 /// A copy refused for good (too large, invalid) is never sent again as it was (see
 /// [`after_refusal`]), so one record cannot stall its partition forever.
-async fn deliver(
+pub(super) async fn deliver(
     shared: &Context,
     failed: &Failed,
     mut hop: Hop,
     stop: &CancellationToken,
+    mut first_error: Option<KafkaError>,
 ) -> Delivered {
-    let (record, failure, class, at) = (&failed.record, &failed.failure, failed.class, failed.at);
+    let (record, failure, class) = (&failed.record, &failed.failure, failed.class);
     let backoff =
         Backoff::exponential(Duration::from_millis(200), 2.0).with_max(Duration::from_secs(10));
     let mut failures = 0u32;
@@ -131,30 +94,30 @@ async fn deliver(
     let mut refusal = String::new();
     let mut retry_refused: Option<String> = None;
     loop {
-        if !target_has_partition(shared, record, hop.topic(), stop).await {
-            return Delivered::Stopped;
-        }
-        let stamp = HopStamp {
-            failure,
-            class,
-            group: &shared.settings.group,
-            failed_at: at,
-            next: hop.next_delivery(),
-        };
-        let headers = copy_headers(failed, &stamp, shape, &refusal, retry_refused.as_deref());
-        let error = match shared
-            .forwarder
-            .send(record, hop.topic(), shape, headers)
-            .await
-        {
-            Ok((partition, offset)) => {
-                return Delivered::Written {
-                    hop,
-                    partition,
-                    offset,
+        let error = match first_error.take() {
+            Some(error) => error,
+            None => {
+                if !target_has_partition(shared, record, hop.topic(), stop).await {
+                    return Delivered::Stopped;
+                }
+                let stamp = stamp(shared, failed, &hop);
+                let headers =
+                    copy_headers(failed, &stamp, shape, &refusal, retry_refused.as_deref());
+                match shared
+                    .forwarder
+                    .send(record, hop.topic(), shape, headers)
+                    .await
+                {
+                    Ok((partition, offset)) => {
+                        return Delivered::Written {
+                            hop,
+                            partition,
+                            offset,
+                        }
+                    }
+                    Err(e) => e,
                 }
             }
-            Err(e) => e,
         };
         shared.emit(Event::ForwardFailed {
             from: record.topic(),
@@ -254,15 +217,8 @@ async fn target_has_partition(
     topic: &str,
     stop: &CancellationToken,
 ) -> bool {
-    if shared.key_order.is_none() && !shared.settings.create_topics {
-        return true;
-    }
     let mut told = false;
-    while shared
-        .forwarder
-        .partition_count(topic)
-        .is_some_and(|n| record.partition() >= n)
-    {
+    while partition_missing(shared, record, topic) {
         shared.forwarder.ask_to_grow();
         if !std::mem::replace(&mut told, true) {
             tracing::warn!(record = %record.coordinates(), "{topic} has no partition {} yet: the copy waits until the chain has grown, so the key's order holds", record.partition());
@@ -274,4 +230,14 @@ async fn target_has_partition(
         }
     }
     true
+}
+
+/// Whether the copy must wait for `topic` to have the record's partition (see
+/// [`target_has_partition`]).
+fn partition_missing(shared: &Context, record: &Record, topic: &str) -> bool {
+    (shared.key_order.is_some() || shared.settings.create_topics)
+        && shared
+            .forwarder
+            .partition_count(topic)
+            .is_some_and(|n| record.partition() >= n)
 }
