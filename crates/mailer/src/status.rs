@@ -110,6 +110,16 @@ impl StatusPublisher {
         })
     }
 
+    /// Status events through `producer`, a producer the caller already has (the API's own: one
+    /// set of librdkafka threads and connections less, and its `queued` event batched with the
+    /// e-mails it follows). The events then fail after that producer's `message.timeout.ms`.
+    pub fn sharing(producer: FutureProducer, topic: &str) -> StatusPublisher {
+        StatusPublisher {
+            producer,
+            topic: topic.to_string(),
+        }
+    }
+
     /// Publishes `event`, keyed by the e-mail's id, waiting up to 10 s for the acknowledgement;
     /// a failure is logged, not returned.
     pub async fn publish(&self, event: &StatusEvent) {

@@ -1,4 +1,5 @@
-//! The API in process, as the API's tests build it: a producer that gives up after 2 s, a status
+//! The API in process, as the API's tests build it: a producer that gives up after 2 s (and
+//! carries the status events too, as the API's does), a status
 //! store of its own, `body_timeout` for a request's body and `rate` requests per second (bursts
 //! as large) per client.
 
@@ -16,16 +17,17 @@ pub(crate) fn app(
     body_timeout: Duration,
     rate: f64,
 ) -> axum::Router {
-    let producer = kafka
+    let producer: rdkafka::producer::FutureProducer = kafka
         .client_config(&[RELIABLE_PRODUCER, &[("message.timeout.ms", "2000")]].concat())
         .create()
         .unwrap();
+    // As the API runs: its status events through the e-mails' producer.
+    let publisher = StatusPublisher::sharing(producer.clone(), &format!("{topic}.status"));
     router(Arc::new(AppState {
         producer,
         topic: topic.into(),
         status: Arc::new(StatusStore::default()),
-        publisher: StatusPublisher::without_topic_creation(&kafka, &format!("{topic}.status"))
-            .unwrap(),
+        publisher,
         metrics: Arc::new(Metrics::default()),
         send_timeout: Duration::from_secs(2),
         body_timeout,

@@ -183,9 +183,14 @@ fn read_headers(
             if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
                 continue;
             }
-            let key = std::ffi::CStr::from_ptr(name)
-                .to_string_lossy()
-                .into_owned();
+            // A valid key (all of them, in practice) is checked by `from_utf8`, several times
+            // faster than the lossy decoder's chunk walk, which showed in the polling thread's
+            // profile on records carrying Spring's fifteen headers.
+            let name = std::ffi::CStr::from_ptr(name).to_bytes();
+            let key = match std::str::from_utf8(name) {
+                Ok(key) => key.to_owned(),
+                Err(_) => String::from_utf8_lossy(name).into_owned(),
+            };
             values.push(
                 (!value.is_null())
                     .then(|| copy(buffer, std::slice::from_raw_parts(value as *const u8, size))),
