@@ -28,7 +28,7 @@ const EXCEPTION_HEADERS: &[&str] = &[
 ];
 
 /// Differences found by this test and listed in INTEROP.md (D3, D4), by header: each waits for
-/// the fix proposed there, in `crates/rebound/src/consumer/forward.rs`. Remove an entry when its
+/// the fix proposed there, in `crates/rebound/src/consumer/forward/`. Remove an entry when its
 /// fix lands; any other difference fails the test. (D1 and D2 are fixed.)
 /// Differences allowed beyond times, exception details and `rebound-` headers: none left (D1-D4
 /// in INTEROP.md were fixed in Rebound). A new entry needs an argument in INTEROP.md.

@@ -24,7 +24,7 @@
 //! | `engine/` | one partition's task, the same for every processing order (its own table) |
 //! | `key_order/` | `ProcessingOrder::Key`: one optional gate the engine calls (its own table) |
 //! | `growth.rs` | the retry topics and the DLT grown with the main topic |
-//! | `forward.rs` | delivering a failed record's copy: tries until acknowledged, refusals |
+//! | `forward/` | delivering a failed record's copy: the first try queued at once, then tried until acknowledged, refusals |
 //! | `dead_letters.rs` | a record on the DLT: Spring's log line and the dead-letter hook |
 //! | `handler.rs` | calling the handler: panics and timeouts, in-place retries |
 //! | `context.rs` | what every task shares: settings, consumer, producer, budgets |

@@ -7,16 +7,28 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use tokio_util::sync::CancellationToken;
 
-use super::Failed;
 use crate::consumer::context::Context;
 use crate::consumer::events::Event;
 use crate::consumer::producer::Acknowledgement;
 use crate::consumer::refusal::{after_refusal, refused_for_good, AfterRefusal, CopyShape};
 use crate::consumer::route::{dead_letter_topic, Hop};
+use crate::failure::{Failure, FailureClass};
 use crate::headers::{self, HopStamp, KafkaHeaders};
 use crate::policy::Backoff;
 use crate::record::Record;
+use crate::time::EpochMillis;
 use crate::trace::traceparent::CopyParent;
+use crate::trace::AttemptSpan;
+
+/// A record that failed, on its way to the next hop.
+pub(crate) struct Failed {
+    pub record: Record,
+    pub failure: Failure,
+    pub class: FailureClass,
+    pub at: EpochMillis,
+    /// The failed attempt's span: the copy's `traceparent` names it; ended once the copy is written.
+    pub span: AttemptSpan,
+}
 
 /// How delivering a copy ended.
 pub(super) enum Delivered {

@@ -9,24 +9,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use self::deliver::Failed;
 use self::deliver::{deliver, Delivered};
 use super::context::Context;
 use super::events::Event;
 use super::route::Hop;
-use crate::failure::{Failure, FailureClass};
-use crate::record::Record;
-use crate::time::EpochMillis;
-use crate::trace::{AttemptSpan, Outcome};
-
-/// A record that failed, on its way to the next hop.
-pub(crate) struct Failed {
-    pub record: Record,
-    pub failure: Failure,
-    pub class: FailureClass,
-    pub at: EpochMillis,
-    /// The failed attempt's span: the copy's `traceparent` names it; ended once the copy is written.
-    pub span: AttemptSpan,
-}
+use crate::trace::Outcome;
 
 /// Writes the copy of a failed record, then reports the hop. `true` once the copy is
 /// acknowledged (or the record is dropped, having nowhere to go), `false` if stopped before.
