@@ -9,8 +9,8 @@ use rebound::headers::{DeadLetterMarks, FailureInfo, Provenance};
 use crate::dialect::{Dialect, DialectView, Owner};
 use rebound::{EpochMillis, Record};
 
-use crate::error::ParseError;
 use crate::id::Position;
+use crate::parse_error::ParseError;
 
 /// The handling state of a dead letter, from the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -97,7 +97,7 @@ impl DeadLetter {
             );
         }
         let payload_omitted = marks.payload_omitted.or_else(|| {
-            crate::pointer::is_pointer(view.dialect, &record).then(|| {
+            view.dialect.is_pointer(&record).then(|| {
                 "a share-group pointer: its source record has not been read yet".to_string()
             })
         });

@@ -7,7 +7,7 @@ use rebound::EpochMillis;
 
 use crate::dead_letter::{DeadLetter, Status};
 use crate::id::Position;
-use crate::list::Listed;
+use crate::listed::Listed;
 use crate::stats::fingerprint;
 
 /// Which dead letters an operation applies to. Every condition given must hold; the default
@@ -129,7 +129,7 @@ mod tests {
 
     use super::*;
     use crate::ledger::History;
-    use crate::list::Listed;
+    use crate::listed::Listed;
 
     /// A dead letter at `0@offset` with `key`, failure `error`, dead at `died` ms.
     fn dead(offset: i64, key: &str, error: &str, died: Option<i64>) -> DeadLetter {

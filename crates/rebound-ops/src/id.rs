@@ -12,7 +12,7 @@ use std::str::FromStr;
 use rebound::Coordinates;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::ParseError;
+use crate::parse_error::ParseError;
 
 /// Where a dead letter sits in its topic: `partition@offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

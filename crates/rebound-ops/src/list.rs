@@ -5,37 +5,13 @@ use std::collections::HashMap;
 
 use rebound::KafkaConfig;
 
-use crate::dead_letter::{DeadLetter, Status};
+use crate::dead_letter::DeadLetter;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{History, Ledger};
+use crate::listed::Listed;
 use crate::reader;
-
-/// A dead letter with its handling state.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    /// The dead letter, decoded.
-    pub dead_letter: DeadLetter,
-    /// Its handling state (pending when the ledger does not mention it).
-    pub status: Status,
-    /// What the ledger says about it.
-    pub history: History,
-    /// Which dead letter it is: its key in the ledger.
-    pub id: DeadLetterId,
-}
-
-impl Listed {
-    /// `dead_letter`, read from `source`, with its ledger `history`.
-    pub fn new(dead_letter: DeadLetter, source: Source, history: History) -> Listed {
-        Listed {
-            id: DeadLetterId::new(source, dead_letter.position()),
-            status: history.status(),
-            dead_letter,
-            history,
-        }
-    }
-}
 
 /// The dead letters of `dlt` (or of its archive) that `filter` selects, oldest first.
 pub async fn list(

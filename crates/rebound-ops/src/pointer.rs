@@ -6,17 +6,12 @@
 //! pointer says why and redrive refuses with that reason; a copy is redriven as it is, with a
 //! warning that the source's headers are lost.
 
-use rebound::{KafkaConfig, Record};
+use rebound::KafkaConfig;
 
 use crate::dead_letter::DeadLetter;
 use crate::dialect::Dialect;
 use crate::id::Position;
 use crate::reader;
-
-/// Whether `record`, read as `dialect`, is a pointer rather than a copy.
-pub(crate) fn is_pointer(dialect: Dialect, record: &Record) -> bool {
-    dialect == Dialect::ShareGroup && record.key().is_none() && record.payload().is_none()
-}
 
 /// Reads the source record of a share-group dead letter into [`DeadLetter::source`]; for a
 /// pointer whose source cannot be had, says why in [`DeadLetter::payload_omitted`]. Dead letters
@@ -25,7 +20,7 @@ pub async fn resolve(kafka: &KafkaConfig, dead_letter: &mut DeadLetter) {
     if dead_letter.dialect != Dialect::ShareGroup || dead_letter.source.is_some() {
         return;
     }
-    let pointer = is_pointer(dead_letter.dialect, &dead_letter.record);
+    let pointer = dead_letter.dialect.is_pointer(&dead_letter.record);
     let origin = dead_letter.origin.as_ref();
     let at = origin.and_then(|o| Some((o.topic.clone(), o.partition?, o.offset?)));
     let Some((topic, partition, offset)) = at else {

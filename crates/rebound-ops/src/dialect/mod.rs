@@ -21,7 +21,7 @@ mod spring;
 pub mod streams;
 
 use rebound::headers::{FailureInfo, Headers, Provenance};
-use rebound::EpochMillis;
+use rebound::{EpochMillis, Record};
 
 pub use connect::CONNECT_HEADERS;
 pub use share_group::SHARE_GROUP_HEADERS;
@@ -45,6 +45,13 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Whether `record`, a dead letter read as this dialect, is a pointer to its source rather
+    /// than a copy: a share group's DLQ record the broker wrote without key or value (see
+    /// [`crate::pointer`]).
+    pub(crate) fn is_pointer(self, record: &Record) -> bool {
+        self == Dialect::ShareGroup && record.key().is_none() && record.payload().is_none()
+    }
+
     /// Its name, as shown and parsed: `spring`, `connect`, `share-group`, `streams`, `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {

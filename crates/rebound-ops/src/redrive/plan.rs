@@ -3,7 +3,7 @@
 
 use crate::dead_letter::Status;
 use crate::id::Source;
-use crate::list::Listed;
+use crate::listed::Listed;
 use crate::skip::SkipReason;
 
 use super::RedriveOptions;
