@@ -135,8 +135,8 @@ pub async fn run(
         .create()?;
     let status = Arc::new(StatusStore::default());
     // The `queued` events go through the e-mails' producer: a second one brought its own
-    // librdkafka threads and connection (librdkafka's threads were about half of the API's CPU,
-    // BENCHMARKS.md 7). They fail after the send timeout, as the e-mails do, and are logged.
+    // librdkafka threads and connection for nothing (the rate is the same either way, BENCHMARKS
+    // 7b). They fail after the send timeout, as the e-mails do, and are logged.
     let publisher = StatusPublisher::sharing(producer.clone(), &status_topic);
     let stop = Arc::new(AtomicBool::new(false));
     status.follow(kafka.clone(), status_topic, stop.clone());
