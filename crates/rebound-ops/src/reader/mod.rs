@@ -8,6 +8,7 @@
 //! themselves.
 
 pub mod blocking;
+mod compact;
 
 use std::ops::ControlFlow;
 
