@@ -22,7 +22,7 @@ pub(super) struct Stamped {
     pub(super) partition: Option<i32>,
     /// The copy's span, ended when the copy is dropped: acknowledged, or given up.
     #[cfg(feature = "opentelemetry")]
-    pub(super) _span: super::trace::RedriveSpan,
+    pub(super) _span: Option<super::trace::RedriveSpan>,
 }
 
 /// Stamps a run's copies. Which of a dead letter's headers a copy keeps depends on the header's
@@ -38,6 +38,8 @@ pub(super) struct Stamps<'a> {
     /// The last dead letter's header keys and whether its copy kept each: a run's dead letters
     /// mostly share one list of keys, compared faster than each key is hashed.
     last: Vec<(String, bool)>,
+    #[cfg(feature = "opentelemetry")]
+    tracer: super::trace::RunTracer,
 }
 
 impl<'a> Stamps<'a> {
@@ -52,6 +54,8 @@ impl<'a> Stamps<'a> {
             source,
             kept: HashMap::new(),
             last: Vec::new(),
+            #[cfg(feature = "opentelemetry")]
+            tracer: super::trace::RunTracer::global(),
         }
     }
 
@@ -90,7 +94,14 @@ impl<'a> Stamps<'a> {
             .cloned()
             .collect();
         #[cfg(feature = "opentelemetry")]
-        let _span = super::trace::start(own, &from, &plan.topic, self.run, &mut headers);
+        let _span = super::trace::start(
+            &self.tracer,
+            own,
+            &from,
+            &plan.topic,
+            self.run,
+            &mut headers,
+        );
         Stamped {
             partition: plan.partition,
             plan,
