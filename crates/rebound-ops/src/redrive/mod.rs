@@ -252,6 +252,7 @@ pub async fn redrive(
     );
     let unsent = sending.send_all(mine, cancel, &mut report).await?;
     report.returned = sending.returned();
+    sending.free_later();
     tracing::debug!(sent = sending.sent, "copies acknowledged");
     if !unsent.is_empty() {
         let reason = match &report.paused {

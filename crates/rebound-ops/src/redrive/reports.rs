@@ -134,6 +134,7 @@ impl Sending<'_> {
                 copy: Some(position),
             },
         ));
+        self.finished.push(plan.listed);
         if self.unrecorded.len() >= LEDGER_BATCH {
             self.hand_over().await?;
         }
