@@ -19,6 +19,7 @@ impl Sending<'_> {
     /// at once: the key decides then, as when the cluster refuses it later ([`Sending::take`]).
     pub(super) async fn launch(&mut self, mut copy: Stamped) -> Result<(), Error> {
         loop {
+            // A resolved share-group pointer sends its source record, not the empty pointer.
             let body = copy.plan.listed.dead_letter.body();
             let sent = self
                 .writer
