@@ -16,6 +16,8 @@ use rebound::{EpochMillis, KafkaConfig, Record};
 
 use crate::error::Error;
 
+use super::compact::compact;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A consumer that reads by assignment: no group, nothing committed.
@@ -201,6 +203,7 @@ pub fn scan(
         return Ok(());
     }
     consumer.assign(&list)?;
+    let shared_topic: std::sync::Arc<str> = topic.into();
     let mut last_progress = Instant::now();
     while !ends.is_empty() {
         match consumer.poll(Duration::from_millis(200)) {
@@ -211,7 +214,7 @@ pub fn scan(
                     ends.remove(&m.partition());
                 }
                 if end.is_some_and(|end| m.offset() < end)
-                    && on_record(Record::from_message(&m)).is_break()
+                    && on_record(compact(&Record::from_message(&m), &shared_topic)).is_break()
                 {
                     return Ok(());
                 }
@@ -304,9 +307,10 @@ pub(crate) fn follow_from(
         list.add_partition_offset(topic, p, start(p))?;
     }
     consumer.assign(&list)?;
+    let shared_topic: std::sync::Arc<str> = topic.into();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => on_record(Record::from_message(&m)),
+            Some(Ok(m)) => on_record(compact(&Record::from_message(&m), &shared_topic)),
             Some(Err(e)) => tracing::warn!(error = %e, "while following {topic}"),
             None => {}
         }

@@ -8,7 +8,6 @@
 //! rest, the reason written in the ledger, instead of feeding a still-broken consumer its whole
 //! selection.
 
-use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
 use rebound::{EpochMillis, KafkaConfig};
@@ -24,6 +23,7 @@ use crate::write::Writer;
 
 mod pause;
 mod plan;
+mod reports;
 mod returns;
 mod send;
 mod sending;
@@ -241,20 +241,18 @@ pub async fn redrive(
         false => None,
     };
     let run = report.run.clone();
-    let mut sending = Sending {
-        writer: &writer,
+    let mut sending = Sending::new(
+        &writer,
         options,
-        run: &run,
+        &run,
         dlt,
-        total: mine.len(),
-        returns: returns.as_ref(),
+        mine.len(),
+        returns.as_ref(),
         progress,
-        in_flight: FuturesUnordered::new(),
-        unrecorded: Vec::new(),
-        sent: 0,
-    };
+    );
     let unsent = sending.send_all(mine, cancel, &mut report).await?;
     report.returned = sending.returned();
+    sending.free_later();
     tracing::debug!(sent = sending.sent, "copies acknowledged");
     if !unsent.is_empty() {
         let reason = match &report.paused {

@@ -3,8 +3,10 @@
 //!
 //! A copy's `redriven` entry is written after its acknowledgement (an entry never claims a copy
 //! that is not there), but not one by one: entries wait in [`Sending::unrecorded`] and go to the
-//! ledger in batches, pipelined like the claims. One entry per copy, each awaited before the next
-//! copy of its future, halved the run's pace (BENCHMARKS.md, redrive). A run that dies with entries
+//! ledger in batches, handed to the producer without waiting for them ([`reports`](super::reports)):
+//! the run waits for them only when it settles (before a canary's wait, at its end). One entry per
+//! copy, each awaited before the next copy of its future, halved the run's pace (BENCHMARKS.md,
+//! redrive). A run that dies with entries
 //! unrecorded leaves copies whose claims are unanswered; once [`STALE_CLAIM`] has passed, another
 //! run may send those dead letters again: a duplicate, never a loss, the same at-least-once a
 //! single entry per copy gave between its acknowledgement and its entry.
@@ -13,47 +15,74 @@
 
 use std::time::Duration;
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use rebound::EpochMillis;
 
 use crate::error::Error;
 use crate::ledger::Entry;
-use crate::write::Writer;
+use crate::list::Listed;
+use crate::write::{TicketMap, TicketSet, Writer};
 
 use super::plan::Plan;
 use super::returns::Returns;
-use super::send::{send_one, Acknowledged};
+use super::send::{Stamped, Stamps};
 use super::{Canary, Pause, Progress, RedriveOptions, RedriveProgress, RedriveReport};
 
 /// Copies in flight at once, at most: enough to keep the producer's batches full while
 /// acknowledgements come back, few enough that the dead letters held for them stay small.
 const IN_FLIGHT: usize = 2048;
 
-/// `redriven` entries written to the ledger together, at most.
-const LEDGER_BATCH: usize = 1024;
+/// `redriven` entries handed to the producer together, at most.
+pub(super) const LEDGER_BATCH: usize = 1024;
 
 /// A run's sending state.
 pub(super) struct Sending<'a> {
     pub(super) writer: &'a Writer,
     pub(super) options: &'a RedriveOptions,
     pub(super) run: &'a str,
-    pub(super) dlt: &'a str,
-    pub(super) total: usize,
-    pub(super) returns: Option<&'a Returns>,
+    total: usize,
+    returns: Option<&'a Returns>,
     pub(super) progress: Progress<'a>,
-    pub(super) in_flight: FuturesUnordered<SendOne<'a>>,
-    /// Entries of acknowledged copies not yet in the ledger.
+    stamps: Stamps<'a>,
+    /// Copies handed to the producer and not yet reported, by ticket.
+    pub(super) in_flight: TicketMap<Stamped>,
+    /// Entries of acknowledged copies not yet handed to the producer.
     pub(super) unrecorded: Vec<Entry>,
+    /// Entries handed to the producer and not yet acknowledged.
+    pub(super) recording: TicketSet,
     /// Copies acknowledged.
     pub(super) sent: usize,
+    /// The dead letters of acknowledged copies, freed after the run ([`Sending::free_later`]).
+    pub(super) finished: Vec<Listed>,
 }
 
-pub(super) type SendOne<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Acknowledged, Error>> + Send + 'a>>;
-
 impl<'a> Sending<'a> {
+    pub(super) fn new(
+        writer: &'a Writer,
+        options: &'a RedriveOptions,
+        run: &'a str,
+        dlt: &str,
+        total: usize,
+        returns: Option<&'a Returns>,
+        progress: Progress<'a>,
+    ) -> Sending<'a> {
+        Sending {
+            writer,
+            options,
+            run,
+            total,
+            returns,
+            progress,
+            stamps: Stamps::new(options, run, dlt),
+            in_flight: TicketMap::default(),
+            unrecorded: Vec::new(),
+            recording: TicketSet::default(),
+            sent: 0,
+            finished: Vec::new(),
+        }
+    }
+
     /// Sends `plans` in order (at the rate, after the canary's wait), records each outcome in
     /// `report` and each copy in the ledger, and returns the plans it did not send: cancelled, or
     /// paused (`report.paused`).
@@ -88,11 +117,12 @@ impl<'a> Sending<'a> {
                 if ready || cancel.is_cancelled() || report.paused.is_some() {
                     break;
                 }
+                let writer = self.writer;
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => {}
-                    Some(result) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                        self.take(result, report).await?;
+                    reports = writer.delivered(), if self.waiting() => {
+                        self.take(reports, report).await?;
                     }
                     _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {}
                 }
@@ -101,8 +131,8 @@ impl<'a> Sending<'a> {
                 unsent.push(plan);
                 break;
             }
-            let send = send_one(self.writer, plan, self.options, self.run, self.dlt);
-            self.in_flight.push(Box::pin(send));
+            let copy = self.stamps.copy(plan);
+            self.launch(copy).await?;
         }
         // After a stop, the plans not reached; after the last send, none.
         unsent.extend(plans.map(|(_, plan)| plan));
@@ -144,55 +174,15 @@ impl<'a> Sending<'a> {
         Ok(())
     }
 
-    /// Waits for every copy in flight, then writes the entries not yet in the ledger.
-    async fn settle(&mut self, report: &mut RedriveReport) -> Result<(), Error> {
-        while let Some(result) = self.in_flight.next().await {
-            self.take(result, report).await?;
+    /// Frees the dead letters of acknowledged copies on the blocking pool, after the run: a
+    /// dozen blocks each, read on another thread, and freeing them one by one as their copies
+    /// were acknowledged made the sending task wait on that thread's allocator arena (glibc locks
+    /// it) and spend a fifth of its time in `free` (BENCHMARKS.md, 5c). The caller does not wait.
+    pub(super) fn free_later(&mut self) {
+        let finished = std::mem::take(&mut self.finished);
+        if !finished.is_empty() {
+            tokio::task::spawn_blocking(move || drop(finished));
         }
-        self.record().await
-    }
-
-    /// Takes the outcome of one send. After a failed send, the entries of the copies acknowledged
-    /// before it are still written: the caller sees the error, the ledger every copy it knows of.
-    async fn take(
-        &mut self,
-        result: Result<Acknowledged, Error>,
-        report: &mut RedriveReport,
-    ) -> Result<(), Error> {
-        match result {
-            Ok(copy) => self.acknowledged(copy, report).await,
-            Err(e) => {
-                if let Err(ledger) = self.record().await {
-                    tracing::warn!(error = %ledger, "could not record the copies acknowledged before a failed send");
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Counts an acknowledged copy, reports it, and writes a full batch of entries.
-    async fn acknowledged(
-        &mut self,
-        copy: Acknowledged,
-        report: &mut RedriveReport,
-    ) -> Result<(), Error> {
-        self.sent += 1;
-        (self.progress)(self.state(None));
-        report.outcomes.push((copy.position, copy.outcome));
-        self.unrecorded.push(copy.entry);
-        if self.unrecorded.len() >= LEDGER_BATCH {
-            self.record().await?;
-        }
-        Ok(())
-    }
-
-    /// Writes the entries not yet in the ledger.
-    async fn record(&mut self) -> Result<(), Error> {
-        if !self.unrecorded.is_empty() {
-            self.writer.record(&self.unrecorded).await?;
-            self.unrecorded.clear();
-        }
-        Ok(())
     }
 
     /// Whether the run must pause now, and why.
@@ -208,7 +198,7 @@ impl<'a> Sending<'a> {
         self.returns.map_or(0, Returns::count)
     }
 
-    fn state(&self, waiting_until: Option<EpochMillis>) -> RedriveProgress {
+    pub(super) fn state(&self, waiting_until: Option<EpochMillis>) -> RedriveProgress {
         RedriveProgress {
             sent: self.sent,
             total: self.total,

@@ -7,8 +7,10 @@
 //! `rebound.dead_letter.trace_id`. Without the feature nothing changes: the copy keeps the dead
 //! letter's `traceparent`, and its attempts join the dead letter's trace.
 
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{
-    Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+    Link, Span, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer,
 };
 use opentelemetry::{global, Context, KeyValue};
 use rebound::headers::Headers;
@@ -23,15 +25,48 @@ impl Drop for RedriveSpan {
     }
 }
 
+/// The global tracer, looked up once per run, if an SDK is behind it. Without an SDK the no-op
+/// tracer's span is invalid and the copy keeps the dead letter's `traceparent`, yet making it
+/// cost a tenth of a copy's time on the sending task (a lock, boxes, a name and five attributes
+/// formatted: BENCHMARKS.md, 5c); knowing once that there is none, a copy makes no span.
+pub(super) struct RunTracer(Option<BoxedTracer>);
+
+impl RunTracer {
+    pub(super) fn global() -> RunTracer {
+        let tracer = global::tracer("rebound-ops");
+        RunTracer(sdk_behind(&tracer).then_some(tracer))
+    }
+}
+
+/// Whether `tracer` is an SDK's rather than the no-op one, as the consumer's attempts ask it
+/// (`rebound`'s `trace/attempt.rs`): with a parent that is not sampled, an SDK gives the probe a
+/// span id of its own (and its parent-based sampler drops it, so nothing is exported), the no-op
+/// tracer hands back the parent's.
+fn sdk_behind(tracer: &BoxedTracer) -> bool {
+    let parent_id = SpanId::from_bytes(*b"redrive!");
+    let parent = SpanContext::new(
+        TraceId::from_bytes(*b"rebound tracing?"),
+        parent_id,
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let parent = Context::new().with_remote_span_context(parent);
+    let probe = tracer.start_with_context("rebound-ops.probe", &parent);
+    probe.span_context().span_id() != parent_id
+}
+
 /// Starts the span of redriving the dead letter at `from` (whose headers are `dead_letter`) to
 /// `target` in run `run`, and gives the copy's `headers` its one `traceparent`.
 pub(super) fn start(
+    tracer: &RunTracer,
     dead_letter: &Headers,
     from: &str,
     target: &str,
     run: &str,
     headers: &mut Headers,
-) -> RedriveSpan {
+) -> Option<RedriveSpan> {
+    let tracer = tracer.0.as_ref()?;
     let mut attributes = vec![
         KeyValue::new("messaging.system", "kafka"),
         KeyValue::new("messaging.operation.type", "send"),
@@ -53,13 +88,12 @@ pub(super) fn start(
             TraceState::default(),
         )));
     }
-    let tracer = global::tracer("rebound-ops");
     let span = tracer
         .span_builder(format!("redrive {target}"))
         .with_kind(SpanKind::Producer)
         .with_attributes(attributes)
         .with_links(links)
-        .start_with_context(&tracer, &Context::new());
+        .start_with_context(tracer, &Context::new());
     let cx = Context::new().with_span(span);
     let context = cx.span().span_context().clone();
     if context.is_valid() {
@@ -70,5 +104,5 @@ pub(super) fn start(
         };
         traceparent::replace(headers, &copy, None);
     }
-    RedriveSpan(cx)
+    Some(RedriveSpan(cx))
 }

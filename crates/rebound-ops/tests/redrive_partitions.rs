@@ -1,0 +1,86 @@
+//! A redrive against a real broker (`KAFKA_BROKERS`) when a dead letter's original partition is
+//! gone from its topic: the copy is refused there and goes where its key lands, recorded as sent.
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rebound::headers as h;
+use rebound::{KafkaConfig, RELIABLE_PRODUCER};
+use rebound_ops::redrive::{redrive, Outcome, RedriveOptions};
+use rebound_ops::{reader, Filter, Ledger};
+use tokio_util::sync::CancellationToken;
+
+fn kafka() -> KafkaConfig {
+    KafkaConfig::from_env()
+}
+
+/// A topic name no other run uses.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_whose_partition_is_gone_goes_where_its_key_lands() {
+    let (target, dlt) = (unique("shrunk"), unique("shrunk-dlt"));
+    rebound::admin::create_topics(&kafka(), &[&target, &dlt], 1, -1)
+        .await
+        .unwrap();
+    // Died in partition 3 of a topic that has one partition now.
+    let producer: FutureProducer = kafka().client_config(RELIABLE_PRODUCER).create().unwrap();
+    let headers = rdkafka::message::OwnedHeaders::new()
+        .insert(rdkafka::message::Header {
+            key: h::ORIGINAL_TOPIC,
+            value: Some(target.as_bytes()),
+        })
+        .insert(rdkafka::message::Header {
+            key: h::ORIGINAL_PARTITION,
+            value: Some(&h::encode_i32(3)[..]),
+        });
+    producer
+        .send(
+            FutureRecord::<str, str>::to(&dlt)
+                .key("fail@naver.com")
+                .payload("{}")
+                .headers(headers),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+
+    let report = redrive(
+        &kafka(),
+        &dlt,
+        &Filter::default(),
+        &RedriveOptions::new("tester"),
+        &|_| {},
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(report.sent(), 1, "{:?}", report.outcomes);
+    let Outcome::Sent { topic, copy } = &report.outcomes[0].1 else {
+        panic!("not sent: {:?}", report.outcomes);
+    };
+    assert_eq!(topic, &target);
+    assert_eq!(copy.map(|c| c.partition), Some(0));
+    let mut copies = reader::scan(&kafka(), &target);
+    let copy = copies.next().await.expect("the copy").unwrap();
+    assert_eq!(copy.key(), Some(&b"fail@naver.com"[..]));
+    assert!(copies.next().await.is_none(), "one copy, not two");
+    // Its entry is in the ledger: the dead letter shows as redriven.
+    let ledger = Ledger::read(&kafka(), &dlt).await.unwrap();
+    let redriven = ledger
+        .histories()
+        .into_values()
+        .filter(|history| history.redrives == 1)
+        .count();
+    assert_eq!(redriven, 1);
+}
