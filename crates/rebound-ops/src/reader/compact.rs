@@ -1,14 +1,13 @@
 //! A read record made compact: its key, payload and header values moved into one buffer of
-//! their own size.
+//! their own size, its topic name shared by every record of the read.
 //!
-//! `Record::from_message` copies one message as if it were the first of a poll round, into a
-//! buffer with room for 256 such messages (about 70 KB for a dead letter of 200 bytes and a
-//! dozen headers), and the record keeps that whole buffer alive. A topic read to its end keeps
-//! every record it lists: 40,000 dead letters held 2.8 GB of address space and touched a page or
-//! two of each buffer, and freeing each buffer (over glibc's 64 KB threshold) consolidated the
-//! allocator's free lists every time, a third of a redrive's copy phase (BENCHMARKS.md, 5c).
-//! Copied here on the reading thread, the large buffer is freed at once and reused by the next
-//! message, and what the caller holds is the record's own size.
+//! `Record::from_message` used to copy one message as if it were the first of a poll round, into
+//! a buffer with room for 256 such messages (about 70 KB for a dead letter of 200 bytes and a
+//! dozen headers), and the record kept that whole buffer alive: 40,000 dead letters held 2.8 GB
+//! of address space, and freeing each buffer consolidated the allocator's free lists, a third of
+//! a redrive's copy phase (BENCHMARKS.md, 5c). `rebound` now gives such a record room for its own
+//! message only (plus 64 bytes for its headers, grown as needed); what is left here is the exact
+//! size and one topic name for all, and this copy may go once measured without it.
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -21,7 +21,7 @@ use rebound::EpochMillis;
 
 use crate::error::Error;
 use crate::ledger::Entry;
-use crate::list::Listed;
+use crate::listed::Listed;
 use crate::write::{TicketMap, TicketSet, Writer};
 
 use super::plan::Plan;

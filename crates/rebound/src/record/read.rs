@@ -35,19 +35,36 @@ struct Draft {
 
 /// The records of `messages` (one topic's, in the order given), their bytes in one buffer.
 pub(crate) fn records_of(messages: &[BorrowedMessage<'_>], topic: Arc<str>) -> Vec<Record> {
-    let mut batch = Batch::default();
+    // Room for these messages only: a poll round's room for 256 more would be kept alive by each
+    // record made here (`Record::from_message`: 70 KB per dead letter a listing keeps).
+    let mut batch = Batch {
+        rounds: 1,
+        ..Batch::default()
+    };
     messages.iter().for_each(|message| batch.push(message));
     batch.into_records(topic)
 }
 
 /// One partition's messages of a poll round, copied out of librdkafka as they are polled, made
 /// records when the round hands them out.
-#[derive(Default)]
 pub(crate) struct Batch {
     buffer: BytesMut,
+    /// How many messages like the one that finds the buffer full it makes room for.
+    rounds: usize,
     drafts: Vec<Draft>,
     /// Every header value of the batch, one list for all (not one per record to free later).
     header_values: Vec<Option<Range<usize>>>,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            buffer: BytesMut::new(),
+            rounds: 256,
+            drafts: Vec::new(),
+            header_values: Vec::new(),
+        }
+    }
 }
 
 impl Batch {
@@ -55,7 +72,7 @@ impl Batch {
     pub(crate) fn push(&mut self, message: &BorrowedMessage<'_>) {
         if self.buffer.capacity() - self.buffer.len() < message.key_len() + message.payload_len() {
             // Room for a round's worth of such messages at once, not a reallocation per message.
-            let room = (message.key_len() + message.payload_len() + 64) * 256;
+            let room = (message.key_len() + message.payload_len() + 64) * self.rounds;
             self.buffer.reserve(room);
         }
         let buffer = &mut self.buffer;
