@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
+use rdkafka::types::RDKafkaErrorCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::context::Context;
@@ -70,7 +71,10 @@ pub(super) fn queue_first(
         .forwarder
         .queue(record, hop.topic(), CopyShape::Full, headers)
         .map_err(|error| {
-            let full = matches!(&error, KafkaError::MessageProduction(code) if *code == rdkafka::types::RDKafkaErrorCode::QueueFull);
+            let full = matches!(
+                error,
+                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
+            );
             (!full).then_some(error)
         })
 }
