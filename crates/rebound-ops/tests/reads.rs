@@ -7,25 +7,12 @@ use std::collections::BTreeMap;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rebound::headers as h;
-use rebound::{KafkaConfig, RELIABLE_PRODUCER};
+use rebound::RELIABLE_PRODUCER;
 use rebound_ops::{reader, Filter, Ledger, Position, Source};
 
-fn kafka() -> KafkaConfig {
-    KafkaConfig::from_env()
-}
+mod support;
 
-/// A topic name no other run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000
-    )
-}
+use support::{kafka, unique};
 
 /// Writes `n` records to each partition of `topic`; record `i` of partition `p` has key `p-i`,
 /// a failure message and the timestamp `times(p, i)`.

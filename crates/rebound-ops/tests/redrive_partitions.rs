@@ -3,27 +3,14 @@
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rebound::headers as h;
-use rebound::{KafkaConfig, RELIABLE_PRODUCER};
+use rebound::RELIABLE_PRODUCER;
 use rebound_ops::redrive::{redrive, Outcome, RedriveOptions};
 use rebound_ops::{reader, Filter, Ledger};
 use tokio_util::sync::CancellationToken;
 
-fn kafka() -> KafkaConfig {
-    KafkaConfig::from_env()
-}
+mod support;
 
-/// A topic name no other run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000
-    )
-}
+use support::{kafka, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_whose_partition_is_gone_goes_where_its_key_lands() {
