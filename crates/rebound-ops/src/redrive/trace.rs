@@ -9,8 +9,7 @@
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{
-    Link, Span, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
-    Tracer,
+    Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
 };
 use opentelemetry::{global, Context, KeyValue};
 use rebound::headers::Headers;
@@ -34,26 +33,8 @@ pub(super) struct RunTracer(Option<BoxedTracer>);
 impl RunTracer {
     pub(super) fn global() -> RunTracer {
         let tracer = global::tracer("rebound-ops");
-        RunTracer(sdk_behind(&tracer).then_some(tracer))
+        RunTracer(rebound::trace::sdk_behind(&tracer).then_some(tracer))
     }
-}
-
-/// Whether `tracer` is an SDK's rather than the no-op one, as the consumer's attempts ask it
-/// (`rebound`'s `trace/attempt.rs`): with a parent that is not sampled, an SDK gives the probe a
-/// span id of its own (and its parent-based sampler drops it, so nothing is exported), the no-op
-/// tracer hands back the parent's.
-fn sdk_behind(tracer: &BoxedTracer) -> bool {
-    let parent_id = SpanId::from_bytes(*b"redrive!");
-    let parent = SpanContext::new(
-        TraceId::from_bytes(*b"rebound tracing?"),
-        parent_id,
-        TraceFlags::default(),
-        true,
-        TraceState::default(),
-    );
-    let parent = Context::new().with_remote_span_context(parent);
-    let probe = tracer.start_with_context("rebound-ops.probe", &parent);
-    probe.span_context().span_id() != parent_id
 }
 
 /// Starts the span of redriving the dead letter at `from` (whose headers are `dead_letter`) to

@@ -48,10 +48,18 @@ impl Tracer {
     }
 }
 
-/// Whether `tracer` is an SDK's rather than the no-op one. Asked with a parent that is not
-/// sampled: an SDK gives the probe a span id of its own (and its parent-based sampler drops it,
-/// so nothing is exported), the no-op tracer hands back the parent's.
-fn sdk_behind(tracer: &impl opentelemetry::trace::Tracer) -> bool {
+/// Whether `tracer` is an SDK's rather than OpenTelemetry's no-op one: what a library asks once
+/// so that, with no SDK installed, it makes no spans at all (the no-op tracer's spans still cost
+/// a lock, boxes and a context swap each). Asked with a parent that is not sampled: an SDK gives
+/// the probe a span id of its own (and its parent-based sampler drops it, so nothing is
+/// exported), the no-op tracer hands back the parent's.
+///
+/// ```
+/// use opentelemetry::trace::noop::NoopTracer;
+///
+/// assert!(!rebound::trace::sdk_behind(&NoopTracer::new()));
+/// ```
+pub fn sdk_behind(tracer: &impl opentelemetry::trace::Tracer) -> bool {
     let parent_id = SpanId::from_bytes(*b"rebound!");
     let parent = SpanContext::new(
         TraceId::from_bytes(*b"rebound tracing?"),

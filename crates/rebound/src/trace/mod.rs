@@ -18,6 +18,8 @@ mod attempt;
 mod disabled;
 
 #[cfg(feature = "opentelemetry")]
+pub use attempt::sdk_behind;
+#[cfg(feature = "opentelemetry")]
 pub(crate) use attempt::{AttemptSpan, Tracer};
 #[cfg(not(feature = "opentelemetry"))]
 pub(crate) use disabled::{AttemptSpan, Tracer};
