@@ -2,6 +2,7 @@
 //! later records wait behind it, or behind a hold from outside (a record of the key in the retry
 //! chain, a pending dead letter). Pure, with no I/O.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
@@ -14,9 +15,14 @@ pub(crate) type OrderKey = Option<Bytes>;
 
 /// Which keys have a record running, and the records waiting behind it, in offset order. A key
 /// may also wait with nothing running: held by a record of it in the retry chain.
+///
+/// Every record of a `Key`-order partition goes in and out of `busy`: its hasher is foldhash, not
+/// SipHash (SipHash and a second lookup per record were a sixth of a no-op handler's cost in `Key`
+/// order; BENCHMARKS.md). Keys come from producers, so the seed is random per map; the map holds
+/// at most the records the partition may run or keep waiting, so a crafted collision costs little.
 #[derive(Debug, Default)]
 pub(crate) struct KeyQueues {
-    busy: HashMap<OrderKey, KeyState>,
+    busy: HashMap<OrderKey, KeyState, foldhash::fast::RandomState>,
     /// Keys with records waiting and nothing running (held from outside).
     blocked: usize,
     /// Records waiting behind their key, all keys together.
@@ -33,33 +39,26 @@ impl KeyQueues {
     /// `record` with key `key` is next in offset order: returns it if it may run now, or keeps it
     /// behind the running record of its key, or behind the hold on its key (`held`).
     pub(crate) fn admit(&mut self, key: OrderKey, record: Record, held: bool) -> Option<Record> {
-        match self.busy.get_mut(&key) {
-            Some(state) => {
-                state.waiting.push_back(record);
+        match self.busy.entry(key) {
+            Entry::Occupied(mut busy) => {
+                busy.get_mut().waiting.push_back(record);
                 self.waiting += 1;
                 None
             }
-            None if held => {
+            Entry::Vacant(free) if held => {
                 self.blocked += 1;
                 self.waiting += 1;
-                let waiting = VecDeque::from([record]);
-                self.busy.insert(
-                    key,
-                    KeyState {
-                        running: false,
-                        waiting,
-                    },
-                );
+                free.insert(KeyState {
+                    running: false,
+                    waiting: VecDeque::from([record]),
+                });
                 None
             }
-            None => {
-                self.busy.insert(
-                    key,
-                    KeyState {
-                        running: true,
-                        waiting: VecDeque::new(),
-                    },
-                );
+            Entry::Vacant(free) => {
+                free.insert(KeyState {
+                    running: true,
+                    waiting: VecDeque::new(),
+                });
                 Some(record)
             }
         }
@@ -68,19 +67,25 @@ impl KeyQueues {
     /// The running record of `key` finished: returns the next record of the key to run, if one
     /// waits and the key is not `held`; else frees the key, or leaves its records blocked.
     pub(crate) fn release(&mut self, key: &OrderKey, held: bool) -> Option<Record> {
-        let state = self.busy.get_mut(key)?;
-        state.running = false;
+        // Mostly nothing waits behind the key: one lookup frees it, and a key with records
+        // waiting goes back in.
+        let (key, mut state) = self.busy.remove_entry(key)?;
         if state.waiting.is_empty() {
-            self.busy.remove(key);
             return None;
         }
-        if held {
-            self.blocked += 1;
-            return None;
-        }
-        state.running = true;
-        self.waiting -= 1;
-        state.waiting.pop_front()
+        let next = match held {
+            true => {
+                self.blocked += 1;
+                state.running = false;
+                None
+            }
+            false => {
+                self.waiting -= 1;
+                state.waiting.pop_front()
+            }
+        };
+        self.busy.insert(key, state);
+        next
     }
 
     /// Records waiting behind their key (a running record of it, or a hold).
