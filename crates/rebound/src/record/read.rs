@@ -75,6 +75,11 @@ impl Batch {
             let room = (message.key_len() + message.payload_len() + 64) * self.rounds;
             self.buffer.reserve(room);
         }
+        if self.drafts.is_empty() {
+            // The same for the messages' places: a list grown by doubling reallocated a round's
+            // batch six times (4 % of the polling thread on the happy path).
+            self.drafts.reserve(self.rounds);
+        }
         let buffer = &mut self.buffer;
         let values_from = self.header_values.len();
         self.drafts.push(Draft {

@@ -39,6 +39,9 @@ const STORE_AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_mill
 /// How many records of the batch in hand one step takes (see [`PartitionTask::take_in_hand`]).
 const TAKEN_AT_ONCE: usize = 64;
 
+/// A run of records taken in hand looks at the stop and the abort every this many records.
+const LOOK_AT_STOP_EVERY: usize = 8;
+
 /// The state of one partition's task.
 pub(crate) struct PartitionTask {
     context: Arc<Context>,
@@ -170,11 +173,14 @@ impl PartitionTask {
     /// Takes more of the batch in hand without a trip through the `select!` per record: a
     /// record that finishes at once (most do) costs its handler and little else. Up to
     /// [`TAKEN_AT_ONCE`] records, so finished handlers, copies and the stop are looked at
-    /// between runs; a stop or an abort seen here ends the run at once.
+    /// between runs; a stop or an abort seen here (every [`LOOK_AT_STOP_EVERY`] records: a look
+    /// takes each token's lock, per record 4 % of the happy path) ends the run at once.
     fn take_in_hand(&mut self) {
-        for _ in 1..TAKEN_AT_ONCE {
+        for taken in 0..TAKEN_AT_ONCE - 1 {
             self.settle();
-            if !self.may_take() || self.stop.is_cancelled() || self.abort.is_cancelled() {
+            let look = taken % LOOK_AT_STOP_EVERY == 0;
+            if !self.may_take() || (look && (self.stop.is_cancelled() || self.abort.is_cancelled()))
+            {
                 return;
             }
             match self.feed.next_in_hand() {
