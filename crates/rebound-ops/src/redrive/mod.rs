@@ -164,7 +164,8 @@ pub async fn redrive(
     // topics are missing) opens while the source is listed: three round trips overlapped.
     let mut records = reader::scan(kafka, &options.source.topic(dlt));
     records.start();
-    let ledger = Ledger::read(kafka, dlt).await?;
+    // The ledger's consumer is kept where its read ended: the claims are read back from there.
+    let (mut ledger, resume) = Ledger::read_resumable(kafka, dlt).await?;
     let histories = ledger.histories();
     tracing::debug!(entries = ledger.entries.len(), "ledger read");
     let writer = async {
@@ -205,20 +206,24 @@ pub async fn redrive(
         return Ok(report);
     }
 
-    // Claim, then read the ledger back to learn which claims this run won. The ledger and
+    // Claim, then read the ledger on to learn which claims this run won. The ledger and
     // archive topics are created only now: a run that sends nothing creates nothing.
     let mut writer = writer.expect("a run that is not dry opens its writer");
     writer.create_missing(kafka).await?;
     tracing::debug!("ledger and archive topics ready");
     let claims = entries(&report.run, options, &plans, Action::Claim, None);
-    writer.record(&claims).await?;
+    let claimed_to = writer.record(&claims).await?;
     tracing::debug!(
         claimed = plans.len(),
         entries = claims.len(),
         "claims written"
     );
-    let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
-        .await?
+    // From where the first read ended to this run's last claim: every claim written before this
+    // run's own is there (the ledger's one partition orders them), and what comes after cannot
+    // change which of its claims were granted.
+    let until = claimed_to.expect("a run with something to send writes claims");
+    ledger.read_on(resume, until).await?;
+    let granted: std::collections::HashSet<DeadLetterId> = ledger
         .granted(&report.run, EpochMillis::now())
         .into_iter()
         .collect();
