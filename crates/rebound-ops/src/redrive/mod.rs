@@ -8,6 +8,8 @@
 //! rest, the reason written in the ledger, instead of feeding a still-broken consumer its whole
 //! selection.
 
+use std::ops::Not;
+
 use tokio_util::sync::CancellationToken;
 
 use rebound::{EpochMillis, KafkaConfig};
@@ -17,6 +19,7 @@ use crate::filter::Filter;
 use crate::id::{DeadLetterId, Position, Source};
 use crate::ledger::{run_id, Action, Ledger};
 use crate::list::list_from;
+use crate::listed::Listed;
 use crate::reader;
 use crate::skip::SkipReason;
 use crate::write::Writer;
@@ -168,13 +171,30 @@ pub async fn redrive(
     let (mut ledger, resume) = Ledger::read_resumable(kafka, dlt).await?;
     let histories = ledger.histories();
     tracing::debug!(entries = ledger.entries.len(), "ledger read");
-    let writer = async {
-        match options.dry_run {
-            true => Ok(None),
-            false => Writer::open(kafka, dlt).await.map(Some),
+    // The ledger and archive topics are created as soon as the listing selects a dead letter
+    // the run would send, beside the rest of the listing: a run that selects nothing to send
+    // (or a dry one) creates nothing.
+    let (sendable, selected_one) = tokio::sync::oneshot::channel();
+    let mut sendable = Some(sendable);
+    let first = options.dry_run.not().then_some(move |listed: &Listed| {
+        let wanted = plan::target(listed, options).is_ok();
+        if let (true, Some(sendable)) = (wanted, sendable.take()) {
+            let _ = sendable.send(());
         }
+        wanted
+    });
+    let writer = async {
+        if options.dry_run {
+            return Ok(None);
+        }
+        let mut writer = Writer::open(kafka, dlt).await?;
+        if selected_one.await.is_ok() {
+            writer.create_missing(kafka).await?;
+            tracing::debug!("ledger and archive topics ready");
+        }
+        Ok(Some(writer))
     };
-    let listing = list_from(kafka, records, options.source, filter, &histories);
+    let listing = list_from(kafka, records, options.source, filter, &histories, first);
     let (selected, writer) = tokio::try_join!(listing, writer)?;
     tracing::debug!(selected = selected.len(), "dead letters listed");
     let mut report = RedriveReport {
@@ -206,11 +226,10 @@ pub async fn redrive(
         return Ok(report);
     }
 
-    // Claim, then read the ledger on to learn which claims this run won. The ledger and
-    // archive topics are created only now: a run that sends nothing creates nothing.
+    // Claim, then read the ledger on to learn which claims this run won. The topics were
+    // created with the first dead letter to send (a no-op here, unless none was sendable).
     let mut writer = writer.expect("a run that is not dry opens its writer");
     writer.create_missing(kafka).await?;
-    tracing::debug!("ledger and archive topics ready");
     let claims = entries(&report.run, options, &plans, Action::Claim, None);
     let claimed_to = writer.record(&claims).await?;
     tracing::debug!(
