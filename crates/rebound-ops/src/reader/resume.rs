@@ -50,6 +50,12 @@ impl Resume {
         if from.is_some_and(|from| from >= until) {
             return Ok(Vec::new());
         }
+        if from.is_none() {
+            // A topic created since the scan (a DLT's first redrive creates its ledger): ask for
+            // its metadata now. Assigned unknown, the partition would wait for librdkafka's
+            // periodic topic scan (once a second) to find its leader: 0.5 s on average.
+            super::blocking::partitions_with(&self.consumer, &self.topic)?;
+        }
         let mut list = TopicPartitionList::new();
         let start = from.map_or(Offset::Beginning, Offset::Offset);
         list.add_partition_offset(&self.topic, partition, start)?;
