@@ -144,11 +144,17 @@ impl Scan {
                 if !chunk.is_empty() {
                     let _ = sender.blocking_send(chunk);
                 }
-                Ok(read?.filter(|_| keep).map(|next| Resume {
-                    consumer,
-                    topic,
-                    next,
-                }))
+                match read? {
+                    Some(next) if keep => Ok(Some(Resume {
+                        consumer,
+                        topic,
+                        next,
+                    })),
+                    _ => {
+                        close_later(consumer);
+                        Ok(None)
+                    }
+                }
             });
             self.state = ScanState::Reading {
                 chunks,
@@ -205,6 +211,17 @@ impl Scan {
             ScanState::Done { resume } => resume,
             _ => None,
         }
+    }
+}
+
+/// Drops a librdkafka client on Tokio's blocking pool (at once without a runtime): destroying
+/// one waits for its threads to stop, a tenth of a second and more, which no caller that is done
+/// with it needs to wait for (it was part of every read's end: the listing, the claims read back,
+/// BENCHMARKS.md 5d).
+pub(crate) fn close_later<T: Send + 'static>(client: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(client))),
+        Err(_) => drop(client),
     }
 }
 

@@ -15,7 +15,7 @@ use rebound::Record;
 use crate::error::Error;
 
 use super::blocking::TIMEOUT;
-use super::unblock;
+use super::{close_later, unblock};
 
 /// Where a [`scan`](super::scan) of a topic ended, with its consumer: see
 /// [`Scan::resume`](super::Scan::resume).
@@ -42,10 +42,15 @@ impl Resume {
     /// knows `until` exists (its own acknowledged record is at `until - 1`), so this waits for
     /// it (up to ten seconds without progress).
     pub(crate) async fn read_to(self, partition: i32, until: i64) -> Result<Vec<Record>, Error> {
-        unblock(move || self.read_to_blocking(partition, until)).await
+        unblock(move || {
+            let read = self.read_to_blocking(partition, until);
+            close_later(self.consumer);
+            read
+        })
+        .await
     }
 
-    fn read_to_blocking(self, partition: i32, until: i64) -> Result<Vec<Record>, Error> {
+    fn read_to_blocking(&self, partition: i32, until: i64) -> Result<Vec<Record>, Error> {
         let from = self.next.get(&partition).copied();
         if from.is_some_and(|from| from >= until) {
             return Ok(Vec::new());

@@ -163,6 +163,7 @@ pub async fn redrive(
     progress: Progress<'_>,
     cancel: &CancellationToken,
 ) -> Result<RedriveReport, Error> {
+    tracing::debug!(dlt, "redrive started");
     // The source's read starts beside the ledger's, and the writer (its producer, which ledger
     // topics are missing) opens while the source is listed: three round trips overlapped.
     let mut records = reader::scan(kafka, &options.source.topic(dlt));
@@ -307,5 +308,7 @@ pub async fn redrive(
             ));
         }
     }
+    // Everything it wrote is acknowledged: its producer's threads stop off the run's path.
+    reader::close_later(writer);
     Ok(report)
 }
