@@ -16,8 +16,6 @@ use rebound::{EpochMillis, KafkaConfig, Record};
 
 use crate::error::Error;
 
-use super::compact::compact;
-
 pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A consumer that reads by assignment: no group, nothing committed.
@@ -216,7 +214,6 @@ pub(crate) fn scan_with(
         return Ok(Some(highs));
     }
     consumer.assign(&list)?;
-    let shared_topic: std::sync::Arc<str> = topic.into();
     let mut last_progress = Instant::now();
     while !ends.is_empty() {
         match consumer.poll(Duration::from_millis(200)) {
@@ -227,7 +224,7 @@ pub(crate) fn scan_with(
                     ends.remove(&m.partition());
                 }
                 if end.is_some_and(|end| m.offset() < end)
-                    && on_record(compact(&Record::from_message(&m), &shared_topic)).is_break()
+                    && on_record(Record::from_message(&m)).is_break()
                 {
                     return Ok(None);
                 }
@@ -320,10 +317,9 @@ pub(crate) fn follow_from(
         list.add_partition_offset(topic, p, start(p))?;
     }
     consumer.assign(&list)?;
-    let shared_topic: std::sync::Arc<str> = topic.into();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => on_record(compact(&Record::from_message(&m), &shared_topic)),
+            Some(Ok(m)) => on_record(Record::from_message(&m)),
             Some(Err(e)) => tracing::warn!(error = %e, "while following {topic}"),
             None => {}
         }

@@ -8,7 +8,6 @@
 //! themselves.
 
 pub mod blocking;
-mod compact;
 mod resume;
 
 use std::ops::ControlFlow;
