@@ -14,9 +14,10 @@
 //!   `rebound-discard-reason`, `-discarded-by`, `-discarded-at` and `rebound-dead-letter`.
 //!
 //! Two operators redriving the same selection at once: each run writes its claims, then reads the
-//! ledger back. A claim is granted only if no claim of another run precedes it unanswered, and (for
-//! a run that is not forced) no `redriven` or `discarded` entry precedes it. The ledger's single
-//! partition orders all claims, so exactly one run wins each dead letter ([`Ledger::granted`]).
+//! ledger on, from where its first read ended to its own last claim. A claim is granted only if
+//! no claim of another run precedes it unanswered, and (for a run that is not forced) no
+//! `redriven` or `discarded` entry precedes it. The ledger's single partition orders all claims,
+//! so exactly one run wins each dead letter ([`Ledger::granted`]).
 
 mod claims;
 mod entry;
