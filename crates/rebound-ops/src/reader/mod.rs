@@ -144,11 +144,7 @@ impl Scan {
                     let _ = sender.blocking_send(chunk);
                 }
                 match read? {
-                    Some(next) if keep => Ok(Some(Resume {
-                        consumer,
-                        topic,
-                        next,
-                    })),
+                    Some(next) if keep => Ok(Some(Resume::new(consumer, topic, next))),
                     _ => {
                         close_later(consumer);
                         Ok(None)

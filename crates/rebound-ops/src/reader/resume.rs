@@ -20,11 +20,12 @@ use super::{close_later, unblock};
 /// Where a [`scan`](super::scan) of a topic ended, with its consumer: see
 /// [`Scan::resume`](super::Scan::resume).
 pub(crate) struct Resume {
-    pub(super) consumer: BaseConsumer,
-    pub(super) topic: String,
+    /// Taken only by [`Drop`], which closes it off the caller's path.
+    consumer: Option<BaseConsumer>,
+    topic: String,
     /// Each partition's next offset to read (its high watermark when the scan started); a
     /// partition not named (the topic did not exist then) is read from its beginning.
-    pub(super) next: HashMap<i32, i64>,
+    next: HashMap<i32, i64>,
 }
 
 impl std::fmt::Debug for Resume {
@@ -37,17 +38,31 @@ impl std::fmt::Debug for Resume {
 }
 
 impl Resume {
+    /// Keeps `consumer`, which read `topic` up to `next`, unassigned meanwhile: it does not ask
+    /// the broker for more every few milliseconds while the caller does something else.
+    pub(super) fn new(consumer: BaseConsumer, topic: String, next: HashMap<i32, i64>) -> Resume {
+        if let Err(e) = consumer.unassign() {
+            tracing::debug!(error = %e, "could not unassign a finished scan of {topic}");
+        }
+        Resume {
+            consumer: Some(consumer),
+            topic,
+            next,
+        }
+    }
+
+    fn consumer(&self) -> &BaseConsumer {
+        self.consumer
+            .as_ref()
+            .expect("only Drop takes the consumer")
+    }
+
     /// The records of `partition` from where the scan ended up to `until` (exclusive), in
     /// offset order: every record written there before `until`, whoever wrote it. The caller
     /// knows `until` exists (its own acknowledged record is at `until - 1`), so this waits for
     /// it (up to ten seconds without progress).
     pub(crate) async fn read_to(self, partition: i32, until: i64) -> Result<Vec<Record>, Error> {
-        unblock(move || {
-            let read = self.read_to_blocking(partition, until);
-            close_later(self.consumer);
-            read
-        })
-        .await
+        unblock(move || self.read_to_blocking(partition, until)).await
     }
 
     fn read_to_blocking(&self, partition: i32, until: i64) -> Result<Vec<Record>, Error> {
@@ -59,19 +74,19 @@ impl Resume {
             // A topic created since the scan (a DLT's first redrive creates its ledger): ask for
             // its metadata now. Assigned unknown, the partition would wait for librdkafka's
             // periodic topic scan (once a second) to find its leader: 0.5 s on average.
-            super::blocking::partitions_with(&self.consumer, &self.topic)?;
+            super::blocking::partitions_with(self.consumer(), &self.topic)?;
         }
         let mut list = TopicPartitionList::new();
         let start = from.map_or(Offset::Beginning, Offset::Offset);
         list.add_partition_offset(&self.topic, partition, start)?;
-        self.consumer.assign(&list)?;
+        self.consumer().assign(&list)?;
         let mut records = Vec::new();
         // Offsets below `next` were read already: a message fetched before the assignment
         // changed may still be queued, and it is not read twice.
         let mut next = from.unwrap_or(0);
         let mut last_progress = Instant::now();
         while next < until {
-            match self.consumer.poll(Duration::from_millis(200)) {
+            match self.consumer().poll(Duration::from_millis(200)) {
                 Some(Ok(m)) if m.partition() == partition && m.offset() >= next => {
                     last_progress = Instant::now();
                     next = m.offset() + 1;
@@ -91,5 +106,15 @@ impl Resume {
             }
         }
         Ok(records)
+    }
+}
+
+impl Drop for Resume {
+    /// A resumed read, or one never resumed (a dry run, an error): the consumer is closed on the
+    /// blocking pool, not on the thread that drops it (perhaps a runtime's worker).
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take() {
+            close_later(consumer);
+        }
     }
 }
