@@ -11,6 +11,7 @@ pub mod blocking;
 mod resume;
 
 use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -111,8 +112,10 @@ enum ScanState {
         reader: JoinHandle<Result<Option<Resume>, Error>>,
     },
     Done {
-        /// Where a resumable scan that reached the end ended.
-        resume: Option<Resume>,
+        /// Where a resumable scan that reached the end ended. Asserted unwind-safe so that a
+        /// [`Scan`] stays `UnwindSafe` as it was (a librdkafka consumer is not; only this
+        /// crate takes it out, whole, and reads with it after).
+        resume: Option<AssertUnwindSafe<Resume>>,
     },
 }
 
@@ -182,6 +185,7 @@ impl Scan {
                     // caller must see (a read cut short is not an end).
                     return match joined(reader.await) {
                         Ok(resume) => {
+                            let resume = resume.map(AssertUnwindSafe);
                             self.state = ScanState::Done { resume };
                             None
                         }
@@ -203,7 +207,7 @@ impl Scan {
     /// before the end, after an error, or for a plain [`scan`].
     pub(crate) fn resume(self) -> Option<Resume> {
         match self.state {
-            ScanState::Done { resume } => resume,
+            ScanState::Done { resume } => resume.map(|resume| resume.0),
             _ => None,
         }
     }
