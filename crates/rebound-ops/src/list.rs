@@ -34,17 +34,21 @@ pub(crate) async fn list_with(
     histories: &HashMap<DeadLetterId, History>,
 ) -> Result<Vec<Listed>, Error> {
     let records = reader::scan(kafka, &source.topic(dlt));
-    list_from(kafka, records, source, filter, histories).await
+    let first = None::<fn(&Listed) -> bool>;
+    list_from(kafka, records, source, filter, histories, first).await
 }
 
 /// [`list_with`] from a read of the source already made (and perhaps started: a redrive starts
-/// it before reading the ledger).
+/// it before reading the ledger). `first` hears each dead letter the filter selects until it
+/// answers `true`, and is dropped then or at the end (a redrive starts creating its topics once
+/// it has something to send).
 pub(crate) async fn list_from(
     kafka: &KafkaConfig,
     mut records: reader::Scan,
     source: Source,
     filter: &Filter,
     histories: &HashMap<DeadLetterId, History>,
+    mut first: Option<impl FnMut(&Listed) -> bool>,
 ) -> Result<Vec<Listed>, Error> {
     // One record at a time: only what the filter selects (at most twice the limit) is kept.
     let mut selection = filter.selection();
@@ -54,8 +58,14 @@ pub(crate) async fn list_from(
             listed.status = history.status();
             listed.history = history.clone();
         }
+        if let Some(heard) = &mut first {
+            if filter.matches(&listed.dead_letter, listed.status) && heard(&listed) {
+                first = None;
+            }
+        }
         selection.offer(listed);
     }
+    drop(first);
     // Only what is shown or sent: a pointer costs a read of its source.
     let mut selected = selection.finish();
     for listed in &mut selected {

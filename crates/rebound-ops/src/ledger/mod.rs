@@ -14,9 +14,10 @@
 //!   `rebound-discard-reason`, `-discarded-by`, `-discarded-at` and `rebound-dead-letter`.
 //!
 //! Two operators redriving the same selection at once: each run writes its claims, then reads the
-//! ledger back. A claim is granted only if no claim of another run precedes it unanswered, and (for
-//! a run that is not forced) no `redriven` or `discarded` entry precedes it. The ledger's single
-//! partition orders all claims, so exactly one run wins each dead letter ([`Ledger::granted`]).
+//! ledger on, from where its first read ended to its own last claim. A claim is granted only if
+//! no claim of another run precedes it unanswered, and (for a run that is not forced) no
+//! `redriven` or `discarded` entry precedes it. The ledger's single partition orders all claims,
+//! so exactly one run wins each dead letter ([`Ledger::granted`]).
 
 mod claims;
 mod entry;
@@ -81,21 +82,58 @@ impl Ledger {
     /// Reads the ledger of `dlt` as it is now (empty when there is none yet). Unreadable entries
     /// are skipped with a warning.
     pub async fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
-        let mut entries = Vec::new();
+        let mut ledger = Ledger::default();
         let mut records = reader::scan(kafka, &ledger_topic(dlt));
         while let Some(record) = records.next().await {
-            let record = record?;
-            // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
-            // one bad line must not lock operators out.
-            match record.payload().map(serde_json::from_slice::<Entry>) {
-                Some(Ok(entry)) => entries.push((record.offset(), entry)),
-                _ => tracing::warn!(
-                    offset = record.offset(),
-                    "skipping an unreadable ledger entry"
-                ),
-            }
+            ledger.push(&record?);
         }
-        Ok(Ledger { entries })
+        Ok(ledger)
+    }
+
+    /// [`Ledger::read`], keeping its consumer where the read ended, to read on from there
+    /// ([`Ledger::read_on`]).
+    pub(crate) async fn read_resumable(
+        kafka: &KafkaConfig,
+        dlt: &str,
+    ) -> Result<(Ledger, reader::Resume), Error> {
+        let mut ledger = Ledger::default();
+        let mut records = reader::scan_resumable(kafka, &ledger_topic(dlt));
+        while let Some(record) = records.next().await {
+            ledger.push(&record?);
+        }
+        let resume = records
+            .resume()
+            .expect("a resumable read that reached its end keeps its consumer");
+        Ok((ledger, resume))
+    }
+
+    /// Appends the entries written since the read `resume` comes from ended, up to `until`
+    /// (exclusive) of the ledger's partition: the same ledger a new read from the start would
+    /// give up to there, every entry in the partition's order. A run that wrote its claims up to
+    /// `until - 1` sees every claim written before its own.
+    pub(crate) async fn read_on(
+        &mut self,
+        resume: reader::Resume,
+        until: i64,
+    ) -> Result<(), Error> {
+        // The ledger has one partition (one order); every writer here writes to it.
+        for record in resume.read_to(0, until).await? {
+            self.push(&record);
+        }
+        Ok(())
+    }
+
+    /// Takes one ledger record.
+    fn push(&mut self, record: &rebound::Record) {
+        // A foreign or corrupt entry is skipped, not fatal: the ledger is append-only and
+        // one bad line must not lock operators out.
+        match record.payload().map(serde_json::from_slice::<Entry>) {
+            Some(Ok(entry)) => self.entries.push((record.offset(), entry)),
+            _ => tracing::warn!(
+                offset = record.offset(),
+                "skipping an unreadable ledger entry"
+            ),
+        }
     }
 
     /// The history of every dead letter the ledger mentions.

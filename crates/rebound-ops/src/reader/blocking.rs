@@ -16,9 +16,7 @@ use rebound::{EpochMillis, KafkaConfig, Record};
 
 use crate::error::Error;
 
-use super::compact::compact;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A consumer that reads by assignment: no group, nothing committed.
 pub(crate) fn assigning_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer, Error> {
@@ -183,27 +181,39 @@ fn offsets_for_time(
 pub fn scan(
     kafka: &KafkaConfig,
     topic: &str,
-    mut on_record: impl FnMut(Record) -> ControlFlow<()>,
+    on_record: impl FnMut(Record) -> ControlFlow<()>,
 ) -> Result<(), Error> {
     let consumer = assigning_consumer(kafka)?;
-    let Some(count) = partitions_with(&consumer, topic)? else {
-        return Ok(());
+    scan_with(&consumer, topic, on_record).map(|_| ())
+}
+
+/// [`scan`] with a consumer of the caller's, which it can keep to read on ([`super::Resume`]).
+/// Returns where the read ended, each partition's high watermark as the read started (the next
+/// offset to read there; none when the topic does not exist), or `None` when `on_record` broke.
+pub(crate) fn scan_with(
+    consumer: &BaseConsumer,
+    topic: &str,
+    mut on_record: impl FnMut(Record) -> ControlFlow<()>,
+) -> Result<Option<HashMap<i32, i64>>, Error> {
+    let Some(count) = partitions_with(consumer, topic)? else {
+        return Ok(Some(HashMap::new()));
     };
-    // Where "now" ends in each partition that has records.
+    // Where "now" ends in each partition; those with records are read.
+    let mut highs = HashMap::new();
     let mut ends = HashMap::new();
     let mut list = TopicPartitionList::new();
     for p in 0..count {
-        let (low, high) = watermarks_of(&consumer, topic, p)?;
+        let (low, high) = watermarks_of(consumer, topic, p)?;
+        highs.insert(p, high);
         if high > low {
             ends.insert(p, high);
             list.add_partition_offset(topic, p, Offset::Offset(low))?;
         }
     }
     if ends.is_empty() {
-        return Ok(());
+        return Ok(Some(highs));
     }
     consumer.assign(&list)?;
-    let shared_topic: std::sync::Arc<str> = topic.into();
     let mut last_progress = Instant::now();
     while !ends.is_empty() {
         match consumer.poll(Duration::from_millis(200)) {
@@ -214,9 +224,9 @@ pub fn scan(
                     ends.remove(&m.partition());
                 }
                 if end.is_some_and(|end| m.offset() < end)
-                    && on_record(compact(&Record::from_message(&m), &shared_topic)).is_break()
+                    && on_record(Record::from_message(&m)).is_break()
                 {
-                    return Ok(());
+                    return Ok(None);
                 }
             }
             Some(Err(e)) => return Err(e.into()),
@@ -229,7 +239,7 @@ pub fn scan(
             None => {}
         }
     }
-    Ok(())
+    Ok(Some(highs))
 }
 
 /// The record at `offset` of `partition` in `topic`; `None` when there is none there (the topic
@@ -307,10 +317,9 @@ pub(crate) fn follow_from(
         list.add_partition_offset(topic, p, start(p))?;
     }
     consumer.assign(&list)?;
-    let shared_topic: std::sync::Arc<str> = topic.into();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => on_record(compact(&Record::from_message(&m), &shared_topic)),
+            Some(Ok(m)) => on_record(Record::from_message(&m)),
             Some(Err(e)) => tracing::warn!(error = %e, "while following {topic}"),
             None => {}
         }

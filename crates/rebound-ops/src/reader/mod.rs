@@ -8,9 +8,10 @@
 //! themselves.
 
 pub mod blocking;
-mod compact;
+mod resume;
 
 use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,6 +22,7 @@ use crate::error::Error;
 use crate::id::Position;
 
 pub use blocking::follow;
+pub(crate) use resume::Resume;
 
 /// Chunks of records read ahead of the caller: enough to keep the reading thread polling while
 /// the caller decodes, few enough that a slow caller holds little.
@@ -73,6 +75,18 @@ pub fn scan(kafka: &KafkaConfig, topic: &str) -> Scan {
         state: ScanState::NotStarted {
             kafka: kafka.clone(),
             topic: topic.to_string(),
+            keep: false,
+        },
+    }
+}
+
+/// [`scan`] that keeps its consumer at the end, to read on from there ([`Scan::resume`]).
+pub(crate) fn scan_resumable(kafka: &KafkaConfig, topic: &str) -> Scan {
+    Scan {
+        state: ScanState::NotStarted {
+            kafka: kafka.clone(),
+            topic: topic.to_string(),
+            keep: true,
         },
     }
 }
@@ -88,26 +102,34 @@ enum ScanState {
     NotStarted {
         kafka: KafkaConfig,
         topic: String,
+        /// Keep the consumer at the end ([`scan_resumable`]).
+        keep: bool,
     },
     Reading {
         chunks: mpsc::Receiver<Vec<Record>>,
         /// The chunk being handed out, in reverse (popped from the end).
         chunk: Vec<Record>,
-        reader: JoinHandle<Result<(), Error>>,
+        reader: JoinHandle<Result<Option<Resume>, Error>>,
     },
-    Done,
+    Done {
+        /// Where a resumable scan that reached the end ended. Asserted unwind-safe so that a
+        /// [`Scan`] stays `UnwindSafe` as it was (a librdkafka consumer is not; only this
+        /// crate takes it out, whole, and reads with it after).
+        resume: Option<AssertUnwindSafe<Resume>>,
+    },
 }
 
 impl Scan {
     /// Starts the read now (connecting, finding the end, reading ahead) instead of at the first
     /// [`Scan::next`]: a caller with something else to wait for first overlaps the two.
     pub(crate) fn start(&mut self) {
-        if let ScanState::NotStarted { kafka, topic } = &mut self.state {
-            let (kafka, topic) = (kafka.clone(), std::mem::take(topic));
+        if let ScanState::NotStarted { kafka, topic, keep } = &mut self.state {
+            let (kafka, topic, keep) = (kafka.clone(), std::mem::take(topic), *keep);
             let (sender, chunks) = mpsc::channel(READ_AHEAD);
             let reader = tokio::task::spawn_blocking(move || {
+                let consumer = blocking::assigning_consumer(&kafka)?;
                 let mut chunk = Vec::with_capacity(CHUNK);
-                let read = blocking::scan(&kafka, &topic, |record| {
+                let read = blocking::scan_with(&consumer, &topic, |record| {
                     chunk.push(record);
                     if chunk.len() < CHUNK {
                         return ControlFlow::Continue(());
@@ -124,7 +146,13 @@ impl Scan {
                 if !chunk.is_empty() {
                     let _ = sender.blocking_send(chunk);
                 }
-                read
+                match read? {
+                    Some(next) if keep => Ok(Some(Resume::new(consumer, topic, next))),
+                    _ => {
+                        close_later(consumer);
+                        Ok(None)
+                    }
+                }
             });
             self.state = ScanState::Reading {
                 chunks,
@@ -155,13 +183,44 @@ impl Scan {
                     }
                     // The channel closes when the reader returns: at the end, or on an error the
                     // caller must see (a read cut short is not an end).
-                    let finished = joined(reader.await);
-                    self.state = ScanState::Done;
-                    return finished.err().map(Err);
+                    return match joined(reader.await) {
+                        Ok(resume) => {
+                            let resume = resume.map(AssertUnwindSafe);
+                            self.state = ScanState::Done { resume };
+                            None
+                        }
+                        Err(e) => {
+                            self.state = ScanState::Done { resume: None };
+                            Some(Err(e))
+                        }
+                    };
                 }
-                ScanState::Done => return None,
+                ScanState::Done { .. } => return None,
             }
         }
+    }
+}
+
+impl Scan {
+    /// Where a scan made by [`scan_resumable`] ended, once [`Scan::next`] said `None` after the
+    /// last record: its consumer, to read what was written since ([`Resume::read_to`]). `None`
+    /// before the end, after an error, or for a plain [`scan`].
+    pub(crate) fn resume(self) -> Option<Resume> {
+        match self.state {
+            ScanState::Done { resume } => resume.map(|resume| resume.0),
+            _ => None,
+        }
+    }
+}
+
+/// Drops a librdkafka client on Tokio's blocking pool (at once without a runtime): destroying
+/// one waits for its threads to stop, a tenth of a second and more, which no caller that is done
+/// with it needs to wait for (it was part of every read's end: the listing, the claims read back,
+/// BENCHMARKS.md 5d).
+pub(crate) fn close_later<T: Send + 'static>(client: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(client))),
+        Err(_) => drop(client),
     }
 }
 

@@ -8,19 +8,23 @@
 //! rest, the reason written in the ledger, instead of feeding a still-broken consumer its whole
 //! selection.
 
+use std::ops::Not;
+
 use tokio_util::sync::CancellationToken;
 
 use rebound::{EpochMillis, KafkaConfig};
 
 use crate::error::Error;
 use crate::filter::Filter;
-use crate::id::{DeadLetterId, Position, Source};
+use crate::id::{DeadLetterId, Position};
 use crate::ledger::{run_id, Action, Ledger};
 use crate::list::list_from;
+use crate::listed::Listed;
 use crate::reader;
 use crate::skip::SkipReason;
 use crate::write::Writer;
 
+mod options;
 mod pause;
 mod plan;
 mod reports;
@@ -30,58 +34,12 @@ mod sending;
 #[cfg(feature = "opentelemetry")]
 mod trace;
 
+pub use options::RedriveOptions;
 pub use pause::{share_of_percent, Canary, Pause, DEFAULT_PAUSE_ABOVE};
 use plan::{plan, Plan};
 use returns::Returns;
 use send::entries;
 use sending::Sending;
-
-/// How a redrive runs. [`RedriveOptions::new`] gives the defaults; the fields are the knobs.
-#[derive(Debug, Clone)]
-pub struct RedriveOptions {
-    /// Send here instead of each dead letter's original topic.
-    pub to: Option<String>,
-    /// Plan only: report what would be sent, write nothing (not even a claim).
-    pub dry_run: bool,
-    /// Records per second, at most.
-    pub rate: Option<f64>,
-    /// Redrive dead letters already redriven (and poison loops).
-    pub force: bool,
-    /// Who runs it, for the ledger and the headers.
-    pub by: String,
-    /// A dead letter redriven this many times already is a poison loop: skipped unless forced.
-    pub poison_after: u32,
-    /// Read from the archive of discarded dead letters instead of the DLT.
-    pub source: Source,
-    /// Start small: send the first few, then wait while watching the DLT before sending the
-    /// rest (and pause then if [`pause_above`](Self::pause_above) says so).
-    pub canary: Option<Canary>,
-    /// Pause when more than this share (0 to 1) of the copies sent so far came back to the DLT:
-    /// nothing more is sent and the rest are released, the reason in each ledger entry. Counted
-    /// in the DLT being redriven from, so copies sent `--to` another chain come back elsewhere
-    /// and are not counted.
-    pub pause_above: Option<f64>,
-}
-
-impl RedriveOptions {
-    /// A redrive run by `by` (who, for the ledger and the copies' headers: the library does not
-    /// guess it from the environment, its caller knows who is acting): from the DLT, back to each
-    /// dead letter's original topic, as fast as the cluster acknowledges, skipping what was
-    /// redriven already and poison loops (3 redrives).
-    pub fn new(by: impl Into<String>) -> Self {
-        RedriveOptions {
-            to: None,
-            dry_run: false,
-            rate: None,
-            force: false,
-            by: by.into(),
-            poison_after: 3,
-            source: Source::Dlt,
-            canary: None,
-            pause_above: None,
-        }
-    }
-}
 
 /// What happened to one selected dead letter. Sent or not, nothing else: a new way of not being
 /// sent is a new [`SkipReason`], so this enum is exhaustive.
@@ -160,20 +118,39 @@ pub async fn redrive(
     progress: Progress<'_>,
     cancel: &CancellationToken,
 ) -> Result<RedriveReport, Error> {
+    tracing::debug!(dlt, "redrive started");
     // The source's read starts beside the ledger's, and the writer (its producer, which ledger
     // topics are missing) opens while the source is listed: three round trips overlapped.
     let mut records = reader::scan(kafka, &options.source.topic(dlt));
     records.start();
-    let ledger = Ledger::read(kafka, dlt).await?;
+    // The ledger's consumer is kept where its read ended: the claims are read back from there.
+    let (mut ledger, resume) = Ledger::read_resumable(kafka, dlt).await?;
     let histories = ledger.histories();
     tracing::debug!(entries = ledger.entries.len(), "ledger read");
-    let writer = async {
-        match options.dry_run {
-            true => Ok(None),
-            false => Writer::open(kafka, dlt).await.map(Some),
+    // The ledger and archive topics are created as soon as the listing selects a dead letter
+    // the run would send, beside the rest of the listing: a run that selects nothing to send
+    // (or a dry one) creates nothing.
+    let (sendable, selected_one) = tokio::sync::oneshot::channel();
+    let mut sendable = Some(sendable);
+    let first = options.dry_run.not().then_some(move |listed: &Listed| {
+        let wanted = plan::target(listed, options).is_ok();
+        if let (true, Some(sendable)) = (wanted, sendable.take()) {
+            let _ = sendable.send(());
         }
+        wanted
+    });
+    let writer = async {
+        if options.dry_run {
+            return Ok(None);
+        }
+        let mut writer = Writer::open(kafka, dlt).await?;
+        if selected_one.await.is_ok() {
+            writer.create_missing(kafka).await?;
+            tracing::debug!("ledger and archive topics ready");
+        }
+        Ok(Some(writer))
     };
-    let listing = list_from(kafka, records, options.source, filter, &histories);
+    let listing = list_from(kafka, records, options.source, filter, &histories, first);
     let (selected, writer) = tokio::try_join!(listing, writer)?;
     tracing::debug!(selected = selected.len(), "dead letters listed");
     let mut report = RedriveReport {
@@ -181,7 +158,9 @@ pub async fn redrive(
         dry_run: options.dry_run,
         ..RedriveReport::default()
     };
-    let mut plans = Vec::new();
+    // Sized once: a plan holds its dead letter, and growing a vector of 200,000 moved them all
+    // again at each doubling (page faults and copies, BENCHMARKS.md 5d).
+    let mut plans = Vec::with_capacity(selected.len());
     for listed in selected {
         let position = listed.dead_letter.position();
         match plan(listed, options) {
@@ -205,34 +184,41 @@ pub async fn redrive(
         return Ok(report);
     }
 
-    // Claim, then read the ledger back to learn which claims this run won. The ledger and
-    // archive topics are created only now: a run that sends nothing creates nothing.
+    // Claim, then read the ledger on to learn which claims this run won. The topics were
+    // created with the first dead letter to send (a no-op here, unless none was sendable).
     let mut writer = writer.expect("a run that is not dry opens its writer");
     writer.create_missing(kafka).await?;
-    tracing::debug!("ledger and archive topics ready");
     let claims = entries(&report.run, options, &plans, Action::Claim, None);
-    writer.record(&claims).await?;
+    let claimed_to = writer.record(&claims).await?;
     tracing::debug!(
         claimed = plans.len(),
         entries = claims.len(),
         "claims written"
     );
-    let granted: std::collections::HashSet<DeadLetterId> = Ledger::read(kafka, dlt)
-        .await?
+    // From where the first read ended to this run's last claim: every claim written before this
+    // run's own is there (the ledger's one partition orders them), and what comes after cannot
+    // change which of its claims were granted.
+    let until = claimed_to.expect("a run with something to send writes claims");
+    ledger.read_on(resume, until).await?;
+    let granted: std::collections::HashSet<DeadLetterId> = ledger
         .granted(&report.run, EpochMillis::now())
         .into_iter()
         .collect();
-    let (mine, theirs): (Vec<Plan>, Vec<Plan>) = plans
-        .into_iter()
-        .partition(|p| granted.contains(&p.listed.id));
-    for plan in theirs {
-        report.outcomes.push((
-            plan.listed.dead_letter.position(),
-            Outcome::Skipped {
-                reason: SkipReason::ClaimedByAnotherRun,
-            },
-        ));
-    }
+    // In place: what another run holds is taken out, the rest does not move (two new vectors
+    // moved every plan once more).
+    let mut mine = plans;
+    mine.retain(|plan| {
+        let granted = granted.contains(&plan.listed.id);
+        if !granted {
+            report.outcomes.push((
+                plan.listed.dead_letter.position(),
+                Outcome::Skipped {
+                    reason: SkipReason::ClaimedByAnotherRun,
+                },
+            ));
+        }
+        granted
+    });
 
     tracing::debug!(granted = mine.len(), "claims read back");
     let watching = options.canary.is_some() || options.pause_above.is_some();
@@ -283,5 +269,7 @@ pub async fn redrive(
             ));
         }
     }
+    // Everything it wrote is acknowledged: its producer's threads stop off the run's path.
+    reader::close_later(writer);
     Ok(report)
 }

@@ -27,6 +27,19 @@ pub(crate) struct Plan {
 /// 4. Going back to its original topic, it goes to its original partition (order with its
 ///    neighbours kept); elsewhere the key decides.
 pub(crate) fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, SkipReason> {
+    let (topic, partition) = target(&listed, options)?;
+    Ok(Plan {
+        listed,
+        topic,
+        partition,
+    })
+}
+
+/// Where [`plan`] sends `listed` (topic, partition), or why it skips it.
+pub(crate) fn target(
+    listed: &Listed,
+    options: &RedriveOptions,
+) -> Result<(String, Option<i32>), SkipReason> {
     // Never, even forced: the copy would be an empty record in place of the real one.
     if let Some(omitted) = &listed.dead_letter.payload_omitted {
         return Err(SkipReason::PayloadOmitted {
@@ -56,11 +69,7 @@ pub(crate) fn plan(listed: Listed, options: &RedriveOptions) -> Result<Plan, Ski
     let partition = origin
         .filter(|o| options.to.is_none() || options.to.as_deref() == Some(o.topic.as_str()))
         .and_then(|o| o.partition);
-    Ok(Plan {
-        listed,
-        topic,
-        partition,
-    })
+    Ok((topic, partition))
 }
 
 #[cfg(test)]

@@ -161,11 +161,17 @@ impl Writer {
         Ok(position.expect("the one ticket waited for was reported"))
     }
 
-    /// Appends entries to the ledger, in order, and waits until all are acknowledged.
-    pub(crate) async fn record(&self, entries: &[Entry]) -> Result<(), Error> {
+    /// Appends entries to the ledger, in order, and waits until all are acknowledged. Returns
+    /// the offset after the last of them (the ledger holds every entry before it), `None` for
+    /// no entries.
+    pub(crate) async fn record(&self, entries: &[Entry]) -> Result<Option<i64>, Error> {
         let tickets = self.enqueue_entries(entries).await?;
-        self.wait_for(tickets.into_iter().collect(), |_, _| {})
-            .await
+        let mut end = None;
+        self.wait_for(tickets.into_iter().collect(), |_, at| {
+            end = end.max(Some(at.offset + 1));
+        })
+        .await?;
+        Ok(end)
     }
 
     /// Waits until every one of `tickets` is reported, telling `done` each position; the first
