@@ -45,6 +45,9 @@ pub(crate) fn records_of(messages: &[BorrowedMessage<'_>], topic: Arc<str>) -> V
     batch.into_records(topic)
 }
 
+/// Room made at once in a batch for its messages' places.
+const DRAFTS_AT_ONCE: usize = 64;
+
 /// One partition's messages of a poll round, copied out of librdkafka as they are polled, made
 /// records when the round hands them out.
 pub(crate) struct Batch {
@@ -77,8 +80,9 @@ impl Batch {
         }
         if self.drafts.is_empty() {
             // The same for the messages' places: a list grown by doubling reallocated a round's
-            // batch six times (4 % of the polling thread on the happy path).
-            self.drafts.reserve(self.rounds);
+            // batch six times (4 % of the polling thread on the happy path). Not a round's worth:
+            // a paused partition's task holds its small batches whole (the memory scenario).
+            self.drafts.reserve(self.rounds.min(DRAFTS_AT_ONCE));
         }
         let buffer = &mut self.buffer;
         let values_from = self.header_values.len();
