@@ -1,16 +1,14 @@
 //! A redrive against a real broker (`KAFKA_BROKERS`) when a dead letter's original partition is
 //! gone from its topic: the copy is refused there and goes where its key lands, recorded as sent.
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rebound::headers as h;
-use rebound::RELIABLE_PRODUCER;
+use rdkafka::producer::FutureRecord;
 use rebound_ops::redrive::{redrive, Outcome, RedriveOptions};
 use rebound_ops::{reader, Filter, Ledger};
 use tokio_util::sync::CancellationToken;
 
 mod support;
 
-use support::{kafka, unique};
+use support::{kafka, producer, send, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_whose_partition_is_gone_goes_where_its_key_lands() {
@@ -19,27 +17,11 @@ async fn a_copy_whose_partition_is_gone_goes_where_its_key_lands() {
         .await
         .unwrap();
     // Died in partition 3 of a topic that has one partition now.
-    let producer: FutureProducer = kafka().client_config(RELIABLE_PRODUCER).create().unwrap();
-    let headers = rdkafka::message::OwnedHeaders::new()
-        .insert(rdkafka::message::Header {
-            key: h::ORIGINAL_TOPIC,
-            value: Some(target.as_bytes()),
-        })
-        .insert(rdkafka::message::Header {
-            key: h::ORIGINAL_PARTITION,
-            value: Some(&h::encode_i32(3)[..]),
-        });
-    producer
-        .send(
-            FutureRecord::<str, str>::to(&dlt)
-                .key("fail@naver.com")
-                .payload("{}")
-                .headers(headers),
-            std::time::Duration::from_secs(10),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+    let record = FutureRecord::<str, str>::to(&dlt)
+        .key("fail@naver.com")
+        .payload("{}")
+        .headers(support::origin(Some(&target), Some(3)));
+    send(&producer(), record).await;
 
     let report = redrive(
         &kafka(),

@@ -6,49 +6,32 @@
 use std::collections::{BTreeSet, HashSet};
 
 use futures::future::join_all;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rebound::headers as h;
-use rebound::{EpochMillis, RELIABLE_PRODUCER};
+use rdkafka::producer::FutureRecord;
+use rebound::EpochMillis;
 use rebound_ops::redrive::{redrive, Outcome, RedriveOptions, RedriveReport};
 use rebound_ops::{reader, Filter, Ledger, Position, SkipReason};
 use tokio_util::sync::CancellationToken;
 
 mod support;
 
-use support::{kafka, unique};
+use support::{kafka, producer, send, unique};
 
 /// `n` dead letters in `dlt` (one partition), each from `target`'s partition 0, keyed `k<i>`.
 async fn seed(dlt: &str, target: &str, n: usize) {
     rebound::admin::create_topics(&kafka(), &[target, dlt], 1, -1)
         .await
         .unwrap();
-    let producer: FutureProducer = kafka().client_config(RELIABLE_PRODUCER).create().unwrap();
+    let producer = producer();
     let sends = (0..n).map(|i| {
         let producer = &producer;
         async move {
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: h::ORIGINAL_TOPIC,
-                    value: Some(target.as_bytes()),
-                })
-                .insert(Header {
-                    key: h::ORIGINAL_PARTITION,
-                    value: Some(&h::encode_i32(0)[..]),
-                });
             let key = format!("k{i}");
-            producer
-                .send(
-                    FutureRecord::<str, str>::to(dlt)
-                        .partition(0)
-                        .key(&key)
-                        .payload("{}")
-                        .headers(headers),
-                    std::time::Duration::from_secs(10),
-                )
-                .await
-                .map_err(|(e, _)| e)
-                .unwrap();
+            let record = FutureRecord::<str, str>::to(dlt)
+                .partition(0)
+                .key(&key)
+                .payload("{}")
+                .headers(support::origin(Some(target), Some(0)));
+            send(producer, record).await;
         }
     });
     join_all(sends).await;

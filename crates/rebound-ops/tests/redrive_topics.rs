@@ -2,39 +2,23 @@
 //! (`KAFKA_BROKERS`): as soon as its listing selects a dead letter it would send, beside the rest
 //! of the listing, and never for a dry run or a run with nothing to send.
 
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rebound::headers as h;
+use rdkafka::producer::FutureRecord;
 use rebound::naming::{archive_topic, ledger_topic};
-use rebound::RELIABLE_PRODUCER;
 use rebound_ops::redrive::{redrive, RedriveOptions, RedriveReport};
 use rebound_ops::{reader, Filter, SkipReason};
 use tokio_util::sync::CancellationToken;
 
 mod support;
 
-use support::{kafka, unique};
+use support::{kafka, producer, send, unique};
 
 /// A dead letter in `dlt`, from `origin` when it names one (without, a redrive skips it).
 async fn dead_letter(dlt: &str, origin: Option<&str>) {
-    let producer: FutureProducer = kafka().client_config(RELIABLE_PRODUCER).create().unwrap();
-    let headers = origin.map_or_else(OwnedHeaders::new, |topic| {
-        OwnedHeaders::new().insert(Header {
-            key: h::ORIGINAL_TOPIC,
-            value: Some(topic.as_bytes()),
-        })
-    });
-    producer
-        .send(
-            FutureRecord::<str, str>::to(dlt)
-                .key("k")
-                .payload("{}")
-                .headers(headers),
-            std::time::Duration::from_secs(10),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+    let record = FutureRecord::<str, str>::to(dlt)
+        .key("k")
+        .payload("{}")
+        .headers(support::origin(origin, None));
+    send(&producer(), record).await;
 }
 
 async fn run(dlt: &str, dry_run: bool) -> RedriveReport {
