@@ -134,7 +134,9 @@ pub async fn redrive(
     let mut sendable = Some(sendable);
     let first = options.dry_run.not().then_some(move |listed: &Listed| {
         let wanted = plan::target(listed, options).is_ok();
-        if let (true, Some(sendable)) = (wanted, sendable.take()) {
+        // Taken only for one to send: a first selected dead letter that is skipped must not
+        // drop the sender (the topics would then wait for the listing's end).
+        if let Some(sendable) = sendable.take_if(|_| wanted) {
             let _ = sendable.send(());
         }
         wanted
