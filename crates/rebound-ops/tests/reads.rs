@@ -5,19 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rebound::headers as h;
-use rebound::RELIABLE_PRODUCER;
 use rebound_ops::{reader, Filter, Ledger, Position, Source};
 
 mod support;
 
-use support::{kafka, unique};
+use support::{kafka, producer, unique};
 
 /// Writes `n` records to each partition of `topic`; record `i` of partition `p` has key `p-i`,
 /// a failure message and the timestamp `times(p, i)`.
 async fn fill(topic: &str, partitions: i32, n: i64, times: impl Fn(i32, i64) -> i64) {
-    let producer: FutureProducer = kafka().client_config(RELIABLE_PRODUCER).create().unwrap();
+    let producer = producer();
     let mut sends = Vec::new();
     for p in 0..partitions {
         for i in 0..n {

@@ -82,11 +82,7 @@ impl Ledger {
     /// Reads the ledger of `dlt` as it is now (empty when there is none yet). Unreadable entries
     /// are skipped with a warning.
     pub async fn read(kafka: &KafkaConfig, dlt: &str) -> Result<Ledger, Error> {
-        let mut ledger = Ledger::default();
-        let mut records = reader::scan(kafka, &ledger_topic(dlt));
-        while let Some(record) = records.next().await {
-            ledger.push(&record?);
-        }
+        let (ledger, _) = Ledger::read_all(reader::scan(kafka, &ledger_topic(dlt))).await?;
         Ok(ledger)
     }
 
@@ -96,15 +92,21 @@ impl Ledger {
         kafka: &KafkaConfig,
         dlt: &str,
     ) -> Result<(Ledger, reader::Resume), Error> {
-        let mut ledger = Ledger::default();
-        let mut records = reader::scan_resumable(kafka, &ledger_topic(dlt));
-        while let Some(record) = records.next().await {
-            ledger.push(&record?);
-        }
+        let records = reader::scan_resumable(kafka, &ledger_topic(dlt));
+        let (ledger, records) = Ledger::read_all(records).await?;
         let resume = records
             .resume()
             .expect("a resumable read that reached its end keeps its consumer");
         Ok((ledger, resume))
+    }
+
+    /// Every entry `records` reads, and the read, at its end.
+    async fn read_all(mut records: reader::Scan) -> Result<(Ledger, reader::Scan), Error> {
+        let mut ledger = Ledger::default();
+        while let Some(record) = records.next().await {
+            ledger.push(&record?);
+        }
+        Ok((ledger, records))
     }
 
     /// Appends the entries written since the read `resume` comes from ended, up to `until`

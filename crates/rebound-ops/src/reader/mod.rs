@@ -71,24 +71,12 @@ pub async fn read_at(
 /// # }
 /// ```
 pub fn scan(kafka: &KafkaConfig, topic: &str) -> Scan {
-    Scan {
-        state: ScanState::NotStarted {
-            kafka: kafka.clone(),
-            topic: topic.to_string(),
-            keep: false,
-        },
-    }
+    Scan::not_started(kafka, topic, false)
 }
 
 /// [`scan`] that keeps its consumer at the end, to read on from there ([`Scan::resume`]).
 pub(crate) fn scan_resumable(kafka: &KafkaConfig, topic: &str) -> Scan {
-    Scan {
-        state: ScanState::NotStarted {
-            kafka: kafka.clone(),
-            topic: topic.to_string(),
-            keep: true,
-        },
-    }
+    Scan::not_started(kafka, topic, true)
 }
 
 /// A topic being read to its end: see [`scan`].
@@ -120,6 +108,16 @@ enum ScanState {
 }
 
 impl Scan {
+    fn not_started(kafka: &KafkaConfig, topic: &str, keep: bool) -> Scan {
+        Scan {
+            state: ScanState::NotStarted {
+                kafka: kafka.clone(),
+                topic: topic.to_string(),
+                keep,
+            },
+        }
+    }
+
     /// Starts the read now (connecting, finding the end, reading ahead) instead of at the first
     /// [`Scan::next`]: a caller with something else to wait for first overlaps the two.
     pub(crate) fn start(&mut self) {
@@ -199,9 +197,7 @@ impl Scan {
             }
         }
     }
-}
 
-impl Scan {
     /// Where a scan made by [`scan_resumable`] ended, once [`Scan::next`] said `None` after the
     /// last record: its consumer, to read what was written since ([`Resume::read_to`]). `None`
     /// before the end, after an error, or for a plain [`scan`].
