@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -25,8 +25,9 @@ pub(crate) fn poll_loop(
     runtime: tokio::runtime::Handle,
 ) {
     let consumer = shared.consumer.clone();
+    let mut wait = IDLE_POLL;
     while !stopping.load(Ordering::SeqCst) {
-        poll_round(&consumer, &registry);
+        poll_round(&consumer, &registry, wait);
         if stopping.load(Ordering::SeqCst) {
             // Stopped while polling (a shutdown, or the run future dropped): what this round
             // polled is not handed out. It was never stored, so whoever owns the partitions next
@@ -38,6 +39,7 @@ pub(crate) fn poll_loop(
         for full in hand_out(&shared, &registry, &runtime) {
             pause_unless_draining(&shared, &registry, full);
         }
+        wait = pause_the_stuck(&shared, &registry);
     }
     let tasks: Vec<TaskHandle> = {
         let mut registry = registry::lock(&registry);
@@ -50,57 +52,102 @@ pub(crate) fn poll_loop(
     tracing::info!("consumer stopped");
 }
 
-/// A partition whose task has `pause_above` records or more in hand.
+/// A partition whose task has too much in hand for the poller to go on feeding it.
 struct Full {
     tp: Tp,
     gauge: Arc<Gauge>,
+    /// Until when the poller waits for the task to drain before it pauses the partition.
+    catch_up_until: Instant,
 }
 
-/// How long the poller gives a full partition's task to catch up before pausing the partition.
+/// How long a full partition's task gets to catch up before the partition is paused.
 ///
 /// Pausing is expensive: librdkafka drops what it prefetched for the partition and fetches it
 /// again after the resume, which costs the broker a second read of every such record. A task
 /// that is merely behind (its thread descheduled for a few milliseconds while the poller ran)
-/// catches up within this time, and the poller waiting is what lets it; a task that is waiting
-/// for a due time or held by a slow handler does not, and its partition is paused so that the
-/// others go on. The wait is at most this long per pause, so no partition holds up the others
-/// for longer.
+/// catches up within this time; a task that is waiting for a due time or held by a slow handler
+/// does not, and its partition is paused so that the others go on.
 const CATCH_UP: Duration = Duration::from_millis(20);
 
-/// Waits up to [`CATCH_UP`] for a full partition's task to drain below the limit; pauses the
-/// partition if it does not.
+/// How long a round waits for its first record when no full task's time runs out sooner.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Waits (on this thread, the other partitions unfed) for a full partition's task to drain
+/// until the end of its [`CATCH_UP`] time, and pauses the partition if it does not.
+///
+/// The poller waits so only for a task that is held up (it can take no record now: its head
+/// waits for a due time or a slow handler), or one that is behind by
+/// [`Settings::hand_at_most`]; while a task is less behind, the poller goes on and watches it
+/// ([`pause_the_stuck`]).
+///
+/// [`Settings::hand_at_most`]: super::settings::Settings::hand_at_most
 fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Full) {
     let limit = shared.settings.drained_below();
-    let deadline = std::time::Instant::now() + CATCH_UP;
-    let drained = shared.drained.wait_until(deadline, || {
+    let drained = shared.drained.wait_until(full.catch_up_until, || {
         full.gauge.buffered.load(Ordering::SeqCst) < limit
     });
-    if drained {
-        return;
+    if !drained {
+        pause(shared, &mut registry::lock(registry), &full.tp, &full.gauge);
     }
+}
+
+/// Pauses the partitions whose task was found full, behind, and has not drained within its
+/// [`CATCH_UP`] time; forgets the ones that drained. Returns how long the next round may wait
+/// for a record: no longer than the first such time still running.
+fn pause_the_stuck(shared: &Context, registry: &Mutex<Registry>) -> Duration {
     let mut registry = registry::lock(registry);
-    if !registry.pause(&shared.consumer, &full.tp, &full.gauge) {
+    let registry = &mut *registry;
+    let (now, limit) = (Instant::now(), shared.settings.drained_below());
+    let mut wait = IDLE_POLL;
+    let mut stuck = Vec::new();
+    for (tp, task) in &mut registry.tasks {
+        let Some(since) = task.full_since else {
+            continue;
+        };
+        let drained = task.gauge.buffered.load(Ordering::SeqCst) < limit;
+        let left = (since + CATCH_UP).saturating_duration_since(now);
+        if drained || registry.paused.contains(tp) || left.is_zero() {
+            task.full_since = None;
+            if !drained && left.is_zero() {
+                stuck.push((tp.clone(), task.gauge.clone()));
+            }
+        } else {
+            wait = wait.min(left);
+        }
+    }
+    for (tp, gauge) in stuck {
+        pause(shared, registry, &tp, &gauge);
+    }
+    wait
+}
+
+/// Pauses `tp` (unless it is paused already or no longer ours).
+fn pause(shared: &Context, registry: &mut Registry, tp: &Tp, gauge: &Gauge) {
+    if !registry.pause(&shared.consumer, tp, gauge) {
         return;
     }
-    // The task may have drained to its resume mark between the wait and the pause, before it
-    // could see the flag: it would never resume the partition then. Whichever comes second,
-    // the flag or the drain, sees the other.
-    if full.gauge.buffered.load(Ordering::SeqCst) <= shared.settings.resume_below {
-        registry.resume(&shared.consumer, &full.tp, &full.gauge);
+    // The task may have drained to its resume mark before the pause, before it could see the
+    // flag: it would never resume the partition then. Whichever comes second, the flag or the
+    // drain, sees the other.
+    if gauge.buffered.load(Ordering::SeqCst) <= shared.settings.resume_below {
+        registry.resume(&shared.consumer, tp, gauge);
     }
 }
 
 /// At most this many records are polled before they are handed to their tasks.
 const ROUND: usize = 1024;
 
-/// Polls up to [`ROUND`] records (waiting up to 100 ms for the first, not at all for the rest)
+/// Polls up to [`ROUND`] records (waiting up to `wait` for the first, not at all for the rest)
 /// into the registry's per-partition batches.
 ///
 /// The registry is locked per record, never across `poll`: the rebalance callbacks run inside
 /// `poll`, on this thread, and take the lock themselves (dropping the batches of the partitions
 /// they revoke).
-fn poll_round(consumer: &BaseConsumer<RebalanceContext>, registry: &Mutex<Registry>) {
-    let mut wait = Duration::from_millis(100);
+fn poll_round(
+    consumer: &BaseConsumer<RebalanceContext>,
+    registry: &Mutex<Registry>,
+    mut wait: Duration,
+) {
     for _ in 0..ROUND {
         match consumer.poll(wait) {
             None => return,
@@ -137,7 +184,8 @@ fn collect(registry: &mut Registry, message: &BorrowedMessage<'_>) {
 }
 
 /// Hands each partition's batch to its task, starting the task if needed. Returns the
-/// partitions whose task now has too much in hand and that are not paused yet.
+/// partitions whose task now has too much in hand to go on feeding it and that are not paused
+/// yet; a task that is full but taking records is only marked (`full_since`).
 fn hand_out(
     shared: &Arc<Context>,
     registry: &Mutex<Registry>,
@@ -169,12 +217,19 @@ fn hand_out(
         if task.records.send(delivery).is_err() {
             continue;
         }
-        if buffered >= shared.settings.pause_above && !registry.paused.contains(&tp) {
-            full.push(Full {
-                gauge: task.gauge.clone(),
-                tp,
-            });
+        if buffered < shared.settings.pause_above || registry.paused.contains(&tp) {
+            continue;
         }
+        let since = *task.full_since.get_or_insert_with(Instant::now);
+        let held_up = task.gauge.held_up.load(Ordering::SeqCst);
+        if !held_up && buffered < shared.settings.hand_at_most() {
+            continue; // Behind, not stuck: watched while the poller goes on.
+        }
+        full.push(Full {
+            gauge: task.gauge.clone(),
+            tp,
+            catch_up_until: since + CATCH_UP,
+        });
     }
     full
 }
@@ -186,6 +241,7 @@ fn spawn_partition(shared: &Arc<Context>, runtime: &tokio::runtime::Handle, tp: 
         records,
         gauge: Arc::new(Gauge::default()),
         dispatched_until: -1,
+        full_since: None,
         stop: CancellationToken::new(),
         abort: CancellationToken::new(),
         exited: exited.clone(),

@@ -51,6 +51,9 @@ pub(crate) struct TaskHandle {
     pub gauge: Arc<Gauge>,
     /// The highest offset handed to the task: a record at or below it is a redelivery.
     pub dispatched_until: i64,
+    /// Since when the task has held `pause_above` records or more while taking them: the
+    /// poller goes on feeding it and pauses the partition if it has not drained in time.
+    pub full_since: Option<Instant>,
     /// Stop taking records; finish the one in hand.
     pub stop: CancellationToken,
     /// Drop the record in hand, uncommitted.
@@ -67,6 +70,11 @@ pub(crate) struct Gauge {
     /// registry's lock to resume it, so draining costs no lock while nothing is paused. Set and
     /// cleared under the registry's lock, with [`Registry::paused`].
     pub paused: AtomicBool,
+    /// Whether the task, at its last step, could take no record (its head waits for a due time
+    /// or a slow handler, its keys or copies are at their limit): the poller waits for a full
+    /// task that is held up before it pauses the partition, and feeds on one that is merely
+    /// behind (its thread descheduled) while it catches up.
+    pub held_up: AtomicBool,
 }
 
 #[derive(Default)]

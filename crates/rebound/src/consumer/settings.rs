@@ -99,6 +99,13 @@ impl Settings {
     pub(crate) fn drained_below(&self) -> usize {
         (self.pause_above / 2).max(1)
     }
+
+    /// How many records a full task that is taking them may hold before the poller stops to
+    /// wait for it: twice the pause limit. A task merely behind (its thread descheduled on a
+    /// busy machine) is fed on meanwhile; a task held up is paused at the pause limit.
+    pub(crate) fn hand_at_most(&self) -> usize {
+        self.pause_above.saturating_mul(2)
+    }
 }
 
 /// The topics to subscribe to: the main topic, the retry topics, and the DLTs (routed ones

@@ -9,6 +9,7 @@ use rebound::{Backoff, BlockingRetries, Failure, Record, RetryPolicy, RetryingCo
 use testkit::*;
 
 mod faults;
+mod flow_control;
 mod partitions;
 mod scenario;
 

@@ -19,6 +19,8 @@ pub(super) struct Feed {
     inbox: Option<Delivery>,
     /// Records handed to the task and not yet taken, and whether the partition is paused.
     gauge: Arc<Gauge>,
+    /// What the gauge last heard of whether the task can take records (written on change only).
+    held_up: bool,
 }
 
 impl Feed {
@@ -34,6 +36,7 @@ impl Feed {
             batches,
             inbox: None,
             gauge,
+            held_up: false,
         }
     }
 
@@ -58,6 +61,15 @@ impl Feed {
     /// Whether the batch in hand is done.
     pub(super) fn batch_done(&self) -> bool {
         self.inbox.as_ref().is_none_or(|batch| batch.len() == 0)
+    }
+
+    /// Tells the poller whether the task can take records now: it feeds on a full task that can,
+    /// and waits for one that cannot before it pauses the partition.
+    pub(super) fn held_up(&mut self, held_up: bool) {
+        if self.held_up != held_up {
+            self.held_up = held_up;
+            self.gauge.held_up.store(held_up, Ordering::SeqCst);
+        }
     }
 
     /// A record left the buffer: the gauge goes down, and the poller hears when it may stop

@@ -63,8 +63,7 @@ pub(crate) struct PartitionTask {
     copies: Copies,
     /// A record taken when no start ticket was free: it starts as soon as one is.
     awaiting_ticket: Option<Record>,
-    /// Records finished since the last step, to settle.
-    finished: Vec<Finished>,
+    finished: Vec<Finished>, // Since the last step, to settle.
     /// Records a previous owner finished above the committed offset, as the commit's metadata
     /// says: skipped, not handled again.
     done_before: HashSet<i64>,
@@ -141,6 +140,7 @@ impl PartitionTask {
         self.settle();
         self.store();
         let may_take = self.may_take();
+        self.feed.held_up(!may_take);
         tokio::select! {
             biased;
             _ = &mut self.aborted => return Step::Abort,
