@@ -147,9 +147,10 @@ impl RetryingConsumerBuilder {
     ///
     /// This bounds the memory a waiting partition holds: a record with Rebound's retry headers
     /// takes about 2 KiB in hand, so the default is about 1 MiB per partition. A partition whose
-    /// task is taking records but is behind (its thread descheduled on a busy machine) is fed on
-    /// up to twice this for at most 20 ms, and paused if it has not caught up by then. Larger
-    /// values pause less often on bursty handlers; smaller ones hold less (see BENCHMARKS.md).
+    /// task is taking records but is behind (its thread descheduled on a busy machine) is fed
+    /// on, up to four times this for at most 20 ms, and paused if it has not caught up by then.
+    /// Larger values pause less often on bursty handlers; smaller ones hold less (see
+    /// BENCHMARKS.md).
     pub fn max_buffered(mut self, records: usize) -> Self {
         self.settings.pause_above = records.max(4);
         self.settings.resume_below = self.settings.pause_above / 4;

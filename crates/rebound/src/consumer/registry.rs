@@ -62,7 +62,6 @@ pub(crate) struct TaskHandle {
 }
 
 /// A partition's flow-control gauge, shared by the poller and the partition's task.
-#[derive(Default)]
 pub(crate) struct Gauge {
     /// Records handed to the task and not yet taken.
     pub buffered: AtomicUsize,
@@ -75,6 +74,19 @@ pub(crate) struct Gauge {
     /// task that is held up before it pauses the partition, and feeds on one that is merely
     /// behind (its thread descheduled) while it catches up.
     pub held_up: AtomicBool,
+}
+
+impl Default for Gauge {
+    /// A task that has not started is held up: it takes nothing until it has asked where its
+    /// partition stands (the committed offset's marks, key order's checks), and the poller must
+    /// not feed it as if it were only behind.
+    fn default() -> Self {
+        Gauge {
+            buffered: AtomicUsize::new(0),
+            paused: AtomicBool::new(false),
+            held_up: AtomicBool::new(true),
+        }
+    }
 }
 
 #[derive(Default)]

@@ -101,10 +101,11 @@ impl Settings {
     }
 
     /// How many records a full task that is taking them may hold before the poller stops to
-    /// wait for it: twice the pause limit. A task merely behind (its thread descheduled on a
-    /// busy machine) is fed on meanwhile; a task held up is paused at the pause limit.
+    /// wait for it: four times the pause limit. A task merely behind (its thread descheduled on
+    /// a busy machine) is fed on meanwhile; a task held up is paused at the pause limit. Twice
+    /// was too little: one poll round can be a single partition's 1,024 records.
     pub(crate) fn hand_at_most(&self) -> usize {
-        self.pause_above.saturating_mul(2)
+        self.pause_above.saturating_mul(4)
     }
 }
 

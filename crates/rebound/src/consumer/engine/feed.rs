@@ -35,8 +35,8 @@ impl Feed {
             tp,
             batches,
             inbox: None,
+            held_up: gauge.held_up.load(Ordering::SeqCst),
             gauge,
-            held_up: false,
         }
     }
 

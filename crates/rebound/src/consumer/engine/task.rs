@@ -57,8 +57,7 @@ pub(crate) struct PartitionTask {
     aborted: Signal,
     admission: Admission,
     window: Window,
-    /// Records being handled (due wait, permit, handler).
-    running: FuturesUnordered<BoxFuture<'static, Processing>>,
+    running: FuturesUnordered<BoxFuture<'static, Processing>>, // Due wait, permit, handler.
     /// Copies of failed records, within the copy budget.
     copies: Copies,
     /// A record taken when no start ticket was free: it starts as soon as one is.
@@ -163,6 +162,7 @@ impl PartitionTask {
                 Some(record) => {
                     self.take(record);
                     self.take_in_hand();
+                    self.feed.held_up(!self.may_take()); // Told at once: the poller may look now.
                 }
                 None => return Step::Stop,
             },
@@ -170,11 +170,11 @@ impl PartitionTask {
         Step::Go
     }
 
-    /// Takes more of the batch in hand without a trip through the `select!` per record: a
-    /// record that finishes at once (most do) costs its handler and little else. Up to
-    /// [`TAKEN_AT_ONCE`] records, so finished handlers, copies and the stop are looked at
-    /// between runs; a stop or an abort seen here (every [`LOOK_AT_STOP_EVERY`] records: a look
-    /// takes each token's lock, per record 4 % of the happy path) ends the run at once.
+    /// Takes more of the batch in hand without a trip through the `select!` per record (a
+    /// quick record then costs its handler and little else), up to [`TAKEN_AT_ONCE`], so that
+    /// finished handlers, copies and the stop are looked at between runs; a stop or an abort
+    /// seen here (every [`LOOK_AT_STOP_EVERY`] records: a look takes each token's lock, per
+    /// record 4 % of the happy path) ends the run at once.
     fn take_in_hand(&mut self) {
         for taken in 0..TAKEN_AT_ONCE - 1 {
             self.settle();
