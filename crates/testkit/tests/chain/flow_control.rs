@@ -52,12 +52,7 @@ async fn a_full_waiting_partition_is_paused_and_resumed_losing_nothing() {
         .handler(calls.handler(|_: Record| async { Ok(()) }))
         .build()
         .unwrap();
-    let retry = consumer.chain().retries[0].name.clone();
-    let running = RunningConsumer::spawn(consumer);
-    wait_until(Duration::from_secs(20), "retry topic", || async {
-        partition_count(&retry) == Some(2)
-    })
-    .await;
+    let (running, retry) = run_with_retry_topic(consumer, 2).await;
 
     // Partition 0 waits: its records are due in 12 s. Partition 1's are due now.
     let wait = Duration::from_secs(12);

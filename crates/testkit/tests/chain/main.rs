@@ -29,3 +29,18 @@ fn scenario_handler(calls: &Recorder) -> impl rebound::Handler {
         }
     })
 }
+
+/// Runs `consumer` and waits until its first retry topic has `partitions` partitions (the
+/// consumer creates it); returns the running consumer and that topic's name.
+async fn run_with_retry_topic(
+    consumer: RetryingConsumer,
+    partitions: usize,
+) -> (RunningConsumer, String) {
+    let retry = consumer.chain().retries[0].name.clone();
+    let running = RunningConsumer::spawn(consumer);
+    wait_until(Duration::from_secs(20), "retry topic", || async {
+        partition_count(&retry) == Some(partitions)
+    })
+    .await;
+    (running, retry)
+}

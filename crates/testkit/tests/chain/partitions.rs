@@ -13,12 +13,7 @@ async fn a_waiting_partition_does_not_hold_up_another() {
         .handler(scenario_handler(&calls))
         .build()
         .unwrap();
-    let retry = consumer.chain().retries[0].name.clone();
-    let running = RunningConsumer::spawn(consumer);
-    wait_until(Duration::from_secs(20), "retry topic", || async {
-        partition_count(&retry) == Some(2)
-    })
-    .await;
+    let (running, retry) = run_with_retry_topic(consumer, 2).await;
     let producer = producer();
 
     // Partition 0 of the retry topic: a record due in 20 s, then one due now behind it.
