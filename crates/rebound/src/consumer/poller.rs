@@ -25,7 +25,7 @@ pub(crate) fn poll_loop(
     runtime: tokio::runtime::Handle,
 ) {
     let consumer = shared.consumer.clone();
-    let mut wait = IDLE_POLL;
+    let (mut wait, mut watching) = (IDLE_POLL, false);
     while !stopping.load(Ordering::SeqCst) {
         poll_round(&consumer, &registry, wait);
         if stopping.load(Ordering::SeqCst) {
@@ -36,10 +36,14 @@ pub(crate) fn poll_loop(
             registry::lock(&registry).polled.clear();
             break;
         }
-        for full in hand_out(&shared, &registry, &runtime) {
+        for full in hand_out(&shared, &registry, &runtime, &mut watching) {
             pause_unless_draining(&shared, &registry, full);
         }
-        wait = pause_the_stuck(&shared, &registry);
+        // Only while some task is watched: the look walks every task under the registry's lock.
+        let next = watching
+            .then(|| pause_the_stuck(&shared, &registry))
+            .flatten();
+        (wait, watching) = (next.unwrap_or(IDLE_POLL), next.is_some());
     }
     let tasks: Vec<TaskHandle> = {
         let mut registry = registry::lock(&registry);
@@ -93,12 +97,13 @@ fn pause_unless_draining(shared: &Context, registry: &Mutex<Registry>, full: Ful
 
 /// Pauses the partitions whose task was found full, behind, and has not drained within its
 /// [`CATCH_UP`] time; forgets the ones that drained. Returns how long the next round may wait
-/// for a record: no longer than the first such time still running.
-fn pause_the_stuck(shared: &Context, registry: &Mutex<Registry>) -> Duration {
+/// for a record (no longer than the first such time still running), or `None` when no task is
+/// watched any more.
+fn pause_the_stuck(shared: &Context, registry: &Mutex<Registry>) -> Option<Duration> {
     let mut registry = registry::lock(registry);
     let registry = &mut *registry;
     let (now, limit) = (Instant::now(), shared.settings.drained_below());
-    let mut wait = IDLE_POLL;
+    let (mut wait, mut watched) = (IDLE_POLL, false);
     let mut stuck = Vec::new();
     for (tp, task) in &mut registry.tasks {
         let Some(since) = task.full_since else {
@@ -112,13 +117,13 @@ fn pause_the_stuck(shared: &Context, registry: &Mutex<Registry>) -> Duration {
                 stuck.push((tp.clone(), task.gauge.clone()));
             }
         } else {
-            wait = wait.min(left);
+            (wait, watched) = (wait.min(left), true);
         }
     }
     for (tp, gauge) in stuck {
         pause(shared, registry, &tp, &gauge);
     }
-    wait
+    watched.then_some(wait)
 }
 
 /// Pauses `tp` (unless it is paused already or no longer ours).
@@ -185,11 +190,13 @@ fn collect(registry: &mut Registry, message: &BorrowedMessage<'_>) {
 
 /// Hands each partition's batch to its task, starting the task if needed. Returns the
 /// partitions whose task now has too much in hand to go on feeding it and that are not paused
-/// yet; a task that is full but taking records is only marked (`full_since`).
+/// yet; a task that is full but taking records is only marked (`full_since`), and `watching`
+/// set for [`pause_the_stuck`] to look at it.
 fn hand_out(
     shared: &Arc<Context>,
     registry: &Mutex<Registry>,
     runtime: &tokio::runtime::Handle,
+    watching: &mut bool,
 ) -> Vec<Full> {
     let mut registry = registry::lock(registry);
     let registry = &mut *registry;
@@ -221,6 +228,7 @@ fn hand_out(
             continue;
         }
         let since = *task.full_since.get_or_insert_with(Instant::now);
+        *watching = true;
         let held_up = task.gauge.held_up.load(Ordering::SeqCst);
         if !held_up && buffered < shared.settings.hand_at_most() {
             continue; // Behind, not stuck: watched while the poller goes on.
